@@ -1,0 +1,43 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Hot loops in the CPU backend are written with SIMD types; they need AVX2/FMA/F16C code
+// generation to reach the FMA peak. Every x86-64 machine we target (CI, GPU hosts) has them.
+#if arch(x86_64)
+let cpuTuning: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"])]
+#else
+let cpuTuning: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+#endif
+
+let package = Package(
+    name: "TurboDiffusion",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "turbodiffusion", targets: ["turbodiffusion"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C declarations for the CUDA driver API, NVRTC and cuBLASLt, resolved with dlopen.
+        .target(name: "CCUDA", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "TensorCore", swiftSettings: cpuTuning),
+        .target(name: "BackendCPU", dependencies: ["TensorCore"], swiftSettings: cpuTuning),
+        .target(name: "BackendCUDA", dependencies: ["TensorCore", "CCUDA"]),
+        .target(name: "Checkpoints", dependencies: ["TensorCore"]),
+        .executableTarget(
+            name: "turbodiffusion",
+            dependencies: [
+                "TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: cpuTuning
+        ),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "BackendCPUTests", dependencies: ["TensorCore", "BackendCPU"]),
+        .testTarget(name: "BackendCUDATests", dependencies: ["TensorCore", "BackendCPU", "BackendCUDA"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["TensorCore", "Checkpoints"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLITests", dependencies: ["turbodiffusion"]),
+    ]
+)

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct TurboDiffusion: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "turbodiffusion",
+        abstract: "Few-step video generation with distilled Wan diffusion transformers.",
+        subcommands: [BenchCommand.self]
+    )
+}
