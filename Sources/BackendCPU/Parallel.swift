@@ -6,16 +6,7 @@ import Glibc
 /// Fork-join parallelism for CPU kernels.
 public enum Parallel {
     /// Worker count: the CPUs this process may run on.
-    public static let threadCount: Int = {
-        #if os(Linux)
-        var set = cpu_set_t()
-        if sched_getaffinity(0, MemoryLayout<cpu_set_t>.size, &set) == 0 {
-            let n = withUnsafeBytes(of: &set) { raw in raw.reduce(0) { $0 + $1.nonzeroBitCount } }
-            if n > 0 { return n }
-        }
-        #endif
-        return max(1, System.activeProcessorCount)
-    }()
+    public static let threadCount: Int = max(1, System.activeProcessorCount)
 
     /// Runs `body(i)` for i in 0..<count, spread over the worker threads; returns when all are done.
     /// Small counts run inline.
@@ -27,7 +18,10 @@ public enum Parallel {
             return
         }
         withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: count) { body($0) }
+            // concurrentPerform wants a @Sendable closure; kernels hand us closures over raw
+            // pointers whose disjoint writes are their own responsibility.
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: count) { shared.value($0) }
         }
     }
 
@@ -53,4 +47,10 @@ enum System {
         return 1
         #endif
     }
+}
+
+/// Carries a value into a @Sendable closure when the caller guarantees race freedom.
+public struct UncheckedSendable<T>: @unchecked Sendable {
+    public let value: T
+    @inlinable public init(_ value: T) { self.value = value }
 }
