@@ -1,0 +1,144 @@
+import CCUDA
+import TensorCore
+
+extension CUDABackend {
+    /// Kernel dtype code (Kernels/Common.swift) of the float dtypes the kernels compute on.
+    static func dtypeCode(_ dtype: DType) -> Int32? {
+        switch dtype {
+        case .f32: 0
+        case .bf16: 1
+        case .f16: 2
+        default: nil
+        }
+    }
+
+    func floatCode(_ dtype: DType, _ op: String) throws -> Int32 {
+        guard let c = Self.dtypeCode(dtype) else {
+            throw TensorError.unsupported("\(op) on \(dtype) on CUDA (f32, bf16 and f16 are supported)")
+        }
+        return c
+    }
+
+    // MARK: Layout
+
+    public func contiguous(_ x: Tensor, dtype: DType?) throws -> Tensor {
+        _ = try deviceBuffer(x, "contiguous")
+        try activate()
+        let target = dtype ?? x.dtype
+        let out = try empty(x.shape, dtype: target)
+        let n = x.count
+        guard n > 0 else { return out }
+        if target == x.dtype {
+            if x.isContiguous {
+                try driver.check(driver.api.cuMemcpyDtoDAsync(try address(out), try address(x), x.byteCount, stream),
+                                 "cuMemcpyDtoDAsync")
+            } else {
+                let (grid, block) = elementwiseGrid(n)
+                try launch(.elementwise, "td_gather", grid: grid, block: block, [
+                    .pointer(try address(out)), .pointer(try deviceBuffer(x, "contiguous").address),
+                    .int32(Int32(x.dtype.byteSize)), .strided(try StridedArgument(x)), .int64(Int64(n)),
+                ])
+            }
+            return out
+        }
+        let inCode = try floatCode(x.dtype, "contiguous from \(x.dtype) to \(target)")
+        let outCode = try floatCode(target, "contiguous from \(x.dtype) to \(target)")
+        let (grid, block) = elementwiseGrid(n)
+        try launch(.elementwise, "td_convert", grid: grid, block: block, [
+            .pointer(try address(out)), .int32(outCode),
+            .pointer(try deviceBuffer(x, "contiguous").address), .int32(inCode),
+            .strided(try StridedArgument(x)), .int64(Int64(n)),
+        ])
+        return out
+    }
+
+    // MARK: Elementwise
+
+    static func unaryCode(_ op: UnaryOp) -> ElementwiseKernels.Unary {
+        switch op {
+        case .neg: .neg
+        case .exp: .exp
+        case .sqrt: .sqrt
+        case .rsqrt: .rsqrt
+        case .square: .square
+        case .tanh: .tanh
+        case .sigmoid: .sigmoid
+        case .silu: .silu
+        case .geluTanh: .geluTanh
+        case .geluErf: .geluErf
+        }
+    }
+
+    static func binaryCode(_ op: BinaryOp) -> ElementwiseKernels.Binary {
+        switch op {
+        case .add: .add
+        case .sub: .sub
+        case .mul: .mul
+        case .div: .div
+        case .maximum: .maximum
+        case .minimum: .minimum
+        }
+    }
+
+    /// td_unary: out = f(x) elementwise, same dtype as x, contiguous.
+    private func mapUnary(_ code: ElementwiseKernels.Unary, _ x: Tensor, p0: Float = 0, p1: Float = 0, _ op: String) throws -> Tensor {
+        let source = try deviceBuffer(x, op)
+        try activate()
+        let dt = try floatCode(x.dtype, op)
+        let out = try empty(x.shape, dtype: x.dtype)
+        let n = x.count
+        guard n > 0 else { return out }
+        let (grid, block) = elementwiseGrid(n)
+        try launch(.elementwise, "td_unary", grid: grid, block: block, [
+            .pointer(try address(out)), .pointer(source.address), .int32(dt), .strided(try StridedArgument(x)),
+            .int64(Int64(n)), .int32(code.rawValue), .float(p0), .float(p1),
+        ])
+        return out
+    }
+
+    public func unary(_ op: UnaryOp, _ x: Tensor) throws -> Tensor {
+        try mapUnary(Self.unaryCode(op), x, "unary \(op)")
+    }
+
+    public func affine(_ x: Tensor, scale: Float, shift: Float) throws -> Tensor {
+        try mapUnary(.affine, x, p0: scale, p1: shift, "affine")
+    }
+
+    public func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) throws -> Tensor {
+        let ba = try deviceBuffer(a, "binary \(op)"), bb = try deviceBuffer(b, "binary \(op)")
+        try activate()
+        let aCode = try floatCode(a.dtype, "binary \(op)"), bCode = try floatCode(b.dtype, "binary \(op)")
+        let shape = try Tensor.broadcastShape(a.shape, b.shape)
+        let ea = try a.expanded(to: shape), eb = try b.expanded(to: shape)
+        let out = try empty(shape, dtype: a.dtype)
+        let n = out.count
+        guard n > 0 else { return out }
+        let (grid, block) = elementwiseGrid(n)
+        try launch(.elementwise, "td_binary", grid: grid, block: block, [
+            .pointer(try address(out)), .int32(aCode),
+            .pointer(ba.address), .int32(aCode), .strided(try StridedArgument(ea)),
+            .pointer(bb.address), .int32(bCode), .strided(try StridedArgument(eb)),
+            .int64(Int64(n)), .int32(Self.binaryCode(op).rawValue),
+        ])
+        return out
+    }
+
+    // MARK: Normalisation
+
+    public func softmax(_ x: Tensor) throws -> Tensor {
+        _ = try deviceBuffer(x, "softmax")
+        try activate()
+        guard x.rank >= 1 else { throw TensorError.invalidArgument("softmax of a scalar") }
+        let dt = try floatCode(x.dtype, "softmax")
+        let src = x.isContiguous ? x : try contiguous(x)
+        let out = try empty(x.shape, dtype: x.dtype)
+        let cols = x.shape[x.rank - 1], rows = cols == 0 ? 0 : x.count / cols
+        guard rows > 0 else { return out }
+        let block = min(512, max(32, (cols + 31) / 32 * 32))
+        let grid = min(rows, multiprocessorCount * 64)
+        try launch(.softmax, "td_softmax", grid: grid, block: block, [
+            .pointer(try address(out)), .pointer(try address(src)), .int32(dt), .int64(Int64(rows)), .int64(Int64(cols)),
+        ])
+        return out
+    }
+}

@@ -1,0 +1,189 @@
+import CCUDA
+import Foundation
+import TensorCore
+
+/// cuBLASLt handle, workspace and the algorithms chosen per problem shape.
+final class GemmState: @unchecked Sendable {
+    let lock = NSLock()
+    var handle: cublasLtHandle_t?
+    var workspace: CUDABuffer?
+    var algorithms: [GemmKey: cublasLtMatmulAlgo_t] = [:]
+    static let workspaceBytes = 32 << 20
+
+    func destroy(lt: CublasLtLibrary?) {
+        lock.withLock {
+            if let handle, let lt { _ = lt.api.cublasLtDestroy(handle) }
+            handle = nil
+            workspace = nil
+            algorithms.removeAll()
+        }
+    }
+}
+
+struct GemmKey: Hashable {
+    var m, n, k, batch: Int
+    var transposeB: Bool
+    var inputType: DType
+    var outputType: DType
+    var bias: Bool
+}
+
+extension CUDABackend {
+    static func cudaDataType(_ dtype: DType) -> Int32? {
+        switch dtype {
+        case .f32: Int32(CCUDA_R_32F)
+        case .bf16: Int32(CCUDA_R_16BF)
+        case .f16: Int32(CCUDA_R_16F)
+        default: nil
+        }
+    }
+
+    /// A dense, 16-byte aligned copy of `t` in `dtype` (t itself when it already is one).
+    private func gemmOperand(_ t: Tensor, _ dtype: DType) throws -> Tensor {
+        let aligned = (try address(t)) % 16 == 0
+        if t.dtype == dtype && t.isContiguous && aligned { return t }
+        return try contiguous(t, dtype: dtype)
+    }
+
+    /// C = A·B (+ bias) with cuBLASLt: fp32 compute (CUBLAS_COMPUTE_32F, never TF32) and fp32
+    /// scaling. Row-major C[M, N] = A[M, K]·B is computed as column-major Cᵀ = Bᵀ·Aᵀ.
+    /// A shared B folds a's batch dims into M; a batched B uses strided batches.
+    public func matmul(_ a: Tensor, _ b: Tensor, transposeB: Bool, bias: Tensor?, outputType: DType) throws -> Tensor {
+        _ = try deviceBuffer(a, "matmul")
+        _ = try deviceBuffer(b, "matmul")
+        try activate()
+        guard a.rank >= 2, b.rank >= 2 else { throw TensorError.invalidArgument("matmul needs matrices, got \(a.shape) · \(b.shape)") }
+        guard Self.cudaDataType(a.dtype) != nil, Self.cudaDataType(b.dtype) != nil else {
+            throw TensorError.unsupported("matmul of \(a.dtype) · \(b.dtype) on CUDA (f32, bf16, f16)")
+        }
+        guard let outCode = Self.cudaDataType(outputType) else {
+            throw TensorError.unsupported("matmul output \(outputType) on CUDA (f32, bf16, f16)")
+        }
+        let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1]
+        let bk = transposeB ? b.shape[b.rank - 1] : b.shape[b.rank - 2]
+        let n = transposeB ? b.shape[b.rank - 2] : b.shape[b.rank - 1]
+        let batchShape = Array(a.shape.dropLast(2)), bBatch = Array(b.shape.dropLast(2))
+        guard bk == k, bBatch.isEmpty || bBatch == batchShape else {
+            throw TensorError.shapeMismatch("matmul \(a.shape) · \(b.shape)\(transposeB ? "ᵀ" : ""): inner sizes \(k) and \(bk)")
+        }
+        if let bias {
+            _ = try deviceBuffer(bias, "matmul bias")
+            guard bias.count == n else { throw TensorError.shapeMismatch("matmul bias \(bias.shape) for \(n) output columns") }
+        }
+        let out = try empty(batchShape + [m, n], dtype: outputType)
+        guard out.count > 0 else { return out }
+        if k == 0 {
+            // An empty sum: zeros, plus the bias when there is one.
+            try driver.check(driver.api.cuMemsetD8Async(try address(out), 0, out.byteCount, stream), "cuMemsetD8Async")
+            guard let bias else { return out }
+            return try binary(.add, out, try bias.reshapedOrCopied(to: [n], self))
+        }
+
+        let inputType: DType = a.dtype == b.dtype ? a.dtype : .f32
+        let ad = try gemmOperand(a, inputType), bd = try gemmOperand(b, inputType)
+        let biasDense = try bias.map { try gemmOperand(try $0.reshapedOrCopied(to: [n], self), outputType) }
+        let batches = batchShape.reduce(1, *)
+        let shared = bBatch.isEmpty
+        let rowsM = shared ? m * batches : m, batchCount = shared ? 1 : batches
+        guard rowsM <= Int(Int32.max), n <= Int(Int32.max), k <= Int(Int32.max) else {
+            throw TensorError.unsupported("matmul of \(rowsM)×\(k)·\(k)×\(n) exceeds cuBLASLt's 32-bit dimensions")
+        }
+
+        let lt = try CublasLtLibrary.shared.get()
+        let api = lt.api
+        let key = GemmKey(m: rowsM, n: n, k: k, batch: batchCount, transposeB: transposeB,
+                          inputType: inputType, outputType: outputType, bias: bias != nil)
+        try gemm.lock.withLock {
+            if gemm.handle == nil {
+                var h: cublasLtHandle_t?
+                try lt.check(api.cublasLtCreate(&h), "cublasLtCreate")
+                gemm.handle = h
+            }
+            if gemm.workspace == nil {
+                gemm.workspace = try allocator.allocate(GemmState.workspaceBytes) { try self.synchronize() }
+            }
+            let handle = gemm.handle, workspace = gemm.workspace!
+
+            var desc: cublasLtMatmulDesc_t?
+            try lt.check(api.cublasLtMatmulDescCreate(&desc, Int32(CCUBLAS_COMPUTE_32F), Int32(CCUDA_R_32F)), "cublasLtMatmulDescCreate")
+            defer { _ = api.cublasLtMatmulDescDestroy(desc) }
+            func setDesc<T: BitwiseCopyable>(_ attribute: Int32, _ value: T, _ what: String) throws {
+                try withUnsafeBytes(of: value) { bytes in
+                    try lt.check(api.cublasLtMatmulDescSetAttribute(desc, attribute, bytes.baseAddress, bytes.count),
+                                 "cublasLtMatmulDescSetAttribute(\(what))")
+                }
+            }
+            // cuBLAS operand A is our B, operand B is our A.
+            try setDesc(Int32(CCUBLASLT_MATMUL_DESC_TRANSA), Int32(transposeB ? CCUBLAS_OP_T : CCUBLAS_OP_N), "TRANSA")
+            try setDesc(Int32(CCUBLASLT_MATMUL_DESC_TRANSB), Int32(CCUBLAS_OP_N), "TRANSB")
+            if let biasDense {
+                try setDesc(Int32(CCUBLASLT_MATMUL_DESC_EPILOGUE), UInt32(CCUBLASLT_EPILOGUE_BIAS), "EPILOGUE")
+                try setDesc(Int32(CCUBLASLT_MATMUL_DESC_BIAS_POINTER), try address(biasDense), "BIAS_POINTER")
+                try setDesc(Int32(CCUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE), outCode, "BIAS_DATA_TYPE")
+            }
+
+            let inCode = Self.cudaDataType(inputType)!
+            func layout(_ type: Int32, rows: Int, cols: Int, ld: Int, batchStride: Int) throws -> cublasLtMatrixLayout_t? {
+                var l: cublasLtMatrixLayout_t?
+                try lt.check(api.cublasLtMatrixLayoutCreate(&l, type, UInt64(rows), UInt64(cols), Int64(ld)), "cublasLtMatrixLayoutCreate")
+                if batchCount > 1 {
+                    var count = Int32(batchCount), stride = Int64(batchStride)
+                    try lt.check(api.cublasLtMatrixLayoutSetAttribute(l, Int32(CCUBLASLT_MATRIX_LAYOUT_BATCH_COUNT), &count, 4),
+                                 "cublasLtMatrixLayoutSetAttribute(BATCH_COUNT)")
+                    try lt.check(api.cublasLtMatrixLayoutSetAttribute(l, Int32(CCUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET), &stride, 8),
+                                 "cublasLtMatrixLayoutSetAttribute(STRIDED_BATCH_OFFSET)")
+                }
+                return l
+            }
+            // Column-major views of row-major data: B [K, N] is N×K (ld N); Bᵀ stored [N, K] is K×N (ld K).
+            let layoutA = transposeB ? try layout(inCode, rows: k, cols: n, ld: k, batchStride: n * k)
+                                     : try layout(inCode, rows: n, cols: k, ld: n, batchStride: n * k)
+            defer { _ = api.cublasLtMatrixLayoutDestroy(layoutA) }
+            let layoutB = try layout(inCode, rows: k, cols: rowsM, ld: k, batchStride: rowsM * k)
+            defer { _ = api.cublasLtMatrixLayoutDestroy(layoutB) }
+            let layoutD = try layout(outCode, rows: n, cols: rowsM, ld: n, batchStride: rowsM * n)
+            defer { _ = api.cublasLtMatrixLayoutDestroy(layoutD) }
+
+            var algorithm: cublasLtMatmulAlgo_t
+            if let cached = gemm.algorithms[key] {
+                algorithm = cached
+            } else {
+                var pref: cublasLtMatmulPreference_t?
+                try lt.check(api.cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate")
+                defer { _ = api.cublasLtMatmulPreferenceDestroy(pref) }
+                var limit = UInt64(GemmState.workspaceBytes)
+                try lt.check(api.cublasLtMatmulPreferenceSetAttribute(pref, Int32(CCUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES), &limit, 8),
+                             "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)")
+                var result = cublasLtMatmulHeuristicResult_t()
+                var found: Int32 = 0
+                try lt.check(api.cublasLtMatmulAlgoGetHeuristic(handle, desc, layoutA, layoutB, layoutD, layoutD, pref, 1, &result, &found),
+                             "cublasLtMatmulAlgoGetHeuristic")
+                guard found > 0 else {
+                    throw TensorError.unsupported("cuBLASLt has no algorithm for \(inputType) \(rowsM)×\(k)·\(k)×\(n) → \(outputType)\(bias != nil ? " with bias" : "")")
+                }
+                algorithm = result.algo
+                gemm.algorithms[key] = algorithm
+            }
+
+            var alpha: Float = 1, beta: Float = 0
+            let dPointer = try address(out)
+            let status = api.cublasLtMatmul(handle, desc, &alpha,
+                                            UnsafeRawPointer(bitPattern: UInt(try address(bd))), layoutA,
+                                            UnsafeRawPointer(bitPattern: UInt(try address(ad))), layoutB, &beta,
+                                            UnsafeRawPointer(bitPattern: UInt(dPointer)), layoutD,
+                                            UnsafeMutableRawPointer(bitPattern: UInt(dPointer)), layoutD,
+                                            &algorithm, UnsafeMutableRawPointer(bitPattern: UInt(workspace.address)),
+                                            GemmState.workspaceBytes, stream)
+            try lt.check(status, "cublasLtMatmul(\(inputType) \(rowsM)×\(k)·\(k)×\(n) → \(outputType))")
+        }
+        return out
+    }
+}
+
+extension Tensor {
+    /// This tensor as shape `shape` (same element count): a view when contiguous, else a copy.
+    func reshapedOrCopied(to shape: [Int], _ backend: CUDABackend) throws -> Tensor {
+        if isContiguous { return try reshaped(shape) }
+        return try backend.contiguous(self).reshaped(shape)
+    }
+}

@@ -1,0 +1,223 @@
+import CCUDA
+import Foundation
+import TensorCore
+
+/// The CUDA backend: one device, its primary context, one stream on which every op is
+/// enqueued in submission order, a caching allocator, NVRTC-compiled kernels (cubins cached
+/// on disk) and cuBLASLt GEMMs. Libraries are loaded with dlopen at run time.
+///
+/// Ops return as soon as their work is enqueued; `toHost` and `synchronize` wait for it.
+/// Ops without a CUDA implementation yet throw `TensorError.unsupported`.
+public final class CUDABackend: Backend, @unchecked Sendable {
+    public let device: Device
+    public let name: String
+    /// e.g. "NVIDIA H100 80GB HBM3".
+    public let deviceName: String
+    public let computeCapability: (major: Int, minor: Int)
+    public let multiprocessorCount: Int
+    /// The driver's CUDA version, e.g. 13000.
+    public let driverVersion: Int
+    public let totalMemory: Int
+    public let compiler: KernelCompiler
+    /// When set, every buffer from `empty` is filled with this byte before use (tests poison
+    /// outputs with 0xFF, a NaN in f32, bf16 and f16, to catch elements a kernel never writes).
+    public let fillByte: UInt8?
+
+    let driver: CUDADriver
+    let context: CUcontext
+    let stream: CUstream
+    let allocator: CUDAAllocator
+    let modules: KernelModules
+    let gemm = GemmState()
+
+    /// True when a CUDA device can be opened (driver found, device present, NVRTC found).
+    public static var isAvailable: Bool { unavailableReason == nil }
+
+    /// Why `CUDABackend()` would fail on this machine, or nil if device 0 opens.
+    public static let unavailableReason: String? = {
+        do {
+            _ = try CUDABackend(deviceIndex: 0)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }()
+
+    /// Opens CUDA device `deviceIndex`. Throws `TensorError.deviceError` explaining what is
+    /// missing: the driver library (with the paths tried), a device, NVRTC, or a new enough driver.
+    public init(deviceIndex: Int = 0, kernelCacheDirectory: String? = KernelCompiler.defaultCacheDirectory(),
+                fillNewBuffersWith fillByte: UInt8? = nil) throws {
+        let driver = try CUDADriver.shared.get()
+        let api = driver.api
+        let initStatus = api.cuInit(0)
+        if initStatus == CUresult(CCUDA_ERROR_NO_DEVICE) {
+            throw TensorError.deviceError("CUDA is not available: the NVIDIA driver (\(driver.path)) reports no CUDA device")
+        }
+        if initStatus == 35 || initStatus == 222 {   // CUDA_ERROR_INSUFFICIENT_DRIVER / UNSUPPORTED_PTX_VERSION
+            throw TensorError.deviceError("CUDA is not available: the NVIDIA driver is too old (\(driver.describe(initStatus)))")
+        }
+        try driver.check(initStatus, "cuInit")
+        var count: Int32 = 0
+        try driver.check(api.cuDeviceGetCount(&count), "cuDeviceGetCount")
+        guard count > 0 else { throw TensorError.deviceError("CUDA is not available: no CUDA device found") }
+        guard deviceIndex >= 0, deviceIndex < Int(count) else {
+            throw TensorError.invalidArgument("CUDA device \(deviceIndex) does not exist; this machine has \(count) (0..<\(count))")
+        }
+        var dev: CUdevice = 0
+        try driver.check(api.cuDeviceGet(&dev, Int32(deviceIndex)), "cuDeviceGet")
+        func attribute(_ a: Int32) throws -> Int {
+            var v: Int32 = 0
+            try driver.check(api.cuDeviceGetAttribute(&v, a, dev), "cuDeviceGetAttribute(\(a))")
+            return Int(v)
+        }
+        let major = try attribute(Int32(CCU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR))
+        let minor = try attribute(Int32(CCU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR))
+        multiprocessorCount = try attribute(Int32(CCU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT))
+        var nameBuffer = [CChar](repeating: 0, count: 256)
+        try driver.check(api.cuDeviceGetName(&nameBuffer, Int32(nameBuffer.count), dev), "cuDeviceGetName")
+        deviceName = String(decoding: nameBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var total = 0
+        try driver.check(api.cuDeviceTotalMem(&total, dev), "cuDeviceTotalMem")
+        totalMemory = total
+        guard major >= 7 else {
+            throw TensorError.deviceError("CUDA device \(deviceIndex) (\(deviceName)) has compute capability \(major).\(minor); sm_70 or newer is needed")
+        }
+
+        var ctx: CUcontext?
+        try driver.check(api.cuDevicePrimaryCtxRetain(&ctx, dev), "cuDevicePrimaryCtxRetain")
+        guard let ctx else { throw TensorError.deviceError("cuDevicePrimaryCtxRetain returned no context") }
+        let device = Device.cuda(deviceIndex)
+        // From here the allocator owns the context reference and releases it in its deinit.
+        allocator = CUDAAllocator(driver: driver, device: device, cuDevice: dev, context: ctx)
+        compiler = try KernelCompiler(architecture: "sm_\(major)\(minor)", maxCUDAVersion: driver.version,
+                                      cacheDirectory: kernelCacheDirectory)
+        try driver.check(api.cuCtxSetCurrent(ctx), "cuCtxSetCurrent")
+        var s: CUstream?
+        try driver.check(api.cuStreamCreate(&s, UInt32(CCU_STREAM_NON_BLOCKING)), "cuStreamCreate")
+        guard let s else { throw TensorError.deviceError("cuStreamCreate returned no stream") }
+        self.driver = driver
+        self.device = device
+        context = ctx
+        stream = s
+        computeCapability = (major, minor)
+        driverVersion = driver.version
+        self.fillByte = fillByte
+        modules = KernelModules(driver: driver, compiler: compiler)
+        name = "\(device) \(deviceName)"
+    }
+
+    deinit {
+        _ = driver.api.cuCtxSetCurrent(context)
+        _ = driver.api.cuStreamSynchronize(stream)
+        gemm.destroy(lt: try? CublasLtLibrary.shared.get())
+        modules.unloadAll()
+        _ = driver.api.cuStreamDestroy(stream)
+    }
+
+    /// Makes this backend's context current on the calling thread (each op calls it first).
+    func activate() throws {
+        try driver.check(driver.api.cuCtxSetCurrent(context), "cuCtxSetCurrent")
+    }
+
+    /// Bytes held by live tensors, by the allocator's cache, and the peak of live bytes.
+    public var memoryStatistics: (live: Int, cached: Int, peak: Int) { allocator.statistics }
+
+    /// Waits for the stream, then returns cached blocks to the driver.
+    public func emptyCache() throws {
+        try synchronize()
+        try allocator.emptyCache()
+    }
+
+    // MARK: Memory
+
+    public func empty(_ shape: [Int], dtype: DType) throws -> Tensor {
+        try activate()
+        guard shape.allSatisfy({ $0 >= 0 }) else { throw TensorError.invalidArgument("empty: negative dimension in \(shape)") }
+        let bytes = shape.reduce(1, *) * dtype.byteSize
+        let buffer = try allocator.allocate(bytes) { try self.synchronize() }
+        if let fillByte, bytes > 0 {
+            try driver.check(driver.api.cuMemsetD8Async(buffer.address, fillByte, bytes, stream), "cuMemsetD8Async")
+        }
+        return try Tensor(buffer: buffer, dtype: dtype, shape: shape)
+    }
+
+    /// The CUDA buffer behind `t`, or an error naming the op and where `t` lives.
+    func deviceBuffer(_ t: Tensor, _ op: String) throws -> CUDABuffer {
+        guard let b = t.buffer as? CUDABuffer, b.device == device else {
+            throw TensorError.invalidArgument("\(op): tensor lives on \(t.device), this backend is \(device); upload it first")
+        }
+        return b
+    }
+
+    /// Device address of element `index` of `t` (an element offset from the buffer start).
+    func address(_ t: Tensor, element index: Int = 0) throws -> UInt64 {
+        try deviceBuffer(t, "address").address + UInt64((t.offset + index) * t.dtype.byteSize)
+    }
+
+    public func upload(_ t: Tensor) throws -> Tensor {
+        if let b = t.buffer as? CUDABuffer, b.device == device { return t }
+        guard let host = t.buffer as? HostBuffer else {
+            throw TensorError.invalidArgument("upload: tensor lives on \(t.device); only host tensors can be uploaded to \(device)")
+        }
+        try activate()
+        let out = try empty(t.shape, dtype: t.dtype)
+        guard t.count > 0 else { return out }
+        let dst = try address(out)
+        if t.isContiguous {
+            let src = UnsafeRawPointer(host.base) + t.offset * t.dtype.byteSize
+            try driver.check(driver.api.cuMemcpyHtoDAsync(dst, src, t.byteCount, stream), "cuMemcpyHtoDAsync")
+        } else {
+            // Gather the view on the host first; the copy call returns once the source is staged.
+            let dense = try Tensor.hostEmpty(t.shape, dtype: t.dtype)
+            let d = try dense.hostBuffer().base, s = UnsafeRawPointer(host.base), size = t.dtype.byteSize
+            forEachStridedOffset(shape: t.shape, strides: t.strides, offset: t.offset) { i, e in
+                (d + i * size).copyMemory(from: s + e * size, byteCount: size)
+            }
+            try driver.check(driver.api.cuMemcpyHtoDAsync(dst, UnsafeRawPointer(d), t.byteCount, stream), "cuMemcpyHtoDAsync")
+        }
+        return out
+    }
+
+    public func toHost(_ t: Tensor) throws -> Tensor {
+        if t.buffer is HostBuffer { return t }
+        _ = try deviceBuffer(t, "toHost")
+        try activate()
+        let dense = t.isContiguous ? t : try contiguous(t)
+        let out = try Tensor.hostEmpty(t.shape, dtype: t.dtype)
+        guard t.count > 0 else { return out }
+        try driver.check(driver.api.cuMemcpyDtoHAsync(try out.hostBuffer().base, try address(dense), t.byteCount, stream),
+                         "cuMemcpyDtoHAsync")
+        try synchronize()
+        return out
+    }
+
+    public func synchronize() throws {
+        try activate()
+        let status = driver.api.cuStreamSynchronize(stream)
+        guard status == 0 else {
+            throw TensorError.deviceError("cuStreamSynchronize reported an error from earlier asynchronous work: \(driver.describe(status))")
+        }
+    }
+
+    /// The error for protocol ops that have no CUDA kernel yet.
+    func notImplemented(_ op: String) -> TensorError {
+        .unsupported("\(op) is not implemented on CUDA yet; use --device cpu")
+    }
+
+    // MARK: Not yet implemented on CUDA
+
+    public func concat(_ xs: [Tensor], dim: Int) throws -> Tensor { throw notImplemented("concat") }
+    public func pad(_ x: Tensor, _ padding: [Padding], value: Float) throws -> Tensor { throw notImplemented("pad") }
+    public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) throws -> Tensor { throw notImplemented("layerNorm") }
+    public func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float) throws -> Tensor { throw notImplemented("rmsNorm") }
+    public func l2Norm(_ x: Tensor, dim: Int, gamma: Tensor?, bias: Tensor?, eps: Float) throws -> Tensor { throw notImplemented("l2Norm") }
+    public func attention(q: Tensor, k: Tensor, v: Tensor, scale: Float, bias: Tensor?) throws -> Tensor { throw notImplemented("attention") }
+    public func rotary(_ x: Tensor, cos: Tensor, sin: Tensor) throws -> Tensor { throw notImplemented("rotary") }
+    public func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding]) throws -> Tensor {
+        throw notImplemented("conv3d")
+    }
+    public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding]) throws -> Tensor {
+        throw notImplemented("conv2d")
+    }
+    public func upsampleNearest(_ x: Tensor, scaleH: Int, scaleW: Int) throws -> Tensor { throw notImplemented("upsampleNearest") }
+}
