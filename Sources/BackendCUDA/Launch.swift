@@ -155,3 +155,10 @@ extension CUDABackend {
         try driver.check(status, "cuLaunchKernel(\(kernel))")
     }
 }
+
+extension KernelCompiler {
+    /// The backend's kernel sources (family name, CUDA C++), e.g. to compile them all ahead of time.
+    public static var backendKernelSources: [(name: String, source: String)] {
+        KernelFamily.all.map { ($0.name, $0.source) }
+    }
+}
