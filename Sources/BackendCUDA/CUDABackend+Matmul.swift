@@ -26,6 +26,8 @@ struct GemmKey: Hashable {
     var inputType: DType
     var outputType: DType
     var bias: Bool
+    /// Pointer alignments (bytes, at most 256) of cuBLAS operands A (our b), B (our a) and D.
+    var alignments: [UInt32]
 }
 
 extension CUDABackend {
@@ -56,7 +58,7 @@ extension CUDABackend {
         guard Self.cudaDataType(a.dtype) != nil, Self.cudaDataType(b.dtype) != nil else {
             throw TensorError.unsupported("matmul of \(a.dtype) · \(b.dtype) on CUDA (f32, bf16, f16)")
         }
-        guard let outCode = Self.cudaDataType(outputType) else {
+        guard Self.cudaDataType(outputType) != nil else {
             throw TensorError.unsupported("matmul output \(outputType) on CUDA (f32, bf16, f16)")
         }
         let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1]
@@ -80,8 +82,13 @@ extension CUDABackend {
         }
 
         let inputType: DType = a.dtype == b.dtype ? a.dtype : .f32
+        // cuBLASLt's fp32-compute GEMMs write D in the input type or in f32; other output
+        // types are converted from an f32 result.
+        let direct = outputType == .f32 || outputType == inputType
+        let gemmOut = direct ? out : try empty(out.shape, dtype: .f32)
+        let outCode = Self.cudaDataType(gemmOut.dtype)!
         let ad = try gemmOperand(a, inputType), bd = try gemmOperand(b, inputType)
-        let biasDense = try bias.map { try gemmOperand(try $0.reshapedOrCopied(to: [n], self), outputType) }
+        let biasDense = try bias.map { try gemmOperand(try $0.reshapedOrCopied(to: [n], self), gemmOut.dtype) }
         let batches = batchShape.reduce(1, *)
         let shared = bBatch.isEmpty
         let rowsM = shared ? m * batches : m, batchCount = shared ? 1 : batches
@@ -91,8 +98,14 @@ extension CUDABackend {
 
         let lt = try CublasLtLibrary.shared.get()
         let api = lt.api
+        // The heuristic assumes 256-byte aligned operands unless told otherwise.
+        func alignment(_ t: Tensor) throws -> UInt32 {
+            let address = try self.address(t)
+            return UInt32(min(256, address & (~address &+ 1)))
+        }
+        let alignments = [try alignment(bd), try alignment(ad), try alignment(gemmOut)]
         let key = GemmKey(m: rowsM, n: n, k: k, batch: batchCount, transposeB: transposeB,
-                          inputType: inputType, outputType: outputType, bias: bias != nil)
+                          inputType: inputType, outputType: gemmOut.dtype, bias: bias != nil, alignments: alignments)
         try gemm.lock.withLock {
             if gemm.handle == nil {
                 var h: cublasLtHandle_t?
@@ -154,19 +167,26 @@ extension CUDABackend {
                 var limit = UInt64(GemmState.workspaceBytes)
                 try lt.check(api.cublasLtMatmulPreferenceSetAttribute(pref, Int32(CCUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES), &limit, 8),
                              "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)")
+                let alignmentAttributes = [CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                                           CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES]
+                for (attribute, value) in zip(alignmentAttributes, alignments + [alignments[2]]) {
+                    var v = value
+                    try lt.check(api.cublasLtMatmulPreferenceSetAttribute(pref, Int32(attribute), &v, 4),
+                                 "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT)")
+                }
                 var result = cublasLtMatmulHeuristicResult_t()
                 var found: Int32 = 0
                 try lt.check(api.cublasLtMatmulAlgoGetHeuristic(handle, desc, layoutA, layoutB, layoutD, layoutD, pref, 1, &result, &found),
                              "cublasLtMatmulAlgoGetHeuristic")
                 guard found > 0 else {
-                    throw TensorError.unsupported("cuBLASLt has no algorithm for \(inputType) \(rowsM)×\(k)·\(k)×\(n) → \(outputType)\(bias != nil ? " with bias" : "")")
+                    throw TensorError.unsupported("cuBLASLt has no algorithm for \(inputType) \(rowsM)×\(k)·\(k)×\(n) → \(gemmOut.dtype)\(bias != nil ? " with bias" : "")")
                 }
                 algorithm = result.algo
                 gemm.algorithms[key] = algorithm
             }
 
             var alpha: Float = 1, beta: Float = 0
-            let dPointer = try address(out)
+            let dPointer = try address(gemmOut)
             let status = api.cublasLtMatmul(handle, desc, &alpha,
                                             UnsafeRawPointer(bitPattern: UInt(try address(bd))), layoutA,
                                             UnsafeRawPointer(bitPattern: UInt(try address(ad))), layoutB, &beta,
@@ -174,9 +194,9 @@ extension CUDABackend {
                                             UnsafeMutableRawPointer(bitPattern: UInt(dPointer)), layoutD,
                                             &algorithm, UnsafeMutableRawPointer(bitPattern: UInt(workspace.address)),
                                             GemmState.workspaceBytes, stream)
-            try lt.check(status, "cublasLtMatmul(\(inputType) \(rowsM)×\(k)·\(k)×\(n) → \(outputType))")
+            try lt.check(status, "cublasLtMatmul(\(inputType) \(rowsM)×\(k)·\(k)×\(n) → \(gemmOut.dtype))")
         }
-        return out
+        return direct ? out : try contiguous(gemmOut, dtype: outputType)
     }
 }
 

@@ -100,6 +100,7 @@ struct CUDAUnavailableTests {
             Issue.record("CUDABackend() succeeded although the test support found no device")
         } catch {
             let message = "\(error)"
+            print("CUDA unavailable: \(message)")
             #expect(message.contains("CUDA is not available") || message.contains("failed"), "\(message)")
             #expect(CUDABackend.unavailableReason != nil)
             #expect(!CUDABackend.isAvailable)
