@@ -25,6 +25,7 @@ let package = Package(
         .target(name: "BackendCPU", dependencies: ["TensorCore"], swiftSettings: cpuTuning),
         .target(name: "BackendCUDA", dependencies: ["TensorCore", "CCUDA"]),
         .target(name: "Checkpoints", dependencies: ["TensorCore"]),
+        .target(name: "Models", dependencies: ["TensorCore", "Checkpoints"]),
         .executableTarget(
             name: "turbodiffusion",
             dependencies: [
@@ -37,6 +38,8 @@ let package = Package(
         .testTarget(name: "BackendCPUTests", dependencies: ["TensorCore", "BackendCPU"]),
         .testTarget(name: "BackendCUDATests", dependencies: ["TensorCore", "BackendCPU", "BackendCUDA"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["TensorCore", "Checkpoints"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["turbodiffusion"]),
     ]

@@ -1,0 +1,104 @@
+import Checkpoints
+import TensorCore
+
+/// Why a model could not be built from a checkpoint. Messages name the key and both shapes.
+public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
+    case missingKey(String, expectedShape: [Int], source: String)
+    case shapeMismatch(String, expected: [Int], found: [Int], source: String)
+    case unusedKeys([String], source: String)
+    case unsupported(String)
+
+    public var description: String {
+        switch self {
+        case let .missingKey(k, shape, src):
+            "\(src): missing tensor '\(k)' (expected shape \(shape)); is this the right checkpoint for the model?"
+        case let .shapeMismatch(k, exp, found, src):
+            "\(src): tensor '\(k)' has shape \(found), expected \(exp)"
+        case let .unusedKeys(keys, src):
+            "\(src): \(keys.count) tensor(s) were not used by the model, e.g. \(keys.prefix(5).map { "'\($0)'" }.joined(separator: ", ")); refusing to load a checkpoint that does not match"
+        case let .unsupported(m): m
+        }
+    }
+}
+
+/// Hands out a checkpoint's tensors to model layers by key, strictly: every request checks the
+/// shape, every key must be consumed (or explicitly ignored) by `finish()`. Tensors are moved to
+/// the backend as they are taken, so a lazily mapped file is touched one layer at a time.
+public final class WeightStore {
+    public let source: String
+    public let backend: any Backend
+    /// Float weights of matrices are converted to this type when it is narrower than theirs
+    /// (bf16 compute with an f32 file); f32 compute uses bf16 weights as they are (exact widening).
+    public let matrixType: DType
+    private var entries: [String: Tensor] = [:]
+    private var order: [String] = []
+    private var used: Set<String> = []
+    public private(set) var notes: [String] = []
+
+    /// `prefix` (e.g. "model.") is stripped from every key that has it.
+    public init(_ tensors: [NamedTensor], source: String, backend: any Backend, matrixType: DType = .f32, stripPrefix prefix: String = "") {
+        self.source = source
+        self.backend = backend
+        self.matrixType = matrixType
+        for t in tensors {
+            let key = !prefix.isEmpty && t.name.hasPrefix(prefix) ? String(t.name.dropFirst(prefix.count)) : t.name
+            if entries[key] == nil { order.append(key) }
+            entries[key] = t.tensor
+        }
+    }
+
+    public convenience init(_ checkpoint: Checkpoint, backend: any Backend, matrixType: DType = .f32) {
+        self.init(checkpoint.tensors, source: checkpoint.path, backend: backend, matrixType: matrixType,
+                  stripPrefix: checkpoint.recognition.keyPrefix)
+    }
+
+    public func contains(_ key: String) -> Bool { entries[key] != nil }
+    public func shape(_ key: String) -> [Int]? { entries[key]?.shape }
+    public var keys: [String] { order }
+
+    /// The tensor stored under `key`, which must have `shape` (any of `alternatives` is also accepted).
+    public func take(_ key: String, shape: [Int], alternatives: [[Int]] = []) throws -> Tensor {
+        guard let t = entries[key] else { throw ModelLoadError.missingKey(key, expectedShape: shape, source: source) }
+        guard t.shape == shape || alternatives.contains(t.shape) else {
+            throw ModelLoadError.shapeMismatch(key, expected: shape, found: t.shape, source: source)
+        }
+        used.insert(key)
+        return try backend.upload(t)
+    }
+
+    /// A matrix weight, converted to `matrixType` if that is narrower than the stored float type.
+    public func matrix(_ key: String, shape: [Int], alternatives: [[Int]] = []) throws -> Tensor {
+        let t = try take(key, shape: shape, alternatives: alternatives)
+        guard t.dtype.isFloatingPoint else {
+            throw ModelLoadError.unsupported("\(source): '\(key)' is \(t.dtype); expected a floating-point weight")
+        }
+        if matrixType != .f32 && t.dtype == .f32 { return try backend.contiguous(t, dtype: matrixType) }
+        return t
+    }
+
+    /// Marks keys as deliberately unused, with a note said once for the whole group.
+    public func ignore(where predicate: (String) -> Bool, note: String) {
+        let skipped = order.filter { predicate($0) && !used.contains($0) }
+        guard !skipped.isEmpty else { return }
+        used.formUnion(skipped)
+        notes.append(note)
+    }
+
+    /// Fails if any tensor was neither used nor ignored.
+    public func finish() throws {
+        let unused = order.filter { !used.contains($0) }
+        if !unused.isEmpty { throw ModelLoadError.unusedKeys(unused, source: source) }
+    }
+}
+
+/// The backend and the activation type a forward pass runs with.
+public struct ComputeContext: @unchecked Sendable {
+    public let backend: any Backend
+    /// f32 (parity path) or bf16 (production path): the type of matmul inputs and outputs.
+    public let dtype: DType
+
+    public init(backend: any Backend, dtype: DType) {
+        self.backend = backend
+        self.dtype = dtype
+    }
+}

@@ -1,0 +1,96 @@
+import TensorCore
+
+/// Attention projections shared by Wan's self- and cross-attention: q/k/v/o Linears with
+/// RMSNorm on q and k over the full width (before splitting heads).
+struct WanAttention {
+    let q, k, v, o: Linear
+    let normQ, normK: RMSNorm
+    let heads: Int
+
+    init(_ s: WeightStore, _ key: String, dim: Int, heads: Int, eps: Float) throws {
+        q = try Linear(s, "\(key).q", in: dim, out: dim)
+        k = try Linear(s, "\(key).k", in: dim, out: dim)
+        v = try Linear(s, "\(key).v", in: dim, out: dim)
+        o = try Linear(s, "\(key).o", in: dim, out: dim)
+        normQ = try RMSNorm(s, "\(key).norm_q", dim: dim, eps: eps)
+        normK = try RMSNorm(s, "\(key).norm_k", dim: dim, eps: eps)
+        self.heads = heads
+    }
+
+    /// [L, dim] -> [1, H, L, d] (a strided view).
+    func splitHeads(_ x: Tensor) throws -> Tensor {
+        let l = x.shape[0], d = x.shape[1] / heads
+        return try x.reshaped([1, l, heads, d]).permuted([0, 2, 1, 3])
+    }
+
+    /// [1, H, L, d] -> [L, H·d].
+    func mergeHeads(_ x: Tensor, _ ctx: ComputeContext) throws -> Tensor {
+        let l = x.shape[2]
+        return try ctx.backend.contiguous(x.permuted([0, 2, 1, 3])).reshaped([l, -1])
+    }
+
+    // x: [L, dim], rope tables [L, d/2] -> [L, dim]
+    func selfAttention(_ x: Tensor, rope: (cos: Tensor, sin: Tensor), _ ctx: ComputeContext) throws -> Tensor {
+        let b = ctx.backend
+        let l = x.shape[0], d = x.shape[1] / heads
+        let qs = try b.rotary(normQ(q(x, ctx), ctx).reshaped([l, heads, d]), cos: rope.cos, sin: rope.sin)
+        let ks = try b.rotary(normK(k(x, ctx), ctx).reshaped([l, heads, d]), cos: rope.cos, sin: rope.sin)
+        let vs = try v(x, ctx)
+        let a = try b.attention(q: splitHeads(qs.reshaped([l, -1])), k: splitHeads(ks.reshaped([l, -1])),
+                                v: splitHeads(vs), scale: 1 / Float(d).squareRoot(), bias: nil)
+        return try o(mergeHeads(a, ctx), ctx)
+    }
+
+    // x: [L, dim], context: [Lc, dim] -> [L, dim]
+    func crossAttention(_ x: Tensor, context: Tensor, _ ctx: ComputeContext) throws -> Tensor {
+        let d = x.shape[1] / heads
+        let a = try ctx.backend.attention(q: splitHeads(normQ(q(x, ctx), ctx)), k: splitHeads(normK(k(context, ctx), ctx)),
+                                          v: splitHeads(v(context, ctx)), scale: 1 / Float(d).squareRoot(), bias: nil)
+        return try o(mergeHeads(a, ctx), ctx)
+    }
+}
+
+/// One transformer block: modulated self-attention with 3-D RoPE, cross-attention to the
+/// text, modulated GELU(tanh) feed-forward. Residual stream, norms and gates in fp32.
+struct WanBlock {
+    let modulation: Tensor         // blocks.N.modulation [1, 6, dim]
+    let selfAttention: WanAttention
+    let norm3: LayerNorm           // blocks.N.norm3 (affine)
+    let crossAttention: WanAttention
+    let ffnIn: Linear              // blocks.N.ffn.0 [ffn, dim]
+    let ffnOut: Linear             // blocks.N.ffn.2 [dim, ffn]
+    let eps: Float
+
+    init(_ s: WeightStore, index i: Int, config c: WanDiTConfig) throws {
+        let key = "blocks.\(i)"
+        modulation = try s.take("\(key).modulation", shape: [1, 6, c.dim])
+        selfAttention = try WanAttention(s, "\(key).self_attn", dim: c.dim, heads: c.numHeads, eps: c.eps)
+        norm3 = try LayerNorm(s, "\(key).norm3", dim: c.dim, eps: c.eps)
+        crossAttention = try WanAttention(s, "\(key).cross_attn", dim: c.dim, heads: c.numHeads, eps: c.eps)
+        ffnIn = try Linear(s, "\(key).ffn.0", in: c.dim, out: c.ffnDim)
+        ffnOut = try Linear(s, "\(key).ffn.2", in: c.ffnDim, out: c.dim)
+        eps = c.eps
+    }
+
+    // x: [L, dim] f32, e0: [6, dim] f32, context: [textLen, dim] -> [L, dim] f32
+    func callAsFunction(_ x: Tensor, e0: Tensor, context: Tensor, rope: (cos: Tensor, sin: Tensor), _ ctx: ComputeContext) throws -> Tensor {
+        let b = ctx.backend
+        let m = try b.add(e0, modulation)                       // [1, 6, dim] f32 (e0 first keeps f32)
+        func chunk(_ i: Int) throws -> Tensor { try m.selected(dim: 1, index: i) }   // [1, dim]
+        let plain = LayerNorm(eps: eps)
+
+        // Self-attention on LN(x)·(1 + e1) + e0, gated by e2.
+        var h = try b.add(b.mul(plain(x, ctx), b.affine(chunk(1), scale: 1, shift: 1)), chunk(0))
+        var y = try selfAttention.selfAttention(h, rope: rope, ctx)
+        var out = try b.add(x, b.mul(chunk(2), y))
+
+        // Cross-attention on LN3(x) (affine), ungated.
+        y = try crossAttention.crossAttention(norm3(out, ctx), context: context, ctx)
+        out = try b.add(out, y)
+
+        // Feed-forward on LN(x)·(1 + e4) + e3, gated by e5.
+        h = try b.add(b.mul(plain(out, ctx), b.affine(chunk(4), scale: 1, shift: 1)), chunk(3))
+        y = try ffnOut(b.unary(.geluTanh, ffnIn(h, ctx)), ctx)
+        return try b.add(out, b.mul(chunk(5), y))
+    }
+}

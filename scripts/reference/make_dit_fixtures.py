@@ -1,0 +1,64 @@
+"""Golden fixtures for the Wan DiT: tiny random models run through the reference WanModel.
+
+Run with the pinned environment (requirements.txt):  python scripts/reference/make_dit_fixtures.py
+Writes Tests/ModelsTests/Fixtures/dit_<case>.{safetensors|pth} (weights),
+dit_<case>_io.safetensors (x, t, context, out).
+"""
+import os
+from collections import OrderedDict
+
+import torch
+from safetensors.torch import save_file
+
+import wan_reference
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "ModelsTests", "Fixtures")
+
+# name, seed, config, latent shape (C, F, H, W), context rows, timestep, weight dtype, layout
+CASES = [
+    ("t2v_hd64", 1, dict(model_type="t2v", dim=128, ffn_dim=192, num_heads=2, num_layers=2, in_dim=16,
+                         out_dim=16, text_dim=32, text_len=16), (16, 3, 4, 6), 7, 988.0, torch.float32, "official"),
+    ("i2v_hd128", 2, dict(model_type="i2v", dim=128, ffn_dim=160, num_heads=1, num_layers=2, in_dim=36,
+                          out_dim=16, text_dim=32, text_len=12), (36, 2, 6, 4), 5, 608.0, torch.bfloat16, "turbo"),
+    ("t2v_bf16_odd", 3, dict(model_type="t2v", dim=128, ffn_dim=192, num_heads=2, num_layers=1, in_dim=16,
+                             out_dim=16, text_dim=32, text_len=16), (16, 2, 10, 6), 16, 852.0, torch.bfloat16, "official"),
+]
+
+
+def main():
+    model_mod = wan_reference.load("model")
+    os.makedirs(OUT, exist_ok=True)
+    for name, seed, cfg, shape, ctx_rows, t, wdtype, layout in CASES:
+        torch.manual_seed(seed)
+        net = model_mod.WanModel(patch_size=(1, 2, 2), freq_dim=256, eps=1e-6, cross_attn_norm=True, **cfg).eval()
+        # Random values everywhere (upstream zero-initialises the head): every path must matter.
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(torch.randn_like(p) * (0.5 / max(p.shape[-1], 1) ** 0.5 if p.dim() > 1 else 0.3))
+                p.copy_(p.to(wdtype).float())   # the reference computes with exactly the stored values
+        x = torch.randn(*shape)
+        context = torch.randn(ctx_rows, cfg["text_dim"])
+        with torch.no_grad():
+            seq_len = shape[1] * shape[2] // 2 * shape[3] // 2
+            if cfg["model_type"] == "i2v":   # the reference concatenates noise (16 ch) with the condition y
+                out = net([x[:16]], t=torch.tensor([t]), context=[context], seq_len=seq_len, y=[x[16:]])[0]
+            else:
+                out = net([x], t=torch.tensor([t]), context=[context], seq_len=seq_len)[0]
+        sd = OrderedDict((k, v.detach().clone()) for k, v in net.state_dict().items())
+        if layout == "turbo":
+            # TurboDiffusion layout: 2-D patch weight, fp32 norms, SLA projections per block.
+            sd["patch_embedding.weight"] = sd["patch_embedding.weight"].reshape(cfg["dim"], -1).contiguous()
+            for i in range(cfg["num_layers"]):
+                sd[f"blocks.{i}.self_attn.attn_op.local_attn.proj_l.weight"] = torch.randn(128, 128) * 0.05
+                sd[f"blocks.{i}.self_attn.attn_op.local_attn.proj_l.bias"] = torch.randn(128) * 0.05
+            sd = OrderedDict((k, v if ("norm" in k or "modulation" in k) else v.to(wdtype)) for k, v in sd.items())
+            torch.save(sd, os.path.join(OUT, f"dit_{name}.pth"))
+        else:
+            save_file({k: v.to(wdtype).contiguous() for k, v in sd.items()}, os.path.join(OUT, f"dit_{name}.safetensors"))
+        save_file({"x": x.contiguous(), "t": torch.tensor([t]), "context": context.contiguous(), "out": out.contiguous()},
+                  os.path.join(OUT, f"dit_{name}_io.safetensors"))
+        print(f"{name}: out {tuple(out.shape)} |out| {out.norm():.4f}")
+
+
+if __name__ == "__main__":
+    main()
