@@ -29,7 +29,7 @@ let package = Package(
         .executableTarget(
             name: "turbodiffusion",
             dependencies: [
-                "TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints",
+                "TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints", "Models",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuTuning

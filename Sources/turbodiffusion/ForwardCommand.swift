@@ -1,0 +1,108 @@
+import ArgumentParser
+import Checkpoints
+import Foundation
+import Models
+import TensorCore
+
+/// `turbodiffusion forward <component>`: run one model component on tensors from a
+/// safetensors file, so our numerics can be checked against any other implementation.
+struct ForwardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward",
+        abstract: "Evaluate one model component on inputs from a safetensors file.",
+        subcommands: [ForwardDiT.self]
+    )
+}
+
+struct ForwardDiT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dit",
+        abstract: "One Wan DiT forward: reads x [C,F,H,W], t (scalar), context [L,text_dim]; writes out [C_out,F,H,W].",
+        discussion: """
+            The architecture is read from the weights (and from a config.json beside them when \
+            present). Released Wan models use 128-wide heads; pass --num_heads for other models.
+            """
+    )
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Checkpoint file(s): .pth, .safetensors, an index.json or a directory.")
+    var weights: [String]
+
+    @Option(name: .long, help: "safetensors file holding x, t and context.")
+    var inputs: String
+
+    @Option(name: .long, help: "Where to write the result (safetensors, tensor 'out').")
+    var output: String
+
+    @Option(name: .long, help: "cpu or cuda.")
+    var device: DeviceChoice = .cpu
+
+    @Option(name: .long, help: "Compute type: f32 (parity) or bf16 (production).")
+    var dtype: ComputeType = .f32
+
+    @Option(name: [.customLong("attention_type"), .customLong("attention-type")], help: "Self-attention: original.")
+    var attentionType: String = "original"
+
+    @Option(name: [.customLong("num_heads"), .customLong("num-heads")], help: "Attention heads (default: width / 128).")
+    var numHeads: Int?
+
+    @Option(name: [.customLong("text_len"), .customLong("text-len")], help: "Rows the text context is padded to (default 512, or config.json's).")
+    var textLength: Int?
+
+    func validate() throws {
+        guard !weights.isEmpty else { throw ValidationError("give at least one --weights file") }
+        guard attentionType == "original" else {
+            throw ValidationError("--attention_type \(attentionType) is not available in forward dit yet; use original")
+        }
+        if let numHeads, numHeads <= 0 { throw ValidationError("--num_heads must be positive") }
+        if let textLength, textLength <= 0 { throw ValidationError("--text_len must be positive") }
+    }
+
+    func run() throws {
+        do {
+            let backend = try device.makeBackend()
+            let checkpoints = try weights.map { try Checkpoint.open(path: $0) }
+            let tensors = checkpoints.flatMap(\.tensors)
+            let prefix = checkpoints[0].recognition.keyPrefix
+            let strip = { (n: String) in n.hasPrefix(prefix) && !prefix.isEmpty ? String(n.dropFirst(prefix.count)) : n }
+            let shapes = Dictionary(tensors.map { (strip($0.name), $0.tensor.shape) }, uniquingKeysWith: { a, _ in a })
+            var config = try configJSON() ?? WanDiTConfig.detect(shapes: shapes, numHeads: numHeads)
+            if let textLength { config.textLength = textLength }
+            if let numHeads { config.numHeads = numHeads }
+            let store = WeightStore(tensors, source: weights.joined(separator: ", "), backend: backend,
+                                    matrixType: dtype.dtype, stripPrefix: prefix)
+            let model = try WanDiT(store, config: config)
+            logLine("loaded \(config) on \(backend.name)")
+            for note in model.loadNotes { logLine("note: \(note)") }
+
+            let io = try Checkpoint.open(path: inputs)
+            let t = try io.tensor("t").floats()
+            guard t.count == 1 else { throw ValidationError("'t' must hold one value, found \(t.count)") }
+            let start = Date()
+            let out = try model(x: backend.upload(io.tensor("x")), timestep: Double(t[0]),
+                                context: backend.upload(io.tensor("context")), ComputeContext(backend: backend, dtype: dtype.dtype))
+            let host = try backend.toHost(out)
+            logLine(String(format: "forward took %.2f s; out %@", Date().timeIntervalSince(start), "\(host.shape)"))
+            try SafetensorsWriter.write([NamedTensor(name: "out", tensor: host)], to: output)
+            logLine("wrote \(output)")
+        } catch let e as ValidationError {
+            throw e
+        } catch {
+            logLine("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// config.json beside the first weights file, as official Wan repositories ship it.
+    func configJSON() throws -> WanDiTConfig? {
+        var dir = URL(fileURLWithPath: weights[0])
+        var isDir: ObjCBool = false
+        if !(FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir) && isDir.boolValue) { dir.deleteLastPathComponent() }
+        let url = dir.appendingPathComponent("config.json")
+        guard let data = try? Data(contentsOf: url) else { return nil }
+        return try WanDiTConfig.fromConfigJSON(data)
+    }
+}
+
+func logLine(_ s: String) {
+    FileHandle.standardError.write(Data((s + "\n").utf8))
+}
