@@ -35,19 +35,22 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         var failures = 0
         for (i, path) in files.enumerated() {
-            if i > 0 { print("") }
             do {
                 let checkpoint = try Checkpoint.open(path: path)
-                describe(checkpoint)
+                var text = i > 0 ? "\n" : ""
+                describe(checkpoint, into: &text)
+                FileHandle.standardOutput.write(Data(text.utf8))
             } catch {
                 failures += 1
-                fputs("error: \(error)\n", stderr)
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             }
         }
         if failures > 0 { throw ExitCode(1) }
     }
 
-    private func describe(_ c: Checkpoint) {
+    private func describe(_ c: Checkpoint, into out: inout String) {
+        func print(_ line: String) { out += line + "\n" }
+        func row(_ label: String, _ text: String) { print("  " + pad(label, 9) + " " + text) }
         print(c.path)
         var onDisk = "\(c.format); \(Self.formatBytes(c.fileBytes)) on disk"
         if c.files.count > 1 { onDisk += " in \(c.files.count) files" }
@@ -70,19 +73,16 @@ struct InfoCommand: ParsableCommand {
             if filter != nil { print("  no tensor name contains '\(filter!)'") }
             return
         }
-        let nameWidth = min(72, shown.map(\.name.count).max() ?? 4)
+        let nameWidth = max(4, min(72, shown.map(\.name.count).max() ?? 4))
         print("")
         print("  " + pad("name", nameWidth) + "  " + pad("dtype", 7) + "  shape")
         for t in shown {
             print("  " + pad(t.name, nameWidth) + "  " + pad(t.tensor.dtype.description, 7) + "  " + "\(t.tensor.shape)")
         }
         if shown.count < selected.count {
-            print("  … \(selected.count - shown.count) more tensors (--all shows every tensor, --limit N shows N)")
+            let more = selected.count - shown.count
+            print("  … \(more) more tensor\(more == 1 ? "" : "s") (--all shows every tensor, --limit N shows N)")
         }
-    }
-
-    private func row(_ label: String, _ text: String) {
-        print("  " + pad(label, 9) + " " + text)
     }
 
     private func pad(_ s: String, _ width: Int) -> String {

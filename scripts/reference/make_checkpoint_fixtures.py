@@ -246,8 +246,8 @@ def main():
     # 9. Files that must be refused.
     write_malicious(path("malicious.pth"))
     write_malicious_stack_global(path("malicious_stack_global.pth"))
-    cut(path("all_dtypes.pth"), path("truncated.pth"), 0.6)
-    cut(path("all_dtypes.safetensors"), path("truncated.safetensors"), 0.8)
+    cut(path("all_dtypes.pth"), path("truncated.pth"), 0.6)  # loses the central directory
+    cut(path("all_dtypes.safetensors"), path("truncated.safetensors"), -40)  # header intact, data short
     write_bad_offsets(path("bad_offsets.safetensors"))
     write_compressed(path("compressed.pth"), entries)
     torch.save(OrderedDict([("d", torch.randn(2, generator=gen).double())]), path("unsupported_dtype.pth"))
@@ -372,11 +372,13 @@ def write_malicious_stack_global(dest):
     write_zip(dest, [("x/data.pkl", pkl), ("x/byteorder", b"little")])
 
 
-def cut(src, dest, fraction):
+def cut(src, dest, keep):
+    """Keeps a fraction (float) of the file, or drops -keep bytes from its end (negative int)."""
     with open(src, "rb") as f:
         data = f.read()
+    end = int(len(data) * keep) if isinstance(keep, float) else len(data) + keep
     with open(dest, "wb") as f:
-        f.write(data[: int(len(data) * fraction)])
+        f.write(data[:end])
 
 
 def write_bad_offsets(dest):
