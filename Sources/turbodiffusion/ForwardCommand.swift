@@ -39,8 +39,21 @@ struct ForwardDiT: ParsableCommand {
     @Option(name: .long, help: "Compute type: f32 (parity) or bf16 (production).")
     var dtype: ComputeType = .f32
 
-    @Option(name: [.customLong("attention_type"), .customLong("attention-type")], help: "Self-attention: original.")
+    @Option(name: [.customLong("attention_type"), .customLong("attention-type")], help: "Self-attention: original or sla.")
     var attentionType: String = "original"
+
+    @Option(name: [.customLong("sla_topk"), .customLong("sla-topk")], help: "Share of key blocks SLA keeps per query block, in (0, 1].")
+    var slaTopk: Double = 0.1
+
+    @Option(name: [.customLong("sla_block_q"), .customLong("sla-block-q")], help: "SLA query block size in tokens.")
+    var slaBlockQ: Int = 128
+
+    @Option(name: [.customLong("sla_block_k"), .customLong("sla-block-k")], help: "SLA key block size in tokens.")
+    var slaBlockK: Int = 64
+
+    var attention: SelfAttentionKind {
+        attentionType == "sla" ? .sla(topk: slaTopk, blockQ: slaBlockQ, blockK: slaBlockK) : .original
+    }
 
     @Option(name: [.customLong("num_heads"), .customLong("num-heads")], help: "Attention heads (default: width / 128).")
     var numHeads: Int?
@@ -50,9 +63,11 @@ struct ForwardDiT: ParsableCommand {
 
     func validate() throws {
         guard !weights.isEmpty else { throw ValidationError("give at least one --weights file") }
-        guard attentionType == "original" else {
-            throw ValidationError("--attention_type \(attentionType) is not available in forward dit yet; use original")
+        guard ["original", "sla"].contains(attentionType) else {
+            throw ValidationError("--attention_type \(attentionType) is not available in forward dit yet; use original or sla")
         }
+        guard slaTopk > 0, slaTopk <= 1 else { throw ValidationError("--sla_topk must lie in (0, 1], got \(slaTopk)") }
+        guard slaBlockQ > 0, slaBlockK > 0 else { throw ValidationError("SLA block sizes must be positive") }
         if let numHeads, numHeads <= 0 { throw ValidationError("--num_heads must be positive") }
         if let textLength, textLength <= 0 { throw ValidationError("--text_len must be positive") }
     }
@@ -70,8 +85,8 @@ struct ForwardDiT: ParsableCommand {
             if let numHeads { config.numHeads = numHeads }
             let store = WeightStore(tensors, source: weights.joined(separator: ", "), backend: backend,
                                     matrixType: dtype.dtype, stripPrefix: prefix)
-            let model = try WanDiT(store, config: config)
-            logLine("loaded \(config) on \(backend.name)")
+            let model = try WanDiT(store, config: config, attention: attention)
+            logLine("loaded \(config) on \(backend.name), self-attention \(attention)")
             for note in model.loadNotes { logLine("note: \(note)") }
 
             let io = try Checkpoint.open(path: inputs)

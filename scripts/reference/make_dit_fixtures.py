@@ -10,9 +10,13 @@ from collections import OrderedDict
 import torch
 from safetensors.torch import save_file
 
+import sla_reference
 import wan_reference
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "ModelsTests", "Fixtures")
+
+# SLA settings of the cases that run it: (top-k ratio, BLKQ, BLKK); small blocks so tiny inputs have several.
+SLA = {"sla_hd64": (0.25, 16, 8)}
 
 # name, seed, config, latent shape (C, F, H, W), context rows, timestep, weight dtype, layout
 CASES = [
@@ -22,7 +26,42 @@ CASES = [
                           out_dim=16, text_dim=32, text_len=12), (36, 2, 6, 4), 5, 608.0, torch.bfloat16, "turbo"),
     ("t2v_bf16_odd", 3, dict(model_type="t2v", dim=128, ffn_dim=192, num_heads=2, num_layers=1, in_dim=16,
                              out_dim=16, text_dim=32, text_len=16), (16, 2, 10, 6), 16, 852.0, torch.bfloat16, "official"),
+    ("sla_hd64", 4, dict(model_type="t2v", dim=128, ffn_dim=192, num_heads=2, num_layers=2, in_dim=16,
+                         out_dim=16, text_dim=32, text_len=16), (16, 3, 8, 10), 9, 932.0, torch.bfloat16, "turbo"),
 ]
+
+
+def use_sla(model_mod, net, topk, blkq, blkk):
+    """Swaps every block's self-attention for the SLA transcription, with a random proj_l each."""
+    def forward(self, x, seq_lens, grid_sizes, freqs):
+        b, s, n, d = *x.shape[:2], self.num_heads, self.head_dim
+        q = model_mod.rope_apply(self.norm_q(self.q(x)).view(b, s, n, d), grid_sizes, freqs)
+        k = model_mod.rope_apply(self.norm_k(self.k(x)).view(b, s, n, d), grid_sizes, freqs)
+        v = self.v(x).view(b, s, n, d)
+        o = sla_reference.sla(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                              self.proj_w, self.proj_b, topk, blkq, blkk).transpose(1, 2)
+        return self.o(o.flatten(2))
+    d = net.dim // net.num_heads
+    for blk in net.blocks:
+        attn = blk.self_attn
+        attn.proj_w = (torch.randn(d, d) * 0.2).to(torch.bfloat16).float()
+        attn.proj_b = (torch.randn(d) * 0.1).to(torch.bfloat16).float()
+        attn.forward = forward.__get__(attn)
+
+
+def make_sla_op_fixture():
+    """A standalone SLA call with partial blocks on both sides (L = 150, blocks 32 × 16)."""
+    torch.manual_seed(11)
+    q, k, v = (torch.randn(1, 2, 150, 64) for _ in range(3))
+    w, b = torch.randn(64, 64) * 0.2, torch.randn(64) * 0.1
+    topk, blkq, blkk = 0.3, 32, 16
+    out = sla_reference.sla(q, k, v, w, b, topk, blkq, blkk)
+    blocks = sla_reference.block_map(q, k, topk, blkq, blkk)
+    save_file({"q": q, "k": k, "v": v, "proj_w": w, "proj_b": b, "out": out.contiguous(),
+               "block_map": blocks.to(torch.int32).contiguous(),
+               "settings": torch.tensor([topk, blkq, blkk], dtype=torch.float32)},
+              os.path.join(OUT, "sla_op.safetensors"))
+    print(f"sla_op: kept {int(blocks[0, 0, 0].sum())} of {blocks.shape[-1]} key blocks per query block")
 
 
 def main():
@@ -36,6 +75,8 @@ def main():
             for p in net.parameters():
                 p.copy_(torch.randn_like(p) * (0.5 / max(p.shape[-1], 1) ** 0.5 if p.dim() > 1 else 0.3))
                 p.copy_(p.to(wdtype).float())   # the reference computes with exactly the stored values
+        if name in SLA:
+            use_sla(model_mod, net, *SLA[name])
         x = torch.randn(*shape)
         context = torch.randn(ctx_rows, cfg["text_dim"])
         with torch.no_grad():
@@ -48,9 +89,12 @@ def main():
         if layout == "turbo":
             # TurboDiffusion layout: 2-D patch weight, fp32 norms, SLA projections per block.
             sd["patch_embedding.weight"] = sd["patch_embedding.weight"].reshape(cfg["dim"], -1).contiguous()
-            for i in range(cfg["num_layers"]):
-                sd[f"blocks.{i}.self_attn.attn_op.local_attn.proj_l.weight"] = torch.randn(128, 128) * 0.05
-                sd[f"blocks.{i}.self_attn.attn_op.local_attn.proj_l.bias"] = torch.randn(128) * 0.05
+            for i, blk in enumerate(net.blocks):
+                d = cfg["dim"] // cfg["num_heads"]
+                w = getattr(blk.self_attn, "proj_w", torch.randn(d, d) * 0.05)
+                bias = getattr(blk.self_attn, "proj_b", torch.randn(d) * 0.05)
+                sd[f"blocks.{i}.self_attn.attn_op.local_attn.proj_l.weight"] = w.clone()
+                sd[f"blocks.{i}.self_attn.attn_op.local_attn.proj_l.bias"] = bias.clone()
             sd = OrderedDict((k, v if ("norm" in k or "modulation" in k) else v.to(wdtype)) for k, v in sd.items())
             torch.save(sd, os.path.join(OUT, f"dit_{name}.pth"))
         else:
@@ -58,6 +102,7 @@ def main():
         save_file({"x": x.contiguous(), "t": torch.tensor([t]), "context": context.contiguous(), "out": out.contiguous()},
                   os.path.join(OUT, f"dit_{name}_io.safetensors"))
         print(f"{name}: out {tuple(out.shape)} |out| {out.norm():.4f}")
+    make_sla_op_fixture()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ struct WanAttention {
     let q, k, v, o: Linear
     let normQ, normK: RMSNorm
     let heads: Int
+    /// Set for self-attention running SLA.
+    var sparse: SparseLinearAttention?
 
     init(_ s: WeightStore, _ key: String, dim: Int, heads: Int, eps: Float) throws {
         q = try Linear(s, "\(key).q", in: dim, out: dim)
@@ -35,9 +37,9 @@ struct WanAttention {
         let l = x.shape[0], d = x.shape[1] / heads
         let qs = try b.rotary(normQ(q(x, ctx), ctx).reshaped([l, heads, d]), cos: rope.cos, sin: rope.sin)
         let ks = try b.rotary(normK(k(x, ctx), ctx).reshaped([l, heads, d]), cos: rope.cos, sin: rope.sin)
-        let vs = try v(x, ctx)
-        let a = try b.attention(q: splitHeads(qs.reshaped([l, -1])), k: splitHeads(ks.reshaped([l, -1])),
-                                v: splitHeads(vs), scale: 1 / Float(d).squareRoot(), bias: nil)
+        let (qh, kh, vh) = (try splitHeads(qs.reshaped([l, -1])), try splitHeads(ks.reshaped([l, -1])), try splitHeads(v(x, ctx)))
+        let a = try sparse.map { try $0(q: qh, k: kh, v: vh, ctx) }
+            ?? b.attention(q: qh, k: kh, v: vh, scale: 1 / Float(d).squareRoot(), bias: nil)
         return try o(mergeHeads(a, ctx), ctx)
     }
 
@@ -61,10 +63,14 @@ struct WanBlock {
     let ffnOut: Linear             // blocks.N.ffn.2 [dim, ffn]
     let eps: Float
 
-    init(_ s: WeightStore, index i: Int, config c: WanDiTConfig) throws {
+    init(_ s: WeightStore, index i: Int, config c: WanDiTConfig, attention: SelfAttentionKind) throws {
         let key = "blocks.\(i)"
         modulation = try s.take("\(key).modulation", shape: [1, 6, c.dim])
-        selfAttention = try WanAttention(s, "\(key).self_attn", dim: c.dim, heads: c.numHeads, eps: c.eps)
+        var selfAttention = try WanAttention(s, "\(key).self_attn", dim: c.dim, heads: c.numHeads, eps: c.eps)
+        if case let .sla(topk, bq, bk) = attention {
+            selfAttention.sparse = try SparseLinearAttention(s, block: i, headDim: c.headDim, topk: topk, blockQ: bq, blockK: bk)
+        }
+        self.selfAttention = selfAttention
         norm3 = try LayerNorm(s, "\(key).norm3", dim: c.dim, eps: c.eps)
         crossAttention = try WanAttention(s, "\(key).cross_attn", dim: c.dim, heads: c.numHeads, eps: c.eps)
         ffnIn = try Linear(s, "\(key).ffn.0", in: c.dim, out: c.ffnDim)

@@ -18,8 +18,11 @@ public final class WanDiT {
     /// Things said once while loading (e.g. unused SLA projections).
     public let loadNotes: [String]
 
-    public init(_ store: WeightStore, config c: WanDiTConfig) throws {
+    public let attention: SelfAttentionKind
+
+    public init(_ store: WeightStore, config c: WanDiTConfig, attention: SelfAttentionKind = .original) throws {
         config = c
+        self.attention = attention
         let patch = try store.matrix("patch_embedding.weight", shape: [c.dim, c.inChannels * 4],
                                      alternatives: [[c.dim, c.inChannels, 1, 2, 2]])
         patchEmbedding = Linear(weight: try patch.reshaped([c.dim, c.inChannels * 4]),
@@ -29,7 +32,7 @@ public final class WanDiT {
         timeEmbedding1 = try Linear(store, "time_embedding.0", in: c.frequencyDim, out: c.dim)
         timeEmbedding2 = try Linear(store, "time_embedding.2", in: c.dim, out: c.dim)
         timeProjection = try Linear(store, "time_projection.1", in: c.dim, out: 6 * c.dim)
-        blocks = try (0..<c.numLayers).map { try WanBlock(store, index: $0, config: c) }
+        blocks = try (0..<c.numLayers).map { try WanBlock(store, index: $0, config: c, attention: attention) }
         headModulation = try store.take("head.modulation", shape: [1, 2, c.dim])
         head = try Linear(store, "head.head", in: c.dim, out: c.headOutFeatures)
         store.ignore(where: { $0.contains(".attn_op.local_attn.proj_l.") },
