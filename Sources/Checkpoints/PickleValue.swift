@@ -74,15 +74,62 @@ final class PickleDict {
     }
 
     subscript(key: String) -> PickleValue? { stringIndex[key].map { values[$0] } }
+
+    func removeAll() {
+        keys.removeAll()
+        values.removeAll()
+        stringIndex.removeAll()
+        intIndex.removeAll()
+    }
 }
 
 final class PickleCall {
     let function: String  // "module.name"
-    let args: [PickleValue]
+    var args: [PickleValue]
     /// What BUILD applied (`__setstate__` argument), if anything.
     var state: PickleValue?
     init(function: String, args: [PickleValue]) {
         self.function = function
         self.args = args
+    }
+}
+
+/// Owns every container an unpickler creates. Pickles can link containers into arbitrarily
+/// long chains (or cycles); releasing such a chain normally recurses once per link and can
+/// overflow the stack. `dismantle()` empties every container while the arena still holds
+/// them all, so each is later freed with nothing inside.
+final class PickleArena {
+    private var lists: [PickleList] = []
+    private var dicts: [PickleDict] = []
+    private var calls: [PickleCall] = []
+
+    func list(_ items: [PickleValue] = []) -> PickleList {
+        let l = PickleList(items)
+        lists.append(l)
+        return l
+    }
+
+    func dict() -> PickleDict {
+        let d = PickleDict()
+        dicts.append(d)
+        return d
+    }
+
+    func call(_ function: String, _ args: [PickleValue]) -> PickleCall {
+        let c = PickleCall(function: function, args: args)
+        calls.append(c)
+        return c
+    }
+
+    func dismantle() {
+        for l in lists { l.items.removeAll() }
+        for d in dicts { d.removeAll() }
+        for c in calls {
+            c.args.removeAll()
+            c.state = nil
+        }
+        lists.removeAll()
+        dicts.removeAll()
+        calls.removeAll()
     }
 }

@@ -44,6 +44,7 @@ struct TorchArchive {
         }
         let pickleBytes = try zip.data(of: pkl, verifyCRC: true)
         var unpickler = Unpickler(pickleBytes) { TorchGlobals.isAllowed(module: $0, name: $1) }
+        defer { unpickler.dismantle() }  // after the tensors are built; also on errors
         let root = try unpickler.load()
 
         var builder = TensorBuilder(file: file, zip: zip, prefix: prefix)

@@ -8,9 +8,21 @@ struct Unpickler {
     private let data: ByteView
     private let isAllowed: (String, String) -> Bool
     private var pos = 0
-    private var stack: [PickleValue] = []
+    private var stack: [Item] = []
     private var marks: [Int] = []
-    private var memo: [Int: PickleValue] = [:]
+    private var memo: [Int: Item] = [:]
+    /// Every list, dict and call created, kept alive until `dismantle()`.
+    private let arena = PickleArena()
+
+    /// A stack value with its nesting depth through value types (tuples, persistent ids).
+    /// Class containers count as depth 0: `dismantle()` cuts them apart before release.
+    private struct Item {
+        let value: PickleValue
+        let depth: Int
+    }
+
+    /// Deeper value nesting is refused: releasing it would recurse once per level.
+    static let maxDepth = 200
 
     /// `isAllowed(module, name)` decides which globals may appear at all.
     init(_ data: ByteView, isAllowed: @escaping (String, String) -> Bool) {
@@ -34,6 +46,15 @@ struct Unpickler {
         }
     }
 
+    /// Empties every container the machine built, so that dropping the tree afterwards never
+    /// recurses deeply (hostile pickles can chain millions of lists). Call it when done with
+    /// the values (also after errors); values taken out earlier stay valid but lose contents.
+    mutating func dismantle() {
+        stack.removeAll()
+        memo.removeAll()
+        arena.dismantle()
+    }
+
     // MARK: Opcodes
 
     private mutating func step(_ op: UInt8, _ at: Int) throws {
@@ -43,104 +64,104 @@ struct Unpickler {
             guard v <= 5 else { throw fail(.unsupported, "pickle protocol \(v) (at byte \(at)) is newer than 5") }
         case 0x95: _ = try readInt(8, at)  // FRAME: a length hint only, the opcodes just continue
         case 0x28: marks.append(stack.count)  // MARK
-        case 0x29: stack.append(.tuple([]))  // EMPTY_TUPLE
-        case 0x5D, 0x8F: stack.append(.list(PickleList()))  // EMPTY_LIST, EMPTY_SET (a set is kept as a list)
-        case 0x7D: stack.append(.dict(PickleDict()))  // EMPTY_DICT
-        case 0x74: stack.append(.tuple(try popMark(op, at)))  // TUPLE
+        case 0x29: try push(.tuple([]), depth: 1)  // EMPTY_TUPLE
+        case 0x5D, 0x8F: try push(.list(arena.list()))  // EMPTY_LIST, EMPTY_SET (a set is kept as a list)
+        case 0x7D: try push(.dict(arena.dict()))  // EMPTY_DICT
+        case 0x74: try pushTuple(try popMark(op, at))  // TUPLE
         case 0x85, 0x86, 0x87:  // TUPLE1/2/3
             let n = Int(op - 0x84)
             guard stack.count - n >= (marks.last ?? 0) else { throw underflow(op, at, n) }
             let items = Array(stack.suffix(n))
             stack.removeLast(n)
-            stack.append(.tuple(items))
-        case 0x6C, 0x91: stack.append(.list(PickleList(try popMark(op, at))))  // LIST, FROZENSET
+            try pushTuple(items)
+        case 0x6C, 0x91: try push(.list(arena.list(try popMarkValues(op, at))))  // LIST, FROZENSET
         case 0x64:  // DICT
-            let items = try popMark(op, at)
-            stack.append(.dict(try makeDict(items, op, at)))
+            let items = try popMarkValues(op, at)
+            try push(.dict(try makeDict(items, op, at)))
         case 0x61:  // APPEND
             let v = try pop(op, at)
             try topList(op, at).items.append(v)
         case 0x65, 0x90:  // APPENDS, ADDITEMS
-            let items = try popMark(op, at)
+            let items = try popMarkValues(op, at)
             try topList(op, at).items.append(contentsOf: items)
         case 0x73:  // SETITEM
             let v = try pop(op, at)
             let k = try pop(op, at)
             try topDict(op, at).set(k, v)
         case 0x75:  // SETITEMS
-            let items = try popMark(op, at)
+            let items = try popMarkValues(op, at)
             guard items.count % 2 == 0 else { throw fail(.corrupt, "SETITEMS at byte \(at) has an odd number (\(items.count)) of keys and values") }
             let d = try topDict(op, at)
             for i in stride(from: 0, to: items.count, by: 2) { d.set(items[i], items[i + 1]) }
-        case 0x4A: stack.append(.int(Int(Int32(truncatingIfNeeded: try readInt(4, at)))))  // BININT
-        case 0x4B: stack.append(.int(Int(try readByte())))  // BININT1
-        case 0x4D: stack.append(.int(try readInt(2, at)))  // BININT2
-        case 0x8A: stack.append(try readLong(count: Int(try readByte()), at))  // LONG1
+        case 0x4A: try push(.int(Int(Int32(truncatingIfNeeded: try readInt(4, at)))))  // BININT
+        case 0x4B: try push(.int(Int(try readByte())))  // BININT1
+        case 0x4D: try push(.int(try readInt(2, at)))  // BININT2
+        case 0x8A: try push(try readLong(count: Int(try readByte()), at))  // LONG1
         case 0x8B:  // LONG4
             let n = Int32(truncatingIfNeeded: try readInt(4, at))
             guard n >= 0 else { throw fail(.corrupt, "LONG4 at byte \(at) has negative length \(n)") }
-            stack.append(try readLong(count: Int(n), at))
+            try push(try readLong(count: Int(n), at))
         case 0x47:  // BINFLOAT: big-endian IEEE double
             let b = try readBytes(8, at)
-            stack.append(.float(Double(bitPattern: b.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })))
+            try push(.float(Double(bitPattern: b.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })))
         case 0x49:  // INT (text): "01"/"00" are protocol-0 booleans
             let line = try readLine(at)
-            if line == "01" { stack.append(.bool(true)) } else if line == "00" { stack.append(.bool(false)) } else {
+            if line == "01" { try push(.bool(true)) } else if line == "00" { try push(.bool(false)) } else {
                 guard let v = Int(line) else { throw fail(.corrupt, "INT at byte \(at) is not an integer: '\(clip(line))'") }
-                stack.append(.int(v))
+                try push(.int(v))
             }
         case 0x4C:  // LONG (text), with an optional trailing L
             let line = try readLine(at)
             guard let v = Int(line.hasSuffix("L") ? String(line.dropLast()) : line) else {
                 throw fail(.corrupt, "LONG at byte \(at) is not a 64-bit integer: '\(clip(line))'")
             }
-            stack.append(.int(v))
+            try push(.int(v))
         case 0x46:  // FLOAT (text)
             let line = try readLine(at)
             guard let v = Double(line) else { throw fail(.corrupt, "FLOAT at byte \(at) is not a number: '\(clip(line))'") }
-            stack.append(.float(v))
-        case 0x4E: stack.append(.none)  // NONE
-        case 0x88: stack.append(.bool(true))  // NEWTRUE
-        case 0x89: stack.append(.bool(false))  // NEWFALSE
-        case 0x58: stack.append(.string(try readString(count: try readInt(4, at), at)))  // BINUNICODE
-        case 0x8C: stack.append(.string(try readString(count: Int(try readByte()), at)))  // SHORT_BINUNICODE
-        case 0x8D: stack.append(.string(try readString(count: try readInt(8, at), at)))  // BINUNICODE8
+            try push(.float(v))
+        case 0x4E: try push(.none)  // NONE
+        case 0x88: try push(.bool(true))  // NEWTRUE
+        case 0x89: try push(.bool(false))  // NEWFALSE
+        case 0x58: try push(.string(try readString(count: try readInt(4, at), at)))  // BINUNICODE
+        case 0x8C: try push(.string(try readString(count: Int(try readByte()), at)))  // SHORT_BINUNICODE
+        case 0x8D: try push(.string(try readString(count: try readInt(8, at), at)))  // BINUNICODE8
         case 0x54:  // BINSTRING (signed 4-byte length); torch.load decodes py2 strings as UTF-8
             let n = Int32(truncatingIfNeeded: try readInt(4, at))
             guard n >= 0 else { throw fail(.corrupt, "BINSTRING at byte \(at) has negative length \(n)") }
-            stack.append(.string(try readString(count: Int(n), at)))
-        case 0x55: stack.append(.string(try readString(count: Int(try readByte()), at)))  // SHORT_BINSTRING
-        case 0x42: stack.append(.bytes(try readBytes(try readInt(4, at), at)))  // BINBYTES
-        case 0x43: stack.append(.bytes(try readBytes(Int(try readByte()), at)))  // SHORT_BINBYTES
-        case 0x8E, 0x96: stack.append(.bytes(try readBytes(try readInt(8, at), at)))  // BINBYTES8, BYTEARRAY8
+            try push(.string(try readString(count: Int(n), at)))
+        case 0x55: try push(.string(try readString(count: Int(try readByte()), at)))  // SHORT_BINSTRING
+        case 0x42: try push(.bytes(try readBytes(try readInt(4, at), at)))  // BINBYTES
+        case 0x43: try push(.bytes(try readBytes(Int(try readByte()), at)))  // SHORT_BINBYTES
+        case 0x8E, 0x96: try push(.bytes(try readBytes(try readInt(8, at), at)))  // BINBYTES8, BYTEARRAY8
         case 0x63:  // GLOBAL: "module\nname\n"
             let module = try readLine(at)
             let name = try readLine(at)
-            stack.append(try global(module, name, at))
+            try push(try global(module, name, at))
         case 0x93:  // STACK_GLOBAL
             let name = try pop(op, at)
             let module = try pop(op, at)
             guard case .string(let m) = module, case .string(let n) = name else {
                 throw fail(.corrupt, "STACK_GLOBAL at byte \(at) needs two strings, found \(module.typeName) and \(name.typeName)")
             }
-            stack.append(try global(m, n, at))
+            try push(try global(m, n, at))
         case 0x69:  // INST: "module\nname\n", arguments since MARK
             let module = try readLine(at)
             let name = try readLine(at)
             let callable = try global(module, name, at)
-            let args = try popMark(op, at)
-            stack.append(try call(callable, args, at))
+            let args = try popMarkValues(op, at)
+            try push(try call(callable, args, at))
         case 0x6F:  // OBJ: class and arguments since MARK
-            let items = try popMark(op, at)
+            let items = try popMarkValues(op, at)
             guard let cls = items.first else { throw underflow(op, at, 1) }
-            stack.append(try call(cls, Array(items.dropFirst()), at))
+            try push(try call(cls, Array(items.dropFirst()), at))
         case 0x52, 0x81:  // REDUCE, NEWOBJ: callable/class, then an argument tuple
             let args = try pop(op, at)
             let callable = try pop(op, at)
             guard case .tuple(let a) = args else {
                 throw fail(.corrupt, "\(opName(op)) at byte \(at) needs an argument tuple, found \(args.typeName)")
             }
-            stack.append(try call(callable, a, at))
+            try push(try call(callable, a, at))
         case 0x92:  // NEWOBJ_EX: class, args, kwargs (must be empty)
             let kwargs = try pop(op, at)
             let args = try pop(op, at)
@@ -148,10 +169,10 @@ struct Unpickler {
             guard case .tuple(let a) = args, case .dict(let k) = kwargs, k.count == 0 else {
                 throw fail(.corrupt, "NEWOBJ_EX at byte \(at) needs a tuple and an empty dict")
             }
-            stack.append(try call(cls, a, at))
+            try push(try call(cls, a, at))
         case 0x62:  // BUILD: applies state to the object below it
             let state = try pop(op, at)
-            guard let target = stack.last, stack.count > (marks.last ?? 0) else { throw underflow(op, at, 2) }
+            guard let target = stack.last?.value, stack.count > (marks.last ?? 0) else { throw underflow(op, at, 2) }
             switch target {
             case .dict: break  // OrderedDict attributes (`_metadata` of a state dict): ignored
             case .reduced(let c): c.state = state
@@ -170,14 +191,16 @@ struct Unpickler {
             let line = try readLine(at)
             guard let i = Int(line) else { throw fail(.corrupt, "GET at byte \(at) has a bad index '\(clip(line))'") }
             try get(i, at)
-        case 0x51: stack.append(.persistent(try pop(op, at)))  // BINPERSID
-        case 0x50: stack.append(.persistent(.string(try readLine(at))))  // PERSID
+        case 0x51:  // BINPERSID
+            guard stack.count > (marks.last ?? 0), let pid = stack.popLast() else { throw underflow(op, at, 1) }
+            try push(.persistent(pid.value), depth: pid.depth + 1)
+        case 0x50: try push(.persistent(.string(try readLine(at))))  // PERSID
         case 0x30:  // POP (pops a mark when the stack above it is empty, as CPython does)
             if stack.count > (marks.last ?? 0) { stack.removeLast() } else { _ = try popMark(op, at) }
         case 0x31: _ = try popMark(op, at)  // POP_MARK
         case 0x32:  // DUP
             guard let top = stack.last else { throw underflow(op, at, 1) }
-            stack.append(top)
+            try push(top.value, depth: top.depth)
         case 0x82, 0x83, 0x84:  // EXT1/2/4
             let code = try readInt(op == 0x82 ? 1 : op == 0x83 ? 2 : 4, at)
             throw fail(.refused, "refusing to load: the pickle asks for copyreg extension code \(code) (opcode \(opName(op)) at byte \(at)), which a state dict never contains; nothing was executed")
@@ -202,7 +225,7 @@ struct Unpickler {
             throw fail(.corrupt, "a call at byte \(at) applies to a \(callable.typeName), not to a class or function")
         }
         if module == "collections", name == "OrderedDict" {
-            let d = PickleDict()
+            let d = arena.dict()
             if let first = args.first {
                 // OrderedDict(iterable_of_pairs) — not what torch writes, but cheap to honour.
                 guard args.count == 1, case .list(let pairs) = first else {
@@ -217,17 +240,32 @@ struct Unpickler {
             }
             return .dict(d)
         }
-        return .reduced(PickleCall(function: "\(module).\(name)", args: args))
+        return .reduced(arena.call("\(module).\(name)", args))
     }
 
     // MARK: Stack and memo
 
     private mutating func pop(_ op: UInt8, _ at: Int) throws -> PickleValue {
         guard stack.count > (marks.last ?? 0) else { throw underflow(op, at, 1) }
-        return stack.removeLast()
+        return stack.removeLast().value
     }
 
-    private mutating func popMark(_ op: UInt8, _ at: Int) throws -> [PickleValue] {
+    private mutating func push(_ v: PickleValue, depth: Int = 0) throws {
+        guard depth <= Self.maxDepth else {
+            throw fail(.unsupported, "the pickle nests values more than \(Self.maxDepth) levels deep (at byte \(pos)); a state dict never does")
+        }
+        stack.append(Item(value: v, depth: depth))
+    }
+
+    private mutating func pushTuple(_ items: [Item]) throws {
+        try push(.tuple(items.map(\.value)), depth: 1 + (items.map(\.depth).max() ?? 0))
+    }
+
+    private mutating func popMarkValues(_ op: UInt8, _ at: Int) throws -> [PickleValue] {
+        try popMark(op, at).map(\.value)
+    }
+
+    private mutating func popMark(_ op: UInt8, _ at: Int) throws -> [Item] {
         guard let m = marks.popLast() else {
             throw fail(.corrupt, "\(opName(op)) at byte \(at) needs a MARK but there is none")
         }
@@ -237,20 +275,20 @@ struct Unpickler {
     }
 
     private func topList(_ op: UInt8, _ at: Int) throws -> PickleList {
-        guard stack.count > (marks.last ?? 0), let top = stack.last else { throw underflow(op, at, 1) }
+        guard stack.count > (marks.last ?? 0), let top = stack.last?.value else { throw underflow(op, at, 1) }
         guard case .list(let l) = top else { throw fail(.corrupt, "\(opName(op)) at byte \(at) appends to a \(top.typeName), not a list") }
         return l
     }
 
     private func topDict(_ op: UInt8, _ at: Int) throws -> PickleDict {
-        guard stack.count > (marks.last ?? 0), let top = stack.last else { throw underflow(op, at, 1) }
+        guard stack.count > (marks.last ?? 0), let top = stack.last?.value else { throw underflow(op, at, 1) }
         guard case .dict(let d) = top else { throw fail(.corrupt, "\(opName(op)) at byte \(at) sets an item on a \(top.typeName), not a dict") }
         return d
     }
 
     private func makeDict(_ items: [PickleValue], _ op: UInt8, _ at: Int) throws -> PickleDict {
         guard items.count % 2 == 0 else { throw fail(.corrupt, "DICT at byte \(at) has an odd number (\(items.count)) of keys and values") }
-        let d = PickleDict()
+        let d = arena.dict()
         for i in stride(from: 0, to: items.count, by: 2) { d.set(items[i], items[i + 1]) }
         return d
     }

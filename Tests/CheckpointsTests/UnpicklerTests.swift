@@ -163,3 +163,34 @@ private func ints(_ v: PickleValue) -> [Int]? {
         #expect(unpickleError([0x80, 2, 0x97, 0x2E])?.kind == .unsupported)  // NEXT_BUFFER
     }
 }
+
+@Suite struct UnpicklerDepthTests {
+    @Test func deeplyNestedTuplesAreRefused() {
+        // K 1, then TUPLE1 × 100 000: would recurse 100 000 levels when released.
+        let bytes: [UInt8] = [0x80, 2, 0x4B, 1] + [UInt8](repeating: 0x85, count: 100_000) + [0x2E]
+        let e = bytes.withUnsafeBytes { raw -> CheckpointError? in
+            var u = Unpickler(ByteView(bytes: raw, name: "deep")) { _, _ in false }
+            defer { u.dismantle() }
+            do { _ = try u.load(); return nil } catch { return error as? CheckpointError }
+        }
+        #expect(e?.message.contains("more than 200 levels") == true)
+    }
+
+    @Test func longChainsOfListsAreReleasedWithoutRecursion() throws {
+        // l0 = []; then 100 000 times: new = []; new.append(prev); prev = new. Each list holds
+        // the one made before it, so the last one heads a chain 100 000 deep: released naively
+        // (children created before parents) that recurses once per level and overflows the stack.
+        var bytes: [UInt8] = [0x80, 2, 0x5D]  // [l0]
+        for _ in 0 ..< 100_000 {
+            // [prev] → BINPUT 1, POP, EMPTY_LIST, BINGET 1 → [new, prev] → APPEND → [new]
+            bytes += [0x71, 1, 0x30, 0x5D, 0x68, 1, 0x61]
+        }
+        bytes += [0x2E]
+        try bytes.withUnsafeBytes { raw in
+            var u = Unpickler(ByteView(bytes: raw, name: "chain")) { _, _ in false }
+            defer { u.dismantle() }
+            guard case .list(let head) = try u.load() else { Issue.record("not a list"); return }
+            #expect(head.items.count == 1)
+        }
+    }
+}
