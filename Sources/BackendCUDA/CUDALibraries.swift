@@ -129,7 +129,8 @@ final class CUDADriver: @unchecked Sendable {
         // Never the toolkit's lib64/stubs/libcuda.so: the stub loads but every call fails.
         let dirs = ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/nvidia/lib64",
                     "/usr/local/nvidia/lib", "/usr/lib/wsl/lib", "/usr/lib/aarch64-linux-gnu"]
-        let candidates = ["libcuda.so.1"] + dirs.map { "\($0)/libcuda.so.1" }
+        let candidates = LibrarySearch.environmentDirectories().map { "\($0)/libcuda.so.1" }
+            + ["libcuda.so.1"] + dirs.map { "\($0)/libcuda.so.1" }
         var table = CCUDADriverAPI()
         let (_, path) = try LibrarySearch.open("the NVIDIA driver library libcuda.so.1", candidates: candidates,
                                                hint: "Is an NVIDIA driver installed and a GPU visible to this machine?") { handle, _ in
