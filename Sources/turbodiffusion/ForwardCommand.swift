@@ -55,6 +55,10 @@ struct ForwardDiT: ParsableCommand {
         attentionType == "sla" ? .sla(topk: slaTopk, blockQ: slaBlockQ, blockK: slaBlockK) : .original
     }
 
+    @Flag(name: [.customLong("quant_linear"), .customLong("quant-linear")],
+          help: "Run block Linears as W8A8 (int8 weights and activations, 128×128 blocks).")
+    var quantLinear = false
+
     @Option(name: [.customLong("num_heads"), .customLong("num-heads")], help: "Attention heads (default: width / 128).")
     var numHeads: Int?
 
@@ -84,7 +88,12 @@ struct ForwardDiT: ParsableCommand {
             if let textLength { config.textLength = textLength }
             if let numHeads { config.numHeads = numHeads }
             let store = WeightStore(tensors, source: weights.joined(separator: ", "), backend: backend,
-                                    matrixType: dtype.dtype, stripPrefix: prefix)
+                                    matrixType: dtype.dtype, linearMode: quantLinear ? .w8a8 : .dense, stripPrefix: prefix)
+            if store.isQuantized && !quantLinear {
+                logLine("note: the checkpoint is W8A8-quantized; without --quant_linear its weights are dequantized (W = int8·scale)")
+            } else if !store.isQuantized && quantLinear {
+                logLine("note: the checkpoint is not quantized; --quant_linear quantizes its block Linears while loading")
+            }
             let model = try WanDiT(store, config: config, attention: attention)
             logLine("loaded \(config) on \(backend.name), self-attention \(attention)")
             for note in model.loadNotes { logLine("note: \(note)") }

@@ -11,12 +11,15 @@ import torch
 from safetensors.torch import save_file
 
 import sla_reference
+import w8a8_reference
 import wan_reference
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "ModelsTests", "Fixtures")
 
 # SLA settings of the cases that run it: (top-k ratio, BLKQ, BLKK); small blocks so tiny inputs have several.
 SLA = {"sla_hd64": (0.25, 16, 8)}
+# Cases whose block Linears (q/k/v/o of both attentions, ffn.0/ffn.2) run W8A8.
+QUANTIZED = {"quant_hd128"}
 
 # name, seed, config, latent shape (C, F, H, W), context rows, timestep, weight dtype, layout
 CASES = [
@@ -28,7 +31,28 @@ CASES = [
                              out_dim=16, text_dim=32, text_len=16), (16, 2, 10, 6), 16, 852.0, torch.bfloat16, "official"),
     ("sla_hd64", 4, dict(model_type="t2v", dim=128, ffn_dim=192, num_heads=2, num_layers=2, in_dim=16,
                          out_dim=16, text_dim=32, text_len=16), (16, 3, 8, 10), 9, 932.0, torch.bfloat16, "turbo"),
+    ("quant_hd128", 5, dict(model_type="t2v", dim=256, ffn_dim=320, num_heads=2, num_layers=1, in_dim=16,
+                            out_dim=16, text_dim=32, text_len=16), (16, 1, 18, 16), 6, 996.0, torch.bfloat16, "turbo"),
 ]
+
+
+def quantized_layers(net):
+    for i, blk in enumerate(net.blocks):
+        for part in ("self_attn", "cross_attn"):
+            for proj in "qkvo":
+                yield f"blocks.{i}.{part}.{proj}", getattr(getattr(blk, part), proj)
+        yield f"blocks.{i}.ffn.0", blk.ffn[0]
+        yield f"blocks.{i}.ffn.2", blk.ffn[2]
+
+
+def use_w8a8(net):
+    """Quantizes the block Linears and makes them run the W8A8 transcription."""
+    stored = {}
+    for name, lin in quantized_layers(net):
+        w_q, w_s = w8a8_reference.quantize_blocks(lin.weight.detach())
+        stored[name] = (w_q, w_s)
+        lin.forward = (lambda self, x, w_q=w_q, w_s=w_s: w8a8_reference.w8a8_linear(x, w_q, w_s, self.bias)).__get__(lin)
+    return stored
 
 
 def use_sla(model_mod, net, topk, blkq, blkk):
@@ -77,6 +101,7 @@ def main():
                 p.copy_(p.to(wdtype).float())   # the reference computes with exactly the stored values
         if name in SLA:
             use_sla(model_mod, net, *SLA[name])
+        quantized = use_w8a8(net) if name in QUANTIZED else {}
         x = torch.randn(*shape)
         context = torch.randn(ctx_rows, cfg["text_dim"])
         with torch.no_grad():
@@ -96,6 +121,12 @@ def main():
                 sd[f"blocks.{i}.self_attn.attn_op.local_attn.proj_l.weight"] = w.clone()
                 sd[f"blocks.{i}.self_attn.attn_op.local_attn.proj_l.bias"] = bias.clone()
             sd = OrderedDict((k, v if ("norm" in k or "modulation" in k) else v.to(wdtype)) for k, v in sd.items())
+            for layer, (w_q, w_s) in quantized.items():
+                # TurboDiffusion's quantized layout: int8_weight + scale replace the weight.
+                items = list(sd.items())
+                at = [k for k, _ in items].index(f"{layer}.weight")
+                items[at:at + 1] = [(f"{layer}.int8_weight", w_q), (f"{layer}.scale", w_s)]
+                sd = OrderedDict(items)
             torch.save(sd, os.path.join(OUT, f"dit_{name}.pth"))
         else:
             save_file({k: v.to(wdtype).contiguous() for k, v in sd.items()}, os.path.join(OUT, f"dit_{name}.safetensors"))

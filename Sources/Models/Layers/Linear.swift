@@ -1,27 +1,72 @@
 import TensorCore
 
-/// y = x·Wᵀ + b. Weight [out, in] under "<key>.weight", bias [out] under "<key>.bias".
+/// y = x·Wᵀ + b. Weight [out, in] under "<key>.weight", bias [out] under "<key>.bias"; or, in
+/// TurboDiffusion's quantized layout, "<key>.int8_weight" i8 [out, in] with "<key>.scale" f32
+/// [⌈out/128⌉, ⌈in/128⌉] (W = int8 · scale of its 128×128 block).
 public struct Linear {
-    public let weight: Tensor
+    public enum Storage {
+        case dense(Tensor)
+        case int8(values: Tensor, scales: Tensor)
+    }
+    public let storage: Storage
     public let bias: Tensor?
-    public var inFeatures: Int { weight.shape[1] }
-    public var outFeatures: Int { weight.shape[0] }
 
-    public init(_ store: WeightStore, _ key: String, in inFeatures: Int, out outFeatures: Int, bias hasBias: Bool = true) throws {
-        weight = try store.matrix("\(key).weight", shape: [outFeatures, inFeatures])
+    /// `quantizable` marks the layers W8A8 applies to (upstream: q/k/v/o and the FFN inside blocks);
+    /// a checkpoint that stores a layer quantized is honoured whatever the flag says.
+    public init(_ store: WeightStore, _ key: String, in inFeatures: Int, out outFeatures: Int, bias hasBias: Bool = true,
+                quantizable: Bool = false) throws {
+        let blk = BlockQuantization.block
+        let scaleShape = [(outFeatures + blk - 1) / blk, (inFeatures + blk - 1) / blk]
+        if store.contains("\(key).int8_weight") {
+            let values = try store.hostTensor("\(key).int8_weight", shape: [outFeatures, inFeatures])
+            let scales = try store.hostTensor("\(key).scale", shape: scaleShape)
+            guard values.dtype == .i8 else {
+                throw ModelLoadError.unsupported("\(store.source): '\(key).int8_weight' is \(values.dtype), expected i8")
+            }
+            switch store.linearMode {
+            case .w8a8: storage = .int8(values: try store.backend.upload(values), scales: try store.backend.upload(scales))
+            case .dense: storage = .dense(try store.backend.upload(Self.dequantize(values, scales, as: store.matrixType)))
+            }
+        } else {
+            let weight = try store.matrix("\(key).weight", shape: [outFeatures, inFeatures])
+            switch (store.linearMode, quantizable) {
+            case (.dense, _), (.w8a8, false): storage = .dense(weight)
+            case (.w8a8, true):
+                let host = try store.backend.contiguous(store.backend.toHost(weight), dtype: .f32)
+                let q = try BlockQuantization.quantize(host.withUnsafeBytes { UnsafePointer($0.bindMemory(to: Float.self).baseAddress!) },
+                                                       rows: outFeatures, cols: inFeatures)
+                storage = .int8(values: try store.backend.upload(Tensor.host(q.values.map(Float.init), shape: [outFeatures, inFeatures], dtype: .i8)),
+                                scales: try store.backend.upload(Tensor.host(q.scales, shape: scaleShape)))
+            }
+        }
         bias = hasBias ? try store.take("\(key).bias", shape: [outFeatures]) : nil
     }
 
-    /// Wraps an already loaded weight (e.g. a reshaped convolution kernel).
+    /// Wraps an already loaded dense weight (e.g. a reshaped convolution kernel).
     public init(weight: Tensor, bias: Tensor?) {
-        self.weight = weight
+        storage = .dense(weight)
         self.bias = bias
+    }
+
+    /// W = int8 · block scale, as a host tensor of `dtype`.
+    static func dequantize(_ values: Tensor, _ scales: Tensor, as dtype: DType) throws -> Tensor {
+        let (rows, cols) = (values.shape[0], values.shape[1])
+        let q = try values.floats(), s = try scales.floats()
+        let cb = scales.shape[1], blk = BlockQuantization.block
+        var w = [Float](repeating: 0, count: rows * cols)
+        for r in 0..<rows { for c in 0..<cols { w[r * cols + c] = q[r * cols + c] * s[(r / blk) * cb + c / blk] } }
+        return try Tensor.host(w, shape: [rows, cols], dtype: dtype)
     }
 
     // x: [..., in] -> [..., out] in the context's dtype
     public func callAsFunction(_ x: Tensor, _ ctx: ComputeContext) throws -> Tensor {
-        let input = x.dtype == ctx.dtype ? x : try ctx.backend.contiguous(x, dtype: ctx.dtype)
-        return try ctx.backend.matmul(input, weight, transposeB: true, bias: bias, outputType: ctx.dtype)
+        switch storage {
+        case .dense(let weight):
+            let input = x.dtype == ctx.dtype ? x : try ctx.backend.contiguous(x, dtype: ctx.dtype)
+            return try ctx.backend.matmul(input, weight, transposeB: true, bias: bias, outputType: ctx.dtype)
+        case let .int8(values, scales):
+            return try ctx.backend.quantizedMatmul(x, weight: values, scales: scales, bias: bias, outputType: ctx.dtype)
+        }
     }
 }
 

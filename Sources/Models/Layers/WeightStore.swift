@@ -30,16 +30,21 @@ public final class WeightStore {
     /// Float weights of matrices are converted to this type when it is narrower than theirs
     /// (bf16 compute with an f32 file); f32 compute uses bf16 weights as they are (exact widening).
     public let matrixType: DType
+    /// How Linear layers run: dense (quantized files are dequantized at load) or W8A8
+    /// (dense files are quantized at load).
+    public let linearMode: LinearMode
     private var entries: [String: Tensor] = [:]
     private var order: [String] = []
     private var used: Set<String> = []
     public private(set) var notes: [String] = []
 
     /// `prefix` (e.g. "model.") is stripped from every key that has it.
-    public init(_ tensors: [NamedTensor], source: String, backend: any Backend, matrixType: DType = .f32, stripPrefix prefix: String = "") {
+    public init(_ tensors: [NamedTensor], source: String, backend: any Backend, matrixType: DType = .f32,
+                linearMode: LinearMode = .dense, stripPrefix prefix: String = "") {
         self.source = source
         self.backend = backend
         self.matrixType = matrixType
+        self.linearMode = linearMode
         for t in tensors {
             let key = !prefix.isEmpty && t.name.hasPrefix(prefix) ? String(t.name.dropFirst(prefix.count)) : t.name
             if entries[key] == nil { order.append(key) }
@@ -47,14 +52,25 @@ public final class WeightStore {
         }
     }
 
-    public convenience init(_ checkpoint: Checkpoint, backend: any Backend, matrixType: DType = .f32) {
+    public convenience init(_ checkpoint: Checkpoint, backend: any Backend, matrixType: DType = .f32, linearMode: LinearMode = .dense) {
         self.init(checkpoint.tensors, source: checkpoint.path, backend: backend, matrixType: matrixType,
-                  stripPrefix: checkpoint.recognition.keyPrefix)
+                  linearMode: linearMode, stripPrefix: checkpoint.recognition.keyPrefix)
     }
+
+    /// True when the checkpoint stores W8A8-quantized Linear layers.
+    public var isQuantized: Bool { order.contains { $0.hasSuffix(".int8_weight") } }
 
     public func contains(_ key: String) -> Bool { entries[key] != nil }
     public func shape(_ key: String) -> [Int]? { entries[key]?.shape }
     public var keys: [String] { order }
+
+    /// Like `take`, but leaves the tensor on the host (for load-time conversions).
+    public func hostTensor(_ key: String, shape: [Int]) throws -> Tensor {
+        guard let t = entries[key] else { throw ModelLoadError.missingKey(key, expectedShape: shape, source: source) }
+        guard t.shape == shape else { throw ModelLoadError.shapeMismatch(key, expected: shape, found: t.shape, source: source) }
+        used.insert(key)
+        return t
+    }
 
     /// The tensor stored under `key`, which must have `shape` (any of `alternatives` is also accepted).
     public func take(_ key: String, shape: [Int], alternatives: [[Int]] = []) throws -> Tensor {
@@ -89,6 +105,14 @@ public final class WeightStore {
         let unused = order.filter { !used.contains($0) }
         if !unused.isEmpty { throw ModelLoadError.unusedKeys(unused, source: source) }
     }
+}
+
+/// How Linear layers compute.
+public enum LinearMode: Sendable {
+    /// Floating-point weights (quantized checkpoints are dequantized: W = int8 · scale).
+    case dense
+    /// W8A8: int8 weights and activations quantized per 128×128 block at run time.
+    case w8a8
 }
 
 /// The backend and the activation type a forward pass runs with.

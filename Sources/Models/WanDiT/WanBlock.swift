@@ -10,10 +10,10 @@ struct WanAttention {
     var sparse: SparseLinearAttention?
 
     init(_ s: WeightStore, _ key: String, dim: Int, heads: Int, eps: Float) throws {
-        q = try Linear(s, "\(key).q", in: dim, out: dim)
-        k = try Linear(s, "\(key).k", in: dim, out: dim)
-        v = try Linear(s, "\(key).v", in: dim, out: dim)
-        o = try Linear(s, "\(key).o", in: dim, out: dim)
+        q = try Linear(s, "\(key).q", in: dim, out: dim, quantizable: true)
+        k = try Linear(s, "\(key).k", in: dim, out: dim, quantizable: true)
+        v = try Linear(s, "\(key).v", in: dim, out: dim, quantizable: true)
+        o = try Linear(s, "\(key).o", in: dim, out: dim, quantizable: true)
         normQ = try RMSNorm(s, "\(key).norm_q", dim: dim, eps: eps)
         normK = try RMSNorm(s, "\(key).norm_k", dim: dim, eps: eps)
         self.heads = heads
@@ -73,8 +73,8 @@ struct WanBlock {
         self.selfAttention = selfAttention
         norm3 = try LayerNorm(s, "\(key).norm3", dim: c.dim, eps: c.eps)
         crossAttention = try WanAttention(s, "\(key).cross_attn", dim: c.dim, heads: c.numHeads, eps: c.eps)
-        ffnIn = try Linear(s, "\(key).ffn.0", in: c.dim, out: c.ffnDim)
-        ffnOut = try Linear(s, "\(key).ffn.2", in: c.ffnDim, out: c.dim)
+        ffnIn = try Linear(s, "\(key).ffn.0", in: c.dim, out: c.ffnDim, quantizable: true)
+        ffnOut = try Linear(s, "\(key).ffn.2", in: c.ffnDim, out: c.dim, quantizable: true)
         eps = c.eps
     }
 

@@ -60,7 +60,8 @@ public struct WanDiTConfig: Equatable, Sendable, CustomStringConvertible {
         case 2 where patch[1] % 4 == 0: inChannels = patch[1] / 4   // TurboDiffusion [dim, in·4]
         default: throw ModelLoadError.unsupported("patch_embedding.weight has shape \(patch); expected [dim, in, 1, 2, 2] or [dim, in·4]")
         }
-        let ffn = try shape("blocks.0.ffn.0.weight")[0]
+        // Quantized files store int8_weight in place of weight.
+        let ffn = try (shapes["blocks.0.ffn.0.int8_weight"] ?? shape("blocks.0.ffn.0.weight"))[0]
         let text = try shape("text_embedding.0.weight")[1]
         let headOut = try shape("head.head.weight")[0]
         guard headOut % 4 == 0 else { throw ModelLoadError.unsupported("head.head.weight has \(headOut) rows, not a multiple of the patch volume 4") }

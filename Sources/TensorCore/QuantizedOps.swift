@@ -1,0 +1,48 @@
+/// W8A8 block quantisation (DESIGN §7): 128×128 blocks, scale = amax/128, values rounded to
+/// nearest (ties to even) and saturated to [-128, 127].
+public enum BlockQuantization {
+    public static let block = 128
+
+    /// Quantises a row-major [rows, cols] matrix. -> (int8 values, scales [⌈rows/128⌉, ⌈cols/128⌉]).
+    /// An all-zero block gets scale 0 and zero values.
+    public static func quantize(_ x: UnsafePointer<Float>, rows: Int, cols: Int) -> (values: [Int8], scales: [Float]) {
+        let rb = (rows + block - 1) / block, cb = (cols + block - 1) / block
+        var values = [Int8](repeating: 0, count: rows * cols)
+        var scales = [Float](repeating: 0, count: rb * cb)
+        for bi in 0..<rb {
+            for bj in 0..<cb {
+                let r0 = bi * block, r1 = min(rows, r0 + block), c0 = bj * block, c1 = min(cols, c0 + block)
+                var amax: Float = 0
+                for r in r0..<r1 { for c in c0..<c1 { amax = max(amax, abs(x[r * cols + c])) } }
+                let scale = amax / 128
+                scales[bi * cb + bj] = scale
+                guard scale > 0 else { continue }
+                for r in r0..<r1 {
+                    for c in c0..<c1 {
+                        let q = (x[r * cols + c] / scale).rounded(.toNearestOrEven)
+                        values[r * cols + c] = Int8(max(-128, min(127, q)))
+                    }
+                }
+            }
+        }
+        return (values, scales)
+    }
+}
+
+/// Backends with a W8A8 matrix product.
+public protocol QuantizedMatmulBackend {
+    /// y = dequant(quant(x) · Wqᵀ) + bias: x [..., K] float is quantised per 128 rows × 128
+    /// columns at run time; weight i8 [N, K] with scales f32 [⌈N/128⌉, ⌈K/128⌉]; int32 partial sums
+    /// per 128-wide K block are scaled by both block scales and summed in fp32; bias [N] added after.
+    /// -> [..., N] of `outputType`.
+    func quantizedMatmul(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor
+}
+
+extension Backend {
+    public func quantizedMatmul(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor {
+        guard let q = self as? any QuantizedMatmulBackend else {
+            throw TensorError.unsupported("W8A8 matmul is not implemented on \(device) yet; run without --quant_linear (weights are then dequantised)")
+        }
+        return try q.quantizedMatmul(x, weight: weight, scales: scales, bias: bias, outputType: outputType)
+    }
+}
