@@ -106,6 +106,8 @@ struct ForwardDiT: ParsableCommand {
                                 context: backend.upload(io.tensor("context")), ComputeContext(backend: backend, dtype: dtype.dtype))
             let host = try backend.toHost(out)
             logLine(String(format: "forward took %.2f s; out %@", Date().timeIntervalSince(start), "\(host.shape)"))
+            let parent = URL(fileURLWithPath: output).deletingLastPathComponent()
+            try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
             try SafetensorsWriter.write([NamedTensor(name: "out", tensor: host)], to: output)
             logLine("wrote \(output)")
         } catch let e as ValidationError {
