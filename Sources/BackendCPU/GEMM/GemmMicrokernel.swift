@@ -9,6 +9,11 @@
 
 typealias V8 = SIMD8<Float>
 
+/// LLVM's prefetch intrinsic (address, rw: 0 read / 1 write, locality 0...3, cache type 1 = data).
+/// Swift has no public prefetch; binding the intrinsic by name emits a plain `prefetcht0`.
+@_silgen_name("llvm.prefetch.p0")
+func _gemmPrefetch(_ address: UnsafeRawPointer, _ rw: Int32, _ locality: Int32, _ cacheType: Int32)
+
 enum GemmKernel {
     static let mr = 6
     static let nr = 16
@@ -34,6 +39,16 @@ enum GemmKernel {
         var c30 = V8(), c31 = V8()
         var c40 = V8(), c41 = V8()
         var c50 = V8(), c51 = V8()
+        // The C tile is read (add) or written only after the k loop; fetching its lines now hides
+        // the miss (C is usually far larger than the caches) behind the kc·6 cycles of FMAs.
+        do {
+            var r = UnsafeRawPointer(c)
+            for _ in 0..<6 {
+                _gemmPrefetch(r, 1, 3, 1)
+                _gemmPrefetch(r + 63, 1, 3, 1)
+                r += ldc &* 4
+            }
+        }
         var ap = a
         var bp = b
         var p = kc
