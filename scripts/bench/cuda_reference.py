@@ -1,7 +1,11 @@
 """PyTorch timings of the ops `turbodiffusion bench cuda` measures, for the ratio column.
 
-Run on the GPU machine beside the Swift benchmark:  python3 scripts/bench/cuda_reference.py
-Prints the same rows as `bench cuda --json` (median of 10 after warm-up, CUDA events).
+Run on the GPU machine beside the Swift benchmark:
+    turbodiffusion bench cuda --json > ours.jsonl
+    python3 scripts/bench/cuda_reference.py ours.jsonl
+Prints a table of both (median of 10 after warm-up; PyTorch timed with CUDA events) and the
+ratio ours/PyTorch in rate (above 1 means we are faster). Without an argument it prints
+PyTorch's rows as JSON lines.
 """
 import json
 import sys
@@ -41,8 +45,17 @@ def main():
                             ("softmax f32 rows of 4096", lambda: x.softmax(-1), 2)]:
         t = median_ms(fn)
         rows.append((name, t, moved * nbytes / t / 1e6, "GB/s"))
-    for r in rows:
-        print(json.dumps({"op": r[0], "ms": r[1], "rate": r[2], "unit": r[3]}, ensure_ascii=False))
+    if len(sys.argv) < 2:
+        for r in rows:
+            print(json.dumps({"op": r[0], "ms": r[1], "rate": r[2], "unit": r[3]}, ensure_ascii=False))
+        return 0
+    ours = {d["op"]: d for d in map(json.loads, open(sys.argv[1]))}
+    print(f"{torch.cuda.get_device_name()}  (torch {torch.__version__})")
+    print(f"{'op':30} {'ours':>10} {'PyTorch':>10} {'unit':8} {'ratio':>6}")
+    for op, _, rate, unit in rows:
+        mine = ours.get(op, {}).get("rate", float("nan"))
+        print(f"{op:30} {mine:10.1f} {rate:10.1f} {unit:8} {mine / rate:6.2f}")
+    return 0
 
 
 if __name__ == "__main__":
