@@ -10,6 +10,17 @@ public struct NamedTensor: Sendable {
         self.name = name
         self.tensor = tensor
     }
+
+    /// The tensors with `prefix` (e.g. "model.") removed from every name that starts with it.
+    public static func stripping(_ prefix: String, from tensors: [NamedTensor]) -> [NamedTensor] {
+        guard !prefix.isEmpty else { return tensors }
+        return tensors.map { $0.name.hasPrefix(prefix) ? NamedTensor(name: String($0.name.dropFirst(prefix.count)), tensor: $0.tensor) : $0 }
+    }
+}
+
+extension Checkpoint {
+    /// The tensors under their model keys: the recognised key prefix (e.g. "net.") removed.
+    public var unprefixedTensors: [NamedTensor] { NamedTensor.stripping(recognition.keyPrefix, from: tensors) }
 }
 
 /// How a checkpoint was stored.

@@ -80,15 +80,13 @@ struct ForwardDiT: ParsableCommand {
         do {
             let backend = try device.makeBackend()
             let checkpoints = try weights.map { try Checkpoint.open(path: $0) }
-            let tensors = checkpoints.flatMap(\.tensors)
-            let prefix = checkpoints[0].recognition.keyPrefix
-            let strip = { (n: String) in n.hasPrefix(prefix) && !prefix.isEmpty ? String(n.dropFirst(prefix.count)) : n }
-            let shapes = Dictionary(tensors.map { (strip($0.name), $0.tensor.shape) }, uniquingKeysWith: { a, _ in a })
-            var config = try configJSON() ?? WanDiTConfig.detect(shapes: shapes, numHeads: numHeads)
+            // Shards share the first file's key prefix.
+            let tensors = NamedTensor.stripping(checkpoints[0].recognition.keyPrefix, from: checkpoints.flatMap(\.tensors))
+            var config = try configJSON() ?? WanDiTConfig.detect(tensors: tensors, numHeads: numHeads)
             if let textLength { config.textLength = textLength }
             if let numHeads { config.numHeads = numHeads }
             let store = WeightStore(tensors, source: weights.joined(separator: ", "), backend: backend,
-                                    matrixType: dtype.dtype, linearMode: quantLinear ? .w8a8 : .dense, stripPrefix: prefix)
+                                    matrixType: dtype.dtype, linearMode: quantLinear ? .w8a8 : .dense)
             if store.isQuantized && !quantLinear {
                 logLine("note: the checkpoint is W8A8-quantized; without --quant_linear its weights are dequantized (W = int8·scale)")
             } else if !store.isQuantized && quantLinear {

@@ -29,11 +29,7 @@ struct QuantizeCommand: ParsableCommand {
     func run() throws {
         do {
             let inputs = try paths.dropLast().map { try Checkpoint.open(path: $0) }
-            let prefix = inputs[0].recognition.keyPrefix
-            let tensors = inputs.flatMap(\.tensors).map {
-                NamedTensor(name: !prefix.isEmpty && $0.name.hasPrefix(prefix) ? String($0.name.dropFirst(prefix.count)) : $0.name,
-                            tensor: $0.tensor)
-            }
+            let tensors = NamedTensor.stripping(inputs[0].recognition.keyPrefix, from: inputs.flatMap(\.tensors))
             let start = Date()
             var lastReport = Date.distantPast
             let quantized = try DiTQuantizer.quantize(tensors) { done, total in

@@ -19,7 +19,7 @@ import Checkpoints
         let reopened = try Checkpoint.open(path: path)
         #expect(reopened.recognition.quantized && reopened.recognition.kind == .turboDiT)
 
-        var config = try WanDiTConfig.detect(shapes: Dictionary(uniqueKeysWithValues: reopened.tensors.map { ($0.name, $0.tensor.shape) }), headDim: 64)
+        var config = try WanDiTConfig.detect(tensors: reopened.unprefixedTensors, headDim: 64)
         config.textLength = 16
         let io = try Checkpoint.open(path: WanDiTParityTests.fixture("dit_t2v_hd64_io.safetensors"))
         func run(_ tensors: [NamedTensor]) throws -> [Float] {

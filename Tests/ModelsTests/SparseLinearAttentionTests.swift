@@ -41,7 +41,7 @@ import Checkpoints
     @Test func ditWithSLAMatchesReference() throws {
         let cpu = CPUBackend()
         let ckpt = try Checkpoint.open(path: WanDiTParityTests.fixture("dit_sla_hd64.pth"))
-        var config = try WanDiTConfig.detect(shapes: Dictionary(uniqueKeysWithValues: ckpt.tensors.map { ($0.name, $0.tensor.shape) }), headDim: 64)
+        var config = try WanDiTConfig.detect(tensors: ckpt.unprefixedTensors, headDim: 64)
         config.textLength = 16
         let model = try WanDiT(WeightStore(ckpt, backend: cpu), config: config, attention: .sla(topk: 0.25, blockQ: 16, blockK: 8))
         #expect(model.loadNotes.isEmpty)
@@ -61,7 +61,7 @@ import Checkpoints
     @Test func slaOnWeightsWithoutProjectionIsRefused() throws {
         let cpu = CPUBackend()
         let ckpt = try Checkpoint.open(path: WanDiTParityTests.fixture("dit_t2v_hd64.safetensors"))
-        var config = try WanDiTConfig.detect(shapes: Dictionary(uniqueKeysWithValues: ckpt.tensors.map { ($0.name, $0.tensor.shape) }), headDim: 64)
+        var config = try WanDiTConfig.detect(tensors: ckpt.unprefixedTensors, headDim: 64)
         config.textLength = 16
         let e = #expect(throws: ModelLoadError.self) {
             try WanDiT(WeightStore(ckpt, backend: cpu), config: config, attention: .sla(topk: 0.1))

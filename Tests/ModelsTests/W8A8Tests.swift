@@ -9,7 +9,7 @@ import Checkpoints
 @Suite struct W8A8Tests {
     func load(_ mode: LinearMode) throws -> (WanDiT, Checkpoint, WeightStore) {
         let ckpt = try Checkpoint.open(path: WanDiTParityTests.fixture("dit_quant_hd128.pth"))
-        var config = try WanDiTConfig.detect(shapes: Dictionary(uniqueKeysWithValues: ckpt.tensors.map { ($0.name, $0.tensor.shape) }))
+        var config = try WanDiTConfig.detect(tensors: ckpt.unprefixedTensors)
         config.textLength = 16
         let store = WeightStore(ckpt, backend: CPUBackend(), linearMode: mode)
         return (try WanDiT(store, config: config), ckpt, store)

@@ -28,8 +28,7 @@ import Checkpoints
 
     func load(_ c: Case, backend: CPUBackend, dtype: DType) throws -> WanDiT {
         let ckpt = try Checkpoint.open(path: Self.fixture(c.weights))
-        var config = try WanDiTConfig.detect(shapes: Dictionary(uniqueKeysWithValues: ckpt.tensors.map { ($0.name, $0.tensor.shape) }),
-                                             headDim: c.headDim)
+        var config = try WanDiTConfig.detect(tensors: ckpt.unprefixedTensors, headDim: c.headDim)
         config.textLength = c.textLength
         return try WanDiT(WeightStore(ckpt, backend: backend, matrixType: dtype), config: config)
     }
@@ -71,7 +70,7 @@ import Checkpoints
     @Test func strictLoadingNamesTheProblem() throws {
         let cpu = CPUBackend()
         let ckpt = try Checkpoint.open(path: Self.fixture("dit_t2v_hd64.safetensors"))
-        var config = try WanDiTConfig.detect(shapes: Dictionary(uniqueKeysWithValues: ckpt.tensors.map { ($0.name, $0.tensor.shape) }), headDim: 64)
+        var config = try WanDiTConfig.detect(tensors: ckpt.unprefixedTensors, headDim: 64)
         config.textLength = 16
 
         // A missing key.

@@ -38,23 +38,22 @@ public final class WeightStore {
     private var used: Set<String> = []
     public private(set) var notes: [String] = []
 
-    /// `prefix` (e.g. "model.") is stripped from every key that has it.
+    /// `tensors` are named by model keys (strip any checkpoint prefix first: `NamedTensor.stripping`).
     public init(_ tensors: [NamedTensor], source: String, backend: any Backend, matrixType: DType = .f32,
-                linearMode: LinearMode = .dense, stripPrefix prefix: String = "") {
+                linearMode: LinearMode = .dense) {
         self.source = source
         self.backend = backend
         self.matrixType = matrixType
         self.linearMode = linearMode
         for t in tensors {
-            let key = !prefix.isEmpty && t.name.hasPrefix(prefix) ? String(t.name.dropFirst(prefix.count)) : t.name
-            if entries[key] == nil { order.append(key) }
-            entries[key] = t.tensor
+            if entries[t.name] == nil { order.append(t.name) }
+            entries[t.name] = t.tensor
         }
     }
 
     public convenience init(_ checkpoint: Checkpoint, backend: any Backend, matrixType: DType = .f32, linearMode: LinearMode = .dense) {
-        self.init(checkpoint.tensors, source: checkpoint.path, backend: backend, matrixType: matrixType,
-                  linearMode: linearMode, stripPrefix: checkpoint.recognition.keyPrefix)
+        self.init(checkpoint.unprefixedTensors, source: checkpoint.path, backend: backend, matrixType: matrixType,
+                  linearMode: linearMode)
     }
 
     /// True when the checkpoint stores W8A8-quantized Linear layers.

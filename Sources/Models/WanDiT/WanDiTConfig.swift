@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 
 /// Architecture of a Wan diffusion transformer (patch (1, 2, 2) throughout).
@@ -73,6 +74,13 @@ public struct WanDiTConfig: Equatable, Sendable, CustomStringConvertible {
         }
         return WanDiTConfig(dim: dim, ffnDim: ffn, numHeads: heads, numLayers: layers, inChannels: inChannels,
                             outChannels: headOut / 4, textDim: text)
+    }
+
+    /// `detect(shapes:)` over named tensors (model keys, prefix already stripped); a repeated
+    /// name keeps its last tensor, as `WeightStore` does.
+    public static func detect(tensors: [NamedTensor], headDim: Int = 128, numHeads: Int? = nil) throws -> WanDiTConfig {
+        try detect(shapes: Dictionary(tensors.map { ($0.name, $0.tensor.shape) }, uniquingKeysWith: { _, last in last }),
+                   headDim: headDim, numHeads: numHeads)
     }
 
     /// Reads a diffusers-style `config.json` (official Wan repositories ship one beside the weights).
