@@ -163,7 +163,6 @@ public final class WanVAE {
         // z / (1/std) + mean, in f32 as the reference computes it.
         let (mean, invStd) = try latentStatistics(b)
         var x = try b.add(b.binary(.div, b.contiguous(z, dtype: .f32), invStd), mean)   // [16, T, h, w]
-        if ctx.dtype != .f32 { x = try b.contiguous(x, dtype: ctx.dtype) }
         let state = VAECausalState(slots: decoderSlots)
         x = try postQuantConv(x, state, ctx)
         var outs: [Tensor] = []
@@ -175,9 +174,9 @@ public final class WanVAE {
             t0 += n
         }
         let video = outs.count == 1 ? outs[0] : try b.concat(outs, dim: 1)              // [3, F, 8h, 8w]
-        let lo = try b.upload(Tensor.host([-1], shape: [1], dtype: video.dtype))
-        let hi = try b.upload(Tensor.host([1], shape: [1], dtype: video.dtype))
-        return try b.contiguous(b.binary(.minimum, b.binary(.maximum, video, lo), hi), dtype: .f32)
+        let lo = try b.upload(Tensor.host([-1], shape: [1]))
+        let hi = try b.upload(Tensor.host([1], shape: [1]))
+        return try b.binary(.minimum, b.binary(.maximum, video, lo), hi)
     }
 
     // MARK: Encoding
@@ -196,7 +195,7 @@ public final class WanVAE {
         guard video.shape[2] % s == 0, video.shape[3] % s == 0, video.shape[2] > 0, video.shape[3] > 0 else {
             throw TensorError.shapeMismatch("VAE video is \(video.shape[2])×\(video.shape[3]); height and width must be positive multiples of \(s)")
         }
-        let x = try b.contiguous(video, dtype: ctx.dtype)
+        let x = try b.contiguous(video, dtype: .f32)
         let state = VAECausalState(slots: encoderSlots)
         var outs: [Tensor] = []
         var t0 = 0
@@ -209,7 +208,7 @@ public final class WanVAE {
         let h = outs.count == 1 ? outs[0] : try b.concat(outs, dim: 1)                 // [2z, n + 1, H/8, W/8]
         let mu = try quantConv(h, state, ctx).narrowed(dim: 0, start: 0, length: c.zDim)   // first half: μ
         let (mean, invStd) = try latentStatistics(b)
-        return try b.mul(b.sub(b.contiguous(mu, dtype: .f32), mean), invStd)
+        return try b.mul(b.sub(mu, mean), invStd)
     }
 
     /// mean and 1/std as [16, 1, 1, 1] f32 (1/std rounded in f32, as the reference's `scale[1]`).
