@@ -41,6 +41,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["turbodiffusion"]),
+        .testTarget(name: "CLITests", dependencies: ["turbodiffusion", "Checkpoints", "TensorCore"]),
     ]
 )
