@@ -26,10 +26,11 @@ let package = Package(
         .target(name: "BackendCUDA", dependencies: ["TensorCore", "CCUDA"]),
         .target(name: "Checkpoints", dependencies: ["TensorCore"]),
         .target(name: "Models", dependencies: ["TensorCore", "Checkpoints"]),
+        .target(name: "Pipeline", dependencies: ["TensorCore", "Checkpoints", "Models"]),
         .executableTarget(
             name: "turbodiffusion",
             dependencies: [
-                "TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints", "Models",
+                "TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints", "Models", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuTuning
@@ -41,6 +42,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "PipelineTests", dependencies: ["TensorCore", "BackendCPU", "Models", "Pipeline"]),
         .testTarget(name: "CLITests", dependencies: ["turbodiffusion"]),
     ]
 )

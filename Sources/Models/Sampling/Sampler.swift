@@ -10,12 +10,19 @@ public protocol NoiseSource {
 }
 
 /// Seeded noise that is identical on every machine and backend: Philox stream 0 for the initial
-/// latent, stream i + 1 for the noise after step i.
+/// latent, stream i + 1 for the noise after step i. Sample k of a batch reads elements
+/// [k·count, (k+1)·count) of each stream, as if the batch's noise were drawn as one tensor.
 public struct PhiloxNoise: NoiseSource, Sendable {
     public let seed: UInt64
-    public init(seed: UInt64) { self.seed = seed }
-    public func initial(count: Int) -> [Float] { Philox(seed: seed, stream: 0).normals(count: count) }
-    public func step(_ step: Int, count: Int) -> [Float] { Philox(seed: seed, stream: UInt64(step) + 1).normals(count: count) }
+    public let sample: Int
+    public init(seed: UInt64, sample: Int = 0) {
+        self.seed = seed
+        self.sample = sample
+    }
+    public func initial(count: Int) -> [Float] { Philox(seed: seed, stream: 0).normals(count: count, offset: sample * count) }
+    public func step(_ step: Int, count: Int) -> [Float] {
+        Philox(seed: seed, stream: UInt64(step) + 1).normals(count: count, offset: sample * count)
+    }
 }
 
 /// Noise given up front (tests, reproducing another implementation's trajectory).
