@@ -42,7 +42,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "PipelineTests", dependencies: ["TensorCore", "BackendCPU", "Models", "Pipeline"]),
+        .testTarget(name: "PipelineTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models", "Pipeline"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["turbodiffusion"]),
     ]
 )
