@@ -26,6 +26,9 @@ let package = Package(
         .target(name: "BackendCUDA", dependencies: ["TensorCore", "CCUDA"]),
         .target(name: "Checkpoints", dependencies: ["TensorCore"]),
         .target(name: "Models", dependencies: ["TensorCore", "Checkpoints"]),
+        // Image decoding (PNG, JPEG), resizing, PNG and MP4 writing. Foundation only: no system zlib or
+        // ffmpeg is needed to build (ffmpeg is used at run time when it is on PATH).
+        .target(name: "Media"),
         .executableTarget(
             name: "turbodiffusion",
             dependencies: [
@@ -42,5 +45,6 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["turbodiffusion"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
     ]
 )
