@@ -26,6 +26,9 @@ let package = Package(
         .target(name: "BackendCUDA", dependencies: ["TensorCore", "CCUDA"]),
         .target(name: "Checkpoints", dependencies: ["TensorCore"]),
         .target(name: "Models", dependencies: ["TensorCore", "Checkpoints"]),
+        // Image decoding (PNG, JPEG), resizing, PNG and MP4 writing. Foundation only: no system zlib or
+        // ffmpeg is needed to build (ffmpeg is used at run time when it is on PATH).
+        .target(name: "Media"),
         .target(name: "Pipeline", dependencies: ["TensorCore", "Checkpoints", "Models"]),
         .executableTarget(
             name: "turbodiffusion",
@@ -45,5 +48,6 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models", "Pipeline"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["turbodiffusion"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
     ]
 )
