@@ -81,3 +81,24 @@ public struct Philox: Sendable {
         return [Float(r * cos(theta)), Float(r * sin(theta))]
     }
 }
+
+/// Philox as a Swift `RandomNumberGenerator` (two 64-bit outputs per block), for code that wants
+/// `Float.random(in:using:)` and friends with a seed. Shared by the test suites.
+public struct PhiloxGenerator: RandomNumberGenerator, Sendable {
+    private let philox: Philox
+    private var block: UInt64 = 0
+    private var pending: UInt64?
+
+    public init(seed: UInt64, stream: UInt64 = 0) { philox = Philox(seed: seed, stream: stream) }
+
+    public mutating func next() -> UInt64 {
+        if let p = pending {
+            pending = nil
+            return p
+        }
+        let w = philox.words(block)
+        block &+= 1
+        pending = UInt64(w.2) << 32 | UInt64(w.3)
+        return UInt64(w.0) << 32 | UInt64(w.1)
+    }
+}
