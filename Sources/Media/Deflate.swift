@@ -2,7 +2,7 @@
 /// deflate block (RFC 1951 §3.2.6). Ratios are a bit below zlib's level 6, which is fine for frames.
 enum Deflate {
     private static let windowSize = 32768
-    private static let maxChain = 24
+    private static let maxChain = 12
     private static let hashBits = 15
 
     static func zlib(_ input: [UInt8]) -> [UInt8] {
@@ -12,7 +12,9 @@ enum Deflate {
         w.writeByte(0x9C)  // FLG: default level, check bits make 0x789C divisible by 31
         w.write(1, bits: 1)  // BFINAL
         w.write(1, bits: 2)  // BTYPE = fixed Huffman
-        input.withUnsafeBufferPointer { compress($0, into: &w) }
+        input.withUnsafeBufferPointer { buf in
+            if let base = buf.baseAddress { compress(base, count: buf.count, into: &w) }
+        }
         writeLiteral(256, &w)
         w.flushByte()
         let adler = Adler32.checksum(input)
@@ -20,10 +22,12 @@ enum Deflate {
         return w.bytes
     }
 
-    private static func compress(_ data: UnsafeBufferPointer<UInt8>, into w: inout BitWriterLSB) {
-        let n = data.count
-        var head = [Int32](repeating: -1, count: 1 << hashBits)
-        var prev = [Int32](repeating: -1, count: windowSize)
+    private static func compress(_ data: UnsafePointer<UInt8>, count n: Int, into w: inout BitWriterLSB) {
+        let head = UnsafeMutablePointer<Int32>.allocate(capacity: 1 << hashBits)
+        head.initialize(repeating: -1, count: 1 << hashBits)
+        let prev = UnsafeMutablePointer<Int32>.allocate(capacity: windowSize)
+        prev.initialize(repeating: -1, count: windowSize)
+        defer { head.deallocate(); prev.deallocate() }
         @inline(__always) func hash(_ i: Int) -> Int {
             let v = UInt32(data[i]) << 16 | UInt32(data[i + 1]) << 8 | UInt32(data[i + 2])
             return Int((v &* 2_654_435_761) >> UInt32(32 - hashBits))

@@ -14,8 +14,19 @@ struct JPEGDecoder {
         /// Block grid actually coded in non-interleaved scans, and the MCU-padded grid we store.
         var blocksWide = 0, blocksHigh = 0
         var paddedBlocksWide = 0, paddedBlocksHigh = 0
-        var coefficients: [Int16] = []
-        var dcPred = 0
+        /// Coefficients of every block (natural order), in a class so scans write in place (no copy-on-write).
+        var coefficients = CoefficientStore(count: 0)
+    }
+
+    final class CoefficientStore {
+        let pointer: UnsafeMutablePointer<Int16>
+        let count: Int
+        init(count: Int) {
+            self.count = count
+            pointer = .allocate(capacity: max(count, 1))
+            pointer.initialize(repeating: 0, count: max(count, 1))
+        }
+        deinit { pointer.deallocate() }
     }
 
     let data: [UInt8]
@@ -160,7 +171,7 @@ struct JPEGDecoder {
             c.blocksHigh = (c.height + 7) / 8
             c.paddedBlocksWide = mcusX * c.h
             c.paddedBlocksHigh = mcusY * c.v
-            c.coefficients = [Int16](repeating: 0, count: c.paddedBlocksWide * c.paddedBlocksHigh * 64)
+            c.coefficients = CoefficientStore(count: c.paddedBlocksWide * c.paddedBlocksHigh * 64)
             components[i] = c
         }
     }
@@ -228,26 +239,24 @@ struct JPEGDecoder {
             if needsAC && (sc.ta > 3 || acTables[sc.ta] == nil) { throw DecodeFailure.malformed("scan uses undefined AC Huffman table \(sc.ta)") }
         }
         var state = JPEGScanState(reader: JPEGBitReader(data, start: pos), ss: ss, se: se, ah: ah, al: al)
-        for sc in scanComps { components[sc.index].dcPred = 0 }
 
-        // Decodes one block of component `ci` at block row/column (by, bx).
-        func block(_ ci: Int, _ by: Int, _ bx: Int, td: Int, ta: Int) throws {
-            let c = components[ci]
-            let offset = (by * c.paddedBlocksWide + bx) * 64
-            var pred = c.dcPred
-            try components[ci].coefficients.withUnsafeMutableBufferPointer { buf in
-                let blk = buf.baseAddress! + offset
-                if !progressive {
-                    try state.decodeBaseline(blk, dcPred: &pred, dc: dcTables[td]!, ac: acTables[ta]!)
-                } else if ss == 0 {
-                    try state.decodeDC(blk, dcPred: &pred, dc: dcTables[td])
-                } else if ah == 0 {
-                    try state.decodeACFirst(blk, ac: acTables[ta]!)
-                } else {
-                    try state.decodeACRefine(blk, ac: acTables[ta]!)
-                }
+        // Per scan component: coefficient storage, blocks per padded row, tables, DC predictor.
+        let stores = scanComps.map { components[$0.index].coefficients.pointer }
+        let rowBlocks = scanComps.map { components[$0.index].paddedBlocksWide }
+        let dcs = scanComps.map { $0.td <= 3 ? dcTables[$0.td] : nil }
+        let acs = scanComps.map { $0.ta <= 3 ? acTables[$0.ta] : nil }
+        var preds = [Int](repeating: 0, count: ns)
+        let mode = !progressive ? 0 : ss == 0 ? 1 : ah == 0 ? 2 : 3
+
+        // Decodes one block of scan component `k` at block row/column (by, bx).
+        func block(_ k: Int, _ by: Int, _ bx: Int) throws {
+            let blk = stores[k] + (by * rowBlocks[k] + bx) * 64
+            switch mode {
+            case 0: try state.decodeBaseline(blk, dcPred: &preds[k], dc: dcs[k]!, ac: acs[k]!)
+            case 1: try state.decodeDC(blk, dcPred: &preds[k], dc: dcs[k])
+            case 2: try state.decodeACFirst(blk, ac: acs[k]!)
+            default: try state.decodeACRefine(blk, ac: acs[k]!)
             }
-            components[ci].dcPred = pred
         }
 
         var restartsLeft = restartInterval, nextRST = 0
@@ -257,7 +266,7 @@ struct JPEGDecoder {
                 try state.reader.restart(expected: nextRST)
                 nextRST = (nextRST + 1) & 7
                 state.eobrun = 0
-                for sc in scanComps { components[sc.index].dcPred = 0 }
+                for k in preds.indices { preds[k] = 0 }
                 restartsLeft = restartInterval
             }
             restartsLeft -= 1
@@ -270,17 +279,17 @@ struct JPEGDecoder {
             for by in 0..<c.blocksHigh {
                 for bx in 0..<c.blocksWide {
                     try beforeMCU(isFirst: by == 0 && bx == 0)
-                    try block(sc.index, by, bx, td: sc.td, ta: sc.ta)
+                    try block(0, by, bx)
                 }
             }
         } else {
             for my in 0..<mcusY {
                 for mx in 0..<mcusX {
                     try beforeMCU(isFirst: my == 0 && mx == 0)
-                    for sc in scanComps {
+                    for (k, sc) in scanComps.enumerated() {
                         let c = components[sc.index]
                         for v in 0..<c.v {
-                            for h in 0..<c.h { try block(sc.index, my * c.v + v, mx * c.h + h, td: sc.td, ta: sc.ta) }
+                            for h in 0..<c.h { try block(k, my * c.v + v, mx * c.h + h) }
                         }
                     }
                 }
@@ -299,7 +308,7 @@ struct JPEGDecoder {
         var planes: [[UInt8]] = []
         for c in components {
             let q = quant[c.tq]!
-            planes.append(JPEGReconstruct.idctPlane(c.coefficients, blocksWide: c.paddedBlocksWide,
+            planes.append(JPEGReconstruct.idctPlane(UnsafePointer(c.coefficients.pointer), blocksWide: c.paddedBlocksWide,
                                                     blocksHigh: c.paddedBlocksHigh, quant: q))
         }
         var full: [[UInt8]] = []

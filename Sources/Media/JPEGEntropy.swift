@@ -25,6 +25,7 @@ struct JPEGHuffman {
         for len in 1...16 {
             let n = counts[len - 1]
             valOffset[len] = k - code
+            guard code + n <= 1 << len else { throw DecodeFailure.malformed("Huffman table is over-subscribed") }
             if n > 0 {
                 for _ in 0..<n {
                     if len <= Self.lookupBits {
@@ -37,7 +38,6 @@ struct JPEGHuffman {
                 }
                 maxCode[len] = code - 1
             }
-            guard code <= 1 << len else { throw DecodeFailure.malformed("Huffman table is over-subscribed") }
             code <<= 1
         }
         maxCode[17] = Int.max  // sentinel

@@ -18,16 +18,17 @@ enum JPEGReconstruct {
     }
 
     /// Dequantizes and inverse-transforms every block; returns the plane (blocksWide·8 × blocksHigh·8).
-    static func idctPlane(_ coefficients: [Int16], blocksWide: Int, blocksHigh: Int, quant: [Int]) -> [UInt8] {
+    static func idctPlane(_ coef: UnsafePointer<Int16>, blocksWide: Int, blocksHigh: Int, quant: [Int]) -> [UInt8] {
         let stride = blocksWide * 8
         var plane = [UInt8](repeating: 0, count: stride * blocksHigh * 8)
-        var ws = [Int](repeating: 0, count: 64)
-        coefficients.withUnsafeBufferPointer { coef in
+        let ws = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+        defer { ws.deallocate() }
+        quant.withUnsafeBufferPointer { q in
             plane.withUnsafeMutableBufferPointer { out in
                 for by in 0..<blocksHigh {
                     for bx in 0..<blocksWide {
                         let base = (by * blocksWide + bx) * 64
-                        idctBlock(coef.baseAddress! + base, quant: quant, ws: &ws,
+                        idctBlock(coef + base, quant: q.baseAddress!, ws: ws,
                                   out: out.baseAddress! + by * 8 * stride + bx * 8, stride: stride)
                     }
                 }
@@ -36,7 +37,7 @@ enum JPEGReconstruct {
         return plane
     }
 
-    private static func idctBlock(_ c: UnsafePointer<Int16>, quant q: [Int], ws: inout [Int],
+    private static func idctBlock(_ c: UnsafePointer<Int16>, quant q: UnsafePointer<Int>, ws: UnsafeMutablePointer<Int>,
                                   out: UnsafeMutablePointer<UInt8>, stride: Int) {
         // Pass 1: columns, dequantized, into the work array (scaled up by 2^pass1Bits).
         for col in 0..<8 {

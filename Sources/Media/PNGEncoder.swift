@@ -3,41 +3,30 @@
 public enum PNGEncoder {
     public static func encode(_ image: RGBImage) -> [UInt8] {
         let w = image.width, h = image.height, rb = w * 3
-        var filtered = [UInt8]()
-        filtered.reserveCapacity(h * (rb + 1))
+        var filtered = [UInt8](repeating: 0, count: h * (rb + 1))
         var candidate = [UInt8](repeating: 0, count: rb)
-        var best = [UInt8](repeating: 0, count: rb)
-        image.pixels.withUnsafeBufferPointer { px in
-            for y in 0..<h {
-                let row = y * rb, up = (y - 1) * rb
-                var bestFilter: UInt8 = 0, bestScore = Int.max
-                for f in UInt8(0)...4 {
-                    var score = 0
-                    for i in 0..<rb {
-                        let x = Int(px[row + i])
-                        let a = i >= 3 ? Int(px[row + i - 3]) : 0
-                        let b = y > 0 ? Int(px[up + i]) : 0
-                        let c = (y > 0 && i >= 3) ? Int(px[up + i - 3]) : 0
-                        let pred: Int
-                        switch f {
-                        case 0: pred = 0
-                        case 1: pred = a
-                        case 2: pred = b
-                        case 3: pred = (a + b) >> 1
-                        default: pred = PNGDecoder.paeth(a, b, c)
+        let zeroRow = [UInt8](repeating: 0, count: rb)
+        image.pixels.withUnsafeBufferPointer { pxBuf in
+            zeroRow.withUnsafeBufferPointer { zeros in
+                filtered.withUnsafeMutableBufferPointer { outBuf in
+                    candidate.withUnsafeMutableBufferPointer { candBuf in
+                        let cand = candBuf.baseAddress!
+                        for y in 0..<h {
+                            let row = pxBuf.baseAddress! + y * rb
+                            let up = y > 0 ? row - rb : zeros.baseAddress!
+                            let dst = outBuf.baseAddress! + y * (rb + 1)
+                            var bestScore = Int.max
+                            for f in UInt8(0)...4 {
+                                let score = Self.filterRow(f, row: row, up: up, count: rb, into: cand)
+                                if score < bestScore {
+                                    bestScore = score
+                                    dst[0] = f
+                                    (dst + 1).update(from: cand, count: rb)
+                                }
+                            }
                         }
-                        let v = UInt8(truncatingIfNeeded: x - pred)
-                        candidate[i] = v
-                        score += Int(Int8(bitPattern: v).magnitude)
-                    }
-                    if score < bestScore {
-                        bestScore = score
-                        bestFilter = f
-                        swap(&best, &candidate)
                     }
                 }
-                filtered.append(bestFilter)
-                filtered.append(contentsOf: best)
             }
         }
         var out = PNGDecoder.signature
@@ -66,6 +55,34 @@ public enum PNGEncoder {
             paths.append(path)
         }
         return paths
+    }
+
+    /// Applies PNG filter `f` to one row (bpp 3) into `out`; returns the sum of |signed residuals|,
+    /// the usual heuristic for choosing a filter.
+    @inline(__always)
+    private static func filterRow(_ f: UInt8, row: UnsafePointer<UInt8>, up: UnsafePointer<UInt8>, count n: Int,
+                                  into out: UnsafeMutablePointer<UInt8>) -> Int {
+        var score = 0
+        @inline(__always) func put(_ i: Int, _ v: UInt8) {
+            out[i] = v
+            score += Int(Int8(bitPattern: v).magnitude)
+        }
+        switch f {
+        case 0: for i in 0..<n { put(i, row[i]) }
+        case 1:
+            for i in 0..<min(3, n) { put(i, row[i]) }
+            for i in min(3, n)..<n { put(i, row[i] &- row[i - 3]) }
+        case 2: for i in 0..<n { put(i, row[i] &- up[i]) }
+        case 3:
+            for i in 0..<min(3, n) { put(i, row[i] &- up[i] >> 1) }
+            for i in min(3, n)..<n { put(i, row[i] &- UInt8((Int(row[i - 3]) + Int(up[i])) >> 1)) }
+        default:
+            for i in 0..<min(3, n) { put(i, row[i] &- up[i]) }  // Paeth with a = c = 0 picks b
+            for i in min(3, n)..<n {
+                put(i, row[i] &- UInt8(PNGDecoder.paeth(Int(row[i - 3]), Int(up[i]), Int(up[i - 3]))))
+            }
+        }
+        return score
     }
 
     private static func appendChunk(_ type: String, _ body: [UInt8], to out: inout [UInt8]) {

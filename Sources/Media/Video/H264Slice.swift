@@ -19,22 +19,24 @@ struct YUV420Frame: Equatable {
         y = [UInt8](repeating: 0, count: width * height)
         cb = [UInt8](repeating: 0, count: width * height / 4)
         cr = [UInt8](repeating: 0, count: width * height / 4)
-        let cw = width / 2
-        image.pixels.withUnsafeBufferPointer { px in
-            for j in 0..<(height / 2) {
-                for i in 0..<cw {
-                    var sumCb = 0, sumCr = 0
-                    for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-                        let x = 2 * i + dx, yy = 2 * j + dy
-                        let p = (yy * width + x) * 3
-                        let r = Int(px[p]), g = Int(px[p + 1]), b = Int(px[p + 2])
-                        y[yy * width + x] = UInt8((Self.yR * r + Self.yG * g + Self.yB * b + (16 << 16) + 32768) >> 16)
-                        sumCb += Self.cbR * r + Self.cbG * g + Self.cbB * b
-                        sumCr += Self.crR * r + Self.crG * g + Self.crB * b
+        let cw = width / 2, w = width
+        y.withUnsafeMutableBufferPointer { yp in
+            image.pixels.withUnsafeBufferPointer { px in
+                for j in 0..<(height / 2) {
+                    for i in 0..<cw {
+                        var sumCb = 0, sumCr = 0
+                        for k in 0..<4 {
+                            let x = 2 * i + (k & 1), yy = 2 * j + (k >> 1)
+                            let p = (yy * w + x) * 3
+                            let r = Int(px[p]), g = Int(px[p + 1]), b = Int(px[p + 2])
+                            yp[yy * w + x] = UInt8(truncatingIfNeeded: (Self.yR * r + Self.yG * g + Self.yB * b + (16 << 16) + 32768) >> 16)
+                            sumCb += Self.cbR * r + Self.cbG * g + Self.cbB * b
+                            sumCr += Self.crR * r + Self.crG * g + Self.crB * b
+                        }
+                        // (sum / 4) / 65536 + 128, rounded half up; the arithmetic shift floors negative values.
+                        cb[j * cw + i] = UInt8(clamping: ((sumCb + (1 << 17)) >> 18) + 128)
+                        cr[j * cw + i] = UInt8(clamping: ((sumCr + (1 << 17)) >> 18) + 128)
                     }
-                    // (sum / 4) / 65536 + 128, rounded half up; the arithmetic shift floors negative values.
-                    cb[j * cw + i] = UInt8(clamping: ((sumCb + (1 << 17)) >> 18) + 128)
-                    cr[j * cw + i] = UInt8(clamping: ((sumCr + (1 << 17)) >> 18) + 128)
                 }
             }
         }

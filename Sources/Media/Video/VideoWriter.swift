@@ -111,17 +111,21 @@ public enum VideoWriter {
         return RGBImage(uncheckedWidth: w, height: h, pixels: px)
     }
 
-    /// The built-in writer. Sample sizes are needed before the samples (moov precedes mdat), so each
-    /// picture is encoded twice: once to measure, once to write; I_PCM encoding is a copy, so this is cheap
-    /// next to keeping every encoded picture in memory.
+    /// The built-in writer. The moov (with every sample size) precedes mdat, so sizes are needed first.
+    /// They do not depend on the picture: samples are limited-range (16…240, never 0…3) and the header
+    /// and macroblock-type bits never hold 16 zero bits in a row, so no emulation prevention byte is ever
+    /// inserted; the size depends only on the frame size and idr_pic_id. It is measured on a gray
+    /// picture and checked again for every real picture.
     static func writeBuiltin(_ frames: [RGBImage], to path: String, fps: Int) throws -> (bytes: Int, levelOK: Bool) {
         let stream = H264Stream(width: frames[0].width, height: frames[0].height, fps: fps)
         let sps = stream.sps(), pps = stream.pps()
+        let gray = YUV420Frame(RGBImage(width: stream.width, height: stream.height))
+        let sizeByParity = [0, 1].map { 4 + stream.idrSlice(gray, idrPicID: $0).count }
+        let sizes = frames.indices.map { sizeByParity[$0 % 2] }
         func sample(_ i: Int) -> [UInt8] {
             let nal = stream.idrSlice(YUV420Frame(frames[i]), idrPicID: i % 2)
             return MP4Muxer.be32(nal.count) + nal
         }
-        let sizes = (0..<frames.count).map { sample($0).count }
         let out = try AtomicOutput(path: path)
         do {
             try out.write(MP4Muxer.header(stream: stream, sps: sps, pps: pps, sampleSizes: sizes))
