@@ -27,7 +27,8 @@ let package = Package(
         .target(name: "Checkpoints", dependencies: ["TensorCore"]),
         .target(name: "Models", dependencies: ["TensorCore", "Checkpoints"]),
         // umT5 SentencePiece tokenizer (spiece.model / tokenizer.json) and Wan prompt cleaning.
-        .target(name: "Tokenizer"),
+        // Optimized in debug builds too: its parity tests encode thousands of strings.
+        .target(name: "Tokenizer", swiftSettings: [.unsafeFlags(["-O"])]),
         .executableTarget(
             name: "turbodiffusion",
             dependencies: [

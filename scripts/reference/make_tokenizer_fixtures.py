@@ -296,6 +296,11 @@ def hf_from_spm(model_path):
     tk = T5Converter(Original()).converted()
     data = json.loads(tk.to_str())
     data["model"]["byte_fallback"] = True
+    # Published T5/umT5 tokenizer.json files list <unk> among the added special tokens
+    # (transformers registers it from the config anyway); the converter leaves it out.
+    data["added_tokens"].append({"id": 2, "content": "<unk>", "single_word": False, "lstrip": False,
+                                 "rstrip": False, "normalized": False, "special": True})
+    data["added_tokens"].sort(key=lambda t: t["id"])
     return data
 
 
