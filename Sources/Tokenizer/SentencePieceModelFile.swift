@@ -33,7 +33,6 @@ struct SentencePieceModelFile {
         var addDummyPrefix = true
         var removeExtraWhitespaces = true
         var escapeWhitespaces = true
-        var hasRuleTSV = false
     }
 
     var pieces: [Piece] = []
@@ -45,7 +44,7 @@ struct SentencePieceModelFile {
         guard !bytes.isEmpty else { throw TokenizerError(.notATokenizer, "the file is empty") }
         var model = SentencePieceModelFile()
         var reader = ProtobufReader(bytes, context: "SentencePiece ModelProto")
-        var sawNormalizer = false
+        var sawNormalizer = false, sawTrainer = false
         while let field = try reader.nextField() {
             switch field.number {
             case 1:
@@ -53,6 +52,7 @@ struct SentencePieceModelFile {
                                                    index: model.pieces.count))
             case 2:
                 model.trainer = try parseTrainer(reader.nested(field, context: "TrainerSpec"))
+                sawTrainer = true
             case 3:
                 model.normalizer = try parseNormalizer(reader.nested(field, context: "NormalizerSpec"))
                 sawNormalizer = true
@@ -69,7 +69,11 @@ struct SentencePieceModelFile {
         guard !model.pieces.isEmpty else {
             throw TokenizerError(.notATokenizer, "not a SentencePiece model: no pieces")
         }
-        if !sawNormalizer { model.normalizer = NormalizerSpec() }
+        // Every file the trainer writes has both specs after the pieces; a file cut short at a
+        // field boundary still parses, so their absence is how truncation shows.
+        guard sawTrainer, sawNormalizer else {
+            throw TokenizerError(.notATokenizer, "not a complete SentencePiece model: no \(sawTrainer ? "normalizer_spec" : "trainer_spec") (truncated file?)")
+        }
         return model
     }
 
@@ -124,7 +128,6 @@ struct SentencePieceModelFile {
             case 3: n.addDummyPrefix = try reader.bool(f, "add_dummy_prefix")
             case 4: n.removeExtraWhitespaces = try reader.bool(f, "remove_extra_whitespaces")
             case 5: n.escapeWhitespaces = try reader.bool(f, "escape_whitespaces")
-            case 6: n.hasRuleTSV = !(try reader.data(f, "normalization_rule_tsv")).isEmpty
             default: break
             }
         }

@@ -418,7 +418,8 @@ def main():
     case_rows = []
     for (cat, x) in cases:
         if isinstance(x, bytes):
-            case_rows.append({"cat": cat, "b64": base64.b64encode(x).decode("ascii")})
+            case_rows.append({"cat": cat, "b64": base64.b64encode(x).decode("ascii"),
+                              "decoded": x.decode("utf-8", errors="replace")})
         else:
             case_rows.append({"cat": cat, "text": x})
     write_json("cases.json", {"count": len(case_rows), "cases": case_rows})
