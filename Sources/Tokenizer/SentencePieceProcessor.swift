@@ -16,8 +16,9 @@ struct SentencePieceProcessor {
             throw TokenizerError(.unsupported, "the SentencePiece model is a \(names[file.trainer.modelType] ?? "type \(file.trainer.modelType)") model; only unigram models (umT5) are supported")
         }
         var normal: [(key: [UInt8], value: Int32)] = []
-        var reserved: [String: Int32] = [:]
-        var seenNormal = Set<String>(), seenReserved = Set<String>()
+        // Pieces are byte strings: Swift String equality/hashing would merge canonically
+        // equivalent spellings ("é" and "e\u{301}") that are distinct pieces.
+        var reserved: [[UInt8]: Int32] = [:]
         var userDefined: [(key: [UInt8], value: Int32)] = []
         var unk: Int32 = -1
         var byteIDs = [Int32](repeating: -1, count: 256)
@@ -26,10 +27,6 @@ struct SentencePieceProcessor {
         for (i, p) in file.pieces.enumerated() {
             let id = Int32(i)
             guard !p.piece.isEmpty else { throw TokenizerError(.corrupt, "piece #\(i) is empty") }
-            let isNormal = p.type == .normal || p.type == .userDefined || p.type == .unused
-            guard isNormal ? seenNormal.insert(p.piece).inserted : seenReserved.insert(p.piece).inserted else {
-                throw TokenizerError(.corrupt, "piece \(p.piece) is defined twice")
-            }
             switch p.type {
             case .normal, .userDefined, .unused:
                 normal.append((Array(p.piece.utf8), id))
@@ -39,7 +36,9 @@ struct SentencePieceProcessor {
                     maxScore = max(maxScore, p.score)
                 }
             case .unknown, .control, .byte:
-                reserved[p.piece] = id
+                guard reserved.updateValue(id, forKey: Array(p.piece.utf8)) == nil else {
+                    throw TokenizerError(.corrupt, "piece \(p.piece) is defined twice")
+                }
                 if p.type == .unknown {
                     guard unk < 0 else { throw TokenizerError(.corrupt, "two unknown pieces (#\(unk) and #\(i))") }
                     unk = id
@@ -58,6 +57,10 @@ struct SentencePieceProcessor {
             throw TokenizerError(.corrupt, "byte_fallback is on but piece <0x\(String(missing, radix: 16, uppercase: true))> is missing")
         }
 
+        let pieceTrie = PieceTrie(normal, stopsAtNUL: true)
+        if let dup = pieceTrie.overridden.first {
+            throw TokenizerError(.corrupt, "piece \(file.pieces[Int(dup)].piece) is defined twice")
+        }
         let charsmap = file.normalizer.precompiledCharsmap.isEmpty ? nil : try PrecompiledCharsmap(blob: file.normalizer.precompiledCharsmap)
         normalizer = SentencePieceNormalizer(
             charsmap: charsmap,
@@ -67,15 +70,15 @@ struct SentencePieceProcessor {
             escapeWhitespaces: file.normalizer.escapeWhitespaces,
             treatWhitespaceAsSuffix: file.trainer.treatWhitespaceAsSuffix)
         unigram = SentencePieceUnigram(
-            trie: PieceTrie(normal, stopsAtNUL: true), pieces: file.pieces.map(\.piece),
+            trie: pieceTrie, pieces: file.pieces.map(\.piece),
             scores: file.pieces.map(\.score), types: file.pieces.map(\.type), unkID: unk,
             minScore: minScore, maxScore: maxScore, byteFallback: file.trainer.byteFallback, byteIDs: byteIDs)
 
         // Special ids as sentencepiece reports them: the trainer_spec ids when they name a piece
         // of the expected text, else a lookup of the piece text.
         func special(_ id: Int32, _ piece: String) -> Int32? {
-            if id >= 0, Int(id) < file.pieces.count, file.pieces[Int(id)].piece == piece { return id }
-            return reserved[piece]
+            if id >= 0, Int(id) < file.pieces.count, file.pieces[Int(id)].piece.utf8.elementsEqual(piece.utf8) { return id }
+            return reserved[Array(piece.utf8)]
         }
         guard let eos = special(file.trainer.eosID, file.trainer.eosPiece) else {
             throw TokenizerError(.corrupt, "the model has no end-of-sequence piece \(file.trainer.eosPiece)")

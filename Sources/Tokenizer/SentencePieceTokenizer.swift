@@ -140,6 +140,12 @@ public final class SentencePieceTokenizer: @unchecked Sendable {
                              realLength: real.count, truncated: all.count > room, droppedPieces: all.count - kept.count)
     }
 
+    /// What Wan's text encoder sees for a prompt: `HuggingfaceTokenizer(seq_len=length,
+    /// clean='whitespace')`, i.e. `WanTextCleaner.clean` then `encode(_:length:)`.
+    public func encodeWanPrompt(_ prompt: String, length: Int = 512) throws -> TokenizedText {
+        try encode(WanTextCleaner.clean(prompt), length: length)
+    }
+
     /// `encode(_:length:)` for raw bytes: invalid UTF-8 is replaced by U+FFFD first, exactly as
     /// Python's `bytes.decode("utf-8", errors="replace")` does.
     public func encode(bytes: [UInt8], length: Int) throws -> TokenizedText {

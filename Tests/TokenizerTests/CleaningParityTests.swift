@@ -32,7 +32,7 @@ import Testing
         for row in rows {
             let i = row["case"]!.int!, length = row["seq_len"]!.int!
             let want = Fixtures.ids(row["ids"]!)
-            let got = try tok.encode(WanTextCleaner.clean(Fixtures.cases[i].text), length: length)
+            let got = try tok.encodeWanPrompt(Fixtures.cases[i].text, length: length)
             #expect(got.ids.count == length && got.attentionMask.count == length)
             #expect(Array(got.ids.prefix(got.realLength)) == want, "case \(i) length \(length)")
             #expect(got.ids.dropFirst(got.realLength).allSatisfy { $0 == 0 })
