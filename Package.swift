@@ -29,11 +29,14 @@ let package = Package(
         // Image decoding (PNG, JPEG), resizing, PNG and MP4 writing. Foundation only: no system zlib or
         // ffmpeg is needed to build (ffmpeg is used at run time when it is on PATH).
         .target(name: "Media"),
+        // umT5 SentencePiece tokenizer (spiece.model / tokenizer.json) and Wan prompt cleaning.
+        // Optimized in debug builds too: its parity tests encode thousands of strings.
+        .target(name: "Tokenizer", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "Pipeline", dependencies: ["TensorCore", "Checkpoints", "Models"]),
         .executableTarget(
             name: "turbodiffusion",
             dependencies: [
-                "TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints", "Models", "Pipeline",
+                "TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints", "Models", "Pipeline", "Tokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuTuning
@@ -49,5 +52,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["turbodiffusion"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
     ]
 )
