@@ -26,10 +26,14 @@ let package = Package(
         .target(name: "BackendCUDA", dependencies: ["TensorCore", "CCUDA"]),
         .target(name: "Checkpoints", dependencies: ["TensorCore"]),
         .target(name: "Models", dependencies: ["TensorCore", "Checkpoints"]),
+        // Image decoding (PNG, JPEG), resizing, PNG and MP4 writing. Foundation only: no system zlib or
+        // ffmpeg is needed to build (ffmpeg is used at run time when it is on PATH).
+        .target(name: "Media"),
+        .target(name: "Pipeline", dependencies: ["TensorCore", "Checkpoints", "Models"]),
         .executableTarget(
             name: "turbodiffusion",
             dependencies: [
-                "TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints", "Models",
+                "TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints", "Models", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuTuning
@@ -41,6 +45,9 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "PipelineTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models", "Pipeline"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["turbodiffusion"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
     ]
 )

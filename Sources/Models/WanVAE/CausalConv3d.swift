@@ -1,0 +1,104 @@
+import TensorCore
+
+/// What the causal layers of one encode or decode pass remember of the frames they have already
+/// seen (the reference's `feat_cache`). Each layer owns one slot, assigned at load time. A fresh
+/// state is the start of a clip; feeding a clip in any split of its frames through the same state
+/// gives the result of one pass over the whole clip.
+public final class VAECausalState {
+    /// Per slot: the last input frames a causal conv needs (≤ k_t − 1 = 2), or the frames a
+    /// temporal downsampler has not consumed yet.
+    var frames: [Tensor?]
+    /// Per slot: whether a temporal resampler has passed frame 0 through already.
+    var started: [Bool]
+
+    init(slots: Int) {
+        frames = Array(repeating: nil, count: slots)
+        started = Array(repeating: false, count: slots)
+    }
+
+    /// Bytes held by the caches now.
+    public var cachedBytes: Int { frames.reduce(0) { $0 + ($1?.byteCount ?? 0) } }
+}
+
+/// Hands out state slots while a model is being built.
+struct SlotAllocator {
+    private(set) var count = 0
+    mutating func next() -> Int {
+        count += 1
+        return count - 1
+    }
+}
+
+/// The video tensors of the VAE have no batch dimension: [C, T, H, W].
+extension Tensor {
+    var frameCount: Int { shape[1] }
+
+    /// Frames `start ..< start+length` ([C, T, H, W] → [C, length, H, W]), a view.
+    func frames(_ start: Int, _ length: Int) throws -> Tensor { try narrowed(dim: 1, start: start, length: length) }
+}
+
+/// Conv3d that pads time only in front (2 frames for k_t = 3), so output frame t sees input
+/// frames t−2…t. Across calls the padding is replaced by the cached last frames of the previous
+/// input, which makes chunked processing equal to one pass. Space is zero-padded symmetrically.
+struct CausalConv3d {
+    let weight: Tensor          // [O, C, kt, kh, kw] (the matrix type)
+    let bias: Tensor            // [O] f32
+    let kernel: [Int]           // [kt, kh, kw]
+    let spatialPadding: Int
+    let slot: Int?              // nil when k_t = 1 (nothing to remember)
+
+    /// `kernel` is the checkpoint's kernel; 2-D convolutions ([O, C, kh, kw]) run as k_t = 1.
+    init(_ store: WeightStore, _ key: String, in inChannels: Int, out outChannels: Int, kernel: [Int], padding: Int,
+         slots: inout SlotAllocator) throws {
+        let w = try store.matrix("\(key).weight", shape: [outChannels, inChannels] + kernel)
+        let k5 = kernel.count == 2 ? [1] + kernel : kernel
+        weight = kernel.count == 2 ? try w.unsqueezed(2) : w         // 2-D kernels as k_t = 1 (a view)
+        bias = try store.take("\(key).bias", shape: [outChannels])
+        self.kernel = k5
+        spatialPadding = padding
+        slot = k5[0] > 1 ? slots.next() : nil
+    }
+
+    var outChannels: Int { weight.shape[0] }
+
+    // x: [C, T, H, W] -> [O, T, H + 2p − kh + 1, W + 2p − kw + 1]; frames before x come from the cache.
+    func callAsFunction(_ x: Tensor, _ state: VAECausalState, _ ctx: ComputeContext) throws -> Tensor {
+        let b = ctx.backend
+        guard let slot else { return try conv(x, front: 0, ctx) }
+        let history = kernel[0] - 1
+        var input = x
+        var front = history
+        if let previous = state.frames[slot] {
+            input = try b.concat([previous, x], dim: 1)          // [C, cached + T, H, W]
+            front -= previous.frameCount
+        }
+        let keep = min(history, input.frameCount)
+        state.frames[slot] = try b.contiguous(input.frames(input.frameCount - keep, keep))
+        return try conv(input, front: front, ctx)
+    }
+
+    // x: [C, T, H, W] (zero-padded by `front` frames in time) -> [O, T + front − kt + 1, H', W']
+    func conv(_ x: Tensor, front: Int, _ ctx: ComputeContext) throws -> Tensor {
+        let p = Padding(spatialPadding, spatialPadding)
+        return try ctx.backend.conv3d(x.unsqueezed(0), weight: weight, bias: bias, stride: [1, 1, 1],
+                                      padding: [Padding(front, 0), p, p]).squeezed(0)
+    }
+}
+
+/// The VAE's RMS_norm: x / max(‖x‖₂ over channels, 1e-12) · √C · gamma (+ bias when the
+/// checkpoint has one; the released VAE has none).
+struct VAENorm {
+    let gamma: Tensor           // [C, 1, 1, 1] ([C, 1, 1] in attention blocks)
+    let bias: Tensor?
+
+    init(_ store: WeightStore, _ key: String, channels: Int, image: Bool = false) throws {
+        let shape = image ? [channels, 1, 1] : [channels, 1, 1, 1]
+        gamma = try store.take("\(key).gamma", shape: shape)
+        bias = store.contains("\(key).bias") ? try store.take("\(key).bias", shape: shape) : nil
+    }
+
+    // x: [C, T, H, W] -> [C, T, H, W]
+    func callAsFunction(_ x: Tensor, _ ctx: ComputeContext) throws -> Tensor {
+        try ctx.backend.l2Norm(x, dim: 0, gamma: gamma, bias: bias, eps: 1e-12)
+    }
+}

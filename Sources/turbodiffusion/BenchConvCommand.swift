@@ -1,0 +1,90 @@
+import ArgumentParser
+import BackendCPU
+import Foundation
+import TensorCore
+
+/// `turbodiffusion bench conv`: CPU conv3d throughput on the Wan VAE's layer shapes.
+struct BenchConv: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conv",
+        abstract: "Time CPU conv3d on the Wan2.1 VAE's convolution shapes and compare with the FMA peak.",
+        discussion: """
+        Each case is one causal convolution step of the decoder: the input holds the chunk plus the \
+        two cached frames (k_t = 3) and the output the chunk's frames, at the given spatial size.
+        """
+    )
+
+    @Option(name: .customLong("repeat"), help: "Timed runs per case (after one warm-up); the median is reported.")
+    var repeatCount: Int = 3
+
+    @Option(help: "Spatial size H,W of every case (default 60,104: a 480p latent; the channel count sets the cost).")
+    var size: String = "60,104"
+
+    @Option(help: "Output frames per case.")
+    var frames: Int = 1
+
+    struct Case {
+        var name: String
+        var inChannels: Int, outChannels: Int
+        var kernel: [Int]
+        var padding: [Padding]
+    }
+
+    static let cases: [Case] = [
+        Case(name: "res 96→96 3³", inChannels: 96, outChannels: 96, kernel: [3, 3, 3], padding: [.none, Padding(1, 1), Padding(1, 1)]),
+        Case(name: "res 192→192 3³", inChannels: 192, outChannels: 192, kernel: [3, 3, 3], padding: [.none, Padding(1, 1), Padding(1, 1)]),
+        Case(name: "res 384→384 3³", inChannels: 384, outChannels: 384, kernel: [3, 3, 3], padding: [.none, Padding(1, 1), Padding(1, 1)]),
+        Case(name: "up 192→96 1×3²", inChannels: 192, outChannels: 96, kernel: [1, 3, 3], padding: [.none, Padding(1, 1), Padding(1, 1)]),
+        Case(name: "time 384→768 3×1²", inChannels: 384, outChannels: 768, kernel: [3, 1, 1], padding: [.none, .none, .none]),
+        Case(name: "head 96→3 3³", inChannels: 96, outChannels: 3, kernel: [3, 3, 3], padding: [.none, Padding(1, 1), Padding(1, 1)]),
+        Case(name: "short 192→384 1³", inChannels: 192, outChannels: 384, kernel: [1, 1, 1], padding: [.none, .none, .none]),
+    ]
+
+    func validate() throws {
+        guard repeatCount >= 1, frames >= 1 else { throw ValidationError("--repeat and --frames must be ≥ 1") }
+        let p = size.split(separator: ",").compactMap { Int($0) }
+        guard p.count == 2, p.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--size \(size): expected H,W") }
+    }
+
+    func run() throws {
+        let hw = size.split(separator: ",").compactMap { Int($0) }
+        let (h, w) = (hw[0], hw[1])
+        let cpu = CPUBackend()
+        let peak = CPUPeak.detect(cores: Parallel.threadCount)
+        print(peak.formula)
+        print("spatial \(h)×\(w), \(frames) output frame(s), timed runs per case: \(repeatCount) (after 1 warm-up)\n")
+        print(String(format: "%-20@ %10@ %10@ %9@ %7@", "case" as NSString, "median ms" as NSString,
+                     "best ms" as NSString, "GFLOP/s" as NSString, "% peak" as NSString))
+        var rng = UInt64(0x9E37_79B9_7F4A_7C15)
+        for c in Self.cases {
+            let tIn = frames + c.kernel[0] - 1
+            let x = try randomTensor([1, c.inChannels, tIn, h, w], &rng)
+            let weight = try randomTensor([c.outChannels, c.inChannels] + c.kernel, &rng)
+            let bias = try randomTensor([c.outChannels], &rng)
+            func once() throws -> Double {
+                let start = ContinuousClock.now
+                _ = try cpu.conv3d(x, weight: weight, bias: bias, stride: [1, 1, 1], padding: c.padding)
+                let d = ContinuousClock.now - start
+                return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+            }
+            _ = try once()
+            var times = try (0..<repeatCount).map { _ in try once() }
+            times.sort()
+            let median = times[times.count / 2]
+            let flop = 2.0 * Double(c.outChannels * c.inChannels * c.kernel.reduce(1, *)) * Double(frames * h * w)
+            let gflops = flop / median / 1e9
+            print(String(format: "%-20@ %10.1f %10.1f %9.1f %7.1f", c.name as NSString, median * 1e3, times[0] * 1e3,
+                         gflops, 100 * gflops / peak.gflops))
+        }
+    }
+
+    private func randomTensor(_ shape: [Int], _ rng: inout UInt64) throws -> Tensor {
+        let n = shape.reduce(1, *)
+        var values = [Float](repeating: 0, count: n)
+        for i in 0..<n {
+            rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17
+            values[i] = Float(rng >> 40) * 0x1p-24 - 0.5
+        }
+        return try Tensor.host(values, shape: shape)
+    }
+}
