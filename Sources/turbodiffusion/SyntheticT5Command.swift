@@ -6,8 +6,10 @@ import TensorCore
 /// `turbodiffusion forward t5-synthetic` (hidden): writes a full-size umT5-XXL checkpoint of
 /// random bf16 values (safetensors, the real file's key set) by streaming, so the encoder's
 /// memory and time can be measured without the 11 GB download. Values are uniform with the
-/// spread of a trained network's initialisation (embeddings std 1, matrices std 1/√in, norms 1),
-/// so activations stay finite; they carry no meaning.
+/// standard deviations of the reference's `init_weights` (t5.py: embedding 1, q 1/√(dim·dim_attn)
+/// (T5 folds the attention scale into q), k/v/gate/fc1 1/√dim, o 1/√(heads·dim_attn), fc2 1/√ffn,
+/// position tables 1/√(2·buckets·heads), norms 1); they carry no meaning.
+/// The generator is SplitMix64; scripts/reference/t5_synthetic.py reproduces the same values.
 struct SyntheticT5: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "t5-synthetic",
@@ -31,16 +33,17 @@ struct SyntheticT5: ParsableCommand {
     /// (key, shape, standard deviation) in the order of the real file.
     static func entries(_ c: UMT5Config) -> [(String, [Int], Float)] {
         let (d, a, f) = (c.dim, c.attentionDim, c.ffnDim)
+        func inv(_ x: Int) -> Float { 1 / Float(x).squareRoot() }
         var out: [(String, [Int], Float)] = [("token_embedding.weight", [c.vocabSize, d], 1)]
         for i in 0..<c.numLayers {
             let k = "blocks.\(i)"
             out += [
-                ("\(k).norm1.weight", [d], 0), ("\(k).attn.q.weight", [a, d], 1 / Float(d).squareRoot()),
-                ("\(k).attn.k.weight", [a, d], 1 / Float(d).squareRoot()), ("\(k).attn.v.weight", [a, d], 1 / Float(d).squareRoot()),
-                ("\(k).attn.o.weight", [d, a], 1 / Float(a).squareRoot()), ("\(k).norm2.weight", [d], 0),
-                ("\(k).ffn.gate.0.weight", [f, d], 1 / Float(d).squareRoot()), ("\(k).ffn.fc1.weight", [f, d], 1 / Float(d).squareRoot()),
-                ("\(k).ffn.fc2.weight", [d, f], 1 / Float(f).squareRoot()),
-                ("\(k).pos_embedding.embedding.weight", [c.numBuckets, c.numHeads], 0.5),
+                ("\(k).norm1.weight", [d], 0), ("\(k).attn.q.weight", [a, d], inv(d * a)),
+                ("\(k).attn.k.weight", [a, d], inv(d)), ("\(k).attn.v.weight", [a, d], inv(d)),
+                ("\(k).attn.o.weight", [d, a], inv(c.numHeads * a)), ("\(k).norm2.weight", [d], 0),
+                ("\(k).ffn.gate.0.weight", [f, d], inv(d)), ("\(k).ffn.fc1.weight", [f, d], inv(d)),
+                ("\(k).ffn.fc2.weight", [d, f], inv(f)),
+                ("\(k).pos_embedding.embedding.weight", [c.numBuckets, c.numHeads], inv(2 * c.numBuckets * c.numHeads)),
             ]
         }
         out.append(("norm.weight", [d], 0))
