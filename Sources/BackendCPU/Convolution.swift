@@ -1,9 +1,6 @@
 import TensorCore
 
 extension CPUBackend {
-    /// Columns of im2col materialised at once: bounds the scratch memory of any convolution.
-    static let im2colBudgetElements = 8 << 20
-
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding]) throws -> Tensor {
         guard x.rank == 4, weight.rank == 4, stride.count == 2, padding.count == 2 else {
             throw TensorError.invalidArgument("conv2d needs x [B,C,H,W], weight [O,C,kh,kw], 2 strides, 2 paddings; got \(x.shape), \(weight.shape)")
@@ -14,11 +11,22 @@ extension CPUBackend {
     }
 
     public func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding]) throws -> Tensor {
+        try conv3d(x, weight: weight, bias: bias, stride: stride, padding: padding, outputType: x.dtype)
+    }
+
+    /// Convolution as one GEMM per batch item: C[o, position] = W[o, tap] · B[tap, position] with
+    /// B the (implicit) im2col of the input, gathered panel by panel while packing (no im2col
+    /// matrix in memory). f32, bf16 and f16 inputs and weights are read as they are (widened in
+    /// packing); the f32 accumulator is initialised with the bias. 1×1×1 kernels without stride or
+    /// padding read the input directly as B.
+    public func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding], outputType: DType) throws -> Tensor {
         try requireHost(x, "conv3d")
         try requireHost(weight, "conv3d")
-        guard x.rank == 5, weight.rank == 5, stride.count == 3, padding.count == 3, stride.allSatisfy({ $0 >= 1 }) else {
-            throw TensorError.invalidArgument("conv3d needs x [B,C,T,H,W], weight [O,C,kt,kh,kw], 3 strides ≥ 1, 3 paddings; got \(x.shape), \(weight.shape), \(stride)")
+        guard x.rank == 5, weight.rank == 5, stride.count == 3, padding.count == 3, stride.allSatisfy({ $0 >= 1 }),
+              padding.allSatisfy({ $0.before >= 0 && $0.after >= 0 }) else {
+            throw TensorError.invalidArgument("conv3d needs x [B,C,T,H,W], weight [O,C,kt,kh,kw], 3 strides ≥ 1, 3 non-negative paddings; got \(x.shape), \(weight.shape), \(stride), \(padding)")
         }
+        guard outputType.isFloatingPoint else { throw TensorError.unsupported("conv3d output \(outputType)") }
         let (nb, c, t, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4])
         let (o, kt, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3], weight.shape[4])
         guard weight.shape[1] == c else {
@@ -43,57 +51,50 @@ extension CPUBackend {
         let wc = weight.isContiguous && Self.gemmTypes.contains(weight.dtype) ? weight : try contiguous(weight, dtype: .f32)
         let wOp = MatrixOperand(base: UnsafeRawPointer(wc.rawBase) + wc.offset * wc.dtype.byteSize, dtype: wc.dtype,
                                 rowStride: kdim, colStride: 1)
-        let xs = try DenseF32(x)
-        let xp = xs.pointer
+        let xc = x.isContiguous && Self.gemmTypes.contains(x.dtype) ? x : try contiguous(x, dtype: .f32)
+        let xBase = UnsafeRawPointer(xc.rawBase) + xc.offset * xc.dtype.byteSize
         let out = try empty([nb, o, to, ho, wo], dtype: .f32)
         let op = out.mutableFloats
-        let pointwise = kdim == c && stride == [1, 1, 1] && padding.allSatisfy({ $0 == .none })
-
-        for n in 0..<nb {
-            let xb = xp + n * c * t * h * w
-            let ob = op + n * o * plane
-            if pointwise {
-                let bOp = MatrixOperand(base: UnsafeRawPointer(xb), dtype: .f32, rowStride: plane, colStride: 1)
-                CPUGemm.multiply(m: o, n: plane, k: kdim, a: wOp, b: bOp, c: ob, ldc: plane, accumulate: false)
-                continue
-            }
-            let chunk = max(1, min(plane, Self.im2colBudgetElements / max(kdim, 1)))
-            let cols = UnsafeMutablePointer<Float>.allocate(capacity: kdim * chunk)
-            defer { cols.deallocate() }
-            var p0 = 0
-            while p0 < plane {
-                let nc = min(chunk, plane - p0)
-                // cols[kIndex][j]: input value seen by kernel tap kIndex at output position p0 + j.
-                Parallel.forEach(kdim) { kIndex in
-                    let ci = kIndex / (kt * kh * kw)
-                    var rem = kIndex % (kt * kh * kw)
-                    let dt = rem / (kh * kw); rem %= kh * kw
-                    let dh = rem / kw, dw = rem % kw
-                    let src = xb + ci * t * h * w
-                    let row = cols + kIndex * nc
-                    var p = p0
-                    var oz = p / (ho * wo), oy = (p / wo) % ho, ox = p % wo
-                    for j in 0..<nc {
-                        let iz = oz * stride[0] - padding[0].before + dt
-                        let iy = oy * stride[1] - padding[1].before + dh
-                        let ix = ox * stride[2] - padding[2].before + dw
-                        row[j] = (iz >= 0 && iz < t && iy >= 0 && iy < h && ix >= 0 && ix < w) ? src[(iz * h + iy) * w + ix] : 0
-                        p += 1
-                        ox += 1
-                        if ox == wo { ox = 0; oy += 1; if oy == ho { oy = 0; oz += 1 } }
-                    }
-                }
-                let bOp = MatrixOperand(base: UnsafeRawPointer(cols), dtype: .f32, rowStride: nc, colStride: 1)
-                CPUGemm.multiply(m: o, n: nc, k: kdim, a: wOp, b: bOp, c: ob + p0, ldc: plane, accumulate: false)
-                p0 += nc
-            }
-        }
+        if plane == 0 || nb == 0 || o == 0 { return outputType == .f32 ? out : try contiguous(out, dtype: outputType) }
         if let biasValues {
-            Parallel.forEach(nb * o) { r in
-                let bv = biasValues[r % o], row = op + r * plane
-                for i in 0..<plane { row[i] += bv }
+            Parallel.forEach(nb * o) { r in (op + r * plane).update(repeating: biasValues[r % o], count: plane) }
+        }
+        let pointwise = kt == 1 && kh == 1 && kw == 1 && stride == [1, 1, 1] && padding.allSatisfy({ $0 == .none })
+
+        // Tap table: kIndex = ((ci·kt + dt)·kh + dh)·kw + dw, the weight's flattening.
+        var taps = [ConvTap]()
+        taps.reserveCapacity(pointwise ? 0 : kdim)
+        if !pointwise {
+            for ci in 0..<c { for dt in 0..<kt { for dh in 0..<kh { for dw in 0..<kw {
+                taps.append(ConvTap(channelOffset: ci * t * h * w, dt: dt, dh: dh, dw: dw))
+            } } } }
+        }
+        let elementSize = xc.dtype.byteSize
+        taps.withUnsafeBufferPointer { tapBuffer in
+            for n in 0..<nb {
+                let xb = xBase + n * c * t * h * w * elementSize
+                let ob = op + n * o * plane
+                if pointwise {
+                    let bOp = MatrixOperand(base: xb, dtype: xc.dtype, rowStride: plane, colStride: 1)
+                    CPUGemm.multiply(m: o, n: plane, k: kdim, a: wOp, bSource: bOp, c: ob, ldc: plane,
+                                     accumulate: biasValues != nil, threads: Parallel.threadCount)
+                    continue
+                }
+                func run<E: GemmElement>(_: E.Type) {
+                    let source = ConvBSource<E>(x: xb, t: t, h: h, w: w, outH: ho, outW: wo,
+                                                stride: (stride[0], stride[1], stride[2]),
+                                                pad: (padding[0].before, padding[1].before, padding[2].before),
+                                                taps: tapBuffer.baseAddress!)
+                    CPUGemm.multiply(m: o, n: plane, k: kdim, a: wOp, bSource: source, c: ob, ldc: plane,
+                                     accumulate: biasValues != nil, threads: Parallel.threadCount)
+                }
+                switch xc.dtype {
+                case .f32: run(GemmF32.self)
+                case .bf16: run(GemmBF16.self)
+                default: run(GemmF16.self)
+                }
             }
         }
-        return x.dtype == .f32 ? out : try contiguous(out, dtype: x.dtype)
+        return outputType == .f32 ? out : try contiguous(out, dtype: outputType)
     }
 }

@@ -9,6 +9,8 @@ struct BenchConv: ParsableCommand {
         commandName: "conv",
         abstract: "Time CPU conv3d on the Wan2.1 VAE's convolution shapes and compare with the FMA peak.",
         discussion: """
+        GFLOP/CPU-s divides by the process's CPU time (all threads), which a busy machine inflates \
+        much less than wall time; the core peak is the FMA peak divided by the cores. \
         Each case is one causal convolution step of the decoder: the input holds the chunk plus the \
         two cached frames (k_t = 3) and the output the chunk's frames, at the given spatial size.
         """
@@ -53,30 +55,44 @@ struct BenchConv: ParsableCommand {
         let peak = CPUPeak.detect(cores: Parallel.threadCount)
         print(peak.formula)
         print("spatial \(h)×\(w), \(frames) output frame(s), timed runs per case: \(repeatCount) (after 1 warm-up)\n")
-        print(String(format: "%-20@ %10@ %10@ %9@ %7@", "case" as NSString, "median ms" as NSString,
-                     "best ms" as NSString, "GFLOP/s" as NSString, "% peak" as NSString))
+        print(pad("case", 20) + " median ms    best ms   GFLOP/s  % peak   CPU ms  GFLOP/CPU-s")
         var rng = UInt64(0x9E37_79B9_7F4A_7C15)
         for c in Self.cases {
             let tIn = frames + c.kernel[0] - 1
             let x = try randomTensor([1, c.inChannels, tIn, h, w], &rng)
             let weight = try randomTensor([c.outChannels, c.inChannels] + c.kernel, &rng)
             let bias = try randomTensor([c.outChannels], &rng)
+            var cpuSeconds: [Double] = []
             func once() throws -> Double {
+                let cpu0 = processCPUSeconds()
                 let start = ContinuousClock.now
                 _ = try cpu.conv3d(x, weight: weight, bias: bias, stride: [1, 1, 1], padding: c.padding)
                 let d = ContinuousClock.now - start
+                cpuSeconds.append(processCPUSeconds() - cpu0)
                 return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
             }
             _ = try once()
+            cpuSeconds.removeAll()
             var times = try (0..<repeatCount).map { _ in try once() }
             times.sort()
+            cpuSeconds.sort()
             let median = times[times.count / 2]
+            let cpuMedian = cpuSeconds[cpuSeconds.count / 2]
             let flop = 2.0 * Double(c.outChannels * c.inChannels * c.kernel.reduce(1, *)) * Double(frames * h * w)
             let gflops = flop / median / 1e9
-            print(String(format: "%-20@ %10.1f %10.1f %9.1f %7.1f", c.name as NSString, median * 1e3, times[0] * 1e3,
-                         gflops, 100 * gflops / peak.gflops))
+            print(pad(c.name, 20) + String(format: " %9.1f %10.1f %9.1f %7.1f %8.1f %12.1f", median * 1e3, times[0] * 1e3,
+                                           gflops, 100 * gflops / peak.gflops, cpuMedian * 1e3, flop / cpuMedian / 1e9))
         }
     }
+
+    /// User + system CPU time of this process (all threads).
+    private func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
+    }
+
+    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 
     private func randomTensor(_ shape: [Int], _ rng: inout UInt64) throws -> Tensor {
         let n = shape.reduce(1, *)

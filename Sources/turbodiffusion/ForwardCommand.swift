@@ -10,7 +10,7 @@ struct ForwardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward",
         abstract: "Evaluate one model component on inputs from a safetensors file.",
-        subcommands: [ForwardDiT.self, ForwardT5.self, SyntheticT5.self]
+        subcommands: [ForwardDiT.self, ForwardT5.self, ForwardVAEDecode.self, ForwardVAEEncode.self, SyntheticT5.self]
     )
 }
 

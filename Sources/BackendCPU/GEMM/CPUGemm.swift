@@ -39,6 +39,15 @@ public enum CPUGemm {
     static func multiply(m: Int, n: Int, k: Int, a: MatrixOperand, b: MatrixOperand,
                          c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
                          threads: Int, blocking: GemmBlocking) {
+        multiply(m: m, n: n, k: k, a: a, bSource: b, c: c, ldc: ldc, accumulate: accumulate,
+                 threads: threads, blocking: blocking)
+    }
+
+    /// The driver, generic over where B's packed panels come from: a strided matrix, or an
+    /// implicit im2col that gathers convolution inputs while packing (ConvolutionPacking.swift).
+    static func multiply<B: GemmBSource>(m: Int, n: Int, k: Int, a: MatrixOperand, bSource b: B,
+                                         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
+                                         threads: Int, blocking: GemmBlocking = .default) {
         precondition(m >= 0 && n >= 0 && k >= 0, "negative GEMM dimension")
         precondition(m <= 1 || ldc >= n, "ldc \(ldc) < n \(n)")
         if m == 0 || n == 0 { return }
@@ -91,7 +100,7 @@ public enum CPUGemm {
                     let lo = w * packShare
                     let hi = min(panels, lo + packShare)
                     if lo < hi {
-                        GemmPack.packB(b, p0: pc, kc: kcCur, c0: jc, nc: ncCur, panels: lo..<hi, dst: bPack)
+                        b.packB(p0: pc, kc: kcCur, c0: jc, nc: ncCur, panels: lo..<hi, dst: bPack)
                     }
                 }
                 // Phase 2: (row block, column chunk) items, pulled dynamically: a worker that is

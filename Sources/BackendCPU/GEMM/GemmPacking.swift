@@ -33,6 +33,18 @@ enum GemmF16: GemmElement {
     }
 }
 
+/// A source of packed B micro-panels (see `GemmPack.packB` for the layout). Called concurrently
+/// for disjoint panel ranges of one block.
+protocol GemmBSource {
+    func packB(p0: Int, kc: Int, c0: Int, nc: Int, panels: Range<Int>, dst: UnsafeMutablePointer<Float>)
+}
+
+extension MatrixOperand: GemmBSource {
+    func packB(p0: Int, kc: Int, c0: Int, nc: Int, panels: Range<Int>, dst: UnsafeMutablePointer<Float>) {
+        GemmPack.packB(self, p0: p0, kc: kc, c0: c0, nc: nc, panels: panels, dst: dst)
+    }
+}
+
 enum GemmPack {
     /// Packs panel-major A micro-panels for rows [r0, r0+mc), k [p0, p0+kc) into `dst`
     /// (capacity ceil(mc/6)·6·kc floats). Panels are laid out back to back, each kc·6 floats.

@@ -61,15 +61,16 @@ struct CausalConv3d {
 
     var outChannels: Int { weight.shape[0] }
 
-    // x: [C, T, H, W] -> [O, T, H + 2p − kh + 1, W + 2p − kw + 1]; frames before x come from the cache.
+    // x: [C, T, H, W] (any float type) -> [O, T, H + 2p − kh + 1, W + 2p − kw + 1] f32; frames before x
+    // come from the cache, which holds them in the operand type.
     func callAsFunction(_ x: Tensor, _ state: VAECausalState, _ ctx: ComputeContext) throws -> Tensor {
         let b = ctx.backend
         guard let slot else { return try conv(x, front: 0, ctx) }
         let history = kernel[0] - 1
-        var input = x
+        var input = try Self.operand(x, ctx)
         var front = history
         if let previous = state.frames[slot] {
-            input = try b.concat([previous, x], dim: 1)          // [C, cached + T, H, W]
+            input = try b.concat([previous, input], dim: 1)      // [C, cached + T, H, W]
             front -= previous.frameCount
         }
         let keep = min(history, input.frameCount)
@@ -77,11 +78,21 @@ struct CausalConv3d {
         return try conv(input, front: front, ctx)
     }
 
-    // x: [C, T, H, W] (zero-padded by `front` frames in time) -> [O, T + front − kt + 1, H', W']
+    /// x in the context's operand type (bf16 compute rounds convolution inputs once, as autocast does).
+    static func operand(_ x: Tensor, _ ctx: ComputeContext) throws -> Tensor {
+        x.dtype == ctx.dtype ? x : try ctx.backend.contiguous(x, dtype: ctx.dtype)
+    }
+
+    // x: [C, T, H, W] (zero-padded by `front` frames in time) -> [O, T + front − kt + 1, H', W'] f32
     func conv(_ x: Tensor, front: Int, _ ctx: ComputeContext) throws -> Tensor {
         let p = Padding(spatialPadding, spatialPadding)
-        return try ctx.backend.conv3d(x.unsqueezed(0), weight: weight, bias: bias, stride: [1, 1, 1],
-                                      padding: [Padding(front, 0), p, p]).squeezed(0)
+        return try run(x, stride: [1, 1, 1], padding: [Padding(front, 0), p, p], ctx)
+    }
+
+    // x: [C, T, H, W] -> [O, T', H', W'] f32 with explicit stride and padding (the resamplers).
+    func run(_ x: Tensor, stride: [Int], padding: [Padding], _ ctx: ComputeContext) throws -> Tensor {
+        try ctx.backend.conv3d(Self.operand(x, ctx).unsqueezed(0), weight: weight, bias: bias, stride: stride,
+                               padding: padding, outputType: .f32).squeezed(0)
     }
 }
 
@@ -97,8 +108,14 @@ struct VAENorm {
         bias = store.contains("\(key).bias") ? try store.take("\(key).bias", shape: shape) : nil
     }
 
-    // x: [C, T, H, W] -> [C, T, H, W]
+    // x: [C, T, H, W] -> [C, T, H, W] f32
     func callAsFunction(_ x: Tensor, _ ctx: ComputeContext) throws -> Tensor {
         try ctx.backend.l2Norm(x, dim: 0, gamma: gamma, bias: bias, eps: 1e-12)
+    }
+
+    /// SiLU(norm(x)), rounded once to the context's operand type: the input of a convolution.
+    // x: [C, T, H, W] -> [C, T, H, W] (ctx.dtype)
+    func silu(_ x: Tensor, _ ctx: ComputeContext) throws -> Tensor {
+        try ctx.backend.l2NormSiLU(x, gamma: gamma, bias: bias, eps: 1e-12, outputType: ctx.dtype)
     }
 }

@@ -31,12 +31,9 @@ struct ResidualBlock: CausalStage {
 
     // x: [Cin, T, H, W] -> [Cout, T, H, W]
     func callAsFunction(_ x: Tensor, _ state: VAECausalState, _ ctx: ComputeContext) throws -> Tensor {
-        let b = ctx.backend
-        var y = try b.unary(.silu, norm1(x, ctx))
-        y = try conv1(y, state, ctx)
-        y = try b.unary(.silu, norm2(y, ctx))
-        y = try conv2(y, state, ctx)
-        return try b.add(y, shortcut.map { try $0(x, state, ctx) } ?? x)
+        var y = try conv1(norm1.silu(x, ctx), state, ctx)      // f32
+        y = try conv2(norm2.silu(y, ctx), state, ctx)
+        return try ctx.backend.add(y, shortcut.map { try $0(x, state, ctx) } ?? x)
     }
 }
 
@@ -44,32 +41,35 @@ struct ResidualBlock: CausalStage {
 /// convolutions for q/k/v and the output, plus the input. Keys: norm.gamma, to_qkv.*, proj.*.
 struct AttentionBlock: CausalStage {
     let norm: VAENorm
-    let toQKV: Linear           // [3c, c]: rows 0..<c give q, c..<2c k, 2c..<3c v
-    let proj: Linear            // [c, c]
+    let qkvWeight: Tensor       // [3c, c]: rows 0..<c give q, c..<2c k, 2c..<3c v
+    let qkvBias: Tensor         // [3c]
+    let projWeight: Tensor      // [c, c]
+    let projBias: Tensor        // [c]
     let channels: Int
 
     init(_ store: WeightStore, _ key: String, channels c: Int) throws {
         norm = try VAENorm(store, "\(key).norm", channels: c, image: true)
-        let qkv = try store.matrix("\(key).to_qkv.weight", shape: [3 * c, c, 1, 1])
-        toQKV = Linear(weight: try qkv.squeezed(3).squeezed(2),
-                       bias: try store.take("\(key).to_qkv.bias", shape: [3 * c]))
-        let p = try store.matrix("\(key).proj.weight", shape: [c, c, 1, 1])
-        proj = Linear(weight: try p.squeezed(3).squeezed(2), bias: try store.take("\(key).proj.bias", shape: [c]))
+        qkvWeight = try store.matrix("\(key).to_qkv.weight", shape: [3 * c, c, 1, 1]).squeezed(3).squeezed(2)
+        qkvBias = try store.take("\(key).to_qkv.bias", shape: [3 * c])
+        projWeight = try store.matrix("\(key).proj.weight", shape: [c, c, 1, 1]).squeezed(3).squeezed(2)
+        projBias = try store.take("\(key).proj.bias", shape: [c])
         channels = c
     }
 
-    // x: [C, T, H, W] -> [C, T, H, W]
+    // x: [C, T, H, W] f32 -> [C, T, H, W] f32 (q, k, v and the attention output in the operand type)
     func callAsFunction(_ x: Tensor, _ state: VAECausalState, _ ctx: ComputeContext) throws -> Tensor {
         let b = ctx.backend, c = channels
         let (t, h, w) = (x.shape[1], x.shape[2], x.shape[3])
-        let tokens = try norm(x, ctx).reshaped([c, t * h * w]).transposed(0, 1)        // [T·HW, C] view
-        let qkv = try toQKV(tokens, ctx).reshaped([t, 1, h * w, 3 * c])                // [T, 1, HW, 3C]
+        let normed = try CausalConv3d.operand(norm(x, ctx), ctx)
+        let tokens = try normed.reshaped([c, t * h * w]).transposed(0, 1)                   // [T·HW, C] view
+        let qkv = try b.matmul(tokens, qkvWeight, transposeB: true, bias: qkvBias, outputType: ctx.dtype)
+            .reshaped([t, 1, h * w, 3 * c])                                                 // [T, 1, HW, 3C]
         let q = try qkv.narrowed(dim: 3, start: 0, length: c)
         let k = try qkv.narrowed(dim: 3, start: c, length: c)
         let v = try qkv.narrowed(dim: 3, start: 2 * c, length: c)
         let o = try b.attention(q: q, k: k, v: v, scale: 1 / Float(c).squareRoot(), bias: nil)   // [T, 1, HW, C]
-        let y = try proj(o.reshaped([t * h * w, c]), ctx)                             // [T·HW, C]
-        return try b.add(x, y.reshaped([t, h, w, c]).permuted([3, 0, 1, 2]))          // [C, T, H, W]
+        let y = try b.matmul(o.reshaped([t * h * w, c]), projWeight, transposeB: true, bias: projBias, outputType: .f32)
+        return try b.add(x, y.reshaped([t, h, w, c]).permuted([3, 0, 1, 2]))              // [C, T, H, W]
     }
 }
 
@@ -119,9 +119,8 @@ struct Resample: CausalStage {
 
     // x: [C, T, H, W] -> [C/2, T, 2H, 2W]
     func upsampleSpatial(_ x: Tensor, _ ctx: ComputeContext) throws -> Tensor {
-        let (c, t, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let up = try ctx.backend.upsampleNearest(x, scaleH: 2, scaleW: 2)             // [C, T, 2H, 2W]
-        precondition(up.shape == [c, t, 2 * h, 2 * w])
+        // Rounded to the operand type before the 4× larger copy (the same values either way).
+        let up = try ctx.backend.upsampleNearest(CausalConv3d.operand(x, ctx), scaleH: 2, scaleW: 2)   // [C, T, 2H, 2W]
         return try spatial.conv(up, front: 0, ctx)                                     // k_t = 1: no history
     }
 
@@ -147,8 +146,7 @@ struct Resample: CausalStage {
 
     // x: [C, T, H, W] -> [C, T, ⌈H/2⌉, ⌈W/2⌉] (H, W even in practice)
     func downsampleSpatial(_ x: Tensor, _ ctx: ComputeContext) throws -> Tensor {
-        try ctx.backend.conv3d(x.unsqueezed(0), weight: spatial.weight, bias: spatial.bias, stride: [1, 2, 2],
-                               padding: [.none, Padding(0, 1), Padding(0, 1)]).squeezed(0)
+        try spatial.run(x, stride: [1, 2, 2], padding: [.none, Padding(0, 1), Padding(0, 1)], ctx)
     }
 
     // x: [C, T, H, W] -> [C, T', H, W]: frame 0 of the clip, then one frame per complete window
@@ -156,18 +154,16 @@ struct Resample: CausalStage {
     func downsampleTime(_ x: Tensor, _ state: VAECausalState, _ ctx: ComputeContext) throws -> Tensor {
         let b = ctx.backend, slot = slot!
         var parts: [Tensor] = []
-        var pending = x
+        var pending = try CausalConv3d.operand(x, ctx)       // waiting frames are convolution inputs
         if !state.started[slot] {
             state.started[slot] = true
             parts.append(try x.frames(0, 1))
         } else if let waiting = state.frames[slot] {
-            pending = try b.concat([waiting, x], dim: 1)
+            pending = try b.concat([waiting, pending], dim: 1)
         }
         let windows = pending.frameCount >= 3 ? (pending.frameCount - 3) / 2 + 1 : 0
         if windows > 0 {
-            let tc = timeConv!
-            parts.append(try b.conv3d(pending.unsqueezed(0), weight: tc.weight, bias: tc.bias, stride: [2, 1, 1],
-                                      padding: [.none, .none, .none]).squeezed(0))           // [C, windows, H, W]
+            parts.append(try timeConv!.run(pending, stride: [2, 1, 1], padding: [.none, .none, .none], ctx))   // [C, windows, H, W]
         }
         // The next window starts at frame 2·windows of `pending`.
         state.frames[slot] = try b.contiguous(pending.frames(2 * windows, pending.frameCount - 2 * windows))
@@ -188,6 +184,6 @@ struct HeadBlock: CausalStage {
 
     // x: [Cin, T, H, W] -> [Cout, T, H, W]
     func callAsFunction(_ x: Tensor, _ state: VAECausalState, _ ctx: ComputeContext) throws -> Tensor {
-        try conv(ctx.backend.unary(.silu, norm(x, ctx)), state, ctx)
+        try conv(norm.silu(x, ctx), state, ctx)
     }
 }

@@ -65,6 +65,10 @@ public final class WanVAE {
     let postQuantConv: CausalConv3d?    // conv2 [z, z, 1, 1, 1]: latent -> decoder input
     let decoderStages: [any CausalStage]
     let decoderSlots: Int
+    /// First decoder stage that tiling runs per tile (the first resampler).
+    let decoderSplit: Int
+    /// First encoder stage that runs on the whole latent grid when tiling (after the last resampler).
+    let encoderSplit: Int
     /// Things said once while loading (e.g. the unused half of the checkpoint).
     public let loadNotes: [String]
 
@@ -94,6 +98,10 @@ public final class WanVAE {
             store.ignore(where: { $0.hasPrefix("decoder.") || $0.hasPrefix("conv2.") }, note: "the decoder (decoder.*, conv2.*) is not loaded")
         }
         decoderSlots = slots.count
+        // Tiling cuts the decoder before its first resampler and the encoder after its last, so the
+        // middle attention always sees whole frames.
+        decoderSplit = decoderStages.firstIndex { $0 is Resample } ?? 0
+        encoderSplit = (encoderStages.lastIndex { $0 is Resample } ?? -1) + 1
         try store.finish()
         loadNotes = store.notes
     }
@@ -155,29 +163,30 @@ public final class WanVAE {
 
     /// Latent to video. z: [16, T, h, w] normalized ((μ − mean)/std) -> [3, 1 + 4(T−1), 8h, 8w] f32 in [-1, 1].
     public func decode(_ z: Tensor, _ ctx: ComputeContext, streaming: VAEStreaming = .reference) throws -> Tensor {
+        let x = try decoderInput(z, ctx)
+        let state = VAECausalState(slots: decoderSlots)
+        let video = try Self.stream(decoderStages[...], x, state, ctx, streaming, encoding: false)!   // [3, F, 8h, 8w]
+        return try clamp(video, ctx.backend)
+    }
+
+    /// Checks z and undoes the latent normalization: conv2(z / (1/std) + mean) [16, T, h, w] f32
+    /// (in f32 as the reference computes it).
+    func decoderInput(_ z: Tensor, _ ctx: ComputeContext) throws -> Tensor {
         guard parts.contains(.decoder), let postQuantConv else { throw ModelLoadError.unsupported("this WanVAE was loaded without its decoder") }
         let c = config, b = ctx.backend
         guard z.rank == 4, z.shape[0] == c.zDim, z.shape[1] >= 1, z.shape[2] >= 1, z.shape[3] >= 1 else {
             throw TensorError.shapeMismatch("VAE latent z \(z.shape): expected [\(c.zDim), T ≥ 1, h, w]")
         }
-        // z / (1/std) + mean, in f32 as the reference computes it.
         let (mean, invStd) = try latentStatistics(b)
-        var x = try b.add(b.binary(.div, b.contiguous(z, dtype: .f32), invStd), mean)   // [16, T, h, w]
-        if ctx.dtype != .f32 { x = try b.contiguous(x, dtype: ctx.dtype) }
-        let state = VAECausalState(slots: decoderSlots)
-        x = try postQuantConv(x, state, ctx)
-        var outs: [Tensor] = []
-        var t0 = 0
-        for n in streaming.split(x.frameCount, encoding: false) {
-            if let y = try Self.run(decoderStages[...], x.frames(t0, n), state, ctx, passElements: streaming.passElements) {
-                outs.append(y)
-            }
-            t0 += n
-        }
-        let video = outs.count == 1 ? outs[0] : try b.concat(outs, dim: 1)              // [3, F, 8h, 8w]
-        let lo = try b.upload(Tensor.host([-1], shape: [1], dtype: video.dtype))
-        let hi = try b.upload(Tensor.host([1], shape: [1], dtype: video.dtype))
-        return try b.contiguous(b.binary(.minimum, b.binary(.maximum, video, lo), hi), dtype: .f32)
+        let x = try b.add(b.binary(.div, b.contiguous(z, dtype: .f32), invStd), mean)   // [16, T, h, w]
+        return try postQuantConv(x, VAECausalState(slots: 0), ctx)                     // 1×1×1: no history
+    }
+
+    /// Clamps the decoder output to [-1, 1].
+    func clamp(_ video: Tensor, _ b: any Backend) throws -> Tensor {
+        let lo = try b.upload(Tensor.host([-1], shape: [1]))
+        let hi = try b.upload(Tensor.host([1], shape: [1]))
+        return try b.binary(.minimum, b.binary(.maximum, video, lo), hi)
     }
 
     // MARK: Encoding
@@ -185,8 +194,16 @@ public final class WanVAE {
     /// Video to latent. video: [3, F, H, W] in [-1, 1], F = 4n + 1, H and W multiples of 8
     /// -> normalized mean (μ − mean)/std [16, n + 1, H/8, W/8] f32 (no sampling, as the reference's encode).
     public func encode(_ video: Tensor, _ ctx: ComputeContext, streaming: VAEStreaming = .reference) throws -> Tensor {
-        guard parts.contains(.encoder), let quantConv else { throw ModelLoadError.unsupported("this WanVAE was loaded without its encoder") }
-        let c = config, b = ctx.backend, s = c.spatialStride
+        let x = try encoderInput(video, ctx)
+        let state = VAECausalState(slots: encoderSlots)
+        let h = try Self.stream(encoderStages[...], x, state, ctx, streaming, encoding: true)!   // [2z, n + 1, H/8, W/8]
+        return try latent(fromEncoderOutput: h, ctx)
+    }
+
+    /// Checks the video's shape; -> the video as f32.
+    func encoderInput(_ video: Tensor, _ ctx: ComputeContext) throws -> Tensor {
+        guard parts.contains(.encoder) else { throw ModelLoadError.unsupported("this WanVAE was loaded without its encoder") }
+        let c = config, s = c.spatialStride
         guard video.rank == 4, video.shape[0] == c.imageChannels else {
             throw TensorError.shapeMismatch("VAE video \(video.shape): expected [\(c.imageChannels), F, H, W]")
         }
@@ -196,20 +213,15 @@ public final class WanVAE {
         guard video.shape[2] % s == 0, video.shape[3] % s == 0, video.shape[2] > 0, video.shape[3] > 0 else {
             throw TensorError.shapeMismatch("VAE video is \(video.shape[2])×\(video.shape[3]); height and width must be positive multiples of \(s)")
         }
-        let x = try b.contiguous(video, dtype: ctx.dtype)
-        let state = VAECausalState(slots: encoderSlots)
-        var outs: [Tensor] = []
-        var t0 = 0
-        for n in streaming.split(x.frameCount, encoding: true) {
-            if let y = try Self.run(encoderStages[...], x.frames(t0, n), state, ctx, passElements: streaming.passElements) {
-                outs.append(y)
-            }
-            t0 += n
-        }
-        let h = outs.count == 1 ? outs[0] : try b.concat(outs, dim: 1)                 // [2z, n + 1, H/8, W/8]
-        let mu = try quantConv(h, state, ctx).narrowed(dim: 0, start: 0, length: c.zDim)   // first half: μ
+        return try ctx.backend.contiguous(video, dtype: .f32)
+    }
+
+    /// The encoder head's output [2z, T, h, w] -> normalized μ [z, T, h, w] f32.
+    func latent(fromEncoderOutput h: Tensor, _ ctx: ComputeContext) throws -> Tensor {
+        let b = ctx.backend
+        let mu = try quantConv!(h, VAECausalState(slots: 0), ctx).narrowed(dim: 0, start: 0, length: config.zDim)   // first half: μ
         let (mean, invStd) = try latentStatistics(b)
-        return try b.mul(b.sub(b.contiguous(mu, dtype: .f32), mean), invStd)
+        return try b.mul(b.sub(mu, mean), invStd)
     }
 
     /// mean and 1/std as [16, 1, 1, 1] f32 (1/std rounded in f32, as the reference's `scale[1]`).
@@ -221,6 +233,20 @@ public final class WanVAE {
     }
 
     // MARK: Streaming
+
+    /// Feeds x [C, T, H, W] through `stages` in the calls `streaming` asks for (encoder chunking
+    /// when `encoding`) and joins the outputs along time; nil when no frame came out.
+    static func stream(_ stages: ArraySlice<any CausalStage>, _ x: Tensor, _ state: VAECausalState, _ ctx: ComputeContext,
+                       _ streaming: VAEStreaming, encoding: Bool) throws -> Tensor? {
+        var outs: [Tensor] = []
+        var t0 = 0
+        for n in streaming.split(x.frameCount, encoding: encoding) {
+            if let y = try run(stages, x.frames(t0, n), state, ctx, passElements: streaming.passElements) { outs.append(y) }
+            t0 += n
+        }
+        if outs.isEmpty { return nil }
+        return outs.count == 1 ? outs[0] : try ctx.backend.concat(outs, dim: 1)
+    }
 
     /// Runs x [C, T, H, W] through `stages`, splitting it into frame groups of at most
     /// `passElements` elements (at least one frame) before any stage where it is larger; each

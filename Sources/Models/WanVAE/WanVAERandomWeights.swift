@@ -21,12 +21,17 @@ public enum WanVAERandomWeights {
         return z ^ (z >> 31)
     }
 
-    /// The state dict of `config` (names as in the released checkpoint) filled from `seed`.
-    public static func stateDict(_ config: WanVAEConfig, seed: UInt64) throws -> [NamedTensor] {
+    /// The state dict of `config` (names as in the released checkpoint) filled from `seed`;
+    /// only the tensors whose name passes `keep` are made (the others still advance the stream).
+    public static func stateDict(_ config: WanVAEConfig, seed: UInt64, keep: (String) -> Bool = { _ in true }) throws -> [NamedTensor] {
         var out: [NamedTensor] = []
         var start: UInt64 = 0
         for (name, shape) in config.parameterShapes {
             let n = shape.reduce(1, *)
+            guard keep(name) else {
+                start &+= UInt64(n)
+                continue
+            }
             let t = try Tensor.hostEmpty(shape, dtype: .f32)
             let p = try t.hostBuffer().base.assumingMemoryBound(to: Float.self)
             enum Rule { case gamma, bias, weight(Float) }
