@@ -78,62 +78,17 @@ struct ForwardT5: ParsableCommand {
             try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
             try SafetensorsWriter.write([NamedTensor(name: "out", tensor: out)], to: output)
             logLine("wrote \(output)")
-            if let sampler { logLine(sampler.stop()) }
+            if let sampler {
+                let peaks = sampler.takePeaks()
+                sampler.stop()
+                logLine("memory: peak RSS (VmHWM) \(gib(MemoryUsage.now().peakResident)); sampled peaks: anonymous \(gib(peaks.anonymous)), "
+                        + "resident \(gib(peaks.resident)) (the rest of resident is the mapped checkpoint)")
+            }
         } catch let e as ValidationError {
             throw e
         } catch {
             logLine("error: \(error)")
             throw ExitCode(1)
-        }
-    }
-}
-
-/// Samples /proc/self/status every 20 ms and reports the peaks of resident memory split into
-/// anonymous (heap: activations, GEMM packing) and file-backed (the mapped checkpoint) pages.
-final class MemorySampler: @unchecked Sendable {
-    private let lock = NSLock()
-    private var running = true
-    private var peakAnon = 0, peakFile = 0
-    private var thread: Thread?
-
-    init() {
-        let t = Thread { [self] in
-            while lock.withLock({ running }) {
-                sample()
-                Thread.sleep(forTimeInterval: 0.02)
-            }
-        }
-        thread = t
-        t.start()
-    }
-
-    /// Current values in kB of the named /proc/self/status fields.
-    static func status(_ fields: [String]) -> [String: Int] {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return [:] }
-        var out: [String: Int] = [:]
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, fields.contains(String(parts[0])) else { continue }
-            out[String(parts[0])] = Int(parts[1].trimmingCharacters(in: .whitespaces).split(separator: " ")[0])
-        }
-        return out
-    }
-
-    private func sample() {
-        let s = Self.status(["RssAnon", "RssFile"])
-        lock.withLock {
-            peakAnon = max(peakAnon, s["RssAnon"] ?? 0)
-            peakFile = max(peakFile, s["RssFile"] ?? 0)
-        }
-    }
-
-    func stop() -> String {
-        sample()
-        lock.withLock { running = false }
-        let hwm = Self.status(["VmHWM"])["VmHWM"] ?? 0
-        let gib = { (kb: Int) in String(format: "%.2f GiB", Double(kb) / 1_048_576) }
-        return lock.withLock {
-            "memory: peak RSS (VmHWM) \(gib(hwm)); sampled peaks: anonymous \(gib(peakAnon)), file-backed \(gib(peakFile))"
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoints
 import Foundation
 import Models
 import TensorCore
@@ -54,64 +55,32 @@ struct SyntheticT5: ParsableCommand {
         var config = UMT5Config.umt5XXL
         config.numLayers = layers
         let entries = Self.entries(config)
-        var header = "{"
-        var offset = 0
-        for (i, (name, shape, _)) in entries.enumerated() {
-            let bytes = shape.reduce(2, *)
-            header += (i > 0 ? "," : "") + "\"\(name)\":{\"dtype\":\"BF16\",\"shape\":[\(shape.map(String.init).joined(separator: ","))],"
-                + "\"data_offsets\":[\(offset),\(offset + bytes)]}"
-            offset += bytes
-        }
-        header += "}"
-        var headerBytes = Array(header.utf8)
-        headerBytes += [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8)
-
-        let temp = output + ".partial"
-        guard FileManager.default.createFile(atPath: temp, contents: nil), let file = FileHandle(forWritingAtPath: temp) else {
-            throw ValidationError("cannot create \(temp)")
-        }
+        let specs = entries.map { (name: $0.0, dtype: DType.bf16, shape: $0.1) }
+        let bytes = specs.reduce(0) { $0 + $1.shape.reduce(2, *) }
         let start = Date()
-        do {
-            var length = UInt64(headerBytes.count).littleEndian
-            try file.write(contentsOf: withUnsafeBytes(of: &length) { Data($0) })
-            try file.write(contentsOf: Data(headerBytes))
-            var state = seed &+ 0x9E37_79B9_7F4A_7C15
-            let chunk = 1 << 24    // elements per write (32 MiB)
-            var buffer = [UInt16](repeating: 0, count: chunk)
-            for (_, shape, std) in entries {
-                var left = shape.reduce(1, *)
-                // Uniform on [−a, a] has std a/√3; std 0 marks a norm weight (all ones).
-                let a = std * Float(3).squareRoot() / Float(1 << 31)
-                while left > 0 {
-                    let n = min(left, chunk)
-                    buffer.withUnsafeMutableBufferPointer { p in
-                        if std == 0 { p.update(repeating: BF16.bits(1)); return }
-                        var i = 0
-                        while i < n {
-                            // SplitMix64: two 32-bit draws per step.
-                            state &+= 0x9E37_79B9_7F4A_7C15
-                            var z = state
-                            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-                            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-                            z ^= z >> 31
-                            p[i] = BF16.bits(Float(Int32(truncatingIfNeeded: z)) * a)
-                            if i + 1 < n { p[i + 1] = BF16.bits(Float(Int32(truncatingIfNeeded: z >> 32)) * a) }
-                            i += 2
-                        }
-                    }
-                    try buffer.withUnsafeBytes { try file.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: $0.baseAddress!),
-                                                                                    count: n * 2, deallocator: .none)) }
-                    left -= n
-                }
+        var state = seed &+ 0x9E37_79B9_7F4A_7C15
+        // Tensors are filled in file order (all bf16, so the writer keeps it), in chunks of an
+        // even number of elements: the draw sequence does not depend on the chunking.
+        try SafetensorsWriter.write(streaming: specs, to: output) { index, chunk, _ in
+            let std = entries[index].2
+            let p = chunk.bindMemory(to: UInt16.self)
+            // std 0 marks a norm weight: all ones.
+            if std == 0 { p.update(repeating: BF16.bits(1)); return }
+            // Uniform on [−a, a] has std a/√3; draws are int32, so a/2³¹ scales them.
+            let a = std * Float(3).squareRoot() / Float(1 << 31)
+            var i = 0
+            while i + 1 < p.count {
+                // SplitMix64: two 32-bit draws per step, low half first.
+                state &+= 0x9E37_79B9_7F4A_7C15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                z ^= z >> 31
+                p[i] = BF16.bits(Float(Int32(truncatingIfNeeded: z)) * a)
+                p[i + 1] = BF16.bits(Float(Int32(truncatingIfNeeded: z >> 32)) * a)
+                i += 2
             }
-            try file.close()
-            guard rename(temp, output) == 0 else { throw ValidationError("cannot rename \(temp) to \(output)") }
-        } catch {
-            try? file.close()
-            unlink(temp)
-            logLine("error: \(error)")
-            throw ExitCode(1)
         }
-        logLine(String(format: "wrote %@ (%.2f GB, %d layers) in %.1f s", output, Double(offset) / 1e9, layers, Date().timeIntervalSince(start)))
+        logLine(String(format: "wrote %@ (%.2f GB, %d layers) in %.1f s", output, Double(bytes) / 1e9, layers, Date().timeIntervalSince(start)))
     }
 }
