@@ -32,11 +32,11 @@ let package = Package(
         // umT5 SentencePiece tokenizer (spiece.model / tokenizer.json) and Wan prompt cleaning.
         // Optimized in debug builds too: its parity tests encode thousands of strings.
         .target(name: "Tokenizer", swiftSettings: [.unsafeFlags(["-O"])]),
-        .target(name: "Pipeline", dependencies: ["TensorCore", "Checkpoints", "Models"]),
+        .target(name: "Pipeline", dependencies: ["TensorCore", "Checkpoints", "Models", "Media"]),
         .executableTarget(
             name: "turbodiffusion",
             dependencies: [
-                "TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints", "Models", "Pipeline", "Tokenizer",
+                "TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints", "Models", "Pipeline", "Tokenizer", "Media",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuTuning
@@ -48,8 +48,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "PipelineTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models", "Pipeline"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "PipelineTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models", "Pipeline"]),
         .testTarget(name: "CLITests", dependencies: ["turbodiffusion", "Checkpoints", "TensorCore"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),

@@ -1,3 +1,4 @@
+import Media
 import Models
 import TensorCore
 
@@ -130,13 +131,14 @@ public final class VideoGenerator {
         }
     }
 
-    /// The I2V condition: the image resized to the output size, in [-1, 1], followed by F − 1 zero
+    /// The I2V condition: the image resized to the output size as upstream does (torchvision's
+    /// antialiased bilinear on uint8, exact), in [-1, 1], followed by F − 1 zero
     /// frames, VAE-encoded (16 channels), behind a 4-channel mask that is 1 on latent frame 0.
     func imageCondition(_ image: [UInt8], _ imageSize: VideoSize, codec: any VideoAutoencoder, request r: GenerationRequest,
                         latentShape: [Int]) throws -> Tensor {
         let (w, h) = (r.size.width, r.size.height)
-        let resized = ImageResize.antialiasedBilinear(image, width: imageSize.width, height: imageSize.height, toWidth: w, toHeight: h)
-        let planar = ImageResize.planarSigned(resized, width: w, height: h)             // [3, H, W]
+        let source = try RGBImage(width: imageSize.width, height: imageSize.height, pixels: image)
+        let planar = try FrameConversion.conditioningImage(source, width: w, height: h)   // [3, H, W] in [-1, 1]
         var video = [Float](repeating: 0, count: 3 * r.frames * h * w)                  // [3, F, H, W]
         for c in 0..<3 {
             for p in 0..<(h * w) { video[c * r.frames * h * w + p] = planar[c * h * w + p] }
