@@ -124,6 +124,17 @@ import Testing
         #expect(sizes.sorted() == [32, 32, 48])
     }
 
+    @Test func serveImageToVideoAsksForTheImage() throws {
+        let image = scratch.appendingPathComponent("first.png")
+        try Self.writePNG(width: 16, height: 16, to: image)
+        let script = "a cat walks\n\(scratch.appendingPathComponent("missing.png").path)\n\(image.path)\n/set num_steps 1\n/show\n/quit\n"
+        let r = try CLI.run(["serve", "i2v", "--high_noise_model_path", Self.model("dit_i2v_high.pth"),
+                             "--low_noise_model_path", Self.model("dit_i2v_low.pth")] + shared, stdin: script, directory: scratch)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("image path> ") && r.stdout.contains("no such file") && r.stdout.contains("saved outputs/i2v_0_Wan2_2_A14B_"))
+        #expect(r.stdout.contains("image = \(image.path)") && r.stdout.contains("boundary = 0.9"))
+    }
+
     /// A small RGB PNG (stored deflate blocks), written here so the test does not depend on the encoder under test.
     static func writePNG(width: Int, height: Int, to url: URL) throws {
         var raw: [UInt8] = []
