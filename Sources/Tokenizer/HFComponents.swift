@@ -39,7 +39,6 @@ indirect enum HFNormalizer {
             for s in text.scalars {
                 let lower = Array(s.properties.lowercaseMapping.unicodeScalars)
                 for (k, c) in lower.enumerated() { dest.append((c, k == 0 ? 0 : 1)) }
-                if lower.isEmpty, !dest.isEmpty { dest[dest.count - 1].1 -= 1 }
             }
             text.transform(dest, initialOffset: 0)
         }

@@ -26,7 +26,7 @@ enum HuggingFaceTokenizerFile {
         let normalizer = try top["normalizer"].flatMap { $0.isNull ? nil : try parseNormalizer($0) }
         let preTokenizer = try top["pre_tokenizer"].flatMap { $0.isNull ? nil : try parsePreTokenizer($0) }
         let added = try parseAddedTokens(top["added_tokens"], model: unigram)
-        let template = try parseTemplate(top["post_processor"], added: added, model: unigram)
+        let template = try parseTemplate(top["post_processor"])
         return HuggingFaceTokenizer(model: unigram, normalizer: normalizer, preTokenizer: preTokenizer,
                                     addedTokens: added, template: template)
     }
@@ -155,7 +155,7 @@ enum HuggingFaceTokenizerFile {
 
     /// The single-sequence template of a TemplateProcessing post-processor; nil entries stand
     /// for the sequence. No post-processor: the sequence alone.
-    private static func parseTemplate(_ x: JSONValue?, added: [HFAddedToken], model: HuggingFaceUnigram) throws -> [[Int32]?] {
+    private static func parseTemplate(_ x: JSONValue?) throws -> [[Int32]?] {
         guard let x, !x.isNull else { return [nil] }
         let (o, type) = try object(x, "post_processor")
         guard type == "TemplateProcessing" else {

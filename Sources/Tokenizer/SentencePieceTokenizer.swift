@@ -41,6 +41,8 @@ public final class SentencePieceTokenizer: @unchecked Sendable {
     public let eosID: Int32
     public let padID: Int32
     public let vocabSize: Int
+    /// Wan pads/truncates prompts to 512 tokens (`text_len`).
+    public static let defaultLength = 512
 
     /// Reads a tokenizer file; the format is recognised from the content, not the name.
     public convenience init(contentsOf path: String) throws {
@@ -142,7 +144,7 @@ public final class SentencePieceTokenizer: @unchecked Sendable {
 
     /// What Wan's text encoder sees for a prompt: `HuggingfaceTokenizer(seq_len=length,
     /// clean='whitespace')`, i.e. `WanTextCleaner.clean` then `encode(_:length:)`.
-    public func encodeWanPrompt(_ prompt: String, length: Int = 512) throws -> TokenizedText {
+    public func encodeWanPrompt(_ prompt: String, length: Int = defaultLength) throws -> TokenizedText {
         try encode(WanTextCleaner.clean(prompt), length: length)
     }
 

@@ -46,7 +46,7 @@ enum Fixtures {
 }
 
 /// Exact id parity with the `sentencepiece` and `tokenizers` Python libraries on every fixture
-/// string, for three SentencePiece models and six tokenizer.json layouts.
+/// string, for three SentencePiece models and seven tokenizer.json layouts.
 @Suite struct TokenizerParityTests {
     @Test("spiece.model ids equal sentencepiece's", arguments: ["spiece.model", "spiece_nfkc_cf.model", "spiece_identity.model"])
     func sentencePieceModel(name: String) throws {
@@ -75,7 +75,8 @@ enum Fixtures {
     /// tokenizer.json layouts: the fixture lists, per layout, the ids that differ from the
     /// layout's base (sentencepiece's ids + </s>, or another layout).
     @Test("tokenizer.json ids equal tokenizers'", arguments: ["converter", "converter_no_byte_fallback", "legacy_umt5",
-                                                               "transformers_v5", "first_no_split", "no_normalizer_strip_both"])
+                                                               "transformers_v5", "first_no_split", "no_normalizer_strip_both",
+                                                               "added_token_flags"])
     func tokenizerJSON(layout: String) throws {
         let ref = try Fixtures.json("ids_tokenizer_json.json")
         let variants = ref["variants"]!

@@ -369,6 +369,8 @@ def main():
             f.write(main_blob)
         v5 = hf_v5_layout(d)
     charsmap = [n for n in hf["normalizer"]["normalizers"] if n["type"] == "Precompiled"][0]["precompiled_charsmap"]
+    extra = {"<sep>": {"lstrip": True, "rstrip": True}, "[MASK]": {"single_word": True},
+             "ﬁx": {"normalized": True}, "</s>": {"single_word": True, "lstrip": True}}
     v5_norm = v5["normalizer"]
     assert v5_norm["type"] == "Precompiled" and v5_norm["precompiled_charsmap"] == charsmap
     # Each layout lists the ids that differ from its base layout ("spiece.model" = sentencepiece's
@@ -400,10 +402,17 @@ def main():
             "base": "converter", "every": 4,
             "normalizer": {"type": "Sequence", "normalizers": [
                 {"type": "Strip", "strip_left": True, "strip_right": True},
-                {"type": "Replace", "pattern": {"String": "\t"}, "content": " "}]},
+                {"type": "Replace", "pattern": {"String": "\t"}, "content": " "},
+                {"type": "Lowercase"},
+                {"type": "Prepend", "prepend": "▁"}]},
             "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
                 {"type": "WhitespaceSplit"},
                 {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": True}]},
+        },
+        # added-token options the converter never writes: normalized matching, single_word, strips
+        "added_token_flags": {
+            "base": "converter",
+            "added_tokens": [dict(t, **extra.get(t["content"], {})) for t in hf["added_tokens"]],
         },
     }
     hf_tokenizers = {name: tokenizers.Tokenizer.from_str(json.dumps(apply_overrides(hf, ov, charsmap)))
