@@ -49,7 +49,8 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PipelineTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models", "Pipeline"]),
-        .testTarget(name: "CLITests", dependencies: ["turbodiffusion", "Checkpoints", "TensorCore"]),
+        // CLITests read their fixtures by path (the program under test needs real files).
+        .testTarget(name: "CLITests", dependencies: ["turbodiffusion", "Checkpoints", "TensorCore"], exclude: ["Fixtures"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
     ]
