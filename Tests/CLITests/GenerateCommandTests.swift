@@ -135,12 +135,52 @@ import Testing
         #expect(r.stdout.contains("image = \(image.path)") && r.stdout.contains("boundary = 0.9"))
     }
 
+    /// `--model demo` reads models/demo (relative to the working directory): here a stand-in built
+    /// from the tiny random models, to check the plumbing; the trained demo has its own tests.
+    @Test func demoModelFolderSuppliesFilesAndSizes() throws {
+        let demo = scratch.appendingPathComponent("models/demo")
+        try FileManager.default.createDirectory(at: demo, withIntermediateDirectories: true)
+        for (from, to) in [("dit_t2v.pth", "dit_t2v.pth"), ("dit_t2v_quant.pth", "dit_t2v_quant.pth"), ("dit_i2v_high.pth", "dit_i2v.pth"),
+                           ("vae.pth", "vae.pth"), ("t5.pth", "t5.pth"), ("tokenizer/spiece.model", "spiece.model")] {
+            try FileManager.default.copyItem(atPath: Self.model(from), toPath: demo.appendingPathComponent(to).path)
+        }
+        try Self.writePNG(width: 48, height: 48, to: demo.appendingPathComponent("sample_i2v.png"))
+        let stats = (0..<16).map { _ in "0.5" }.joined(separator: ", ")
+        func describe(heads: Int) throws {
+            try Data("""
+                {"dit": {"dim": 128, "ffn_dim": 256, "num_heads": \(heads), "num_layers": 2, "text_dim": 64},
+                 "vae": {"dim": 8, "z_dim": 16, "latent_mean": [\(stats)], "latent_std": [\(stats)]},
+                 "size": [48, 32], "frames": 9, "sla_topk": 0.5, "sla_block_q": 8, "sla_block_k": 8}
+                """.utf8).write(to: demo.appendingPathComponent("demo.json"))
+        }
+        let arguments = ["t2v", "--model", "demo", "--prompt", "a red ball", "--num_steps", "1", "--attention_type", "sla",
+                         "--video_writer", "builtin"]
+        // The head count comes from demo.json: a wrong one meets strict loading (proj_l is [head_dim, head_dim]).
+        try describe(heads: 2)
+        let wrong = try CLI.run(arguments, directory: scratch)
+        #expect(wrong.status != 0 && wrong.stderr.contains("proj_l.weight' has shape [128, 128], expected [64, 64]"))
+        try describe(heads: 1)
+        let t2v = try CLI.run(arguments, directory: scratch)
+        #expect(t2v.status == 0, "\(t2v.stderr)")
+        #expect(t2v.stderr.contains("1 heads × 128") && t2v.stderr.contains("blocks 8×8"))
+        let path = scratch.appendingPathComponent(t2v.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).path
+        let probe = try MP4Probe(path: path)
+        #expect(probe.width == 48 && probe.height == 32 && probe.frames == 9)
+        #expect(path.contains("t2v_0_demo_"))
+        let i2v = try CLI.run(["i2v", "--model", "demo", "--prompt", "it rolls", "--num_steps", "2", "--video_writer", "builtin"],
+                              directory: scratch)
+        #expect(i2v.status == 0, "\(i2v.stderr)")
+        #expect(i2v.stdout.contains("outputs/i2v_0_demo_"))
+        let missing = try CLI.run(["t2v", "--model", "demo", "--prompt", "x"], directory: scratch.appendingPathComponent("models"))
+        #expect(missing.status != 0 && missing.stderr.contains("models/demo/demo.json"))
+    }
+
     /// A small RGB PNG (stored deflate blocks), written here so the test does not depend on the encoder under test.
     static func writePNG(width: Int, height: Int, to url: URL) throws {
         var raw: [UInt8] = []
         for y in 0..<height {
             raw.append(0)
-            for x in 0..<width { raw += [UInt8(x * 6), UInt8(y * 10), 128] }
+            for x in 0..<width { raw += [UInt8((x * 6) & 255), UInt8((y * 10) & 255), 128] }
         }
         func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
         func crc(_ bytes: [UInt8]) -> Int {

@@ -17,11 +17,15 @@ enum ComponentFactory {
         return ckpt
     }
 
+    /// `config`: the architecture when the file alone does not tell it (the demo's head count);
+    /// `attention`: overrides the flags' (the demo's block sizes).
     static func dit(path: String, flag: String, options: GenerationOptions, backend: any Backend,
-                    expected preset: WanDiTConfig?) throws -> DiTVelocityModel {
+                    expected preset: WanDiTConfig?, config given: WanDiTConfig? = nil,
+                    attention: SelfAttentionKind? = nil) throws -> DiTVelocityModel {
         let ckpt = try open(path, flag: flag, what: "Wan DiT checkpoint", kinds: [.wanDiT, .turboDiT])
         let tensors = ckpt.unprefixedTensors
-        var config = try WanDiTConfig.detect(tensors: tensors)
+        var config = try WanDiTConfig.detect(tensors: tensors, numHeads: given?.numHeads)
+        let attention = attention ?? options.attention
         config.textLength = 512
         if let preset, preset.dim != config.dim || preset.numLayers != config.numLayers || preset.inChannels != config.inChannels {
             logLine("note: \(path) holds a model of width \(config.dim), \(config.numLayers) layers, \(config.inChannels) input channels; --model named one of width \(preset.dim), \(preset.numLayers) layers: using the file's architecture")
@@ -35,9 +39,9 @@ enum ComponentFactory {
             logLine("note: \(path) is not quantized; --quant_linear quantizes its block Linears while loading")
         }
         let start = Date()
-        let model = try WanDiT(store, config: config, attention: options.attention)
+        let model = try WanDiT(store, config: config, attention: attention)
         logLine(String(format: "loaded %@ in %.1f s: %@, self-attention %@", path, Date().timeIntervalSince(start),
-                       "\(config)", "\(options.attention)"))
+                       "\(config)", "\(attention)"))
         for note in model.loadNotes { logLine("note: \(note)") }
         return DiTVelocityModel(model, context: ComputeContext(backend: backend, dtype: dtype))
     }
@@ -56,10 +60,13 @@ final class WanVAECodec: VideoAutoencoder {
 }
 
 extension ComponentFactory {
-    static func vae(_ options: GenerationOptions, backend: any Backend) throws -> WanVAECodec {
+    /// `statistics`: the latent mean/std of a VAE other than the released one (the demo's).
+    static func vae(_ options: GenerationOptions, backend: any Backend,
+                    statistics: (mean: [Double], std: [Double])? = nil) throws -> WanVAECodec {
         let ckpt = try open(options.vaePath, flag: "--vae_path", what: "Wan2.1 VAE", kinds: [.wanVAE])
         let tensors = ckpt.unprefixedTensors
-        let config = try WanVAEConfig.detect(tensors: tensors)
+        var config = try WanVAEConfig.detect(tensors: tensors)
+        if let statistics { (config.mean, config.std) = statistics }
         // The VAE runs in fp32 as upstream does (its checkpoint is fp32); bf16 compute is only for the DiT.
         let store = WeightStore(tensors, source: options.vaePath, backend: backend, matrixType: .f32)
         let start = Date()

@@ -18,8 +18,11 @@ struct GenerationOptions: ParsableArguments {
     @Option(name: [.customLong("sigma_max"), .customLong("sigma-max")], help: "Initial sigma of rCM (default: 80 for t2v, 200 for i2v); larger values trade diversity for quality.")
     var sigmaMax: Double?
 
-    @Option(name: [.customLong("num_frames"), .customLong("num-frames")], help: "Frames to generate, 4n+1 (81 = 5 s at 16 fps).")
-    var numFrames = 81
+    @Option(name: [.customLong("num_frames"), .customLong("num-frames")], help: "Frames to generate, 4n+1 (default 81 = 5 s at 16 fps; 17 for the demo models).")
+    var numFrames: Int?
+
+    /// Frames to generate (upstream's default 81).
+    var frames: Int { numFrames ?? 81 }
 
     @Option(help: "Output resolution: 480p or 720p (default: 480p for t2v, 720p for i2v).")
     var resolution: String?
@@ -83,13 +86,13 @@ struct GenerationOptions: ParsableArguments {
         if let p = prompt, p.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("--prompt is empty") }
         guard (1...4).contains(numSteps) else { throw ValidationError("--num_steps must be 1, 2, 3 or 4, got \(numSteps)") }
         guard numSamples >= 1 else { throw ValidationError("--num_samples must be at least 1, got \(numSamples)") }
-        if let m = VideoGeometry.problem(frames: numFrames, size: VideoSize(width: 16, height: 16)) { throw ValidationError(m) }
+        if let m = VideoGeometry.problem(frames: frames, size: VideoSize(width: 16, height: 16)) { throw ValidationError(m) }
         if let r = resolution, Resolution(rawValue: r) == nil {
             throw ValidationError("--resolution must be 480p or 720p, got '\(r)'")
         }
         if let size {
             guard let s = Self.parseSize(size) else { throw ValidationError("--size must look like 256x256, got '\(size)'") }
-            if let m = VideoGeometry.problem(frames: numFrames, size: s) { throw ValidationError(m) }
+            if let m = VideoGeometry.problem(frames: frames, size: s) { throw ValidationError(m) }
         }
         guard AspectRatio(rawValue: aspectRatio) != nil else {
             throw ValidationError("--aspect_ratio must be one of \(AspectRatio.allCases.map(\.rawValue).joined(separator: ", ")), got '\(aspectRatio)'")

@@ -16,7 +16,7 @@ struct I2VCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Model: Wan2.2-A14B.")
+    @Option(help: "Model: Wan2.2-A14B, or demo (tiny models trained here, in models/demo; the sample image is the default).")
     var model = "Wan2.2-A14B"
 
     @Option(name: [.customLong("image_path"), .customLong("image-path")], help: "The first frame (PNG or JPEG); asked for in --serve.")
@@ -40,22 +40,32 @@ struct I2VCommand: ParsableCommand {
     @OptionGroup var options: GenerationOptions
 
     func validate() throws {
-        guard model == "Wan2.2-A14B" else { throw ValidationError("--model must be Wan2.2-A14B, got '\(model)' (text-to-video: turbodiffusion t2v)") }
+        guard model == "Wan2.2-A14B" || model == "demo" else {
+            throw ValidationError("--model must be Wan2.2-A14B or demo, got '\(model)' (text-to-video: turbodiffusion t2v)")
+        }
         guard boundary >= 0, boundary <= 1 else { throw ValidationError("--boundary must lie in [0, 1], got \(boundary)") }
-        if imagePath == nil && !options.serve { throw ValidationError("give --image_path (PNG or JPEG) for the first frame") }
+        if imagePath == nil && !options.serve && model != "demo" { throw ValidationError("give --image_path (PNG or JPEG) for the first frame") }
         if let p = imagePath, !FileManager.default.fileExists(atPath: p) { throw ValidationError("--image_path \(p) does not exist") }
     }
 
     func run() throws {
         try GenerationCommand.guarded {
-            let high = highNoisePath ?? ModelCatalog.i2vDefault(noise: "high", quantized: options.quantLinear)
-            let low = lowNoisePath ?? ModelCatalog.i2vDefault(noise: "low", quantized: options.quantLinear)
+            // The demo ships one I2V model that serves as both experts.
+            let demo = model == "demo" ? try DemoModel.load() : nil
+            let options = demo?.apply(to: self.options) ?? self.options
+            let imagePath = self.imagePath ?? demo?.sampleImage
+            let high = highNoisePath ?? demo?.i2v ?? ModelCatalog.i2vDefault(noise: "high", quantized: options.quantLinear)
+            let low = lowNoisePath ?? demo?.i2v ?? ModelCatalog.i2vDefault(noise: "low", quantized: options.quantLinear)
             try ModelCatalog.requireFile(high, flag: "--high_noise_model_path", what: "high-noise DiT checkpoint")
             try ModelCatalog.requireFile(low, flag: "--low_noise_model_path", what: "low-noise DiT checkpoint")
-            let generator = try GenerationCommand.makeGenerator(options: options) { backend in
+            var i2vConfig = demo?.dit
+            i2vConfig?.inChannels = 36
+            let generator = try GenerationCommand.makeGenerator(options: options, demo: demo) { backend in
                 [("--high_noise_model_path", high), ("--low_noise_model_path", low)].map { flag, path in
                     Component("DiT \(path)", resident: options.serve) {
-                        try ComponentFactory.dit(path: path, flag: flag, options: options, backend: backend, expected: .wan22I2VA14B)
+                        try ComponentFactory.dit(path: path, flag: flag, options: options, backend: backend,
+                                                 expected: demo == nil ? .wan22I2VA14B : nil, config: i2vConfig,
+                                                 attention: demo?.attention(options))
                     }
                 }
             }

@@ -32,7 +32,7 @@ final class InteractiveSession {
         self.runner = runner
         self.imageToVideo = imageToVideo
         let o = runner.options
-        initial = Settings(seed: o.seed, steps: o.numSteps, samples: o.numSamples, frames: o.numFrames,
+        initial = Settings(seed: o.seed, steps: o.numSteps, samples: o.numSamples, frames: o.frames,
                            resolution: o.resolution.flatMap(Resolution.init) ?? (imageToVideo ? .p720 : .p480),
                            aspectRatio: AspectRatio(rawValue: o.aspectRatio) ?? .wide,
                            size: o.size.flatMap(GenerationOptions.parseSize),

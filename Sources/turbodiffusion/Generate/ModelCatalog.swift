@@ -10,8 +10,8 @@ enum ModelCatalog {
 
     /// The T2V models of `--model`.
     enum T2VModel: String, CaseIterable {
-        case wan21_1_3B = "Wan2.1-1.3B", wan21_14B = "Wan2.1-14B"
-        var turboName: String { self == .wan21_1_3B ? "TurboWan2.1-T2V-1.3B-480P" : "TurboWan2.1-T2V-14B-480P" }
+        case wan21_1_3B = "Wan2.1-1.3B", wan21_14B = "Wan2.1-14B", demo
+        var turboName: String { self == .wan21_14B ? "TurboWan2.1-T2V-14B-480P" : "TurboWan2.1-T2V-1.3B-480P" }
     }
 
     static func ditDefault(_ m: T2VModel, quantized: Bool) -> String {

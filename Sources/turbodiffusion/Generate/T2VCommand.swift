@@ -17,7 +17,7 @@ struct T2VCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Model: \(ModelCatalog.T2VModel.allCases.map(\.rawValue).joined(separator: " or ")).")
+    @Option(help: "Model: Wan2.1-1.3B, Wan2.1-14B, or demo (tiny models trained here, in models/demo: runs in seconds on a CPU).")
     var model = ModelCatalog.T2VModel.wan21_1_3B.rawValue
 
     @Option(name: [.customLong("dit_path"), .customLong("dit-path")],
@@ -35,13 +35,21 @@ struct T2VCommand: ParsableCommand {
     func run() throws {
         try GenerationCommand.guarded {
             let m = ModelCatalog.T2VModel(rawValue: model)!
-            let dit = ditPath ?? ModelCatalog.ditDefault(m, quantized: options.quantLinear)
+            let demo = m == .demo ? try DemoModel.load() : nil
+            let options = demo?.apply(to: self.options) ?? self.options
+            let dit = ditPath ?? demo.map { options.quantLinear ? $0.t2vQuantized : $0.t2v }
+                ?? ModelCatalog.ditDefault(m, quantized: options.quantLinear)
             let flag = ditPath == nil ? "--dit_path (or --model)" : "--dit_path"
             try ModelCatalog.requireFile(dit, flag: flag, what: "DiT checkpoint")
-            let preset = m == .wan21_1_3B ? WanDiTConfig.wan21T2V1_3B : WanDiTConfig.wan21T2V14B
-            let session = try GenerationCommand.makeGenerator(options: options) { backend in
+            let preset: WanDiTConfig? = switch m {
+            case .wan21_1_3B: .wan21T2V1_3B
+            case .wan21_14B: .wan21T2V14B
+            case .demo: nil
+            }
+            let session = try GenerationCommand.makeGenerator(options: options, demo: demo) { backend in
                 [Component("DiT", resident: options.serve) {
-                    try ComponentFactory.dit(path: dit, flag: flag, options: options, backend: backend, expected: preset)
+                    try ComponentFactory.dit(path: dit, flag: flag, options: options, backend: backend, expected: preset,
+                                             config: demo?.dit, attention: demo?.attention(options))
                 }]
             }
             let runner = GenerationRunner(generator: session, options: options, task: "t2v", modelName: model)
@@ -59,7 +67,7 @@ struct T2VCommand: ParsableCommand {
 /// Pieces shared by t2v and i2v.
 enum GenerationCommand {
     /// Checks the shared files, then builds a generator whose components load on first use.
-    static func makeGenerator(options: GenerationOptions,
+    static func makeGenerator(options: GenerationOptions, demo: DemoModel? = nil,
                               experts: (any TensorCore.Backend) throws -> [Component<any VelocityModel>]) throws -> VideoGenerator {
         try ModelCatalog.requireFile(options.vaePath, flag: "--vae_path", what: "Wan2.1 VAE")
         try ModelCatalog.requireFile(options.textEncoderPath, flag: "--text_encoder_path", what: "umT5-XXL text encoder")
@@ -69,14 +77,16 @@ enum GenerationCommand {
         return VideoGenerator(
             backend: backend,
             textEncoder: Component("text encoder", resident: options.serve) { try ComponentFactory.textEncoder(options, backend: backend) },
-            vae: Component("VAE", resident: options.serve) { try ComponentFactory.vae(options, backend: backend) },
+            vae: Component("VAE", resident: options.serve) {
+                try ComponentFactory.vae(options, backend: backend, statistics: demo.map { ($0.vaeMean, $0.vaeStd) })
+            },
             experts: try experts(backend))
     }
 
     static func request(_ o: GenerationOptions, prompt: String, defaultSigma: Double, size: VideoSize) -> GenerationRequest {
         var r = GenerationRequest(prompt: prompt)
         r.size = size
-        r.frames = o.numFrames
+        r.frames = o.frames
         r.samples = o.numSamples
         r.steps = o.numSteps
         r.sigmaMax = o.sigmaMax ?? defaultSigma
