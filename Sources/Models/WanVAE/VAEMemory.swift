@@ -5,9 +5,11 @@ import TensorCore
 ///   weights  parameters as held: convolution/attention matrices in the compute type, the rest f32
 ///   caches   two frames of the input of every k_t = 3 causal convolution (and the frames a
 ///            temporal downsampler waits for), in the operand type: what streaming must remember
-///   working  the transient tensors of one layer pass over one frame group, `workingFactor` × the
-///            largest group (f32), plus the chunk tensor a split level holds while its groups run
-///   io       the whole clip's result (decode: the video) or input (encode), f32
+///   working  the live tensors of one residual block over one frame group (`workingFactor` × the
+///            largest group, see there) plus, at every level that is split into groups, the
+///            level's input, held while its groups run
+///   io       the clip's result (decode: the chunks' frames and their join, 2 × the video) or its
+///            input (encode), f32
 /// Caches and working memory depend on the spatial size only, not on the clip length.
 public struct VAEMemoryEstimate: Sendable, Equatable, CustomStringConvertible {
     public var weights: Int
@@ -16,10 +18,11 @@ public struct VAEMemoryEstimate: Sendable, Equatable, CustomStringConvertible {
     public var io: Int
     public var total: Int { weights + caches + working + io }
 
-    /// Live f32 tensors of one residual-block pass over a frame group, in units of the group's
-    /// size: the block input, the normalised operand, the concatenated input (with 2 cached
-    /// frames), the convolution output, the shortcut and the sum (calibrated in docs/vae.md).
-    public static let workingFactor = 8
+    /// Live tensors of a residual block during its second convolution, in units of the f32 group
+    /// size G: the block input x and the first convolution's output (2G), the normalised operand
+    /// (G·s), the operand joined with 2 cached frames (3G·s), the new cache while the old one is
+    /// still referenced (2G·s) and the output (G), with s = operand bytes / 4: 9 (f32), 6 (bf16).
+    public static func workingFactor(_ operand: DType) -> Int { operand.byteSize == 4 ? 9 : 6 }
 
     public var description: String {
         func mib(_ b: Int) -> String { "\((b + (1 << 19)) >> 20) MiB" }
@@ -28,9 +31,10 @@ public struct VAEMemoryEstimate: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension WanVAEConfig {
-    /// One entry per level: area relative to a latent pixel, the width of the level's tensors,
-    /// and the frames one chunk has there (decode: 1 latent frame per chunk; encode: 4 video frames).
-    struct Level { var area: Int; var channels: Int; var frames: Int }
+    /// One entry per level: area relative to a latent pixel, the widest tensors' channels, the frames
+    /// one chunk brings (decode: 1 latent frame per chunk; encode: 4 video frames), and the time
+    /// factor of the level's resampler (2 up, ½ down, else 1) as numerator/denominator.
+    struct Level { var area: Int; var channels: Int; var frames: Int; var timeUp: Int = 1; var timeDown: Int = 1 }
 
     /// Inputs of the decoder's k_t = 3 convolutions: (area relative to a latent pixel, channels).
     var decoderCausalInputs: [(area: Int, channels: Int)] {
@@ -69,19 +73,17 @@ extension WanVAEConfig {
 
     var decoderLevels: [Level] {
         let dd = decoderDims
-        var frames = 1
         return (0..<dimMult.count).map { level in
-            defer { if level < dimMult.count - 1 && temporalUpsample[level] { frames *= 2 } }
-            return Level(area: 1 << (2 * level), channels: dd[level + 1], frames: frames)
+            let up = level < dimMult.count - 1 && temporalUpsample[level]
+            return Level(area: 1 << (2 * level), channels: dd[level + 1], frames: level == 0 ? 1 : 0, timeUp: up ? 2 : 1)
         }
     }
 
     var encoderLevels: [Level] {
         let ed = encoderDims, top = 1 << (2 * (dimMult.count - 1))
-        var frames = temporalStride
         return (0..<dimMult.count).map { level in
-            defer { if level < dimMult.count - 1 && temporalDownsample[level] { frames /= 2 } }
-            return Level(area: top >> (2 * level), channels: ed[level + 1], frames: frames)
+            let down = level < dimMult.count - 1 && temporalDownsample[level]
+            return Level(area: top >> (2 * level), channels: ed[level + 1], frames: level == 0 ? temporalStride : 0, timeDown: down ? 2 : 1)
         }
     }
 
@@ -100,16 +102,18 @@ extension WanVAE {
     static func estimate(causal: [(area: Int, channels: Int)], levels: [WanVAEConfig.Level], latentArea a: Int,
                          weights: Int, io: Int, dtype: DType, passElements: Int?) -> VAEMemoryEstimate {
         let caches = causal.reduce(0) { $0 + 2 * $1.channels * $1.area * a } * dtype.byteSize
-        var largestGroup = 0, held = 0
+        // Follow one chunk down the levels: a level splits what it receives into groups of at most
+        // passElements; its next level receives one group's frames times the resampler's factor.
+        var largestGroup = 0, held = 0, frames = levels.first?.frames ?? 1
         for l in levels {
             let perFrame = l.channels * l.area * a
-            let chunk = l.frames * perFrame
-            let group = passElements.map { min(l.frames, max(1, $0 / max(perFrame, 1))) * perFrame } ?? chunk
-            largestGroup = max(largestGroup, group)
-            if group < chunk { held = max(held, chunk) }
+            let group = passElements.map { min(frames, max(1, $0 / max(perFrame, 1))) } ?? frames
+            largestGroup = max(largestGroup, group * perFrame)
+            if group < frames { held += frames * perFrame }
+            frames = max(1, group * l.timeUp / l.timeDown)
         }
         return VAEMemoryEstimate(weights: weights, caches: caches,
-                                 working: (VAEMemoryEstimate.workingFactor * largestGroup + held) * 4, io: io)
+                                 working: (VAEMemoryEstimate.workingFactor(dtype) * largestGroup + held) * 4, io: io)
     }
 
     /// Peak memory of decoding a latent [16, frames, height, width] (no tiling).
@@ -118,7 +122,7 @@ extension WanVAE {
         let a = h * w, frames = c.videoFrames(latentFrames: t)
         return estimate(causal: c.decoderCausalInputs, levels: c.decoderLevels, latentArea: a,
                         weights: c.parameterBytes(decoder: true, dtype: dtype),
-                        io: c.imageChannels * frames * a * c.spatialStride * c.spatialStride * 4, dtype: dtype,
+                        io: 2 * c.imageChannels * frames * a * c.spatialStride * c.spatialStride * 4, dtype: dtype,
                         passElements: streaming.passElements)
     }
 

@@ -115,8 +115,8 @@ extension WanVAE {
         let video = try tiling.blend(height: z.shape[2], width: z.shape[3], scale: config.spatialStride) { y0, x0, h, w in
             let part = try stem.narrowed(dim: 2, start: y0, length: h).narrowed(dim: 3, start: x0, length: w)
             let out = try Self.stream(decoderStages[decoderSplit...], part, VAECausalState(slots: decoderSlots), ctx,
-                                      streaming, encoding: false)!                                // [3, F, 8h, 8w]
-            return try b.toHost(clamp(out, b))
+                                      streaming, encoding: false) { try self.clamp($0, b) }!      // [3, F, 8h, 8w]
+            return try b.toHost(out)
         }
         return try b.upload(video)
     }

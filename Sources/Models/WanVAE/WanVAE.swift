@@ -165,8 +165,8 @@ public final class WanVAE {
     public func decode(_ z: Tensor, _ ctx: ComputeContext, streaming: VAEStreaming = .reference) throws -> Tensor {
         let x = try decoderInput(z, ctx)
         let state = VAECausalState(slots: decoderSlots)
-        let video = try Self.stream(decoderStages[...], x, state, ctx, streaming, encoding: false)!   // [3, F, 8h, 8w]
-        return try clamp(video, ctx.backend)
+        // Each chunk's frames are clamped as they come, so the clip is copied once (by the join).
+        return try Self.stream(decoderStages[...], x, state, ctx, streaming, encoding: false) { try self.clamp($0, ctx.backend) }!
     }
 
     /// Checks z and undoes the latent normalization: conv2(z / (1/std) + mean) [16, T, h, w] f32
@@ -236,12 +236,13 @@ public final class WanVAE {
 
     /// Feeds x [C, T, H, W] through `stages` in the calls `streaming` asks for (encoder chunking
     /// when `encoding`) and joins the outputs along time; nil when no frame came out.
+    /// `finish` is applied to each call's output before it is kept.
     static func stream(_ stages: ArraySlice<any CausalStage>, _ x: Tensor, _ state: VAECausalState, _ ctx: ComputeContext,
-                       _ streaming: VAEStreaming, encoding: Bool) throws -> Tensor? {
+                       _ streaming: VAEStreaming, encoding: Bool, finish: (Tensor) throws -> Tensor = { $0 }) throws -> Tensor? {
         var outs: [Tensor] = []
         var t0 = 0
         for n in streaming.split(x.frameCount, encoding: encoding) {
-            if let y = try run(stages, x.frames(t0, n), state, ctx, passElements: streaming.passElements) { outs.append(y) }
+            if let y = try run(stages, x.frames(t0, n), state, ctx, passElements: streaming.passElements) { outs.append(try finish(y)) }
             t0 += n
         }
         if outs.isEmpty { return nil }
