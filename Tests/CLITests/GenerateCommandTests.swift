@@ -80,6 +80,8 @@ import Testing
                 && missing.stderr.contains("huggingface.co/TurboDiffusion"))
         let frames = try t2v(["--num_frames", "8"], save: "never.mp4")
         #expect(frames.status != 0 && frames.stderr.contains("4n+1"))
+        let cuda = try t2v(["--device", "cuda"], save: "never.mp4")
+        #expect(cuda.status != 0 && cuda.stderr.contains("does not run on CUDA yet") && cuda.stderr.contains("--device cpu"))
         let steps = try t2v(["--num_steps", "6"], save: "never.mp4")
         #expect(steps.status != 0 && steps.stderr.contains("--num_steps"))
         let wrongModel = try CLI.run(["t2v", "--prompt", "x", "--dit_path", Self.model("vae.pth"),
