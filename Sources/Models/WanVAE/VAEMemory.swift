@@ -148,10 +148,13 @@ extension WanVAE {
         }
         let full = peak(h, w)
         if full <= budget { return nil }
-        // The blended result lives beside the tile's own pass (video f32 + weights, or the latent).
-        let s2 = c.spatialStride * c.spatialStride
-        let blended = decode ? (c.imageChannels * c.videoFrames(latentFrames: frames) + 1) * h * w * s2 * 4
-                             : (c.zDim * (c.latentFrames(videoFrames: frames) ?? 1) + 1) * h * w * 4
+        // Beside a tile's own pass live the blend accumulator (+ its weights) and the whole-grid part:
+        // decode: the video and the low-resolution part's output [dim·mult.last, T, h, w];
+        // encode: the blended level output [dim·mult.last, T', h, w] and, after it, the middle's pass.
+        let s2 = c.spatialStride * c.spatialStride, wide = c.dim * c.dimMult.last!
+        let latentT = decode ? frames : (c.latentFrames(videoFrames: frames) ?? 1)
+        let blended = decode ? (c.imageChannels * c.videoFrames(latentFrames: frames) + 1) * h * w * s2 * 4 + wide * latentT * h * w * 4
+                             : (wide * latentT + 1) * h * w * 4
         var smallest = Int.max
         for side in stride(from: max(h, w), through: 4, by: -1) {
             let th = min(side, h), tw = min(side, w)

@@ -61,18 +61,18 @@ public struct VAETiling: Sendable, Equatable, CustomStringConvertible {
         let ys = Self.starts(height, size: th, overlap: overlap), xs = Self.starts(width, size: tw, overlap: overlap)
         let outH = height * scale, outW = width * scale, ov = overlap * scale
         let ramp = rampFraction >= 1 ? ov : max(1, Int((Double(ov) * rampFraction).rounded()))
-        var acc: [Float] = [], weight = [Float](repeating: 0, count: outH * outW)
-        var channels = 0, frames = 0
+        var weight = [Float](repeating: 0, count: outH * outW)
+        var result: Tensor?                        // accumulated in place: the only full-size copy
         for (iy, y0) in ys.enumerated() {
             for (ix, x0) in xs.enumerated() {
                 let r = try tile(y0, x0, th, tw)
                 let (c, t, rh, rw) = (r.shape[0], r.shape[1], r.shape[2], r.shape[3])
                 precondition(rh == th * scale && rw == tw * scale, "tile result \(r.shape) for a \(th)×\(tw) tile")
-                if acc.isEmpty {
-                    channels = c
-                    frames = t
-                    acc = [Float](repeating: 0, count: c * t * outH * outW)
+                if result == nil {
+                    result = try Tensor.hostEmpty([c, t, outH, outW])
+                    try result!.hostBuffer().base.initializeMemory(as: Float.self, repeating: 0, count: c * t * outH * outW)
                 }
+                let acc = try result!.hostBuffer().base.assumingMemoryBound(to: Float.self)
                 let wy = Self.ramp(length: rh, overlap: ov, ramp: ramp, hasBefore: iy > 0, hasAfter: iy < ys.count - 1)
                 let wx = Self.ramp(length: rw, overlap: ov, ramp: ramp, hasBefore: ix > 0, hasAfter: ix < xs.count - 1)
                 let values = try r.floats()
@@ -87,10 +87,12 @@ public struct VAETiling: Sendable, Equatable, CustomStringConvertible {
                 }
             }
         }
-        for plane in 0..<(channels * frames) {
+        let out = result!
+        let acc = try out.hostBuffer().base.assumingMemoryBound(to: Float.self)
+        for plane in 0..<(out.shape[0] * out.shape[1]) {
             for i in 0..<(outH * outW) { acc[plane * outH * outW + i] /= weight[i] }
         }
-        return try Tensor.host(acc, shape: [channels, frames, outH, outW])
+        return out
     }
 }
 

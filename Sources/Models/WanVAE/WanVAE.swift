@@ -252,24 +252,32 @@ public final class WanVAE {
     /// Runs x [C, T, H, W] through `stages`, splitting it into frame groups of at most
     /// `passElements` elements (at least one frame) before any stage where it is larger; each
     /// group goes through all remaining stages before the next starts. nil when no frame came out.
-    static func run(_ stages: ArraySlice<any CausalStage>, _ x: Tensor, _ state: VAECausalState, _ ctx: ComputeContext,
+    ///
+    /// A loop, not a recursion per stage: each stage's output replaces its input in `x`, so a
+    /// group's intermediate tensors are freed as it descends (a recursive call would keep every
+    /// stage's input alive in the callers' frames until the last stage returns).
+    static func run(_ stages: ArraySlice<any CausalStage>, _ input: Tensor, _ state: VAECausalState, _ ctx: ComputeContext,
                     passElements: Int?) throws -> Tensor? {
-        guard let stage = stages.first else { return x }
-        let perFrame = x.shape[0] * x.shape[2] * x.shape[3]
-        if let limit = passElements, x.frameCount > 1, x.frameCount * perFrame > limit {
-            let group = max(1, limit / max(perFrame, 1))
-            var outs: [Tensor] = []
-            var t0 = 0
-            while t0 < x.frameCount {
-                let n = min(group, x.frameCount - t0)
-                if let y = try run(stages, x.frames(t0, n), state, ctx, passElements: passElements) { outs.append(y) }
-                t0 += n
+        var x = input
+        var i = stages.startIndex
+        while i < stages.endIndex {
+            let perFrame = x.shape[0] * x.shape[2] * x.shape[3]
+            if let limit = passElements, x.frameCount > 1, x.frameCount * perFrame > limit {
+                let group = max(1, limit / max(perFrame, 1))
+                var outs: [Tensor] = []
+                var t0 = 0
+                while t0 < x.frameCount {
+                    let n = min(group, x.frameCount - t0)
+                    if let y = try run(stages[i...], x.frames(t0, n), state, ctx, passElements: passElements) { outs.append(y) }
+                    t0 += n
+                }
+                if outs.isEmpty { return nil }
+                return outs.count == 1 ? outs[0] : try ctx.backend.concat(outs, dim: 1)
             }
-            if outs.isEmpty { return nil }
-            return outs.count == 1 ? outs[0] : try ctx.backend.concat(outs, dim: 1)
+            x = try stages[i](x, state, ctx)
+            if x.frameCount == 0 { return nil }
+            i += 1
         }
-        let y = try stage(x, state, ctx)
-        if y.frameCount == 0 { return nil }
-        return try run(stages.dropFirst(), y, state, ctx, passElements: passElements)
+        return x
     }
 }
