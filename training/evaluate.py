@@ -9,6 +9,8 @@ definitions are in models/demo/README.md for the Swift CI):
   moves         centroid of the mask, mean over frames 0–2 vs frames 14–16: displacement along the prompted
                 axis ≥ 8 px in the prompted sign (image y grows downwards) and larger than |perpendicular|
   pass          present and moves
+  background    the per-channel median colour over all frames and pixels is nearer (Euclidean, [0,1] RGB) to the
+                prompted background colour than to any other of world.BACKGROUNDS
   i2v first     mean |frame0 − input image| in [0,1] RGB units
   student-vs-teacher  RMS over pixels in [0,1] between the student's and the teacher's (32-step CFG ODE,
                 from the same r0·ε0) decoded videos
@@ -43,6 +45,13 @@ def check(video, colour, motion):
     axis, sign = AXIS[motion]
     moves = bool(d[axis] * sign >= THRESH["min_move_px"] and abs(d[axis]) > abs(d[1 - axis]))
     return present, moves, d.tolist()
+
+
+def background_ok(video, bg):
+    """video: [3, T, H, W] in [0,1]: is the median colour nearest to the named background colour?"""
+    med = video.flatten(1).median(dim=1).values.cpu()
+    dist = {n: ((med - torch.tensor(c)) ** 2).sum().sqrt().item() for n, c in world.BACKGROUNDS.items()}
+    return min(dist, key=dist.get) == bg
 
 
 def load_exported(out_dir, dev):
@@ -124,7 +133,8 @@ def run(out_dir, work, dev, quick=False):
             ok = [check(v, c, m) for v, (c, s, m, b, t) in zip(vids, cases)]
             res = {"pass_rate": sum(p and mv for p, mv, _ in ok) / len(ok),
                    "colour_present": sum(p for p, _, _ in ok) / len(ok),
-                   "moves": sum(mv for _, mv, _ in ok) / len(ok)}
+                   "moves": sum(mv for _, mv, _ in ok) / len(ok),
+                   "background": sum(background_ok(v, b) for v, (c, s, m, b, t) in zip(vids, cases)) / len(ok)}
             if name != "teacher_ode32":
                 res["rms_vs_teacher"] = (vids - teacher_v).pow(2).mean().sqrt().item()
             results[f"t2v/{set_name}/{name}"] = res

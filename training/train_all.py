@@ -1,11 +1,12 @@
 """Trains and exports the built-in demo models (models/demo/) from scratch.
 
-    python training/train_all.py                 # every stage, on a CUDA GPU (~20 min on one H100)
+    python training/train_all.py                 # every stage, on a CUDA GPU (~16 min on one H200; see models/demo/README.md)
     python training/train_all.py --stages vae,teacher --work W   # some stages; checkpoints in W
 
 Stages (each reads and writes checkpoints in --work, so they can run in separate sessions):
   prepare  (needs sentencepiece; CPU) SentencePiece tokenizer on every caption, token table, module copies
   vae      WanVAE_ (dim 8) as an autoencoder on clips; latent mean/std over the training set
+  vae_decoder  decoder alone fine-tuned on whole 17-frame clips (latents unchanged)
   teacher  T2V WanModel + T5Encoder jointly, rectified flow on normalised latents (10% empty captions)
   i2v      I2V WanModel (36 channels) initialised from the teacher, same objective with the image condition
   distill  students for the rCM sampler: x − r·v_student(x, r) ≈ the teacher's CFG ODE solution from (x, r)
@@ -485,7 +486,7 @@ def stage_export():
         "sla_topk": SLA["topk"], "sla_block_q": SLA["blkq"], "sla_block_k": SLA["blkk"],
         "held_out": [" ".join(t) for t in world.HELD_OUT],
         "sample_prompts": {
-            "t2v": ["a red circle moving right on a black background", "A yellow star moves down.",
+            "t2v": ["a red circle moving right on a black background", "A yellow star moves up.",
                     "蓝色的正方形向左移动，灰色背景", "white triangle, bouncing, navy background",
                     "a green square growing on a brown background"],
             "i2v": [{"prompt": "an orange circle moving right on a navy background",
@@ -500,32 +501,32 @@ def stage_export():
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
-    ap.add_argument("--stages", default="prepare,vae,teacher,i2v,distill,export,eval")
+    ap.add_argument("--stages", default="prepare,vae,teacher,vae_decoder,i2v,distill,export,eval")
     ap.add_argument("--work", default=os.path.join(common.ROOT, "training", "work"))
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every step count (toy runs: 0.01)")
     ap.add_argument("--vocab", type=int, default=640)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--vae_batch", type=int, default=48)
     ap.add_argument("--vae_steps", type=int, default=1600)
-    ap.add_argument("--vae_decoder_steps", type=int, default=500)
-    ap.add_argument("--vae_decoder_seconds", type=float, default=100)
-    ap.add_argument("--sla_steps", type=int, default=400)
-    ap.add_argument("--clips", type=int, default=40000)
-    ap.add_argument("--pool_clips", type=int, default=6144)
+    ap.add_argument("--vae_decoder_steps", type=int, default=380)
+    ap.add_argument("--vae_decoder_seconds", type=float, default=80)
+    ap.add_argument("--sla_steps", type=int, default=60)
+    ap.add_argument("--clips", type=int, default=20000)
+    ap.add_argument("--pool_clips", type=int, default=3072)
     ap.add_argument("--pool_batch", type=int, default=512)
-    ap.add_argument("--ode_steps", type=int, default=24)
+    ap.add_argument("--ode_steps", type=int, default=16)
     ap.add_argument("--resume_teacher", action="store_true")
-    ap.add_argument("--teacher_steps", type=int, default=6000)
+    ap.add_argument("--teacher_steps", type=int, default=1900)
     ap.add_argument("--teacher_lr", type=float, default=3e-4)
-    ap.add_argument("--i2v_steps", type=int, default=3000)
-    ap.add_argument("--distill_steps", type=int, default=2500)
+    ap.add_argument("--i2v_steps", type=int, default=420)
+    ap.add_argument("--distill_steps", type=int, default=450)
     ap.add_argument("--stat_batches", type=int, default=8)
     ap.add_argument("--stat_batch", type=int, default=64)
     ap.add_argument("--vae_seconds", type=float, default=150)
     ap.add_argument("--teacher_seconds", type=float, default=330)
-    ap.add_argument("--i2v_seconds", type=float, default=150)
-    ap.add_argument("--distill_seconds", type=float, default=120)
-    ap.add_argument("--sla_seconds", type=float, default=40)
+    ap.add_argument("--i2v_seconds", type=float, default=70)
+    ap.add_argument("--distill_seconds", type=float, default=70)
+    ap.add_argument("--sla_seconds", type=float, default=20)
     ARGS = ap.parse_args()
     os.makedirs(ARGS.work, exist_ok=True)
     if os.path.isdir(wpath("wan_modules")) and "WAN_MODULES" not in os.environ:
