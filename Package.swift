@@ -26,10 +26,17 @@ let package = Package(
         .target(name: "BackendCUDA", dependencies: ["TensorCore", "CCUDA"]),
         .target(name: "Checkpoints", dependencies: ["TensorCore"]),
         .target(name: "Models", dependencies: ["TensorCore", "Checkpoints"]),
+        // Image decoding (PNG, JPEG), resizing, PNG and MP4 writing. Foundation only: no system zlib or
+        // ffmpeg is needed to build (ffmpeg is used at run time when it is on PATH).
+        .target(name: "Media"),
+        // umT5 SentencePiece tokenizer (spiece.model / tokenizer.json) and Wan prompt cleaning.
+        // Optimized in debug builds too: its parity tests encode thousands of strings.
+        .target(name: "Tokenizer", swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "Pipeline", dependencies: ["TensorCore", "Checkpoints", "Models", "Media"]),
         .executableTarget(
             name: "turbodiffusion",
             dependencies: [
-                "TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints", "Models",
+                "TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints", "Models", "Pipeline", "Tokenizer", "Media",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuTuning
@@ -41,6 +48,10 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["turbodiffusion", "Checkpoints", "TensorCore"]),
+        .testTarget(name: "PipelineTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models", "Pipeline"]),
+        // CLITests read their fixtures by path (the program under test needs real files).
+        .testTarget(name: "CLITests", dependencies: ["turbodiffusion", "Checkpoints", "TensorCore", "Media"], exclude: ["Fixtures"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
     ]
 )

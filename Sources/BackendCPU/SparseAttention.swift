@@ -56,15 +56,9 @@ extension CPUBackend: SparseAttentionBackend {
 
     public func blockSparseAttention(q: Tensor, k: Tensor, v: Tensor, blocks: Tensor, blockQ: Int, blockK: Int, scale: Float) throws -> Tensor {
         for t in [q, k, v, blocks] { try requireHost(t, "blockSparseAttention") }
-        guard q.rank == 4, k.rank == 4, v.rank == 4, blocks.rank == 4, blocks.dtype == .i32 else {
-            throw TensorError.invalidArgument("blockSparseAttention needs [B, H, L, D] q/k/v and i32 blocks, got \(q.shape), \(k.shape), \(v.shape), \(blocks.dtype)\(blocks.shape)")
-        }
-        let (nb, nh, lq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
-        let lk = k.shape[2], dv = v.shape[3]
-        let mq = (lq + blockQ - 1) / blockQ, mk = (lk + blockK - 1) / blockK, keep = blocks.shape[3]
-        guard k.shape == [nb, nh, lk, d], v.shape == [nb, nh, lk, dv], blocks.shape == [nb, nh, mq, keep] else {
-            throw TensorError.shapeMismatch("blockSparseAttention q \(q.shape), k \(k.shape), v \(v.shape), blocks \(blocks.shape)")
-        }
+        let shape = try SparseAttentionShape(q: q, k: k, v: v, blocks: blocks, blockQ: blockQ, blockK: blockK)
+        let (nb, nh, lq, d, lk, dv) = (q.shape[0], q.shape[1], shape.lq, shape.d, shape.lk, shape.dv)
+        let (mq, mk, keep) = (shape.mq, shape.mk, shape.keep)
         let lut = try blocks.int64s()
         guard lut.allSatisfy({ $0 >= 0 && $0 < mk }) else { throw TensorError.invalidArgument("block index outside 0..<\(mk)") }
         let qd = try DenseF32(q), kd = try DenseF32(k), vd = try DenseF32(v)

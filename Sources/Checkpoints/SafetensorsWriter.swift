@@ -26,36 +26,75 @@ public enum SafetensorsWriter {
                 throw CheckpointError(.unsupported, path: path, "tensor '\(t.name)' lives on \(t.tensor.device); copy it to the host first")
             }
         }
-        let layout = tensors.indices.sorted {
-            let (a, b) = (tensors[$0].tensor.dtype.byteSize, tensors[$1].tensor.dtype.byteSize)
-            return a != b ? a > b : $0 < $1
-        }
-        var begin = [Int](repeating: 0, count: tensors.count)
-        var cursor = 0
-        for i in layout {
-            begin[i] = cursor
-            cursor += tensors[i].tensor.byteCount
-        }
-        var header = "{"
-        if !metadata.isEmpty {
-            header += "\"__metadata__\":{" + metadata.keys.sorted().map { "\(jsonQuoted($0)):\(jsonQuoted(metadata[$0]!))" }.joined(separator: ",") + "}"
-            if !tensors.isEmpty { header += "," }
-        }
-        header += tensors.enumerated().map { i, t in
-            let shape = t.tensor.shape.map(String.init).joined(separator: ",")
-            return "\(jsonQuoted(t.name)):{\"dtype\":\"\(SafetensorsDType.name(t.tensor.dtype))\",\"shape\":[\(shape)],\"data_offsets\":[\(begin[i]),\(begin[i] + t.tensor.byteCount)]}"
-        }.joined(separator: ",")
-        header += "}"
-        // Pad with spaces so the data section starts 8-byte aligned (as the reference writer does).
-        var headerBytes = Array(header.utf8)
-        headerBytes += [UInt8](repeating: 0x20, count: (8 - (headerBytes.count % 8)) % 8)
-
+        let specs = tensors.map { (name: $0.name, dtype: $0.tensor.dtype, shape: $0.tensor.shape) }
+        let (headerBytes, layout) = header(specs, metadata: metadata)
         try AtomicFile.write(to: path) { out in
             var length = UInt64(headerBytes.count).littleEndian
             try withUnsafeBytes(of: &length) { try out.write($0) }
             try headerBytes.withUnsafeBytes { try out.write($0) }
             for i in layout { try writeElements(tensors[i].tensor, out) }
         }
+    }
+
+    /// Streams a file too large to hold in memory: `fill(i, chunk, at)` writes the bytes of tensor
+    /// `i` starting at byte `at` of its data into `chunk` (at most 4 MiB at a time). Atomic as `write`.
+    public static func write(streaming specs: [(name: String, dtype: DType, shape: [Int])], to path: String,
+                             metadata: [String: String] = [:],
+                             fill: (_ index: Int, _ chunk: UnsafeMutableRawBufferPointer, _ at: Int) throws -> Void) throws {
+        guard Set(specs.map(\.name)).count == specs.count else {
+            throw CheckpointError(.inconsistent, path: path, "a tensor name is given twice")
+        }
+        let (headerBytes, layout) = header(specs, metadata: metadata)
+        let capacity = 4 << 20
+        let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
+        defer { staging.deallocate() }
+        try AtomicFile.write(to: path) { out in
+            var length = UInt64(headerBytes.count).littleEndian
+            try withUnsafeBytes(of: &length) { try out.write($0) }
+            try headerBytes.withUnsafeBytes { try out.write($0) }
+            for i in layout {
+                let total = specs[i].shape.reduce(1, *) * specs[i].dtype.byteSize
+                var at = 0
+                while at < total {
+                    let n = min(capacity, total - at)
+                    let chunk = UnsafeMutableRawBufferPointer(rebasing: staging[0..<n])
+                    try fill(i, chunk, at)
+                    try out.write(UnsafeRawBufferPointer(chunk))
+                    at += n
+                }
+            }
+        }
+    }
+
+    /// The JSON header (padded to 8 bytes) and the order the tensors' data is laid out in:
+    /// decreasing element size, so every tensor stays aligned (safetensors forbids gaps).
+    private static func header(_ specs: [(name: String, dtype: DType, shape: [Int])],
+                               metadata: [String: String]) -> (bytes: [UInt8], layout: [Int]) {
+        let layout = specs.indices.sorted {
+            let (a, b) = (specs[$0].dtype.byteSize, specs[$1].dtype.byteSize)
+            return a != b ? a > b : $0 < $1
+        }
+        var begin = [Int](repeating: 0, count: specs.count)
+        var cursor = 0
+        for i in layout {
+            begin[i] = cursor
+            cursor += specs[i].shape.reduce(1, *) * specs[i].dtype.byteSize
+        }
+        var header = "{"
+        if !metadata.isEmpty {
+            header += "\"__metadata__\":{" + metadata.keys.sorted().map { "\(jsonQuoted($0)):\(jsonQuoted(metadata[$0]!))" }.joined(separator: ",") + "}"
+            if !specs.isEmpty { header += "," }
+        }
+        header += specs.enumerated().map { i, t in
+            let shape = t.shape.map(String.init).joined(separator: ",")
+            let bytes = t.shape.reduce(1, *) * t.dtype.byteSize
+            return "\(jsonQuoted(t.name)):{\"dtype\":\"\(SafetensorsDType.name(t.dtype))\",\"shape\":[\(shape)],\"data_offsets\":[\(begin[i]),\(begin[i] + bytes)]}"
+        }.joined(separator: ",")
+        header += "}"
+        // Pad with spaces so the data section starts 8-byte aligned (as the reference writer does).
+        var headerBytes = Array(header.utf8)
+        headerBytes += [UInt8](repeating: 0x20, count: (8 - (headerBytes.count % 8)) % 8)
+        return (headerBytes, layout)
     }
 
     /// Writes the elements of a host tensor in row-major order.

@@ -12,6 +12,12 @@ public protocol SparseAttentionBackend {
     /// q: [B, H, Lq, D], k: [B, H, Lk, D], v: [B, H, Lk, Dv], blocks: i32 [B, H, ⌈Lq/blockQ⌉, keep]
     /// -> [B, H, Lq, Dv] in q's dtype.
     func blockSparseAttention(q: Tensor, k: Tensor, v: Tensor, blocks: Tensor, blockQ: Int, blockK: Int, scale: Float) throws -> Tensor
+
+    /// SageSLA's 8-bit sparse branch: the same selection as `blockSparseAttention`, with q int8 per
+    /// `blockQ` tokens, k − mean(k) int8 per `blockK` tokens, v fp8 e4m3 per channel and the
+    /// probabilities cast to fp8 e4m3 for P·V (DESIGN §7). Shapes as `blockSparseAttention`.
+    func quantizedBlockSparseAttention(q: Tensor, k: Tensor, v: Tensor, blocks: Tensor, blockQ: Int, blockK: Int,
+                                       scale: Float) throws -> Tensor
 }
 
 extension Backend {
@@ -27,5 +33,13 @@ extension Backend {
             throw TensorError.unsupported("blockSparseAttention is not implemented on \(device) yet; use --device cpu or --attention_type original")
         }
         return try s.blockSparseAttention(q: q, k: k, v: v, blocks: blocks, blockQ: blockQ, blockK: blockK, scale: scale)
+    }
+
+    public func quantizedBlockSparseAttention(q: Tensor, k: Tensor, v: Tensor, blocks: Tensor, blockQ: Int, blockK: Int,
+                                              scale: Float) throws -> Tensor {
+        guard let s = self as? any SparseAttentionBackend else {
+            throw TensorError.unsupported("quantizedBlockSparseAttention (sagesla) is not implemented on \(device) yet; use --device cpu or --attention_type original")
+        }
+        return try s.quantizedBlockSparseAttention(q: q, k: k, v: v, blocks: blocks, blockQ: blockQ, blockK: blockK, scale: scale)
     }
 }

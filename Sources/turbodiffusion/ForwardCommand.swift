@@ -10,7 +10,7 @@ struct ForwardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward",
         abstract: "Evaluate one model component on inputs from a safetensors file.",
-        subcommands: [ForwardDiT.self, ForwardVAEDecode.self, ForwardVAEEncode.self]
+        subcommands: [ForwardDiT.self, ForwardT5.self, ForwardVAEDecode.self, ForwardVAEEncode.self, SyntheticT5.self]
     )
 }
 
@@ -39,20 +39,26 @@ struct ForwardDiT: ParsableCommand {
     @Option(name: .long, help: "Compute type: f32 (parity) or bf16 (production).")
     var dtype: ComputeType = .f32
 
-    @Option(name: [.customLong("attention_type"), .customLong("attention-type")], help: "Self-attention: original or sla.")
+    @Option(name: [.customLong("attention_type"), .customLong("attention-type")], help: "Self-attention: original, sla or sagesla.")
     var attentionType: String = "original"
 
     @Option(name: [.customLong("sla_topk"), .customLong("sla-topk")], help: "Share of key blocks SLA keeps per query block, in (0, 1].")
     var slaTopk: Double = 0.1
 
-    @Option(name: [.customLong("sla_block_q"), .customLong("sla-block-q")], help: "SLA query block size in tokens.")
-    var slaBlockQ: Int = 128
+    @Option(name: [.customLong("sla_block_q"), .customLong("sla-block-q")],
+            help: "Query block size in tokens (default: 128 for sla, 64 for sagesla, as upstream on Hopper).")
+    var slaBlockQ: Int?
 
-    @Option(name: [.customLong("sla_block_k"), .customLong("sla-block-k")], help: "SLA key block size in tokens.")
-    var slaBlockK: Int = 64
+    @Option(name: [.customLong("sla_block_k"), .customLong("sla-block-k")],
+            help: "Key block size in tokens (default: 64 for sla, 128 for sagesla).")
+    var slaBlockK: Int?
 
     var attention: SelfAttentionKind {
-        attentionType == "sla" ? .sla(topk: slaTopk, blockQ: slaBlockQ, blockK: slaBlockK) : .original
+        switch attentionType {
+        case "sla": .sla(topk: slaTopk, blockQ: slaBlockQ ?? 128, blockK: slaBlockK ?? 64)
+        case "sagesla": .sagesla(topk: slaTopk, blockQ: slaBlockQ ?? 64, blockK: slaBlockK ?? 128)
+        default: .original
+        }
     }
 
     @Flag(name: [.customLong("quant_linear"), .customLong("quant-linear")],
@@ -67,11 +73,11 @@ struct ForwardDiT: ParsableCommand {
 
     func validate() throws {
         guard !weights.isEmpty else { throw ValidationError("give at least one --weights file") }
-        guard ["original", "sla"].contains(attentionType) else {
-            throw ValidationError("--attention_type \(attentionType) is not available in forward dit yet; use original or sla")
+        guard ["original", "sla", "sagesla"].contains(attentionType) else {
+            throw ValidationError("--attention_type must be original, sla or sagesla, got '\(attentionType)'")
         }
         guard slaTopk > 0, slaTopk <= 1 else { throw ValidationError("--sla_topk must lie in (0, 1], got \(slaTopk)") }
-        guard slaBlockQ > 0, slaBlockK > 0 else { throw ValidationError("SLA block sizes must be positive") }
+        guard (slaBlockQ ?? 1) > 0, (slaBlockK ?? 1) > 0 else { throw ValidationError("SLA block sizes must be positive") }
         if let numHeads, numHeads <= 0 { throw ValidationError("--num_heads must be positive") }
         if let textLength, textLength <= 0 { throw ValidationError("--text_len must be positive") }
     }

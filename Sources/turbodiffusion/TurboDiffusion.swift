@@ -5,6 +5,7 @@ struct TurboDiffusion: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "turbodiffusion",
         abstract: "Few-step video generation with distilled Wan diffusion transformers.",
-        subcommands: [InfoCommand.self, ForwardCommand.self, QuantizeCommand.self, BenchCommand.self]
+        subcommands: [T2VCommand.self, I2VCommand.self, InfoCommand.self, ForwardCommand.self, QuantizeCommand.self,
+                      ServeCommand.self, TokenizeCommand.self, BenchCommand.self]
     )
 }

@@ -6,16 +6,11 @@ import TensorCore
 // Small blockings (mc/kc/nc of a few micro-tiles) exercise multi-block, edge-tile and
 // multi-thread paths on sizes that stay cheap in a debug build.
 
-/// SplitMix64, local to this file so the tests do not depend on other helpers.
+/// The engine's Philox generator with the two draws these tests use.
 private struct GemmRNG {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var generator: PhiloxGenerator
+    init(state: UInt64) { generator = PhiloxGenerator(seed: state) }
+    mutating func next() -> UInt64 { generator.next() }
     /// Uniform in [-1, 1).
     mutating func uniform() -> Float { Float(next() >> 40) * 0x1p-23 - 1 }
     /// Integer in -4...4.

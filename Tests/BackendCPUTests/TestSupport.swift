@@ -1,18 +1,8 @@
 import TensorCore
 @testable import BackendCPU
 
-/// SplitMix64: a tiny deterministic generator so every test draws fresh, reproducible inputs.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// Every test draws fresh, reproducible inputs from the engine's Philox generator.
+typealias SeededGenerator = PhiloxGenerator
 
 func randomValues(_ n: Int, _ rng: inout SeededGenerator, range: ClosedRange<Float> = -2...2) -> [Float] {
     (0..<n).map { _ in Float.random(in: range, using: &rng) }

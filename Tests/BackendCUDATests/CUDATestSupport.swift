@@ -29,18 +29,12 @@ enum CUDATestSupport {
     }
 }
 
-/// SplitMix64: deterministic inputs from a fixed seed.
+/// Deterministic inputs from a fixed seed (the engine's Philox generator).
 struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
+    var generator: PhiloxGenerator
+    init(seed: UInt64) { generator = PhiloxGenerator(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
     /// Uniform in [lo, hi).
     mutating func uniform(_ lo: Float, _ hi: Float) -> Float {

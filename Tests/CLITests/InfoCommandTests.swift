@@ -30,7 +30,7 @@ enum CLI {
         let stderr: String
     }
 
-    static func run(_ arguments: [String]) throws -> Result {
+    static func run(_ arguments: [String], stdin: String? = nil, directory: URL? = nil) throws -> Result {
         let binary = try #require(binary, "the turbodiffusion executable was not found next to the test bundle; build it first")
         let p = Process()
         p.executableURL = binary
@@ -38,7 +38,12 @@ enum CLI {
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
+        if let directory { p.currentDirectoryURL = directory }
+        let input = Pipe()
+        p.standardInput = input
         try p.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
         // Read before waiting so a full pipe cannot block the child.
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()

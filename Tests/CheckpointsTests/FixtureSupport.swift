@@ -99,18 +99,8 @@ func expectMatches(_ actual: NamedTensor, _ e: Fixtures.Tensor, fixture: String)
     }
 }
 
-/// A small deterministic generator (SplitMix64) so fuzz tests are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// Fuzz tests are reproducible: they draw from the engine's Philox generator.
+typealias SplitMix64 = PhiloxGenerator
 
 /// Writes `bytes` to a temporary file and returns its path.
 func writeTemporary(_ bytes: [UInt8], name: String, in dir: URL) throws -> String {

@@ -100,3 +100,29 @@ import TensorCore
         #expect(e?.message.contains("disk full") == true)
     }
 }
+
+@Suite struct SafetensorsStreamingWriterTests {
+    @Test func streamedFileReadsBack() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UInt32.random(in: 0 ... .max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("s.safetensors").path
+        // 3 M bf16 elements span several 4 MiB chunks; the i32 tensor is laid out first (wider).
+        let specs: [(name: String, dtype: DType, shape: [Int])] = [("big", .bf16, [3, 1 << 20]), ("ids", .i32, [5])]
+        try SafetensorsWriter.write(streaming: specs, to: path) { index, chunk, at in
+            let size = specs[index].dtype.byteSize
+            for e in 0..<(chunk.count / size) {
+                let element = at / size + e
+                if index == 0 {
+                    chunk.storeBytes(of: BF16.bits(Float(element % 251)), toByteOffset: e * 2, as: UInt16.self)
+                } else {
+                    chunk.storeBytes(of: Int32(element * 3), toByteOffset: e * 4, as: Int32.self)
+                }
+            }
+        }
+        let f = try Checkpoint.open(path: path)
+        let big = try f.tensor("big").floats()
+        #expect(big.count == 3 << 20 && big[0] == 0 && big[300] == 49 && big[(3 << 20) - 1] == Float(((3 << 20) - 1) % 251))
+        #expect(try f.tensor("ids").int64s() == [0, 3, 6, 9, 12])
+    }
+}

@@ -55,22 +55,24 @@ def use_w8a8(net):
     return stored
 
 
-def use_sla(model_mod, net, topk, blkq, blkk):
-    """Swaps every block's self-attention for the SLA transcription, with a random proj_l each."""
+def use_sla(model_mod, net, topk, blkq, blkk, variant=sla_reference.sla, new_projections=True):
+    """Swaps every block's self-attention for an SLA transcription (sla or sagesla), with a random proj_l each."""
     def forward(self, x, seq_lens, grid_sizes, freqs):
         b, s, n, d = *x.shape[:2], self.num_heads, self.head_dim
         q = model_mod.rope_apply(self.norm_q(self.q(x)).view(b, s, n, d), grid_sizes, freqs)
         k = model_mod.rope_apply(self.norm_k(self.k(x)).view(b, s, n, d), grid_sizes, freqs)
         v = self.v(x).view(b, s, n, d)
-        o = sla_reference.sla(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+        o = variant(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
                               self.proj_w, self.proj_b, topk, blkq, blkk).transpose(1, 2)
         return self.o(o.flatten(2))
     d = net.dim // net.num_heads
     for blk in net.blocks:
         attn = blk.self_attn
+        attn.forward = forward.__get__(attn)
+        if not new_projections:
+            continue
         attn.proj_w = (torch.randn(d, d) * 0.2).to(torch.bfloat16).float()
         attn.proj_b = (torch.randn(d) * 0.1).to(torch.bfloat16).float()
-        attn.forward = forward.__get__(attn)
 
 
 def make_sla_op_fixture():
@@ -86,6 +88,22 @@ def make_sla_op_fixture():
                "settings": torch.tensor([topk, blkq, blkk], dtype=torch.float32)},
               os.path.join(OUT, "sla_op.safetensors"))
     print(f"sla_op: kept {int(blocks[0, 0, 0].sum())} of {blocks.shape[-1]} key blocks per query block")
+
+
+def make_sagesla_op_fixture():
+    """A standalone SageSLA call with partial blocks on both sides (L = 150, blocks 16 × 32)."""
+    torch.manual_seed(12)
+    q, k, v = (torch.randn(1, 2, 150, 64) for _ in range(3))
+    v = v * torch.linspace(0.2, 3, 64)           # channels of different range: the per-channel V scale matters
+    w, b = torch.randn(64, 64) * 0.2, torch.randn(64) * 0.1
+    topk, blkq, blkk = 0.4, 16, 32
+    out = sla_reference.sagesla(q, k, v, w, b, topk, blkq, blkk)
+    exact = sla_reference.sla(q, k, v, w, b, topk, blkq, blkk)
+    save_file({"q": q, "k": k, "v": v.contiguous(), "proj_w": w, "proj_b": b, "out": out.contiguous(),
+               "settings": torch.tensor([topk, blkq, blkk], dtype=torch.float32)},
+              os.path.join(OUT, "sagesla_op.safetensors"))
+    rel = ((out - exact).norm() / exact.norm()).item()
+    print(f"sagesla_op: relative L2 distance to exact SLA {rel:.2e}")
 
 
 def main():
@@ -110,6 +128,14 @@ def main():
                 out = net([x[:16]], t=torch.tensor([t]), context=[context], seq_len=seq_len, y=[x[16:]])[0]
             else:
                 out = net([x], t=torch.tensor([t]), context=[context], seq_len=seq_len)[0]
+        if name in SLA:
+            # The same weights and inputs through SageSLA (8-bit sparse branch).
+            use_sla(model_mod, net, *SLA[name], variant=sla_reference.sagesla, new_projections=False)
+            with torch.no_grad():
+                sage = net([x], t=torch.tensor([t]), context=[context], seq_len=seq_len)[0]
+            save_file({"x": x.contiguous(), "t": torch.tensor([t]), "context": context.contiguous(), "out": sage.contiguous()},
+                      os.path.join(OUT, f"dit_{name}_sagesla_io.safetensors"))
+            print(f"{name} sagesla: relative L2 distance to sla {((sage - out).norm() / out.norm()).item():.2e}")
         sd = OrderedDict((k, v.detach().clone()) for k, v in net.state_dict().items())
         if layout == "turbo":
             # TurboDiffusion layout: 2-D patch weight, fp32 norms, SLA projections per block.
@@ -134,6 +160,7 @@ def main():
                   os.path.join(OUT, f"dit_{name}_io.safetensors"))
         print(f"{name}: out {tuple(out.shape)} |out| {out.norm():.4f}")
     make_sla_op_fixture()
+    make_sagesla_op_fixture()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ copy the module files we need into a temporary package and give it an exact atte
 `flash_attention` becomes torch's scaled_dot_product_attention in the inputs' dtype.
 """
 import importlib
+import importlib.util
 import os
 import shutil
 import sys
@@ -42,7 +43,6 @@ def load(module_name):
     """Returns `wan/modules/<module_name>.py` of the installed wan22 wheel as a module."""
     global _PKG
     if _PKG is None:
-        import importlib.util
         spec = importlib.util.find_spec("wan")
         src = os.path.join(os.path.dirname(spec.origin), "modules")
         root = tempfile.mkdtemp(prefix="wanref-")

@@ -7,26 +7,42 @@ public enum SelfAttentionKind: Equatable, Sendable, CustomStringConvertible {
     /// Sparse-linear attention: exact softmax over the top `topk` share of key blocks per query
     /// block, plus a linear-attention branch over all tokens projected by the block's proj_l.
     case sla(topk: Double, blockQ: Int, blockK: Int)
+    /// SageSLA: SLA with the sparse branch in 8-bit (int8 q/k per block, fp8 e4m3 P·V).
+    case sagesla(topk: Double, blockQ: Int, blockK: Int)
 
     /// Upstream's block sizes for SLA (BLKQ 128, BLKK 64).
     public static func sla(topk: Double) -> SelfAttentionKind { .sla(topk: topk, blockQ: 128, blockK: 64) }
+    /// Upstream's block sizes for SageSLA on Hopper (BLKQ 64, BLKK 128), the GPUs TurboDiffusion targets.
+    public static func sagesla(topk: Double) -> SelfAttentionKind { .sagesla(topk: topk, blockQ: 64, blockK: 128) }
+
+    /// Settings of the sparse-linear kinds; nil for dense attention.
+    var sparse: (topk: Double, blockQ: Int, blockK: Int, quantized: Bool)? {
+        switch self {
+        case .original: nil
+        case let .sla(topk, bq, bk): (topk, bq, bk, false)
+        case let .sagesla(topk, bq, bk): (topk, bq, bk, true)
+        }
+    }
 
     public var description: String {
         switch self {
         case .original: "original"
         case let .sla(topk, bq, bk): "sla (top-k \(topk), blocks \(bq)×\(bk))"
+        case let .sagesla(topk, bq, bk): "sagesla (top-k \(topk), blocks \(bq)×\(bk), int8 QK, fp8 PV)"
         }
     }
 }
 
-/// SLA (DESIGN §7) for one block: q, k, v [B, H, L, D] after RoPE -> [B, H, L, D].
+/// SLA / SageSLA (DESIGN §7) for one block: q, k, v [B, H, L, D] after RoPE -> [B, H, L, D].
 struct SparseLinearAttention {
     let projection: Linear     // blocks.N.self_attn.attn_op.local_attn.proj_l [D, D]
     let topk: Double
     let blockQ: Int
     let blockK: Int
+    /// SageSLA: the sparse branch runs in 8-bit.
+    var quantized = false
 
-    init(_ s: WeightStore, block: Int, headDim: Int, topk: Double, blockQ: Int, blockK: Int) throws {
+    init(_ s: WeightStore, block: Int, headDim: Int, topk: Double, blockQ: Int, blockK: Int, quantized: Bool = false) throws {
         let key = "blocks.\(block).self_attn.attn_op.local_attn.proj_l"
         guard s.contains("\(key).weight") else {
             throw ModelLoadError.unsupported(
@@ -37,13 +53,15 @@ struct SparseLinearAttention {
         self.topk = topk
         self.blockQ = blockQ
         self.blockK = blockK
+        self.quantized = quantized
     }
 
-    init(projection: Linear, topk: Double, blockQ: Int, blockK: Int) {
+    init(projection: Linear, topk: Double, blockQ: Int, blockK: Int, quantized: Bool = false) {
         self.projection = projection
         self.topk = topk
         self.blockQ = blockQ
         self.blockK = blockK
+        self.quantized = quantized
     }
 
     /// Key blocks kept per query block: ⌊topk·K⌋, at least one.
@@ -56,8 +74,10 @@ struct SparseLinearAttention {
         let l = k.shape[2], d = q.shape[3]
         let keep = Self.keptBlocks(topk: topk, keyBlocks: (l + blockK - 1) / blockK)
         let blocks = try b.slaBlockMap(q: q, k: k, blockQ: blockQ, blockK: blockK, keep: keep)
-        let sparse = try b.blockSparseAttention(q: q, k: k, v: v, blocks: blocks, blockQ: blockQ, blockK: blockK,
-                                                scale: 1 / Float(d).squareRoot())
+        let scale = 1 / Float(d).squareRoot()
+        let sparse = quantized
+            ? try b.quantizedBlockSparseAttention(q: q, k: k, v: v, blocks: blocks, blockQ: blockQ, blockK: blockK, scale: scale)
+            : try b.blockSparseAttention(q: q, k: k, v: v, blocks: blocks, blockQ: blockQ, blockK: blockK, scale: scale)
 
         // Linear branch: φ = softmax over the head dim; o = φ(q)(φ(k)ᵀv) / (φ(q)·Σφ(k) + 1e-5).
         let phiQ = try b.softmax(q), phiK = try b.softmax(k)

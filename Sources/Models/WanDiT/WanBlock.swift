@@ -67,8 +67,9 @@ struct WanBlock {
         let key = "blocks.\(i)"
         modulation = try s.take("\(key).modulation", shape: [1, 6, c.dim])
         var selfAttention = try WanAttention(s, "\(key).self_attn", dim: c.dim, heads: c.numHeads, eps: c.eps)
-        if case let .sla(topk, bq, bk) = attention {
-            selfAttention.sparse = try SparseLinearAttention(s, block: i, headDim: c.headDim, topk: topk, blockQ: bq, blockK: bk)
+        if let p = attention.sparse {
+            selfAttention.sparse = try SparseLinearAttention(s, block: i, headDim: c.headDim, topk: p.topk, blockQ: p.blockQ,
+                                                             blockK: p.blockK, quantized: p.quantized)
         }
         self.selfAttention = selfAttention
         norm3 = try LayerNorm(s, "\(key).norm3", dim: c.dim, eps: c.eps)

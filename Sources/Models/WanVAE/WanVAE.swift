@@ -73,7 +73,7 @@ public final class WanVAE {
     public let loadNotes: [String]
 
     public init(_ store: WeightStore, config c: WanVAEConfig, parts: Parts = .all) throws {
-        guard c.dimMult.count == 4, c.temporalDownsample.count == 3, c.zDim == WanVAEConfig.latentMean.count else {
+        guard c.dimMult.count == 4, c.temporalDownsample.count == 3, c.zDim == c.mean.count, c.zDim == c.std.count else {
             throw ModelLoadError.unsupported("WanVAE supports 4 levels and z = \(WanVAEConfig.latentMean.count) (the released layout); got \(c)")
         }
         config = c
@@ -226,8 +226,8 @@ public final class WanVAE {
 
     /// mean and 1/std as [16, 1, 1, 1] f32 (1/std rounded in f32, as the reference's `scale[1]`).
     func latentStatistics(_ b: any Backend) throws -> (mean: Tensor, invStd: Tensor) {
-        let mean = WanVAEConfig.latentMean.map { Float($0) }
-        let invStd = WanVAEConfig.latentStd.map { 1 / Float($0) }
+        let mean = config.mean.map { Float($0) }
+        let invStd = config.std.map { 1 / Float($0) }
         return (try b.upload(Tensor.host(mean, shape: [mean.count, 1, 1, 1])),
                 try b.upload(Tensor.host(invStd, shape: [invStd.count, 1, 1, 1])))
     }

@@ -15,6 +15,10 @@ public struct WanVAEConfig: Equatable, Sendable, CustomStringConvertible {
     public var temporalDownsample: [Bool] = [false, true, true]
     /// Image channels.
     public var imageChannels: Int = 3
+    /// Per-channel latent statistics: z = (μ − mean)/std. The released VAE's by default; a
+    /// model trained here (models/demo) brings its own.
+    public var mean: [Double] = WanVAEConfig.latentMean
+    public var std: [Double] = WanVAEConfig.latentStd
 
     public init(dim: Int = 96, zDim: Int = 16) {
         self.dim = dim

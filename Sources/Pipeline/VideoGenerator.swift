@@ -1,0 +1,174 @@
+import Media
+import Models
+import TensorCore
+
+public enum PipelineError: Error, CustomStringConvertible {
+    case invalidRequest(String)
+    case incompatible(String)
+    public var description: String {
+        switch self {
+        case let .invalidRequest(m): m
+        case let .incompatible(m): m
+        }
+    }
+}
+
+/// Text/image to video (DESIGN §6): encode the prompt, release the encoder; (I2V) encode the first
+/// frame; run rCM with the DiT (I2V: high-noise expert while r ≥ boundary, then the low-noise one),
+/// release it; decode each sample with the VAE. Components are built when their stage starts and
+/// dropped after it unless resident, so peak memory is one stage's.
+public final class VideoGenerator {
+    public let backend: any Backend
+    public let textEncoder: Component<any PromptEncoder>
+    public let vae: Component<any VideoAutoencoder>
+    /// T2V: one model. I2V: the high-noise expert, then the low-noise one.
+    public let experts: [Component<any VelocityModel>]
+    public var fps = 16
+
+    public init(backend: any Backend, textEncoder: Component<any PromptEncoder>, vae: Component<any VideoAutoencoder>,
+                experts: [Component<any VelocityModel>]) {
+        precondition(!experts.isEmpty && experts.count <= 2)
+        self.backend = backend
+        self.textEncoder = textEncoder
+        self.vae = vae
+        self.experts = experts
+    }
+
+    /// Drops every component (the session's "free memory").
+    public func releaseAll() {
+        textEncoder.release(force: true)
+        vae.release(force: true)
+        for e in experts { e.release(force: true) }
+    }
+
+    public func generate(_ r: GenerationRequest, progress: @escaping ProgressHandler = { _ in .proceed }) throws -> GeneratedVideo {
+        if let p = r.problem { throw PipelineError.invalidRequest(p) }
+        let reporter = ProgressReporter(progress)
+        defer { for e in experts { e.release() }; textEncoder.release(); vae.release() }
+
+        try reporter.begin(.loadTextEncoder)
+        let encoder = try textEncoder.acquire()
+        try reporter.end()
+        try reporter.begin(.encodeText)
+        let context = try encoder.encode(r.prompt)
+        try reporter.end()
+        textEncoder.release()
+
+        let latentShape = VideoGeometry.latentShape(frames: r.frames, size: r.size)   // [16, T, h, w]
+        var condition: Tensor?                                                       // [20, T, h, w]
+        if let image = r.image, let imageSize = r.imageSize {
+            try reporter.begin(.loadVAE)
+            let codec = try vae.acquire()
+            try reporter.end()
+            try reporter.begin(.encodeImage)
+            condition = try imageCondition(image, imageSize, codec: codec, request: r, latentShape: latentShape)
+            try reporter.end()
+            vae.release()
+        }
+
+        try reporter.begin(.loadDiT)
+        var active = 0
+        var model = try experts[0].acquire()
+        try checkChannels(model, conditioned: condition != nil)
+        try reporter.end()
+
+        let sampler = try RCMSampler(steps: r.steps, sigmaMax: r.sigmaMax, update: r.ode ? .ode : .sde)
+        let perSample = latentShape.reduce(1, *)
+        let evaluations = r.steps * r.samples
+        var done = 0
+        try reporter.begin(.denoise, steps: evaluations)
+        // The batch is one latent of samples × perSample values, so sample k's noise is the slice
+        // [k·perSample, (k+1)·perSample) of each Philox stream whatever the batch size.
+        let latents = try sampler.sample(count: perSample * r.samples, noise: PhiloxNoise(seed: r.seed)) { x, step in
+            let wanted = experts.count == 2 && step.r < r.boundary ? 1 : 0
+            if wanted != active {
+                experts[active].release()
+                active = wanted
+                model = try experts[active].acquire()
+                try checkChannels(model, conditioned: condition != nil)
+            }
+            var v: [Float] = []
+            v.reserveCapacity(x.count)
+            for k in 0..<r.samples {
+                var input = try backend.upload(Tensor.host(Array(x[(k * perSample)..<((k + 1) * perSample)]), shape: latentShape))
+                if let condition { input = try backend.concat([input, condition], dim: 0) }
+                let out = try model.velocity(x: input, timestep: step.timestep, context: context)
+                v += try backend.toHost(out).floats()
+                done += 1
+                try reporter.step(done, of: evaluations)
+            }
+            return v
+        }
+        try reporter.end()
+        experts[active].release()
+
+        try reporter.begin(.loadVAE)
+        let codec = try vae.acquire()
+        try reporter.end()
+        try reporter.begin(.decode, steps: r.samples)
+        let (w, h) = (r.size.width, r.size.height)
+        var frames = [[UInt8]](repeating: [UInt8](repeating: 0, count: w * r.samples * h * 3), count: r.frames)
+        for k in 0..<r.samples {
+            let z = try backend.upload(Tensor.host(Array(latents[(k * perSample)..<((k + 1) * perSample)]), shape: latentShape))
+            let video = try backend.toHost(codec.decode(z))                           // [3, F, H, W]
+            guard video.shape == [3, r.frames, h, w] else {
+                throw PipelineError.incompatible("the VAE decoded \(video.shape), expected [3, \(r.frames), \(h), \(w)]")
+            }
+            Self.place(try video.floats(), sample: k, of: r.samples, into: &frames, width: w, height: h)
+            try reporter.step(k + 1, of: r.samples)
+        }
+        try reporter.end()
+        vae.release()
+        return GeneratedVideo(frames: frames, width: w * r.samples, height: h, fps: fps)
+    }
+
+    func checkChannels(_ m: any VelocityModel, conditioned: Bool) throws {
+        let expected = conditioned ? 36 : 16
+        guard m.inChannels == expected else {
+            throw PipelineError.incompatible(conditioned
+                ? "image-to-video needs a DiT with 36 input channels (Wan2.2-I2V); this one takes \(m.inChannels)"
+                : "text-to-video needs a DiT with 16 input channels; this one takes \(m.inChannels) (an I2V model? use i2v)")
+        }
+    }
+
+    /// The I2V condition: the image resized to the output size as upstream does (torchvision's
+    /// antialiased bilinear on uint8, exact), in [-1, 1], followed by F − 1 zero
+    /// frames, VAE-encoded (16 channels), behind a 4-channel mask that is 1 on latent frame 0.
+    func imageCondition(_ image: [UInt8], _ imageSize: VideoSize, codec: any VideoAutoencoder, request r: GenerationRequest,
+                        latentShape: [Int]) throws -> Tensor {
+        let (w, h) = (r.size.width, r.size.height)
+        let source = try RGBImage(width: imageSize.width, height: imageSize.height, pixels: image)
+        let planar = try FrameConversion.conditioningImage(source, width: w, height: h)   // [3, H, W] in [-1, 1]
+        var video = [Float](repeating: 0, count: 3 * r.frames * h * w)                  // [3, F, H, W]
+        for c in 0..<3 {
+            for p in 0..<(h * w) { video[c * r.frames * h * w + p] = planar[c * h * w + p] }
+        }
+        let latent = try codec.encode(backend.upload(Tensor.host(video, shape: [3, r.frames, h, w])))
+        guard latent.shape == latentShape else {
+            throw PipelineError.incompatible("the VAE encoded the image to \(latent.shape), expected \(latentShape)")
+        }
+        let (t, lh, lw) = (latentShape[1], latentShape[2], latentShape[3])
+        var mask = [Float](repeating: 0, count: 4 * t * lh * lw)
+        for c in 0..<4 { for p in 0..<(lh * lw) { mask[c * t * lh * lw + p] = 1 } }
+        return try backend.concat([backend.upload(Tensor.host(mask, shape: [4, t, lh, lw])), backend.contiguous(latent, dtype: .f32)], dim: 0)
+    }
+
+    /// Decoded sample k ([3, F, H, W] in [-1, 1]) into its column of the tiled RGB8 frames, as
+    /// upstream saves: u8 = ⌊((clamp(x) + 1)/2)·255 + 0.5⌋.
+    static func place(_ v: [Float], sample k: Int, of n: Int, into frames: inout [[UInt8]], width w: Int, height h: Int) {
+        let f = frames.count, plane = f * h * w
+        for t in 0..<f {
+            frames[t].withUnsafeMutableBufferPointer { out in
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let dst = (y * w * n + k * w + x) * 3
+                        for c in 0..<3 {
+                            let s = (min(max(v[c * plane + (t * h + y) * w + x], -1), 1) + 1) / 2
+                            out[dst + c] = UInt8(s * 255 + 0.5)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

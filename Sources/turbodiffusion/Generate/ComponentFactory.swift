@@ -1,0 +1,127 @@
+import Checkpoints
+import Foundation
+import Models
+import Pipeline
+import TensorCore
+import Tokenizer
+
+/// Builds the pipeline's components from checkpoint files, loudly: each says what it loaded.
+enum ComponentFactory {
+    /// Opens a checkpoint and checks it holds the expected kind of model.
+    static func open(_ path: String, flag: String, what: String, kinds: Set<ModelKind>) throws -> Checkpoint {
+        try ModelCatalog.requireFile(path, flag: flag, what: what)
+        let ckpt = try Checkpoint.open(path: path)
+        guard kinds.contains(ckpt.recognition.kind) else {
+            throw GenerationCommandError("\(path) is not a \(what): it looks like \(ckpt.recognition.kind) (\(ckpt.recognition.summary)); check \(flag)")
+        }
+        return ckpt
+    }
+
+    /// `config`: the architecture when the file alone does not tell it (the demo's head count);
+    /// `attention`: overrides the flags' (the demo's block sizes).
+    static func dit(path: String, flag: String, options: GenerationOptions, backend: any Backend,
+                    expected preset: WanDiTConfig?, config given: WanDiTConfig? = nil,
+                    attention: SelfAttentionKind? = nil) throws -> DiTVelocityModel {
+        let ckpt = try open(path, flag: flag, what: "Wan DiT checkpoint", kinds: [.wanDiT, .turboDiT])
+        let tensors = ckpt.unprefixedTensors
+        var config = try WanDiTConfig.detect(tensors: tensors, numHeads: given?.numHeads)
+        let attention = attention ?? options.attention
+        config.textLength = 512
+        if let preset, preset.dim != config.dim || preset.numLayers != config.numLayers || preset.inChannels != config.inChannels {
+            logLine("note: \(path) holds a model of width \(config.dim), \(config.numLayers) layers, \(config.inChannels) input channels; --model named one of width \(preset.dim), \(preset.numLayers) layers: using the file's architecture")
+        }
+        let dtype = options.dtype.dtype
+        let store = WeightStore(tensors, source: path, backend: backend, matrixType: dtype,
+                                linearMode: options.quantLinear ? .w8a8 : .dense)
+        if store.isQuantized && !options.quantLinear {
+            logLine("note: \(path) is W8A8-quantized; without --quant_linear its weights are dequantized (add --quant_linear to run it as stored)")
+        } else if !store.isQuantized && options.quantLinear {
+            logLine("note: \(path) is not quantized; --quant_linear quantizes its block Linears while loading")
+        }
+        let start = Date()
+        let model = try WanDiT(store, config: config, attention: attention)
+        logLine(String(format: "loaded %@ in %.1f s: %@, self-attention %@", path, Date().timeIntervalSince(start),
+                       "\(config)", "\(attention)"))
+        for note in model.loadNotes { logLine("note: \(note)") }
+        return DiTVelocityModel(model, context: ComputeContext(backend: backend, dtype: dtype))
+    }
+}
+
+/// The Wan VAE as the pipeline's autoencoder.
+final class WanVAECodec: VideoAutoencoder {
+    let vae: WanVAE
+    let context: ComputeContext
+    init(_ vae: WanVAE, context: ComputeContext) {
+        self.vae = vae
+        self.context = context
+    }
+    func decode(_ z: Tensor) throws -> Tensor { try vae.decode(z, context) }
+    func encode(_ video: Tensor) throws -> Tensor { try vae.encode(video, context) }
+}
+
+extension ComponentFactory {
+    /// `statistics`: the latent mean/std of a VAE other than the released one (the demo's).
+    static func vae(_ options: GenerationOptions, backend: any Backend,
+                    statistics: (mean: [Double], std: [Double])? = nil) throws -> WanVAECodec {
+        let ckpt = try open(options.vaePath, flag: "--vae_path", what: "Wan2.1 VAE", kinds: [.wanVAE])
+        let tensors = ckpt.unprefixedTensors
+        var config = try WanVAEConfig.detect(tensors: tensors)
+        if let statistics { (config.mean, config.std) = statistics }
+        // The VAE runs in fp32 as upstream does (its checkpoint is fp32); bf16 compute is only for the DiT.
+        let store = WeightStore(tensors, source: options.vaePath, backend: backend, matrixType: .f32)
+        let start = Date()
+        let vae = try WanVAE(store, config: config)
+        logLine(String(format: "loaded %@ in %.1f s: %@", options.vaePath, Date().timeIntervalSince(start), "\(config)"))
+        return WanVAECodec(vae, context: ComputeContext(backend: backend, dtype: .f32))
+    }
+}
+
+/// Prompt → Wan text cleaning → umT5 tokens (512, padded) → umT5-XXL encoder, with a prompt cache.
+final class UMT5PromptEncoder: PromptEncoder {
+    let tokenizer: SentencePieceTokenizer
+    let encoder: CachedTextEncoder
+    let context: ComputeContext
+    static let textLength = 512
+
+    init(tokenizer: SentencePieceTokenizer, encoder: CachedTextEncoder, context: ComputeContext) {
+        self.tokenizer = tokenizer
+        self.encoder = encoder
+        self.context = context
+    }
+
+    func encode(_ prompt: String) throws -> Tensor {
+        let tokens = try tokenizer.encodeWanPrompt(prompt, length: Self.textLength)   // Wan's cleaning, then ids
+        if tokens.truncated {
+            logLine("warning: the prompt is longer than \(Self.textLength) tokens; \(tokens.droppedPieces) token(s) at its end were cut")
+        }
+        let sequence = try TokenSequence(ids: tokens.ids.map(Int.init), mask: tokens.attentionMask.map { $0 != 0 })
+        let hits = encoder.hits
+        let out = try encoder.encode(sequence, context)
+        if encoder.hits > hits { logLine("prompt embedding reused from this session") }
+        return out
+    }
+}
+
+extension ComponentFactory {
+    static func tokenizerLocation(_ options: GenerationOptions) throws -> String {
+        try TokenizerLocation.resolve(options.tokenizerPath)
+    }
+
+    static func textEncoder(_ options: GenerationOptions, backend: any Backend) throws -> UMT5PromptEncoder {
+        let tokenizer = try TokenizerLocation.load(options.tokenizerPath)
+        let ckpt = try open(options.textEncoderPath, flag: "--text_encoder_path", what: "umT5 text encoder", kinds: [.umt5Encoder])
+        let tensors = ckpt.unprefixedTensors
+        let config = try UMT5Config.detect(tensors: tensors)
+        guard config.vocabSize >= tokenizer.vocabSize else {
+            throw GenerationCommandError("the tokenizer (\(tokenizer.vocabSize) pieces) does not fit the text encoder's \(config.vocabSize)-row embedding; check --tokenizer_path")
+        }
+        let dtype = options.dtype.dtype
+        let store = WeightStore(tensors, source: options.textEncoderPath, backend: backend, matrixType: dtype)
+        let start = Date()
+        let encoder = try UMT5Encoder(store, config: config)
+        logLine(String(format: "loaded %@ in %.1f s: %@; tokenizer %@", options.textEncoderPath, Date().timeIntervalSince(start),
+                       "\(config)", try tokenizerLocation(options)))
+        return UMT5PromptEncoder(tokenizer: tokenizer, encoder: CachedTextEncoder(encoder),
+                                 context: ComputeContext(backend: backend, dtype: dtype))
+    }
+}

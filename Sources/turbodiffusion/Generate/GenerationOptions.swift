@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import Media
+import Models
+import Pipeline
+
+/// Flags shared by `t2v` and `i2v` (DESIGN §8: upstream's snake_case names, kebab-case aliases).
+struct GenerationOptions: ParsableArguments {
+    @Option(help: "What the video shows (required unless --serve).")
+    var prompt: String?
+
+    @Option(name: [.customLong("num_samples"), .customLong("num-samples")], help: "Videos from the prompt, tiled side by side.")
+    var numSamples = 1
+
+    @Option(name: [.customLong("num_steps"), .customLong("num-steps")], help: "Sampling steps, 1–4.")
+    var numSteps = 4
+
+    @Option(name: [.customLong("sigma_max"), .customLong("sigma-max")], help: "Initial sigma of rCM (default: 80 for t2v, 200 for i2v); larger values trade diversity for quality.")
+    var sigmaMax: Double?
+
+    @Option(name: [.customLong("num_frames"), .customLong("num-frames")], help: "Frames to generate, 4n+1 (default 81 = 5 s at 16 fps; 17 for the demo models).")
+    var numFrames: Int?
+
+    /// Frames to generate (upstream's default 81).
+    var frames: Int { numFrames ?? 81 }
+
+    @Option(help: "Output resolution: 480p or 720p (default: 480p for t2v, 720p for i2v).")
+    var resolution: String?
+
+    @Option(name: [.customLong("aspect_ratio"), .customLong("aspect-ratio")], help: "Aspect ratio W:H: 16:9, 9:16, 4:3, 3:4 or 1:1.")
+    var aspectRatio = "16:9"
+
+    @Option(help: "A custom output size WxH (multiples of 16, e.g. 256x256) instead of --resolution and --aspect_ratio.")
+    var size: String?
+
+    @Option(help: "Seed of the noise; the same seed gives the same video on any machine.")
+    var seed: UInt64 = 0
+
+    @Option(name: [.customLong("save_path"), .customLong("save-path")], help: "Where to write the MP4 (default: outputs/{t2v|i2v}_{seed}_{model}_{date_time}.mp4).")
+    var savePath: String?
+
+    @Option(name: [.customLong("frames_dir"), .customLong("frames-dir")], help: "Also write every frame as PNG into this folder.")
+    var framesDir: String?
+
+    @Option(name: [.customLong("attention_type"), .customLong("attention-type")], help: "Self-attention: original, sla or sagesla.")
+    var attentionType = "sagesla"
+
+    @Option(name: [.customLong("sla_topk"), .customLong("sla-topk")], help: "Share of key blocks SLA/SageSLA keeps, in (0, 1]; 0.15 gives better quality.")
+    var slaTopk = 0.1
+
+    @Flag(name: [.customLong("quant_linear"), .customLong("quant-linear")], help: "Run the block Linears as W8A8 (use with the -quant checkpoints).")
+    var quantLinear = false
+
+    @Flag(name: [.customLong("default_norm"), .customLong("default-norm")], help: "Accepted for compatibility: norms always compute exactly as the reference's.")
+    var defaultNorm = false
+
+    @Flag(help: "Deterministic ODE updates instead of SDE (sharper, less robust).")
+    var ode = false
+
+    @Option(name: [.customLong("vae_path"), .customLong("vae-path")], help: "The Wan2.1 VAE.")
+    var vaePath = ModelCatalog.vaeDefault
+
+    @Option(name: [.customLong("text_encoder_path"), .customLong("text-encoder-path")], help: "The umT5-XXL encoder.")
+    var textEncoderPath = ModelCatalog.textEncoderDefault
+
+    @Option(name: [.customLong("tokenizer_path"), .customLong("tokenizer-path")], help: "Folder with spiece.model or tokenizer.json of google/umt5-xxl, or the file.")
+    var tokenizerPath = ModelCatalog.tokenizerDefault
+
+    @Option(help: "Where to compute: cpu or cuda.")
+    var device: DeviceChoice = .cpu
+
+    @Option(help: "Compute type: bf16 (production) or f32.")
+    var dtype: ComputeType = .bf16
+
+    @Option(help: "H.264 quality as x264 CRF, 0 (lossless) to 51; lower is better.")
+    var crf = 15
+
+    @Option(name: [.customLong("video_writer"), .customLong("video-writer")], help: "auto (ffmpeg when on PATH, else built-in), ffmpeg or builtin.")
+    var videoWriter = "auto"
+
+    @Flag(help: "Interactive session: models stay loaded; type prompts, /help for commands.")
+    var serve = false
+
+    func validate() throws {
+        if prompt == nil && !serve { throw ValidationError("give --prompt \"…\" (or --serve for an interactive session)") }
+        if let p = prompt, p.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("--prompt is empty") }
+        guard (1...4).contains(numSteps) else { throw ValidationError("--num_steps must be 1, 2, 3 or 4, got \(numSteps)") }
+        guard numSamples >= 1 else { throw ValidationError("--num_samples must be at least 1, got \(numSamples)") }
+        if let m = VideoGeometry.problem(frames: frames, size: VideoSize(width: 16, height: 16)) { throw ValidationError(m) }
+        if let r = resolution, Resolution(rawValue: r) == nil {
+            throw ValidationError("--resolution must be 480p or 720p, got '\(r)'")
+        }
+        if let size {
+            guard let s = Self.parseSize(size) else { throw ValidationError("--size must look like 256x256, got '\(size)'") }
+            if let m = VideoGeometry.problem(frames: frames, size: s) { throw ValidationError(m) }
+        }
+        guard AspectRatio(rawValue: aspectRatio) != nil else {
+            throw ValidationError("--aspect_ratio must be one of \(AspectRatio.allCases.map(\.rawValue).joined(separator: ", ")), got '\(aspectRatio)'")
+        }
+        guard ["original", "sla", "sagesla"].contains(attentionType) else {
+            throw ValidationError("--attention_type must be original, sla or sagesla, got '\(attentionType)'")
+        }
+        guard slaTopk > 0, slaTopk <= 1 else { throw ValidationError("--sla_topk must lie in (0, 1], got \(slaTopk)") }
+        if let s = sigmaMax, !(s > 0) { throw ValidationError("--sigma_max must be positive, got \(s)") }
+        guard (0...51).contains(crf) else { throw ValidationError("--crf must be 0…51, got \(crf)") }
+        guard ["auto", "ffmpeg", "builtin"].contains(videoWriter) else {
+            throw ValidationError("--video_writer must be auto, ffmpeg or builtin, got '\(videoWriter)'")
+        }
+    }
+
+    var attention: SelfAttentionKind {
+        switch attentionType {
+        case "sla": .sla(topk: slaTopk)
+        case "sagesla": .sagesla(topk: slaTopk)
+        default: .original
+        }
+    }
+
+    func size(defaultResolution: Resolution) -> VideoSize {
+        if let size, let s = Self.parseSize(size) { return s }
+        return VideoGeometry.size(resolution.flatMap(Resolution.init) ?? defaultResolution, AspectRatio(rawValue: aspectRatio)!)
+    }
+
+    static func parseSize(_ s: String) -> VideoSize? {
+        let parts = s.lowercased().split(separator: "x")
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]) else { return nil }
+        return VideoSize(width: w, height: h)
+    }
+
+    var writeOptions: VideoWriteOptions {
+        var o = VideoWriteOptions()
+        o.crf = crf
+        o.writer = videoWriter == "ffmpeg" ? .ffmpeg : videoWriter == "builtin" ? .builtin : .auto
+        return o
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import Media
+import Pipeline
+
+/// Runs one request through a loaded generator and writes the results: the MP4 (atomically,
+/// parent folders created), optionally PNG frames, then a summary on stderr.
+struct GenerationRunner {
+    let generator: VideoGenerator
+    let options: GenerationOptions
+    /// "t2v" or "i2v", and the model name used in default file names.
+    let task: String, modelName: String
+
+    @discardableResult
+    func run(_ request: GenerationRequest, savePath: String?) throws -> String {
+        let path = savePath ?? OutputNaming.defaultPath(task: task, seed: request.seed, model: modelName)
+        guard path.lowercased().hasSuffix(".mp4") else {
+            throw GenerationCommandError("--save_path must name an .mp4 file, got \(path)")
+        }
+        let printer = ProgressPrinter()
+        ProgressPrinter.interrupted = false
+        let start = Date()
+        let video = try generator.generate(request, progress: printer.handle)
+
+        let writeStart = Date()
+        logLine(String(format: "[%6.1fs] write video…", Date().timeIntervalSince(start)))
+        let frames = try video.frames.map { try RGBImage(width: video.width, height: video.height, pixels: $0) }
+        var writeOptions = options.writeOptions
+        writeOptions.fps = video.fps
+        let result = try VideoWriter.writeMP4(frames, to: path, options: writeOptions)
+        for note in result.notes { logLine("note: \(note)") }
+        if let dir = options.framesDir {
+            let written = try PNGEncoder.writeFrames(frames, toDirectory: dir)
+            logLine("wrote \(written.count) PNG frames to \(dir)")
+        }
+        let writeTime = Date().timeIntervalSince(writeStart)
+
+        let stages = (printer.stageTimes + [("write", writeTime)])
+            .map { "\($0.0) \(ProgressPrinter.duration($0.1))" }.joined(separator: ", ")
+        logLine("done in \(ProgressPrinter.duration(Date().timeIntervalSince(start))): \(stages)")
+        logLine("saved \(path) (\(video.frames.count) frames, \(video.width)×\(video.height), \(video.fps) fps, \(result.writer.rawValue) writer, \(result.bytes / 1024) KiB)")
+        return path
+    }
+}

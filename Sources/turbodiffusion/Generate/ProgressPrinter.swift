@@ -1,0 +1,39 @@
+import Foundation
+import Pipeline
+
+/// Progress on stderr: one line per stage and per step (stage, step i/n, elapsed, ETA), and a summary.
+final class ProgressPrinter {
+    private let quiet: Bool
+    /// Seconds per finished stage, in order.
+    private(set) var stageTimes: [(String, Double)] = []
+    init(quiet: Bool = false) { self.quiet = quiet }
+
+    func handle(_ p: GenerationProgress) -> ProgressAction {
+        if p.stageFinished { stageTimes.append((p.stage.rawValue, p.stageElapsed)) }
+        guard !quiet else { return Self.interrupted ? .cancel : .proceed }
+        let clock = String(format: "[%6.1fs]", p.elapsed)
+        if p.stageFinished {
+            logLine("\(clock) \(p.stage.rawValue) done in \(Self.duration(p.stageElapsed))")
+        } else if p.steps > 0 && p.step > 0 {
+            let eta = p.stageRemaining.map { ", ETA \(Self.duration($0))" } ?? ""
+            logLine("\(clock) \(p.stage.rawValue) \(p.step)/\(p.steps) (\(Self.duration(p.stageElapsed))\(eta))")
+        } else if p.step == 0 {
+            logLine("\(clock) \(p.stage.rawValue)…")
+        }
+        return Self.interrupted ? .cancel : .proceed
+    }
+
+    static func duration(_ s: Double) -> String {
+        s < 60 ? String(format: "%.1f s", s) : String(format: "%d min %02d s", Int(s) / 60, Int(s) % 60)
+    }
+
+    /// Set by SIGINT (Ctrl-C): the generation stops at the next step and nothing is written.
+    nonisolated(unsafe) static var interrupted = false
+
+    static func installInterruptHandler() {
+        signal(SIGINT) { _ in
+            if ProgressPrinter.interrupted { exit(130) }     // a second Ctrl-C quits at once
+            ProgressPrinter.interrupted = true
+        }
+    }
+}

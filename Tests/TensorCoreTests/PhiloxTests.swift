@@ -1,0 +1,32 @@
+import Testing
+@testable import TensorCore
+
+@Suite struct PhiloxTests {
+    /// Known-answer vectors of Philox4x32-10 from the Random123 distribution (kat_vectors).
+    @Test func knownAnswers() {
+        let zero = Philox.block(counter: (0, 0, 0, 0), key: (0, 0))
+        #expect([zero.0, zero.1, zero.2, zero.3] == [0x6627_E8D5, 0xE169_C58D, 0xBC57_AC4C, 0x9B00_DBD8])
+        let ones = Philox.block(counter: (.max, .max, .max, .max), key: (.max, .max))
+        #expect([ones.0, ones.1, ones.2, ones.3] == [0x408F_276D, 0x41C8_3B0E, 0xA20B_C7C6, 0x6D54_51FD])
+        let pi = Philox.block(counter: (0x243F_6A88, 0x85A3_08D3, 0x1319_8A2E, 0x0370_7344), key: (0xA409_3822, 0x299F_31D0))
+        #expect([pi.0, pi.1, pi.2, pi.3] == [0xD16C_FE09, 0x94FD_CCEB, 0x5001_E420, 0x2412_6EA1])
+    }
+
+    @Test func slicesAgreeWithTheWholeSequence() {
+        let g = Philox(seed: 42, stream: 3)
+        let all = g.normals(count: 103)
+        #expect(g.normals(count: 50, offset: 37) == Array(all[37..<87]))
+        #expect(g.normals(count: 1, offset: 102) == [all[102]])
+        #expect(Philox(seed: 42, stream: 4).normals(count: 8) != Array(all[0..<8]))
+        #expect(Philox(seed: 43, stream: 3).normals(count: 8) != Array(all[0..<8]))
+    }
+
+    @Test func normalsHaveUnitMoments() {
+        let z = Philox(seed: 7).normals(count: 200_000).map(Double.init)
+        let mean = z.reduce(0, +) / Double(z.count)
+        let variance = z.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(z.count)
+        let kurtosis = z.reduce(0) { $0 + ($1 - mean) * ($1 - mean) * ($1 - mean) * ($1 - mean) } / Double(z.count) / (variance * variance)
+        #expect(abs(mean) < 0.01 && abs(variance - 1) < 0.01 && abs(kurtosis - 3) < 0.05)
+        #expect(z.allSatisfy { $0.isFinite })
+    }
+}

@@ -1,0 +1,173 @@
+"""Semantic checks of the exported demo models, through a transcription of the engine's rCM loop.
+
+Reads models/demo/*.pth as the engine does (TurboDiffusion layout: the 2-D patch weight is reshaped back;
+the quantized file is dequantized W = int8·scale), generates 64×64×17 videos and measures (the same
+definitions are in models/demo/README.md for the Swift CI):
+
+  colour mask   pixels (in [0,1] RGB) within Euclidean distance 0.30 of the prompted colour (world.COLOURS)
+  present       the mask has ≥ 12 pixels in ≥ 80% of the 17 frames
+  moves         centroid of the mask, mean over frames 0–2 vs frames 14–16: displacement along the prompted
+                axis ≥ 8 px in the prompted sign (image y grows downwards) and larger than |perpendicular|
+  pass          present and moves
+  background    the per-channel median colour over all frames and pixels is nearer (Euclidean, [0,1] RGB) to the
+                prompted background colour than to any other of world.BACKGROUNDS
+  i2v first     mean |frame0 − input image| in [0,1] RGB units
+  student-vs-teacher  RMS over pixels in [0,1] between the student's and the teacher's (32-step CFG ODE,
+                from the same r0·ε0) decoded videos
+"""
+import json
+import os
+
+import torch
+
+import common
+import world
+
+THRESH = {"colour_dist": 0.30, "min_pixels": 12, "present_frac": 0.8, "min_move_px": 8.0}
+AXIS = {"left": (0, -1), "right": (0, 1), "up": (1, -1), "down": (1, 1)}
+
+
+def colour_track(video, colour):
+    """video: [3, T, H, W] in [0,1] -> (present: bool, centroids [T, 2] (x, y), counts [T])."""
+    c = torch.tensor(world.COLOURS[colour], device=video.device).view(3, 1, 1, 1)
+    mask = ((video - c) ** 2).sum(0).sqrt() < THRESH["colour_dist"]            # [T, H, W]
+    cnt = mask.flatten(1).sum(1).float()
+    g = torch.arange(video.shape[-1], device=video.device, dtype=torch.float32)
+    cx = (mask.float().sum(1) * g).sum(1) / cnt.clamp(min=1)
+    cy = (mask.float().sum(2) * g).sum(1) / cnt.clamp(min=1)
+    present = (cnt >= THRESH["min_pixels"]).float().mean().item() >= THRESH["present_frac"]
+    return present, torch.stack([cx, cy], 1), cnt
+
+
+def check(video, colour, motion):
+    present, cen, _ = colour_track(video, colour)
+    d = cen[-3:].mean(0) - cen[:3].mean(0)
+    axis, sign = AXIS[motion]
+    moves = bool(d[axis] * sign >= THRESH["min_move_px"] and abs(d[axis]) > abs(d[1 - axis]))
+    return present, moves, d.tolist()
+
+
+def background_ok(video, bg):
+    """video: [3, T, H, W] in [0,1]: is the median colour nearest to the named background colour?"""
+    med = video.flatten(1).median(dim=1).values.cpu()
+    dist = {n: ((med - torch.tensor(c)) ** 2).sum().sqrt().item() for n, c in world.BACKGROUNDS.items()}
+    return min(dist, key=dist.get) == bg
+
+
+def load_exported(out_dir, dev):
+    meta = json.load(open(os.path.join(out_dir, "demo.json")))
+    cfg = meta["dit"]
+
+    def dit(name, in_dim):
+        sd = torch.load(os.path.join(out_dir, name), map_location="cpu")
+        for k in [k for k in sd if k.endswith(".int8_weight")]:
+            q, s = sd.pop(k).float(), sd.pop(k.replace("int8_weight", "scale"))
+            full = s.repeat_interleave(128, 0).repeat_interleave(128, 1)[:q.shape[0], :q.shape[1]]
+            sd[k.replace("int8_weight", "weight")] = q * full
+        sd["patch_embedding.weight"] = sd["patch_embedding.weight"].reshape(cfg["dim"], in_dim, 1, 2, 2)
+        net = common.make_dit(cfg, in_dim)
+        net.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
+        return net.to(dev).eval()
+
+    t5 = common.make_t5(meta["t5"])
+    t5.load_state_dict({k: v.float() for k, v in torch.load(os.path.join(out_dir, "t5.pth"), map_location="cpu").items()})
+    vae = common.make_vae(meta["vae"]["dim"])
+    vae.load_state_dict(torch.load(os.path.join(out_dir, "vae.pth"), map_location="cpu"))
+    mean = torch.tensor(meta["vae"]["latent_mean"], device=dev).view(1, 16, 1, 1, 1)
+    std = torch.tensor(meta["vae"]["latent_std"], device=dev).view(1, 16, 1, 1, 1)
+    return meta, dit, t5.to(dev).eval(), vae.to(dev).eval(), mean, std
+
+
+@torch.no_grad()
+def run(out_dir, work, dev, quick=False):
+    import train_all as ta
+    meta, dit, t5, vae, mean, std = load_exported(out_dir, dev)
+    tok = ta.tokens()
+    nets = {"t2v": dit("dit_t2v.pth", 16), "t2v_quant": dit("dit_t2v_quant.pth", 16), "i2v": dit("dit_i2v.pth", 36)}
+    teacher = common.make_dit(ta.DIT, 16)
+    teacher.load_state_dict({k: v.float() for k, v in torch.load(os.path.join(work, "teacher.pt"), map_location="cpu")["dit"].items()})
+    teacher = teacher.to(dev).eval()
+    seeds = 2 if quick else 8
+    directional = [m for m in ("left", "right", "up", "down")]
+    in_dist = [(c, s, m) for c, s, m in [("red", "circle", "right"), ("yellow", "star", "down"),
+                                         ("blue", "square", "left"), ("green", "triangle", "up"),
+                                         ("white", "circle", "left"), ("purple", "triangle", "right")]]
+    sets = {"held_out": world.HELD_OUT, "in_distribution": in_dist}
+    bgs = ["black", "gray", "navy"]
+    results = {}
+    autocast = torch.autocast("cuda", torch.bfloat16, enabled=dev == "cuda")
+
+    def decode(z):
+        return ((common.vae_decode(vae, z * std + mean).clamp(-1, 1) + 1) / 2).float()
+
+    def gen_videos(net, cap, steps, seed, cond=None, sigma=80, attn="dense", teacher_ode=False):
+        common.ATTN.update(mode=attn, topk=meta["sla_topk"], blkq=meta["sla_block_q"], blkk=meta["sla_block_k"])
+        g = torch.Generator(device=dev).manual_seed(seed)
+        ctx = ta.text_batch(t5, tok, cap)
+        y = None if cond is None else ta.i2v_condition(cond)
+        noise = torch.randn(cap.shape[0], 16, 5, 8, 8, device=dev, generator=g)
+        if teacher_ode:
+            ctx_u = ta.text_batch(t5, tok, torch.full_like(cap, world.EMPTY_CAPTION))
+            r0 = torch.full((cap.shape[0],), common.rcm_rs(1, sigma)[0], device=dev)
+            z = common.ode_solve(ta.cfg_velocity(net, ctx, ctx_u, y), r0.view(-1, 1, 1, 1, 1) * noise, r0, 0.0, 32)
+        else:
+            def vfn(x, r):
+                with autocast:
+                    return common.dit(net, x, r, ctx, y).float()
+            z = common.rcm_sample(vfn, noise, steps, sigma, lambda: torch.randn(noise.shape, device=dev, generator=g))
+        common.ATTN["mode"] = "dense"
+        return decode(z)
+
+    for set_name, triples in sets.items():
+        cases = [(c, s, m, bgs[(i + k) % 3], k % 2 * 3) for i, (c, s, m) in enumerate(triples) for k in range(seeds)]
+        cap = torch.tensor([world.caption_index(world.COLOUR_NAMES.index(c), world.SHAPES.index(s),
+                                                world.MOTIONS.index(m), world.BG_NAMES.index(b), t)
+                            for c, s, m, b, t in cases], device=dev)
+        teacher_v = gen_videos(teacher, cap, 0, 1, teacher_ode=True)
+        runs = {"teacher_ode32": teacher_v}
+        for steps in (1, 2, 4):
+            runs[f"student_{steps}step"] = gen_videos(nets["t2v"], cap, steps, 1)
+        runs["student_4step_sla"] = gen_videos(nets["t2v"], cap, 4, 1, attn="sla")
+        runs["quant_4step"] = gen_videos(nets["t2v_quant"], cap, 4, 1)
+        for name, vids in runs.items():
+            ok = [check(v, c, m) for v, (c, s, m, b, t) in zip(vids, cases)]
+            res = {"pass_rate": sum(p and mv for p, mv, _ in ok) / len(ok),
+                   "colour_present": sum(p for p, _, _ in ok) / len(ok),
+                   "moves": sum(mv for _, mv, _ in ok) / len(ok),
+                   "background": sum(background_ok(v, b) for v, (c, s, m, b, t) in zip(vids, cases)) / len(ok)}
+            if name != "teacher_ode32":
+                res["rms_vs_teacher"] = (vids - teacher_v).pow(2).mean().sqrt().item()
+            results[f"t2v/{set_name}/{name}"] = res
+            print(f"t2v/{set_name}/{name}: {res}", flush=True)
+        if set_name == "held_out":
+            save_strip(runs["student_4step"][:4], os.path.join(work, "eval_t2v.png"))
+
+    # I2V: the first frame of a clip of the world, its caption; in-distribution and held-out
+    for set_name, triples in sets.items():
+        gen = torch.Generator().manual_seed(5)
+        ps = [world.params_for(c, s, m, bgs[i % 3], 1, gen) for i, (c, s, m) in enumerate(triples) for _ in range(seeds)]
+        p = {k: torch.cat([q[k] for q in ps]) for k in ps[0]}
+        clips = world.render(p, dev)
+        first = ta.first_frame_clip(clips)
+        cond = (common.vae_encode(vae, first)[0] - mean) / std
+        cap = world.caption_indices(p).to(dev)
+        for steps in (1, 2, 4):
+            for attn in (["dense", "sla"] if steps == 4 else ["dense"]):
+                vids = gen_videos(nets["i2v"], cap, steps, 2, cond=cond, sigma=200, attn=attn)
+                img = (clips[:, :, 0] + 1) / 2
+                ffd = (vids[:, :, 0] - img).abs().mean().item()
+                ok = [check(v, world.COLOUR_NAMES[int(c)], world.MOTIONS[int(m)])
+                      for v, c, m in zip(vids, p["colour"], p["motion"])]
+                res = {"pass_rate": sum(a and b for a, b, _ in ok) / len(ok), "first_frame_l1": ffd}
+                results[f"i2v/{set_name}/{steps}step_{attn}"] = res
+                print(f"i2v/{set_name}/{steps}step_{attn}: {res}", flush=True)
+    with open(os.path.join(work, "eval.json"), "w") as f:
+        json.dump({"thresholds": THRESH, "seeds_per_prompt": seeds, "results": results}, f, indent=1)
+    return results
+
+
+def save_strip(vids, path):
+    from PIL import Image
+    v = vids[:, :, ::4].permute(0, 3, 2, 4, 1)          # [n, H, 5, W, 3]
+    n, h, f, w, _ = v.shape
+    Image.fromarray((v.reshape(n * h, f * w, 3) * 255).round().byte().cpu().numpy()).save(path)

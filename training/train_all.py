@@ -1,0 +1,550 @@
+"""Trains and exports the built-in demo models (models/demo/) from scratch.
+
+    python training/train_all.py                 # every stage, on a CUDA GPU (~16 min on one H200; see models/demo/README.md)
+    python training/train_all.py --stages vae,teacher --work W   # some stages; checkpoints in W
+
+Stages (each reads and writes checkpoints in --work, so they can run in separate sessions):
+  prepare  (needs sentencepiece; CPU) SentencePiece tokenizer on every caption, token table, module copies
+  vae      WanVAE_ (dim 8) as an autoencoder on clips; latent mean/std over the training set
+  vae_decoder  decoder alone fine-tuned on whole 17-frame clips (latents unchanged)
+  teacher  T2V WanModel + T5Encoder jointly, rectified flow on normalised latents (10% empty captions)
+  i2v      I2V WanModel (36 channels) initialised from the teacher, same objective with the image condition
+  distill  students for the rCM sampler: x − r·v_student(x, r) ≈ the teacher's CFG ODE solution from (x, r)
+  sla      students fine-tuned with SLA self-attention and dense attention alternately (proj_l trained)
+  export   models/demo/*.pth, demo.json, sample_i2v.png
+  eval     training/evaluate.py on the exported files
+"""
+import argparse
+import copy
+import json
+import math
+import os
+import shutil
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+import world  # noqa: E402
+
+DIT = {"dim": 256, "ffn_dim": 512, "num_heads": 2, "num_layers": 4, "text_dim": 128, "freq_dim": 256}
+T5 = {"dim": 128, "ffn": 256, "heads": 4, "layers": 2}
+VAE_DIM = 8
+SLA = {"topk": 0.5, "blkq": 16, "blkk": 16}
+CFG_SCALE = 3.0
+OUT_DIR = os.path.join(common.ROOT, "models", "demo")
+
+DEV = "cuda" if torch.cuda.is_available() else "cpu"
+ARGS = None
+
+
+def log(*a):
+    print(f"[{time.strftime('%H:%M:%S')}]", *a, flush=True)
+
+
+def wpath(name):
+    return os.path.join(ARGS.work, name)
+
+
+def save(obj, name):
+    tmp = wpath(name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, wpath(name))
+
+
+def half_state(m):
+    """Checkpoints travel between sessions in bf16 (norms/modulation fp32) to stay small."""
+    return {k: (v if ("norm" in k or "modulation" in k) else v.to(torch.bfloat16)).cpu() for k, v in m.state_dict().items()}
+
+
+def load_into(m, sd):
+    m.load_state_dict({k: v.float() for k, v in sd.items()})
+    return m
+
+
+def budget(stage, default):
+    return ARGS.scale * default
+
+
+# ---- prepare ------------------------------------------------------------------------------------------------
+def stage_prepare():
+    import io
+    import sentencepiece as spm
+    caps = world.all_captions()
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter([c for c in caps if c] * 2), model_writer=model,
+                                   vocab_size=ARGS.vocab, model_type="unigram", byte_fallback=True,
+                                   character_coverage=1.0, normalization_rule_name="nmt_nfkc", pad_id=0, eos_id=1,
+                                   unk_id=2, bos_id=-1, hard_vocab_limit=False)
+    os.makedirs(OUT_DIR, exist_ok=True)
+    with open(os.path.join(OUT_DIR, "spiece.model"), "wb") as f:
+        f.write(model.getvalue())
+    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    ids = [sp.encode(" ".join(c.split())) + [1] for c in caps]   # Wan's whitespace cleaning, then '</s>'
+    width = max(map(len, ids))
+    table = torch.zeros(len(ids), width, dtype=torch.long)
+    for i, row in enumerate(ids):
+        table[i, :len(row)] = torch.tensor(row)
+    save({"ids": table, "lens": torch.tensor([len(r) for r in ids]), "vocab": sp.get_piece_size()}, "tokens.pt")
+    mods = wpath("wan_modules")
+    os.makedirs(mods, exist_ok=True)
+    for f in common.MODULE_FILES:
+        shutil.copy(os.path.join(common.module_source(), f), mods)
+    log(f"tokenizer: vocab {sp.get_piece_size()}, {len(caps)} captions, longest {width} tokens")
+
+
+def tokens():
+    t = torch.load(wpath("tokens.pt"), map_location="cpu")
+    return t["ids"].to(DEV), t["lens"].to(DEV), t["vocab"]
+
+
+def text_batch(t5, tok, cap_idx):
+    ids, lens, _ = tok
+    sel_ids, sel_lens = ids[cap_idx], lens[cap_idx]
+    width = int(sel_lens.max())
+    return common.encode_text(t5, sel_ids[:, :width], sel_lens)
+
+
+# ---- VAE ----------------------------------------------------------------------------------------------------
+def first_frame_clip(video):
+    """The I2V condition clip: the first frame followed by zero frames. video: [B,3,T,H,W]."""
+    out = torch.zeros_like(video)
+    out[:, :, :1] = video[:, :, :1]
+    return out
+
+
+def stage_vae():
+    vae = common.make_vae(VAE_DIM).to(DEV)
+    opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(10)
+    steps, t0, bs = int(budget("vae", ARGS.vae_steps)), time.time(), ARGS.vae_batch
+    for step in range(steps):
+        lr = 1e-3 * min(1, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x = world.render(world.sample_params(bs, gen), DEV)
+        if step % 5 == 0:
+            x = first_frame_clip(x)
+        # 5-frame windows (1 + 4: two latent frames) train the same causal chunks 2.5x faster than 17 frames
+        k = int(torch.randint(0, world.FRAMES - 4, (1,), generator=gen)) if step % 5 else 0
+        x = x[:, :, k:k + 5]
+        with torch.autocast("cuda", torch.bfloat16, enabled=DEV == "cuda"):
+            mu, log_var = common.vae_encode(vae, x)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var.clamp(-30, 20))
+            rec = common.vae_decode(vae, z)
+        rec = rec.float()
+        kl = 0.5 * (mu.float() ** 2 + log_var.float().exp() - 1 - log_var.float()).mean()
+        loss = (rec - x).abs().mean() + F.mse_loss(rec, x) + 1e-4 * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        if step % 200 == 0 or step == steps - 1:
+            log(f"vae {step}/{steps} loss {loss.item():.4f} kl {kl.item():.3f} {time.time() - t0:.0f}s")
+        if time.time() - t0 > ARGS.vae_seconds:
+            log(f"vae: time cap at step {step}")
+            break
+    vae.eval()
+    stats = latent_stats(vae)
+    save({"vae": {k: v.cpu() for k, v in vae.state_dict().items()}, **stats}, "vae.pt")
+
+
+def stage_vae_decoder():
+    """Fine-tunes the decoder alone on whole 17-frame clips (the encoder, hence the latents, stay fixed):
+    decoding latent frames past the second runs the causal caches in a state 5-frame windows never reach."""
+    ck = torch.load(wpath("vae.pt"), map_location="cpu")
+    vae = common.make_vae(VAE_DIM).to(DEV)
+    vae.load_state_dict(ck["vae"])
+    params = list(vae.decoder.parameters()) + list(vae.conv2.parameters())
+    opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(12)
+    steps, t0 = int(budget("vae_decoder", ARGS.vae_decoder_steps)), time.time()
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = 5e-4 * min(1, (step + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        x = world.render(world.sample_params(ARGS.vae_batch // 3, gen), DEV)
+        if step % 5 == 0:
+            x = first_frame_clip(x)
+        with torch.no_grad(), torch.autocast("cuda", torch.bfloat16, enabled=DEV == "cuda"):
+            mu, _ = common.vae_encode(vae, x)
+        with torch.autocast("cuda", torch.bfloat16, enabled=DEV == "cuda"):
+            rec = common.vae_decode(vae, mu.float()).float()
+        loss = (rec - x).abs().mean() + F.mse_loss(rec, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 100 == 0 or step == steps - 1:
+            log(f"vae decoder {step}/{steps} loss {loss.item():.4f} {time.time() - t0:.0f}s")
+        if time.time() - t0 > ARGS.vae_decoder_seconds:
+            log(f"vae decoder: time cap at step {step}")
+            break
+    vae.eval()
+    stats = latent_stats(vae)
+    log(f"vae decoder: encoder unchanged, latent mean moved by {(stats['mean'] - ck['mean']).abs().max():.2e}")
+    # keep the statistics the DiTs were trained with
+    save({"vae": {k: v.cpu() for k, v in vae.state_dict().items()}, "mean": ck["mean"], "std": ck["std"],
+          "psnr": stats["psnr"]}, "vae.pt")
+
+
+@torch.no_grad()
+def latent_stats(vae):
+    gen = torch.Generator().manual_seed(11)
+    mus, psnrs = [], []
+    for _ in range(ARGS.stat_batches):
+        x = world.render(world.sample_params(ARGS.stat_batch, gen), DEV)
+        mu, _ = common.vae_encode(vae, x)
+        assert mu.shape[2] == 5, mu.shape   # 17 frames -> 5 latent frames
+        rec = common.vae_decode(vae, mu).clamp(-1, 1)
+        mse = ((rec - x) ** 2).mean(dim=(1, 2, 3, 4))
+        psnrs.append(10 * torch.log10(4 / mse))
+        mus.append(mu.transpose(0, 1).reshape(16, -1))
+    m = torch.cat(mus, 1)
+    psnr = torch.cat(psnrs).mean().item()
+    log(f"vae: reconstruction PSNR {psnr:.2f} dB (held-out random clips, 17 frames -> 5 latent frames)")
+    return {"mean": m.mean(1).cpu(), "std": m.std(1).cpu(), "psnr": psnr}
+
+
+def load_vae():
+    ck = torch.load(wpath("vae.pt"), map_location="cpu")
+    vae = common.make_vae(VAE_DIM).to(DEV).eval()
+    vae.load_state_dict(ck["vae"])
+    for p in vae.parameters():
+        p.requires_grad_(False)
+    return vae, ck["mean"].to(DEV).view(1, 16, 1, 1, 1), ck["std"].to(DEV).view(1, 16, 1, 1, 1), ck
+
+
+@torch.no_grad()
+def build_latents(n, seed):
+    """Encodes n training clips: normalised latents, normalised I2V condition latents, caption parts."""
+    vae, mean, std, _ = load_vae()
+    gen = torch.Generator().manual_seed(seed)
+    lat, cond, parts = [], [], []
+    for i in range(0, n, 256):
+        p = world.sample_params(min(256, n - i), gen)
+        x = world.render(p, DEV)
+        lat.append(((common.vae_encode(vae, x)[0] - mean) / std).to(torch.bfloat16))
+        cond.append(((common.vae_encode(vae, first_frame_clip(x))[0] - mean) / std).to(torch.bfloat16))
+        parts.append(torch.stack([p["colour"], p["shape"], p["motion"], p["bg"]], 1))
+    return torch.cat(lat), torch.cat(cond), torch.cat(parts).to(DEV)
+
+
+def random_captions(parts, gen_dev, drop=0.1):
+    t = torch.randint(world.N_TEMPLATES, (parts.shape[0],), device=DEV, generator=gen_dev)
+    idx = world.caption_index(parts[:, 0], parts[:, 1], parts[:, 2], parts[:, 3], t)
+    if drop > 0:
+        idx = torch.where(torch.rand(parts.shape[0], device=DEV, generator=gen_dev) < drop, world.EMPTY_CAPTION, idx)
+    return idx
+
+
+def i2v_condition(cond):
+    """cat[mask (4 ch, 1 on latent frame 0), condition latent (16)] -> [B, 20, F, h, w]."""
+    mask = torch.zeros(cond.shape[0], 4, *cond.shape[2:], device=cond.device, dtype=torch.float32)
+    mask[:, :, 0] = 1
+    return torch.cat([mask, cond.float()], 1)
+
+
+# ---- flow-matching training (teacher, i2v) -----------------------------------------------------------------
+class EMA:
+    def __init__(self, modules, decay):
+        self.decay, self.src = decay, modules
+        self.copies = [copy.deepcopy(m).eval() for m in modules]
+
+    @torch.no_grad()
+    def update(self):
+        for c, m in zip(self.copies, self.src):
+            for pc, pm in zip(c.parameters(), m.parameters()):
+                pc.lerp_(pm, 1 - self.decay)
+
+
+def flow_train(name, net, t5, i2v, steps, seconds, lr):
+    lat, cond, parts = build_latents(ARGS.clips, seed=20)
+    tok = tokens()
+    params = list(net.parameters()) + (list(t5.parameters()) if t5 is not None and not i2v else [])
+    opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
+    ema = EMA([net] + ([t5] if not i2v else []), 0.998)
+    gen = torch.Generator(device=DEV).manual_seed(30 + i2v)
+    t0 = time.time()
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = lr * min(1, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        sel = torch.randint(lat.shape[0], (ARGS.batch,), device=DEV, generator=gen)
+        x0 = lat[sel].float()
+        eps = torch.randn(x0.shape, device=DEV, generator=gen)
+        u = torch.randn(x0.shape[0], device=DEV, generator=gen)
+        r = torch.where(torch.rand(x0.shape[0], device=DEV, generator=gen) < 0.5, torch.sigmoid(u + 0.5),
+                        torch.rand(x0.shape[0], device=DEV, generator=gen)).clamp(0.002, 0.999)
+        rb = r.view(-1, 1, 1, 1, 1)
+        xr = (1 - rb) * x0 + rb * eps
+        with torch.autocast("cuda", torch.bfloat16, enabled=DEV == "cuda"):
+            with torch.set_grad_enabled(not i2v):
+                ctx = text_batch(t5, tok, random_captions(parts[sel], gen))
+            v = common.dit(net, xr, r, ctx, i2v_condition(cond[sel]) if i2v else None)
+        loss = F.mse_loss(v.float(), eps - x0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        ema.update()
+        if step % 250 == 0 or step == steps - 1:
+            log(f"{name} {step}/{steps} loss {loss.item():.4f} {time.time() - t0:.0f}s")
+        if time.time() - t0 > seconds:
+            log(f"{name}: time cap at step {step}")
+            break
+    return ema.copies
+
+
+def stage_teacher():
+    _, _, vocab = tokens()
+    net, t5 = common.make_dit(DIT, 16).to(DEV), common.make_t5({**T5, "vocab": vocab}).to(DEV)
+    if ARGS.resume_teacher:   # a second session continuing the first one's (EMA) weights
+        ck = torch.load(wpath("teacher.pt"), map_location="cpu")
+        load_into(net, ck["dit"]), load_into(t5, ck["t5"])
+    net_e, t5_e = flow_train("teacher", net, t5, False, int(budget("teacher", ARGS.teacher_steps)),
+                             ARGS.teacher_seconds, ARGS.teacher_lr)
+    save({"dit": half_state(net_e), "t5": half_state(t5_e)}, "teacher.pt")
+
+
+def load_t5():
+    ck = torch.load(wpath("teacher.pt"), map_location="cpu")
+    t5 = load_into(common.make_t5({**T5, "vocab": tokens()[2]}), ck["t5"]).to(DEV).eval()
+    for p in t5.parameters():
+        p.requires_grad_(False)
+    return t5, ck
+
+
+def stage_i2v():
+    t5, ck = load_t5()
+    net = common.make_dit(DIT, 36)
+    sd = {k: v.float() for k, v in ck["dit"].items()}
+    w = sd["patch_embedding.weight"]
+    sd["patch_embedding.weight"] = torch.cat([w, torch.zeros(w.shape[0], 20, *w.shape[2:])], 1)
+    net.load_state_dict(sd)
+    (net_e,) = flow_train("i2v", net.to(DEV), t5, True, int(budget("i2v", ARGS.i2v_steps)), ARGS.i2v_seconds, 2e-4)
+    save({"dit": half_state(net_e)}, "i2v.pt")
+
+
+# ---- distillation ---------------------------------------------------------------------------------------
+def cfg_velocity(net, ctx_c, ctx_u, y):
+    def vfn(x, r):
+        with torch.no_grad(), torch.autocast("cuda", torch.bfloat16, enabled=DEV == "cuda"):
+            xx = torch.cat([x, x])
+            v = common.dit(net, xx, torch.cat([r, r]), ctx_c + ctx_u, None if y is None else torch.cat([y, y]))
+        vc, vu = v.float().chunk(2)
+        return vu + CFG_SCALE * (vc - vu)
+    return vfn
+
+
+@torch.no_grad()
+def build_pool(teacher, t5, i2v, n, seed, sigmas):
+    """Distillation pairs (x, r, target, caption, condition): x at the rCM schedule points."""
+    _, cond_all, parts_all = build_latents(n, seed)
+    tok = tokens()
+    gen = torch.Generator(device=DEV).manual_seed(seed)
+    rows = {k: [] for k in ("x", "r", "t", "cap", "cond")}
+    sched = common.rcm_rs(4, 80)[1:4]
+    for i in range(0, n, ARGS.pool_batch):
+        parts = parts_all[i:i + ARGS.pool_batch]
+        b = parts.shape[0]
+        cap = random_captions(parts, gen, drop=0.0)
+        ctx_c = text_batch(t5, tok, cap)
+        ctx_u = text_batch(t5, tok, torch.full_like(cap, world.EMPTY_CAPTION))
+        y = i2v_condition(cond_all[i:i + b]) if i2v else None
+        vfn = cfg_velocity(teacher, ctx_c, ctx_u, y)
+        sig = torch.tensor(sigmas, device=DEV)[torch.randint(len(sigmas), (b,), device=DEV, generator=gen)]
+        r0 = torch.sin(torch.atan(sig)) / (torch.sin(torch.atan(sig)) + torch.cos(torch.atan(sig)))
+        eps = torch.randn(b, 16, 5, 8, 8, device=DEV, generator=gen)
+        x = r0.view(-1, 1, 1, 1, 1) * eps                      # the engine starts from r0·ε
+        x0 = common.ode_solve(vfn, x, r0, 0.0, ARGS.ode_steps)
+        entries = [(x, r0, x0)]
+        levels = [torch.full((b,), s, device=DEV) for s in sched] + [0.05 + 0.9 * torch.rand(b, device=DEV, generator=gen)]
+        for r in levels:
+            xr = (1 - r.view(-1, 1, 1, 1, 1)) * x0 + r.view(-1, 1, 1, 1, 1) * torch.randn(x0.shape, device=DEV, generator=gen)
+            entries.append((xr, r, common.ode_solve(vfn, xr, r, 0.0, max(8, int(ARGS.ode_steps * r.max())))))
+        for xe, re, te in entries:
+            rows["x"].append(xe.half())
+            rows["r"].append(re)
+            rows["t"].append(te.half())
+            rows["cap"].append(cap)
+            rows["cond"].append(cond_all[i:i + b] if i2v else torch.zeros(b, 1, device=DEV))
+    log(f"pool: {sum(len(r) for r in rows['r'])} pairs")
+    return {k: torch.cat(v) for k, v in rows.items()}
+
+
+def student_loss(net, t5, tok, pool, sel, i2v):
+    x, r, tgt = pool["x"][sel].float(), pool["r"][sel], pool["t"][sel].float()
+    with torch.no_grad():
+        ctx = text_batch(t5, tok, pool["cap"][sel])
+    with torch.autocast("cuda", torch.bfloat16, enabled=DEV == "cuda"):
+        v = common.dit(net, x, r, ctx, i2v_condition(pool["cond"][sel]) if i2v else None)
+    x0 = x - r.view(-1, 1, 1, 1, 1) * v.float()
+    return F.mse_loss(x0, tgt)
+
+
+def train_student(name, net, t5, pool, i2v, steps, seconds, lr, sla_mix=False):
+    tok = tokens()
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
+    gen = torch.Generator(device=DEV).manual_seed(40)
+    t0 = time.time()
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = lr * min(1, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        sel = torch.randint(pool["r"].shape[0], (ARGS.batch,), device=DEV, generator=gen)
+        if sla_mix:
+            common.ATTN.update(mode="sla", **SLA)
+            loss = student_loss(net, t5, tok, pool, sel, i2v)
+            common.ATTN["mode"] = "dense"
+            loss = 0.5 * (loss + student_loss(net, t5, tok, pool, sel, i2v))
+        else:
+            loss = student_loss(net, t5, tok, pool, sel, i2v)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 250 == 0 or step == steps - 1:
+            log(f"{name} {step}/{steps} loss {loss.item():.5f} {time.time() - t0:.0f}s")
+        if time.time() - t0 > seconds:
+            log(f"{name}: time cap at step {step}")
+            break
+    common.ATTN["mode"] = "dense"
+    return net
+
+
+def stage_distill():
+    stage_distill_t2v()
+    stage_distill_i2v()
+
+
+def stage_distill_t2v():
+    distill(False)
+
+
+def stage_distill_i2v():
+    distill(True)
+
+
+def distill(only_i2v):
+    t5, ck = load_t5()
+    for name, src, i2v, sig in (("t2v", ck["dit"], False, [80, 80, 80, 200]),
+                                ("i2v", None, True, [200, 200, 200, 80])):
+        if i2v != only_i2v:
+            continue
+        sd = src if src is not None else torch.load(wpath("i2v.pt"), map_location="cpu")["dit"]
+        teacher = load_into(common.make_dit(DIT, 36 if i2v else 16), sd).to(DEV).eval()
+        pool = build_pool(teacher, t5, i2v, ARGS.pool_clips, 50 + i2v, sig)
+        student = load_into(common.make_dit(DIT, 36 if i2v else 16), sd).to(DEV).train()
+        steps = int(budget("distill", ARGS.distill_steps))
+        train_student(f"distill-{name}", student, t5, pool, i2v, steps, ARGS.distill_seconds, 1e-4)
+        common.ATTN.update(mode="sla", **SLA)
+        train_student(f"sla-{name}", student, t5, pool, i2v, int(budget("sla", ARGS.sla_steps)), ARGS.sla_seconds, 5e-5,
+                      sla_mix=True)
+        save({"dit": half_state(student)}, f"student_{name}.pt")
+        del pool
+
+
+# ---- export ---------------------------------------------------------------------------------------------
+def turbo_layout(sd, quantized=False):
+    """WanModel state dict -> TurboDiffusion .pth layout (see scripts/reference/make_e2e_fixtures.py)."""
+    sys.path.insert(0, os.path.join(common.ROOT, "scripts", "reference"))
+    import w8a8_reference
+    sd = {k: v.float() for k, v in sd.items()}
+    sd["patch_embedding.weight"] = sd["patch_embedding.weight"].reshape(DIT["dim"], -1).contiguous()
+    sd = {k: (v if ("norm" in k or "modulation" in k) else v.to(torch.bfloat16)) for k, v in sd.items()}
+    if quantized:
+        for i in range(DIT["num_layers"]):
+            for layer in [f"blocks.{i}.{p}.{x}" for p in ("self_attn", "cross_attn") for x in "qkvo"] + \
+                         [f"blocks.{i}.ffn.0", f"blocks.{i}.ffn.2"]:
+                w = sd.pop(f"{layer}.weight").float()
+                sd[f"{layer}.int8_weight"], sd[f"{layer}.scale"] = w8a8_reference.quantize_blocks(w)
+    return sd
+
+
+def stage_export():
+    os.makedirs(OUT_DIR, exist_ok=True)
+    vck = torch.load(wpath("vae.pt"), map_location="cpu")
+    t2v, i2v = torch.load(wpath("student_t2v.pt"), map_location="cpu")["dit"], torch.load(wpath("student_i2v.pt"), map_location="cpu")["dit"]
+    torch.save(turbo_layout(t2v), os.path.join(OUT_DIR, "dit_t2v.pth"))
+    torch.save(turbo_layout(t2v, quantized=True), os.path.join(OUT_DIR, "dit_t2v_quant.pth"))
+    torch.save(turbo_layout(i2v), os.path.join(OUT_DIR, "dit_i2v.pth"))
+    torch.save({k: v.float() for k, v in vck["vae"].items()}, os.path.join(OUT_DIR, "vae.pth"))
+    t5 = torch.load(wpath("teacher.pt"), map_location="cpu")["t5"]
+    torch.save({k: v.to(torch.bfloat16) for k, v in t5.items()}, os.path.join(OUT_DIR, "t5.pth"))
+    # the sample image: first frame of an in-distribution clip
+    from PIL import Image
+    p = world.params_for("orange", "circle", "right", "navy", 1, torch.Generator().manual_seed(7))
+    frame = ((world.render(p)[0, :, 0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).byte().numpy()
+    Image.fromarray(frame).save(os.path.join(OUT_DIR, "sample_i2v.png"))
+    meta = {
+        "dit": DIT, "vae": {"dim": VAE_DIM, "z_dim": 16, "latent_mean": [round(float(v), 6) for v in vck["mean"]],
+                            "latent_std": [round(float(v), 6) for v in vck["std"]]},
+        "t5": {"vocab": tokens()[2], **T5},
+        "size": [world.SIZE, world.SIZE], "frames": world.FRAMES, "fps": world.FPS,
+        "sla_topk": SLA["topk"], "sla_block_q": SLA["blkq"], "sla_block_k": SLA["blkk"],
+        "held_out": [" ".join(t) for t in world.HELD_OUT],
+        "sample_prompts": {
+            "t2v": ["a red circle moving right on a black background", "A yellow star moves up.",
+                    "蓝色的正方形向左移动，灰色背景", "white triangle, bouncing, navy background",
+                    "a green square growing on a brown background"],
+            "i2v": [{"prompt": "an orange circle moving right on a navy background",
+                     "image": "models/demo/sample_i2v.png"}]},
+    }
+    with open(os.path.join(OUT_DIR, "demo.json"), "w") as f:
+        json.dump(meta, f, indent=1, ensure_ascii=False)
+    for f in sorted(os.listdir(OUT_DIR)):
+        log(f"{f}: {os.path.getsize(os.path.join(OUT_DIR, f)) / 1e6:.2f} MB")
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--stages", default="prepare,vae,teacher,vae_decoder,i2v,distill,export,eval")
+    ap.add_argument("--work", default=os.path.join(common.ROOT, "training", "work"))
+    ap.add_argument("--scale", type=float, default=1.0, help="multiplies every step count (toy runs: 0.01)")
+    ap.add_argument("--vocab", type=int, default=640)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--vae_batch", type=int, default=48)
+    ap.add_argument("--vae_steps", type=int, default=1600)
+    ap.add_argument("--vae_decoder_steps", type=int, default=380)
+    ap.add_argument("--vae_decoder_seconds", type=float, default=80)
+    ap.add_argument("--sla_steps", type=int, default=60)
+    ap.add_argument("--clips", type=int, default=20000)
+    ap.add_argument("--pool_clips", type=int, default=3072)
+    ap.add_argument("--pool_batch", type=int, default=512)
+    ap.add_argument("--ode_steps", type=int, default=16)
+    ap.add_argument("--resume_teacher", action="store_true")
+    ap.add_argument("--teacher_steps", type=int, default=1900)
+    ap.add_argument("--teacher_lr", type=float, default=3e-4)
+    ap.add_argument("--i2v_steps", type=int, default=420)
+    ap.add_argument("--distill_steps", type=int, default=450)
+    ap.add_argument("--stat_batches", type=int, default=8)
+    ap.add_argument("--stat_batch", type=int, default=64)
+    ap.add_argument("--vae_seconds", type=float, default=150)
+    ap.add_argument("--teacher_seconds", type=float, default=330)
+    ap.add_argument("--i2v_seconds", type=float, default=70)
+    ap.add_argument("--distill_seconds", type=float, default=70)
+    ap.add_argument("--sla_seconds", type=float, default=20)
+    ARGS = ap.parse_args()
+    os.makedirs(ARGS.work, exist_ok=True)
+    if os.path.isdir(wpath("wan_modules")) and "WAN_MODULES" not in os.environ:
+        os.environ["WAN_MODULES"] = wpath("wan_modules")
+    torch.manual_seed(0)
+    if DEV == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    for st in ARGS.stages.split(","):
+        log(f"== stage {st}")
+        if st == "eval":
+            import evaluate
+            import train_all
+            train_all.ARGS = ARGS
+            evaluate.run(OUT_DIR, ARGS.work, DEV, quick=ARGS.scale < 0.5)
+        else:
+            globals()[f"stage_{st}"]()
+
+
+if __name__ == "__main__":
+    main()
