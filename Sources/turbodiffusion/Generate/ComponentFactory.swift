@@ -25,7 +25,7 @@ enum ComponentFactory {
         let ckpt = try open(path, flag: flag, what: "Wan DiT checkpoint", kinds: [.wanDiT, .turboDiT])
         let tensors = ckpt.unprefixedTensors
         var config = try WanDiTConfig.detect(tensors: tensors, numHeads: given?.numHeads)
-        let attention = attention ?? options.attention
+        let attention = attention ?? options.attention()
         config.textLength = 512
         if let preset, preset.dim != config.dim || preset.numLayers != config.numLayers || preset.inChannels != config.inChannels {
             logLine("note: \(path) holds a model of width \(config.dim), \(config.numLayers) layers, \(config.inChannels) input channels; --model named one of width \(preset.dim), \(preset.numLayers) layers: using the file's architecture")

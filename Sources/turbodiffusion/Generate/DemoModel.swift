@@ -64,11 +64,5 @@ struct DemoModel {
     }
 
     /// The attention the user asked for, with the demo's block sizes (its clips have few tokens).
-    func attention(_ o: GenerationOptions) -> SelfAttentionKind {
-        switch o.attentionType {
-        case "sla": .sla(topk: o.slaTopk, blockQ: slaBlockQ, blockK: slaBlockK)
-        case "sagesla": .sagesla(topk: o.slaTopk, blockQ: slaBlockQ, blockK: slaBlockK)
-        default: .original
-        }
-    }
+    func attention(_ o: GenerationOptions) -> SelfAttentionKind { o.attention(blocks: (slaBlockQ, slaBlockK)) }
 }

@@ -108,10 +108,12 @@ struct GenerationOptions: ParsableArguments {
         }
     }
 
-    var attention: SelfAttentionKind {
+    /// The self-attention of --attention_type with upstream's block sizes (sla 128×64, sagesla 64×128)
+    /// or the given ones.
+    func attention(blocks: (q: Int, k: Int)? = nil) -> SelfAttentionKind {
         switch attentionType {
-        case "sla": .sla(topk: slaTopk)
-        case "sagesla": .sagesla(topk: slaTopk)
+        case "sla": blocks.map { .sla(topk: slaTopk, blockQ: $0.q, blockK: $0.k) } ?? .sla(topk: slaTopk)
+        case "sagesla": blocks.map { .sagesla(topk: slaTopk, blockQ: $0.q, blockK: $0.k) } ?? .sagesla(topk: slaTopk)
         default: .original
         }
     }
