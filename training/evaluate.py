@@ -171,3 +171,62 @@ def save_strip(vids, path):
     v = vids[:, :, ::4].permute(0, 3, 2, 4, 1)          # [n, H, 5, W, 3]
     n, h, f, w, _ = v.shape
     Image.fromarray((v.reshape(n * h, f * w, 3) * 255).round().byte().cpu().numpy()).save(path)
+
+
+# ---- fixtures for the Swift CI: the teacher's videos from the engine's own noise ------------------------------
+ENGINE_CASES = [  # (colour, shape, motion, background, template, seed): held-out triples, English and Chinese
+    ("red", "square", "right", "black", 1, 0), ("blue", "circle", "up", "gray", 0, 1),
+    ("yellow", "star", "down", "navy", 3, 2), ("white", "star", "right", "brown", 2, 3),
+]
+
+
+@torch.no_grad()
+def engine_reference(out_dir, work, dev, fixture_dir):
+    """For each ENGINE_CASES prompt and `--seed`, starts from the ε0 the engine draws (training/philox.py) and
+    writes the teacher's 32-step CFG ODE video as a 17-frame PNG strip, plus the students' videos from the same
+    Philox streams, so that the engine's output can be held to a stated distance from the teacher in CI."""
+    import numpy as np
+    from PIL import Image
+    import philox
+    import train_all as ta
+    meta, dit, t5, vae, mean, std = load_exported(out_dir, dev)
+    tok = ta.tokens()
+    student = dit("dit_t2v.pth", 16)
+    teacher = common.make_dit(ta.DIT, 16)
+    teacher.load_state_dict({k: v.float() for k, v in torch.load(os.path.join(work, "teacher.pt"), map_location="cpu")["dit"].items()})
+    teacher = teacher.to(dev).eval()
+    os.makedirs(fixture_dir, exist_ok=True)
+    shape, count = (1, 16, 5, 8, 8), 16 * 5 * 8 * 8
+
+    def to_u8(z):   # the engine's conversion: ⌊((clamp(x) + 1) / 2)·255 + 0.5⌋
+        x = common.vae_decode(vae, z * std + mean).clamp(-1, 1)[0].float()
+        return ((x + 1) / 2 * 255 + 0.5).floor().clamp(0, 255).to(torch.uint8).cpu()   # [3, T, H, W]
+
+    cases = []
+    for i, (c, s, m, b, t, seed) in enumerate(ENGINE_CASES):
+        cap_i = world.caption_index(world.COLOUR_NAMES.index(c), world.SHAPES.index(s), world.MOTIONS.index(m),
+                                    world.BG_NAMES.index(b), t)
+        cap = torch.tensor([cap_i], device=dev)
+        ctx = ta.text_batch(t5, tok, cap)
+        ctx_u = ta.text_batch(t5, tok, torch.full_like(cap, world.EMPTY_CAPTION))
+        eps0 = torch.from_numpy(philox.normals(seed, 0, count)).view(shape).to(dev)
+        r0 = torch.full((1,), common.rcm_rs(1, 80)[0], device=dev)
+        teacher_u8 = to_u8(common.ode_solve(ta.cfg_velocity(teacher, ctx, ctx_u, None), r0.view(-1, 1, 1, 1, 1) * eps0, r0, 0.0, 32))
+        strip = teacher_u8.permute(2, 1, 3, 0).reshape(64, -1, 3).numpy()           # [H, T·W, 3]
+        name = f"teacher_{i}.png"
+        Image.fromarray(np.ascontiguousarray(strip)).save(os.path.join(fixture_dir, name))
+        rms = {}
+        for steps in (1, 2, 4):
+            noises = iter([torch.from_numpy(philox.normals(seed, k + 1, count)).view(shape).to(dev) for k in range(steps)])
+            z = common.rcm_sample(lambda x, r: common.dit(student, x, r, ctx).float(), eps0, steps, 80, lambda: next(noises))
+            u8 = to_u8(z)
+            rms[str(steps)] = round(((u8.float() - teacher_u8.float()) / 255).pow(2).mean().sqrt().item(), 4)
+            ok = check(u8.float().to(dev) / 255, c, m)
+            rms[f"{steps}_pass"] = bool(ok[0] and ok[1])
+        cases.append({"prompt": world.caption(c, s, m, b, t), "seed": seed, "colour": c, "motion": m,
+                      "teacher": name, "student_rms_vs_teacher": rms})
+        print(f"engine case {i}: {cases[-1]}", flush=True)
+    with open(os.path.join(fixture_dir, "cases.json"), "w") as f:
+        json.dump({"about": "teacher (32-step Euler ODE, CFG 3) videos from the engine's Philox noise for --seed; "
+                            "made by training/train_all.py --stages engine_fixtures", "cases": cases}, f, indent=1,
+                  ensure_ascii=False)

@@ -35,7 +35,7 @@ T5 = {"dim": 128, "ffn": 256, "heads": 4, "layers": 2}
 VAE_DIM = 8
 SLA = {"topk": 0.5, "blkq": 16, "blkk": 16}
 CFG_SCALE = 3.0
-OUT_DIR = os.path.join(common.ROOT, "models", "demo")
+DEFAULT_OUT = os.path.join(common.ROOT, "models", "demo")
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 ARGS = None
@@ -79,8 +79,8 @@ def stage_prepare():
                                    vocab_size=ARGS.vocab, model_type="unigram", byte_fallback=True,
                                    character_coverage=1.0, normalization_rule_name="nmt_nfkc", pad_id=0, eos_id=1,
                                    unk_id=2, bos_id=-1, hard_vocab_limit=False)
-    os.makedirs(OUT_DIR, exist_ok=True)
-    with open(os.path.join(OUT_DIR, "spiece.model"), "wb") as f:
+    os.makedirs(ARGS.out, exist_ok=True)
+    with open(os.path.join(ARGS.out, "spiece.model"), "wb") as f:
         f.write(model.getvalue())
     sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
     ids = [sp.encode(" ".join(c.split())) + [1] for c in caps]   # Wan's whitespace cleaning, then '</s>'
@@ -116,28 +116,36 @@ def first_frame_clip(video):
     return out
 
 
+def recon_loss(rec, x, cover):
+    """L1 + L2 with the shape's pixels weighted up: the shape covers ~5% of a frame, and unweighted losses
+    let a small VAE settle on reproducing the background alone (the first demo VAE did)."""
+    w = 1 + ARGS.object_weight * cover
+    d = rec - x
+    return (w * d.abs()).mean() + (w * d * d).mean()
+
+
 def stage_vae():
     vae = common.make_vae(VAE_DIM).to(DEV)
-    opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+    opt = torch.optim.AdamW(vae.parameters(), lr=ARGS.vae_lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(10)
     steps, t0, bs = int(budget("vae", ARGS.vae_steps)), time.time(), ARGS.vae_batch
     for step in range(steps):
-        lr = 1e-3 * min(1, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        lr = ARGS.vae_lr * min(1, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         for g in opt.param_groups:
             g["lr"] = lr
-        x = world.render(world.sample_params(bs, gen), DEV)
+        x, cover = world.render(world.sample_params(bs, gen), DEV, with_cover=True)
         if step % 5 == 0:
-            x = first_frame_clip(x)
+            x, cover = first_frame_clip(x), first_frame_clip(cover)
         # 5-frame windows (1 + 4: two latent frames) train the same causal chunks 2.5x faster than 17 frames
         k = int(torch.randint(0, world.FRAMES - 4, (1,), generator=gen)) if step % 5 else 0
-        x = x[:, :, k:k + 5]
+        x, cover = x[:, :, k:k + 5], cover[:, :, k:k + 5]
         with torch.autocast("cuda", torch.bfloat16, enabled=DEV == "cuda"):
             mu, log_var = common.vae_encode(vae, x)
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var.clamp(-30, 20))
             rec = common.vae_decode(vae, z)
         rec = rec.float()
         kl = 0.5 * (mu.float() ** 2 + log_var.float().exp() - 1 - log_var.float()).mean()
-        loss = (rec - x).abs().mean() + F.mse_loss(rec, x) + 1e-4 * kl
+        loss = recon_loss(rec, x, cover) + 1e-4 * kl
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
@@ -165,14 +173,14 @@ def stage_vae_decoder():
     for step in range(steps):
         for g in opt.param_groups:
             g["lr"] = 5e-4 * min(1, (step + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
-        x = world.render(world.sample_params(ARGS.vae_batch // 3, gen), DEV)
+        x, cover = world.render(world.sample_params(ARGS.vae_batch // 3, gen), DEV, with_cover=True)
         if step % 5 == 0:
-            x = first_frame_clip(x)
+            x, cover = first_frame_clip(x), first_frame_clip(cover)
         with torch.no_grad(), torch.autocast("cuda", torch.bfloat16, enabled=DEV == "cuda"):
             mu, _ = common.vae_encode(vae, x)
         with torch.autocast("cuda", torch.bfloat16, enabled=DEV == "cuda"):
             rec = common.vae_decode(vae, mu.float()).float()
-        loss = (rec - x).abs().mean() + F.mse_loss(rec, x)
+        loss = recon_loss(rec, x, cover)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -187,7 +195,7 @@ def stage_vae_decoder():
     log(f"vae decoder: encoder unchanged, latent mean moved by {(stats['mean'] - ck['mean']).abs().max():.2e}")
     # keep the statistics the DiTs were trained with
     save({"vae": {k: v.cpu() for k, v in vae.state_dict().items()}, "mean": ck["mean"], "std": ck["std"],
-          "psnr": stats["psnr"]}, "vae.pt")
+          "psnr": stats["psnr"], "recon_pass": stats["recon_pass"]}, "vae.pt")
 
 
 @torch.no_grad()
@@ -205,7 +213,22 @@ def latent_stats(vae):
     m = torch.cat(mus, 1)
     psnr = torch.cat(psnrs).mean().item()
     log(f"vae: reconstruction PSNR {psnr:.2f} dB (held-out random clips, 17 frames -> 5 latent frames)")
-    return {"mean": m.mean(1).cpu(), "std": m.std(1).cpu(), "psnr": psnr}
+    recon_pass = reconstruction_pass_rate(vae, gen)
+    log(f"vae: the semantic check passes on {recon_pass:.2f} of reconstructed held-out clips (the ceiling for the DiTs)")
+    return {"mean": m.mean(1).cpu(), "std": m.std(1).cpu(), "psnr": psnr, "recon_pass": recon_pass}
+
+
+@torch.no_grad()
+def reconstruction_pass_rate(vae, gen, per_triple=8):
+    """evaluate.check (colour present and moving as named) on VAE reconstructions of held-out clips."""
+    import evaluate
+    ok = 0
+    for i, (c, s, m) in enumerate(world.HELD_OUT):
+        p = world.params_for(c, s, m, world.BG_NAMES[i % len(world.BG_NAMES)], per_triple, gen)
+        x = world.render(p, DEV)
+        rec = (common.vae_decode(vae, common.vae_encode(vae, x)[0]).clamp(-1, 1) + 1) / 2
+        ok += sum(a and b for a, b, _ in (evaluate.check(v.float(), c, m) for v in rec))
+    return ok / (per_triple * len(world.HELD_OUT))
 
 
 def load_vae():
@@ -247,6 +270,12 @@ def i2v_condition(cond):
     return torch.cat([mask, cond.float()], 1)
 
 
+def progress(step, steps, t0, seconds):
+    """Fraction of the stage done: by steps or by its time cap, whichever is further along, so the cosine
+    schedule reaches its end when the time cap stops a stage early."""
+    return max(step / steps, (time.time() - t0) / seconds)
+
+
 # ---- flow-matching training (teacher, i2v) -----------------------------------------------------------------
 class EMA:
     def __init__(self, modules, decay):
@@ -256,8 +285,7 @@ class EMA:
     @torch.no_grad()
     def update(self):
         for c, m in zip(self.copies, self.src):
-            for pc, pm in zip(c.parameters(), m.parameters()):
-                pc.lerp_(pm, 1 - self.decay)
+            torch._foreach_lerp_(list(c.parameters()), list(m.parameters()), 1 - self.decay)
 
 
 def flow_train(name, net, t5, i2v, steps, seconds, lr):
@@ -269,8 +297,12 @@ def flow_train(name, net, t5, i2v, steps, seconds, lr):
     gen = torch.Generator(device=DEV).manual_seed(30 + i2v)
     t0 = time.time()
     for step in range(steps):
+        done = progress(step, steps, t0, seconds)
+        if done >= 1:
+            log(f"{name}: time cap at step {step}")
+            break
         for g in opt.param_groups:
-            g["lr"] = lr * min(1, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+            g["lr"] = lr * min(1, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done)))
         sel = torch.randint(lat.shape[0], (ARGS.batch,), device=DEV, generator=gen)
         x0 = lat[sel].float()
         eps = torch.randn(x0.shape, device=DEV, generator=gen)
@@ -291,14 +323,12 @@ def flow_train(name, net, t5, i2v, steps, seconds, lr):
         ema.update()
         if step % 250 == 0 or step == steps - 1:
             log(f"{name} {step}/{steps} loss {loss.item():.4f} {time.time() - t0:.0f}s")
-        if time.time() - t0 > seconds:
-            log(f"{name}: time cap at step {step}")
-            break
     return ema.copies
 
 
 def stage_teacher():
     _, _, vocab = tokens()
+    log(f"batched DiT forward = WanModel.forward (max abs diff {common.check_batched_forward(DIT, DEV):.1e})")
     net, t5 = common.make_dit(DIT, 16).to(DEV), common.make_t5({**T5, "vocab": vocab}).to(DEV)
     if ARGS.resume_teacher:   # a second session continuing the first one's (EMA) weights
         ck = torch.load(wpath("teacher.pt"), map_location="cpu")
@@ -360,6 +390,9 @@ def build_pool(teacher, t5, i2v, n, seed, sigmas):
         x = r0.view(-1, 1, 1, 1, 1) * eps                      # the engine starts from r0·ε
         x0 = common.ode_solve(vfn, x, r0, 0.0, ARGS.ode_steps)
         entries = [(x, r0, x0)]
+        for _ in range(ARGS.extra_noise_pairs):   # more pure-noise inputs: the whole task of the 1-step student
+            xe = r0.view(-1, 1, 1, 1, 1) * torch.randn(x.shape, device=DEV, generator=gen)
+            entries.append((xe, r0, common.ode_solve(vfn, xe, r0, 0.0, ARGS.ode_steps)))
         levels = [torch.full((b,), s, device=DEV) for s in sched] + [0.05 + 0.9 * torch.rand(b, device=DEV, generator=gen)]
         for r in levels:
             xr = (1 - r.view(-1, 1, 1, 1, 1)) * x0 + r.view(-1, 1, 1, 1, 1) * torch.randn(x0.shape, device=DEV, generator=gen)
@@ -387,12 +420,21 @@ def student_loss(net, t5, tok, pool, sel, i2v):
 def train_student(name, net, t5, pool, i2v, steps, seconds, lr, sla_mix=False):
     tok = tokens()
     params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
+    # proj_l starts at zero in the SLA stage: it gets a larger step so the linear branch actually learns
+    proj = [p for n, p in net.named_parameters() if "proj_l" in n] if sla_mix else []
+    groups = [{"params": [p for p in params if all(p is not q for q in proj)], "mult": 1.0}]
+    if proj:
+        groups.append({"params": proj, "mult": ARGS.proj_l_lr_mult})
+    opt = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
     gen = torch.Generator(device=DEV).manual_seed(40)
     t0 = time.time()
     for step in range(steps):
+        done = progress(step, steps, t0, seconds)
+        if done >= 1:
+            log(f"{name}: time cap at step {step}")
+            break
         for g in opt.param_groups:
-            g["lr"] = lr * min(1, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+            g["lr"] = g["mult"] * lr * min(1, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done)))
         sel = torch.randint(pool["r"].shape[0], (ARGS.batch,), device=DEV, generator=gen)
         if sla_mix:
             common.ATTN.update(mode="sla", **SLA)
@@ -407,9 +449,6 @@ def train_student(name, net, t5, pool, i2v, steps, seconds, lr, sla_mix=False):
         opt.step()
         if step % 250 == 0 or step == steps - 1:
             log(f"{name} {step}/{steps} loss {loss.item():.5f} {time.time() - t0:.0f}s")
-        if time.time() - t0 > seconds:
-            log(f"{name}: time cap at step {step}")
-            break
     common.ATTN["mode"] = "dense"
     return net
 
@@ -464,20 +503,20 @@ def turbo_layout(sd, quantized=False):
 
 
 def stage_export():
-    os.makedirs(OUT_DIR, exist_ok=True)
+    os.makedirs(ARGS.out, exist_ok=True)
     vck = torch.load(wpath("vae.pt"), map_location="cpu")
     t2v, i2v = torch.load(wpath("student_t2v.pt"), map_location="cpu")["dit"], torch.load(wpath("student_i2v.pt"), map_location="cpu")["dit"]
-    torch.save(turbo_layout(t2v), os.path.join(OUT_DIR, "dit_t2v.pth"))
-    torch.save(turbo_layout(t2v, quantized=True), os.path.join(OUT_DIR, "dit_t2v_quant.pth"))
-    torch.save(turbo_layout(i2v), os.path.join(OUT_DIR, "dit_i2v.pth"))
-    torch.save({k: v.float() for k, v in vck["vae"].items()}, os.path.join(OUT_DIR, "vae.pth"))
+    torch.save(turbo_layout(t2v), os.path.join(ARGS.out, "dit_t2v.pth"))
+    torch.save(turbo_layout(t2v, quantized=True), os.path.join(ARGS.out, "dit_t2v_quant.pth"))
+    torch.save(turbo_layout(i2v), os.path.join(ARGS.out, "dit_i2v.pth"))
+    torch.save({k: v.float() for k, v in vck["vae"].items()}, os.path.join(ARGS.out, "vae.pth"))
     t5 = torch.load(wpath("teacher.pt"), map_location="cpu")["t5"]
-    torch.save({k: v.to(torch.bfloat16) for k, v in t5.items()}, os.path.join(OUT_DIR, "t5.pth"))
+    torch.save({k: v.to(torch.bfloat16) for k, v in t5.items()}, os.path.join(ARGS.out, "t5.pth"))
     # the sample image: first frame of an in-distribution clip
     from PIL import Image
     p = world.params_for("orange", "circle", "right", "navy", 1, torch.Generator().manual_seed(7))
     frame = ((world.render(p)[0, :, 0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).byte().numpy()
-    Image.fromarray(frame).save(os.path.join(OUT_DIR, "sample_i2v.png"))
+    Image.fromarray(frame).save(os.path.join(ARGS.out, "sample_i2v.png"))
     meta = {
         "dit": DIT, "vae": {"dim": VAE_DIM, "z_dim": 16, "latent_mean": [round(float(v), 6) for v in vck["mean"]],
                             "latent_std": [round(float(v), 6) for v in vck["std"]]},
@@ -492,29 +531,36 @@ def stage_export():
             "i2v": [{"prompt": "an orange circle moving right on a navy background",
                      "image": "models/demo/sample_i2v.png"}]},
     }
-    with open(os.path.join(OUT_DIR, "demo.json"), "w") as f:
+    with open(os.path.join(ARGS.out, "demo.json"), "w") as f:
         json.dump(meta, f, indent=1, ensure_ascii=False)
-    for f in sorted(os.listdir(OUT_DIR)):
-        log(f"{f}: {os.path.getsize(os.path.join(OUT_DIR, f)) / 1e6:.2f} MB")
+    for f in sorted(os.listdir(ARGS.out)):
+        log(f"{f}: {os.path.getsize(os.path.join(ARGS.out, f)) / 1e6:.2f} MB")
 
 
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
-    ap.add_argument("--stages", default="prepare,vae,teacher,vae_decoder,i2v,distill,export,eval")
+    ap.add_argument("--stages", default="prepare,vae,teacher,vae_decoder,i2v,distill,export,eval,engine_fixtures")
     ap.add_argument("--work", default=os.path.join(common.ROOT, "training", "work"))
+    ap.add_argument("--out", default=DEFAULT_OUT, help="where export writes the model files")
+    ap.add_argument("--fixtures", default=os.path.join(common.ROOT, "Tests", "CLITests", "Fixtures", "demo_teacher"),
+                    help="where engine_fixtures writes the teacher videos for the Swift CI")
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every step count (toy runs: 0.01)")
     ap.add_argument("--vocab", type=int, default=640)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--vae_batch", type=int, default=48)
     ap.add_argument("--vae_steps", type=int, default=1600)
+    ap.add_argument("--vae_lr", type=float, default=6e-4)
+    ap.add_argument("--object_weight", type=float, default=10.0, help="extra loss weight on the shape's pixels")
     ap.add_argument("--vae_decoder_steps", type=int, default=380)
     ap.add_argument("--vae_decoder_seconds", type=float, default=80)
     ap.add_argument("--sla_steps", type=int, default=60)
+    ap.add_argument("--proj_l_lr_mult", type=float, default=20.0)
     ap.add_argument("--clips", type=int, default=20000)
     ap.add_argument("--pool_clips", type=int, default=3072)
     ap.add_argument("--pool_batch", type=int, default=512)
     ap.add_argument("--ode_steps", type=int, default=16)
+    ap.add_argument("--extra_noise_pairs", type=int, default=1, help="further pure-noise pairs per pool clip")
     ap.add_argument("--resume_teacher", action="store_true")
     ap.add_argument("--teacher_steps", type=int, default=1900)
     ap.add_argument("--teacher_lr", type=float, default=3e-4)
@@ -537,11 +583,14 @@ def main():
         torch.backends.cudnn.allow_tf32 = True
     for st in ARGS.stages.split(","):
         log(f"== stage {st}")
-        if st == "eval":
+        if st in ("eval", "engine_fixtures"):
             import evaluate
             import train_all
             train_all.ARGS = ARGS
-            evaluate.run(OUT_DIR, ARGS.work, DEV, quick=ARGS.scale < 0.5)
+            if st == "eval":
+                evaluate.run(ARGS.out, ARGS.work, DEV, quick=ARGS.scale < 0.5)
+            else:
+                evaluate.engine_reference(ARGS.out, ARGS.work, DEV, ARGS.fixtures)
         else:
             globals()[f"stage_{st}"]()
 

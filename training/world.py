@@ -128,8 +128,9 @@ def trajectories(p):
     return cx, cy, s
 
 
-def render(p, device="cpu"):
-    """-> video [n, 3, FRAMES, SIZE, SIZE] in [-1, 1]."""
+def render(p, device="cpu", with_cover=False):
+    """-> video [n, 3, FRAMES, SIZE, SIZE] in [-1, 1] (and, with_cover, the shape's pixel coverage
+    [n, 1, FRAMES, SIZE, SIZE] in [0, 1])."""
     cx, cy, s = (x.to(device)[:, :, None, None] for x in trajectories(p))
     n = cx.shape[0]
     ss = 2 * SIZE
@@ -150,7 +151,7 @@ def render(p, device="cpu"):
     grad = p["gradient"].to(device)[:, None, None, None, None]
     bgimg = torch.where(grad, (bgc * ramp).clamp(0, 1), bgc).expand(n, 3, FRAMES, SIZE, SIZE)
     img = bgimg * (1 - cover) + col * cover
-    return img * 2 - 1
+    return (img * 2 - 1, cover) if with_cover else img * 2 - 1
 
 
 def params_for(colour, shape, motion, bg, n, gen, template=0):

@@ -164,7 +164,10 @@ import Testing
         try describe(heads: 1)
         let t2v = try CLI.run(arguments, directory: scratch)
         #expect(t2v.status == 0, "\(t2v.stderr)")
-        #expect(t2v.stderr.contains("1 heads × 128") && t2v.stderr.contains("blocks 8×8"))
+        // SLA keeps the share of key blocks the demo was fine-tuned with (demo.json), unless --sla_topk says otherwise.
+        #expect(t2v.stderr.contains("1 heads × 128") && t2v.stderr.contains("top-k 0.5, blocks 8×8"), "\(t2v.stderr)")
+        let topk = try CLI.run(arguments + ["--sla_topk", "0.2"], directory: scratch)
+        #expect(topk.status == 0 && topk.stderr.contains("top-k 0.2, blocks 8×8"), "\(topk.stderr)")
         let path = scratch.appendingPathComponent(t2v.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).path
         let probe = try MP4Probe(path: path)
         #expect(probe.width == 48 && probe.height == 32 && probe.frames == 9)

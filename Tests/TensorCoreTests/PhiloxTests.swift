@@ -12,6 +12,15 @@ import Testing
         #expect([pi.0, pi.1, pi.2, pi.3] == [0xD16C_FE09, 0x94FD_CCEB, 0x5001_E420, 0x2412_6EA1])
     }
 
+    /// The NumPy transcription training/philox.py (which makes the demo's teacher fixtures from the
+    /// engine's noise) gives these values; the two must agree to the last bit.
+    @Test func agreesWithThePythonTranscription() {
+        #expect(Philox(seed: 42, stream: 3).normals(count: 6)
+            == [-2.3877787590026855, 0.8490601778030396, -0.6570045351982117, -0.4657707214355469, 0.8527862429618835, 0.7566486597061157])
+        #expect(Philox(seed: 7, stream: 2).normals(count: 3, offset: 5117) == [-0.5401515960693359, -0.8509923815727234, -1.0701709985733032])
+        #expect(Philox(seed: (1 << 40) + 5, stream: 1).normals(count: 2) == [1.4117748737335205, -1.171936273574829])
+    }
+
     @Test func slicesAgreeWithTheWholeSequence() {
         let g = Philox(seed: 42, stream: 3)
         let all = g.normals(count: 103)

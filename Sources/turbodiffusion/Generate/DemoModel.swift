@@ -63,6 +63,9 @@ struct DemoModel {
         return o
     }
 
-    /// The attention the user asked for, with the demo's block sizes (its clips have few tokens).
-    func attention(_ o: GenerationOptions) -> SelfAttentionKind { o.attention(blocks: (slaBlockQ, slaBlockK)) }
+    /// The attention the user asked for, with the demo's block sizes (its clips have few tokens) and,
+    /// unless --sla_topk is given, the share of key blocks the SLA fine-tune used (demo.json).
+    func attention(_ o: GenerationOptions) -> SelfAttentionKind {
+        o.attention(blocks: (slaBlockQ, slaBlockK), defaultTopk: slaTopk)
+    }
 }

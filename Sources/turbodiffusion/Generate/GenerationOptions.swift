@@ -45,8 +45,8 @@ struct GenerationOptions: ParsableArguments {
     @Option(name: [.customLong("attention_type"), .customLong("attention-type")], help: "Self-attention: original, sla or sagesla.")
     var attentionType = "sagesla"
 
-    @Option(name: [.customLong("sla_topk"), .customLong("sla-topk")], help: "Share of key blocks SLA/SageSLA keeps, in (0, 1]; 0.15 gives better quality.")
-    var slaTopk = 0.1
+    @Option(name: [.customLong("sla_topk"), .customLong("sla-topk")], help: "Share of key blocks SLA/SageSLA keeps, in (0, 1] (default 0.1; 0.15 gives better quality; --model demo: the value its training used).")
+    var slaTopk: Double?
 
     @Flag(name: [.customLong("quant_linear"), .customLong("quant-linear")], help: "Run the block Linears as W8A8 (use with the -quant checkpoints).")
     var quantLinear = false
@@ -100,7 +100,7 @@ struct GenerationOptions: ParsableArguments {
         guard ["original", "sla", "sagesla"].contains(attentionType) else {
             throw ValidationError("--attention_type must be original, sla or sagesla, got '\(attentionType)'")
         }
-        guard slaTopk > 0, slaTopk <= 1 else { throw ValidationError("--sla_topk must lie in (0, 1], got \(slaTopk)") }
+        if let slaTopk, !(slaTopk > 0 && slaTopk <= 1) { throw ValidationError("--sla_topk must lie in (0, 1], got \(slaTopk)") }
         if let s = sigmaMax, !(s > 0) { throw ValidationError("--sigma_max must be positive, got \(s)") }
         guard (0...51).contains(crf) else { throw ValidationError("--crf must be 0…51, got \(crf)") }
         guard ["auto", "ffmpeg", "builtin"].contains(videoWriter) else {
@@ -109,9 +109,10 @@ struct GenerationOptions: ParsableArguments {
     }
 
     /// The self-attention of --attention_type with upstream's block sizes (sla 128×64, sagesla 64×128)
-    /// or the given ones.
-    func attention(blocks: (q: Int, k: Int)? = nil) -> SelfAttentionKind {
-        switch attentionType {
+    /// or the given ones, and --sla_topk or else `defaultTopk` (upstream's 0.1).
+    func attention(blocks: (q: Int, k: Int)? = nil, defaultTopk: Double = 0.1) -> SelfAttentionKind {
+        let slaTopk = self.slaTopk ?? defaultTopk
+        return switch attentionType {
         case "sla": blocks.map { .sla(topk: slaTopk, blockQ: $0.q, blockK: $0.k) } ?? .sla(topk: slaTopk)
         case "sagesla": blocks.map { .sagesla(topk: slaTopk, blockQ: $0.q, blockK: $0.k) } ?? .sagesla(topk: slaTopk)
         default: .original
