@@ -17,27 +17,14 @@ struct ForwardCommand: ParsableCommand {
 struct ForwardDiT: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dit",
-        abstract: "One Wan DiT forward: reads x [C,F,H,W], t (scalar), context [L,text_dim]; writes out [C_out,F,H,W].",
+        abstract: "One Wan DiT forward: reads x [C,F,H,W], t (scalar), context [L,text_dim] from --inputs; writes out [C_out,F,H,W].",
         discussion: """
             The architecture is read from the weights (and from a config.json beside them when \
             present). Released Wan models use 128-wide heads; pass --num_heads for other models.
             """
     )
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Checkpoint file(s): .pth, .safetensors, an index.json or a directory.")
-    var weights: [String]
-
-    @Option(name: .long, help: "safetensors file holding x, t and context.")
-    var inputs: String
-
-    @Option(name: .long, help: "Where to write the result (safetensors, tensor 'out').")
-    var output: String
-
-    @Option(name: .long, help: "cpu or cuda.")
-    var device: DeviceChoice = .cpu
-
-    @Option(name: .long, help: "Compute type: f32 (parity) or bf16 (production).")
-    var dtype: ComputeType = .f32
+    @OptionGroup var files: ForwardFiles
 
     @Option(name: [.customLong("attention_type"), .customLong("attention-type")], help: "Self-attention: original, sla or sagesla.")
     var attentionType: String = "original"
@@ -72,7 +59,6 @@ struct ForwardDiT: ParsableCommand {
     var textLength: Int?
 
     func validate() throws {
-        guard !weights.isEmpty else { throw ValidationError("give at least one --weights file") }
         guard ["original", "sla", "sagesla"].contains(attentionType) else {
             throw ValidationError("--attention_type must be original, sla or sagesla, got '\(attentionType)'")
         }
@@ -84,15 +70,12 @@ struct ForwardDiT: ParsableCommand {
 
     func run() throws {
         do {
-            let backend = try device.makeBackend()
-            let checkpoints = try weights.map { try Checkpoint.open(path: $0) }
-            // Shards share the first file's key prefix.
-            let tensors = NamedTensor.stripping(checkpoints[0].recognition.keyPrefix, from: checkpoints.flatMap(\.tensors))
+            let backend = try files.device.makeBackend()
+            let tensors = try files.weightTensors()
             var config = try configJSON() ?? WanDiTConfig.detect(tensors: tensors, numHeads: numHeads)
             if let textLength { config.textLength = textLength }
             if let numHeads { config.numHeads = numHeads }
-            let store = WeightStore(tensors, source: weights.joined(separator: ", "), backend: backend,
-                                    matrixType: dtype.dtype, linearMode: quantLinear ? .w8a8 : .dense)
+            let store = files.store(tensors, on: backend, linearMode: quantLinear ? .w8a8 : .dense)
             if store.isQuantized && !quantLinear {
                 logLine("note: the checkpoint is W8A8-quantized; without --quant_linear its weights are dequantized (W = int8·scale)")
             } else if !store.isQuantized && quantLinear {
@@ -102,18 +85,15 @@ struct ForwardDiT: ParsableCommand {
             logLine("loaded \(config) on \(backend.name), self-attention \(attention)")
             for note in model.loadNotes { logLine("note: \(note)") }
 
-            let io = try Checkpoint.open(path: inputs)
+            let io = try Checkpoint.open(path: files.inputs)
             let t = try io.tensor("t").floats()
             guard t.count == 1 else { throw ValidationError("'t' must hold one value, found \(t.count)") }
             let start = Date()
             let out = try model(x: backend.upload(io.tensor("x")), timestep: Double(t[0]),
-                                context: backend.upload(io.tensor("context")), ComputeContext(backend: backend, dtype: dtype.dtype))
+                                context: backend.upload(io.tensor("context")), ComputeContext(backend: backend, dtype: files.dtype.dtype))
             let host = try backend.toHost(out)
             logLine(String(format: "forward took %.2f s; out %@", Date().timeIntervalSince(start), "\(host.shape)"))
-            let parent = URL(fileURLWithPath: output).deletingLastPathComponent()
-            try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
-            try SafetensorsWriter.write([NamedTensor(name: "out", tensor: host)], to: output)
-            logLine("wrote \(output)")
+            try files.writeOutput(host)
         } catch let e as ValidationError {
             throw e
         } catch {
@@ -124,7 +104,7 @@ struct ForwardDiT: ParsableCommand {
 
     /// config.json beside the first weights file, as official Wan repositories ship it.
     func configJSON() throws -> WanDiTConfig? {
-        var dir = URL(fileURLWithPath: weights[0])
+        var dir = URL(fileURLWithPath: files.weights[0])
         var isDir: ObjCBool = false
         if !(FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir) && isDir.boolValue) { dir.deleteLastPathComponent() }
         let url = dir.appendingPathComponent("config.json")

@@ -8,7 +8,7 @@ import TensorCore
 struct ForwardT5: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "t5",
-        abstract: "One umT5 encoder forward: reads ids [L] (and an optional mask [L]); writes out [L, dim] f32.",
+        abstract: "One umT5 encoder forward: reads ids [L] (and an optional mask [L]) from --inputs; writes out [L, dim] f32.",
         discussion: """
             Input tensors: 'ids' (integer type, [L] or [1, L]) and optionally 'mask' (same length, \
             1 = real token, 0 = padding; i64, i32, u8 or a float type; store a bool mask as uint8). \
@@ -24,45 +24,27 @@ struct ForwardT5: ParsableCommand {
             """
     )
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Checkpoint file(s): .pth, .safetensors, an index.json or a directory.")
-    var weights: [String]
-
-    @Option(name: .long, help: "safetensors file holding ids and (optionally) mask.")
-    var inputs: String
-
-    @Option(name: .long, help: "Where to write the result (safetensors, tensor 'out').")
-    var output: String
-
-    @Option(name: .long, help: "cpu or cuda.")
-    var device: DeviceChoice = .cpu
-
-    @Option(name: .long, help: "Compute type: f32 (parity) or bf16 (production).")
-    var dtype: ComputeType = .f32
+    @OptionGroup var files: ForwardFiles
 
     @Flag(name: .customLong("memory-stats"), help: .hidden)
     var memoryStats = false
 
-    func validate() throws {
-        guard !weights.isEmpty else { throw ValidationError("give at least one --weights file") }
-    }
-
     func run() throws {
         do {
             let sampler = memoryStats ? MemorySampler() : nil
-            let backend = try device.makeBackend()
-            let checkpoints = try weights.map { try Checkpoint.open(path: $0) }
-            let tensors = NamedTensor.stripping(checkpoints[0].recognition.keyPrefix, from: checkpoints.flatMap(\.tensors))
+            let backend = try files.device.makeBackend()
+            let tensors = try files.weightTensors()
             let config = try UMT5Config.detect(tensors: tensors)
-            let store = WeightStore(tensors, source: weights.joined(separator: ", "), backend: backend, matrixType: dtype.dtype)
+            let store = files.store(tensors, on: backend)
             let encoder = try UMT5Encoder(store, config: config)
             logLine("loaded \(config) on \(backend.name)")
             for note in encoder.loadNotes { logLine("note: \(note)") }
 
-            let io = try Checkpoint.open(path: inputs)
+            let io = try Checkpoint.open(path: files.inputs)
             let tokens = try TokenSequence(ids: io.tensor("ids"), mask: io["mask"])
             let length = tokens.ids.count, real = tokens.realLength
             let start = Date()
-            let encoded = try backend.toHost(encoder.encode(tokens, ComputeContext(backend: backend, dtype: dtype.dtype)))
+            let encoded = try backend.toHost(encoder.encode(tokens, ComputeContext(backend: backend, dtype: files.dtype.dtype)))
             let seconds = Date().timeIntervalSince(start)
             let computed = real == 0 ? 0 : (tokens.isPrefixMasked ? real : length)
             logLine(String(format: "encode took %.2f s (%d of %d positions real, %d computed)", seconds, real, length, computed))
@@ -74,10 +56,7 @@ struct ForwardT5: ParsableCommand {
             let rows = try backend.contiguous(encoded, dtype: .f32)
             try rows.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
 
-            let parent = URL(fileURLWithPath: output).deletingLastPathComponent()
-            try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
-            try SafetensorsWriter.write([NamedTensor(name: "out", tensor: out)], to: output)
-            logLine("wrote \(output)")
+            try files.writeOutput(out)
             if let sampler {
                 let peaks = sampler.takePeaks()
                 sampler.stop()
