@@ -41,11 +41,7 @@ struct ForwardDiT: ParsableCommand {
     var slaBlockK: Int?
 
     var attention: SelfAttentionKind {
-        switch attentionType {
-        case "sla": .sla(topk: slaTopk, blockQ: slaBlockQ ?? 128, blockK: slaBlockK ?? 64)
-        case "sagesla": .sagesla(topk: slaTopk, blockQ: slaBlockQ ?? 64, blockK: slaBlockK ?? 128)
-        default: .original
-        }
+        SelfAttentionKind(name: attentionType, topk: slaTopk, blockQ: slaBlockQ, blockK: slaBlockK) ?? .original
     }
 
     @Flag(name: [.customLong("quant_linear"), .customLong("quant-linear")],
@@ -59,7 +55,7 @@ struct ForwardDiT: ParsableCommand {
     var textLength: Int?
 
     func validate() throws {
-        guard ["original", "sla", "sagesla"].contains(attentionType) else {
+        guard SelfAttentionKind.names.contains(attentionType) else {
             throw ValidationError("--attention_type must be original, sla or sagesla, got '\(attentionType)'")
         }
         guard slaTopk > 0, slaTopk <= 1 else { throw ValidationError("--sla_topk must lie in (0, 1], got \(slaTopk)") }

@@ -11,9 +11,23 @@ public enum SelfAttentionKind: Equatable, Sendable, CustomStringConvertible {
     case sagesla(topk: Double, blockQ: Int, blockK: Int)
 
     /// Upstream's block sizes for SLA (BLKQ 128, BLKK 64).
-    public static func sla(topk: Double) -> SelfAttentionKind { .sla(topk: topk, blockQ: 128, blockK: 64) }
+    public static func sla(topk: Double) -> SelfAttentionKind { SelfAttentionKind(name: "sla", topk: topk)! }
     /// Upstream's block sizes for SageSLA on Hopper (BLKQ 64, BLKK 128), the GPUs TurboDiffusion targets.
-    public static func sagesla(topk: Double) -> SelfAttentionKind { .sagesla(topk: topk, blockQ: 64, blockK: 128) }
+    public static func sagesla(topk: Double) -> SelfAttentionKind { SelfAttentionKind(name: "sagesla", topk: topk)! }
+
+    /// The names upstream's `--attention_type` takes.
+    public static let names = ["original", "sla", "sagesla"]
+
+    /// The kind named as upstream's `--attention_type`; block sizes not given are upstream's for that
+    /// kind (see `sla(topk:)` and `sagesla(topk:)`). nil for an unknown name.
+    public init?(name: String, topk: Double, blockQ: Int? = nil, blockK: Int? = nil) {
+        switch name {
+        case "original": self = .original
+        case "sla": self = .sla(topk: topk, blockQ: blockQ ?? 128, blockK: blockK ?? 64)
+        case "sagesla": self = .sagesla(topk: topk, blockQ: blockQ ?? 64, blockK: blockK ?? 128)
+        default: return nil
+        }
+    }
 
     /// Settings of the sparse-linear kinds; nil for dense attention.
     var sparse: (topk: Double, blockQ: Int, blockK: Int, quantized: Bool)? {

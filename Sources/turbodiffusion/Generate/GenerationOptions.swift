@@ -97,7 +97,7 @@ struct GenerationOptions: ParsableArguments {
         guard AspectRatio(rawValue: aspectRatio) != nil else {
             throw ValidationError("--aspect_ratio must be one of \(AspectRatio.allCases.map(\.rawValue).joined(separator: ", ")), got '\(aspectRatio)'")
         }
-        guard ["original", "sla", "sagesla"].contains(attentionType) else {
+        guard SelfAttentionKind.names.contains(attentionType) else {
             throw ValidationError("--attention_type must be original, sla or sagesla, got '\(attentionType)'")
         }
         if let slaTopk, !(slaTopk > 0 && slaTopk <= 1) { throw ValidationError("--sla_topk must lie in (0, 1], got \(slaTopk)") }
@@ -111,12 +111,7 @@ struct GenerationOptions: ParsableArguments {
     /// The self-attention of --attention_type with upstream's block sizes (sla 128×64, sagesla 64×128)
     /// or the given ones, and --sla_topk or else `defaultTopk` (upstream's 0.1).
     func attention(blocks: (q: Int, k: Int)? = nil, defaultTopk: Double = 0.1) -> SelfAttentionKind {
-        let slaTopk = self.slaTopk ?? defaultTopk
-        return switch attentionType {
-        case "sla": blocks.map { .sla(topk: slaTopk, blockQ: $0.q, blockK: $0.k) } ?? .sla(topk: slaTopk)
-        case "sagesla": blocks.map { .sagesla(topk: slaTopk, blockQ: $0.q, blockK: $0.k) } ?? .sagesla(topk: slaTopk)
-        default: .original
-        }
+        SelfAttentionKind(name: attentionType, topk: slaTopk ?? defaultTopk, blockQ: blocks?.q, blockK: blocks?.k) ?? .original
     }
 
     func size(defaultResolution: Resolution) -> VideoSize {
