@@ -54,6 +54,21 @@ def background_ok(video, bg):
     return min(dist, key=dist.get) == bg
 
 
+def load_teacher(work, dev):
+    """The T2V teacher DiT from the training checkpoints (it is not exported)."""
+    import train_all as ta
+    sd = torch.load(os.path.join(work, "teacher.pt"), map_location="cpu")["dit"]
+    return ta.load_into(common.make_dit(ta.DIT, 16), sd).to(dev).eval()
+
+
+def teacher_ode_latent(net, t5, tok, cap, ctx, noise, sigma, y=None):
+    """The teacher's video latent: 32-step Euler ODE with CFG 3 (against the empty caption) from r0·noise."""
+    import train_all as ta
+    ctx_u = ta.text_batch(t5, tok, torch.full_like(cap, world.EMPTY_CAPTION))
+    r0 = torch.full((cap.shape[0],), common.rcm_rs(1, sigma)[0], device=noise.device)
+    return common.ode_solve(ta.cfg_velocity(net, ctx, ctx_u, y), r0.view(-1, 1, 1, 1, 1) * noise, r0, 0.0, 32)
+
+
 def load_exported(out_dir, dev):
     meta = json.load(open(os.path.join(out_dir, "demo.json")))
     cfg = meta["dit"]
@@ -84,9 +99,7 @@ def run(out_dir, work, dev, quick=False):
     meta, dit, t5, vae, mean, std = load_exported(out_dir, dev)
     tok = ta.tokens()
     nets = {"t2v": dit("dit_t2v.pth", 16), "t2v_quant": dit("dit_t2v_quant.pth", 16), "i2v": dit("dit_i2v.pth", 36)}
-    teacher = common.make_dit(ta.DIT, 16)
-    teacher.load_state_dict({k: v.float() for k, v in torch.load(os.path.join(work, "teacher.pt"), map_location="cpu")["dit"].items()})
-    teacher = teacher.to(dev).eval()
+    teacher = load_teacher(work, dev)
     seeds = 2 if quick else 8
     directional = [m for m in ("left", "right", "up", "down")]
     in_dist = [(c, s, m) for c, s, m in [("red", "circle", "right"), ("yellow", "star", "down"),
@@ -107,9 +120,7 @@ def run(out_dir, work, dev, quick=False):
         y = None if cond is None else ta.i2v_condition(cond)
         noise = torch.randn(cap.shape[0], 16, 5, 8, 8, device=dev, generator=g)
         if teacher_ode:
-            ctx_u = ta.text_batch(t5, tok, torch.full_like(cap, world.EMPTY_CAPTION))
-            r0 = torch.full((cap.shape[0],), common.rcm_rs(1, sigma)[0], device=dev)
-            z = common.ode_solve(ta.cfg_velocity(net, ctx, ctx_u, y), r0.view(-1, 1, 1, 1, 1) * noise, r0, 0.0, 32)
+            z = teacher_ode_latent(net, t5, tok, cap, ctx, noise, sigma, y)
         else:
             def vfn(x, r):
                 with autocast:
@@ -192,9 +203,7 @@ def engine_reference(out_dir, work, dev, fixture_dir):
     meta, dit, t5, vae, mean, std = load_exported(out_dir, dev)
     tok = ta.tokens()
     student = dit("dit_t2v.pth", 16)
-    teacher = common.make_dit(ta.DIT, 16)
-    teacher.load_state_dict({k: v.float() for k, v in torch.load(os.path.join(work, "teacher.pt"), map_location="cpu")["dit"].items()})
-    teacher = teacher.to(dev).eval()
+    teacher = load_teacher(work, dev)
     os.makedirs(fixture_dir, exist_ok=True)
     shape, count = (1, 16, 5, 8, 8), 16 * 5 * 8 * 8
 
@@ -208,10 +217,8 @@ def engine_reference(out_dir, work, dev, fixture_dir):
                                     world.BG_NAMES.index(b), t)
         cap = torch.tensor([cap_i], device=dev)
         ctx = ta.text_batch(t5, tok, cap)
-        ctx_u = ta.text_batch(t5, tok, torch.full_like(cap, world.EMPTY_CAPTION))
         eps0 = torch.from_numpy(philox.normals(seed, 0, count)).view(shape).to(dev)
-        r0 = torch.full((1,), common.rcm_rs(1, 80)[0], device=dev)
-        teacher_u8 = to_u8(common.ode_solve(ta.cfg_velocity(teacher, ctx, ctx_u, None), r0.view(-1, 1, 1, 1, 1) * eps0, r0, 0.0, 32))
+        teacher_u8 = to_u8(teacher_ode_latent(teacher, t5, tok, cap, ctx, eps0, 80))
         strip = teacher_u8.permute(2, 1, 3, 0).reshape(64, -1, 3).numpy()           # [H, T·W, 3]
         name = f"teacher_{i}.png"
         Image.fromarray(np.ascontiguousarray(strip)).save(os.path.join(fixture_dir, name))

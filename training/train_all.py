@@ -120,6 +120,26 @@ def first_frame_clip(video):
     return out
 
 
+def warmup_cosine(base, step, warmup, done):
+    """Learning rate: linear warm-up over `warmup` steps, then cosine from base to base/10 as `done` goes 0 → 1."""
+    return base * min(1, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done)))
+
+
+def apply_gradients(opt, loss, params):
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+
+
+def vae_clips(n, gen, step):
+    """Rendered clips [n,3,T,H,W] and the shape's coverage; every fifth batch the I2V condition clip."""
+    x, cover = world.render(world.sample_params(n, gen), DEV, with_cover=True)
+    if step % 5 == 0:
+        x, cover = first_frame_clip(x), first_frame_clip(cover)
+    return x, cover
+
+
 def recon_loss(rec, x, cover):
     """L1 + L2 with the shape's pixels weighted up: the shape covers ~5% of a frame, and unweighted losses
     let a small VAE settle on reproducing the background alone (the first demo VAE did)."""
@@ -134,12 +154,10 @@ def stage_vae():
     gen = torch.Generator().manual_seed(10)
     steps, t0, bs = int(budget("vae", ARGS.vae_steps)), time.time(), ARGS.vae_batch
     for step in range(steps):
-        lr = ARGS.vae_lr * min(1, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        lr = warmup_cosine(ARGS.vae_lr, step, 200, step / steps)
         for g in opt.param_groups:
             g["lr"] = lr
-        x, cover = world.render(world.sample_params(bs, gen), DEV, with_cover=True)
-        if step % 5 == 0:
-            x, cover = first_frame_clip(x), first_frame_clip(cover)
+        x, cover = vae_clips(bs, gen, step)
         # 5-frame windows (1 + 4: two latent frames) train the same causal chunks 2.5x faster than 17 frames
         k = int(torch.randint(0, world.FRAMES - 4, (1,), generator=gen)) if step % 5 else 0
         x, cover = x[:, :, k:k + 5], cover[:, :, k:k + 5]
@@ -150,10 +168,7 @@ def stage_vae():
         rec = rec.float()
         kl = 0.5 * (mu.float() ** 2 + log_var.float().exp() - 1 - log_var.float()).mean()
         loss = recon_loss(rec, x, cover) + 1e-4 * kl
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        opt.step()
+        apply_gradients(opt, loss, vae.parameters())
         if step % 200 == 0 or step == steps - 1:
             log(f"vae {step}/{steps} loss {loss.item():.4f} kl {kl.item():.3f} {time.time() - t0:.0f}s")
         if time.time() - t0 > ARGS.vae_seconds:
@@ -176,19 +191,14 @@ def stage_vae_decoder():
     steps, t0 = int(budget("vae_decoder", ARGS.vae_decoder_steps)), time.time()
     for step in range(steps):
         for g in opt.param_groups:
-            g["lr"] = 5e-4 * min(1, (step + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
-        x, cover = world.render(world.sample_params(ARGS.vae_batch // 3, gen), DEV, with_cover=True)
-        if step % 5 == 0:
-            x, cover = first_frame_clip(x), first_frame_clip(cover)
+            g["lr"] = warmup_cosine(5e-4, step, 50, step / steps)
+        x, cover = vae_clips(ARGS.vae_batch // 3, gen, step)
         with torch.no_grad(), torch.autocast("cuda", torch.bfloat16, enabled=DEV == "cuda"):
             mu, _ = common.vae_encode(vae, x)
         with torch.autocast("cuda", torch.bfloat16, enabled=DEV == "cuda"):
             rec = common.vae_decode(vae, mu.float()).float()
         loss = recon_loss(rec, x, cover)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        apply_gradients(opt, loss, params)
         if step % 100 == 0 or step == steps - 1:
             log(f"vae decoder {step}/{steps} loss {loss.item():.4f} {time.time() - t0:.0f}s")
         if time.time() - t0 > ARGS.vae_decoder_seconds:
@@ -306,7 +316,7 @@ def flow_train(name, net, t5, i2v, steps, seconds, lr):
             log(f"{name}: time cap at step {step}")
             break
         for g in opt.param_groups:
-            g["lr"] = lr * min(1, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done)))
+            g["lr"] = warmup_cosine(lr, step, 200, done)
         sel = torch.randint(lat.shape[0], (ARGS.batch,), device=DEV, generator=gen)
         x0 = lat[sel].float()
         eps = torch.randn(x0.shape, device=DEV, generator=gen)
@@ -320,10 +330,7 @@ def flow_train(name, net, t5, i2v, steps, seconds, lr):
                 ctx = text_batch(t5, tok, random_captions(parts[sel], gen))
             v = common.dit(net, xr, r, ctx, i2v_condition(cond[sel]) if i2v else None)
         loss = F.mse_loss(v.float(), eps - x0)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        apply_gradients(opt, loss, params)
         ema.update()
         if step % 250 == 0 or step == steps - 1:
             log(f"{name} {step}/{steps} loss {loss.item():.4f} {time.time() - t0:.0f}s")
@@ -438,7 +445,7 @@ def train_student(name, net, t5, pool, i2v, steps, seconds, lr, sla_mix=False):
             log(f"{name}: time cap at step {step}")
             break
         for g in opt.param_groups:
-            g["lr"] = g["mult"] * lr * min(1, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done)))
+            g["lr"] = g["mult"] * warmup_cosine(lr, step, 100, done)
         sel = torch.randint(pool["r"].shape[0], (ARGS.batch,), device=DEV, generator=gen)
         if sla_mix:
             common.ATTN.update(mode="sla", **SLA)
@@ -447,10 +454,7 @@ def train_student(name, net, t5, pool, i2v, steps, seconds, lr, sla_mix=False):
             loss = 0.5 * (loss + student_loss(net, t5, tok, pool, sel, i2v))
         else:
             loss = student_loss(net, t5, tok, pool, sel, i2v)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        apply_gradients(opt, loss, params)
         if step % 250 == 0 or step == steps - 1:
             log(f"{name} {step}/{steps} loss {loss.item():.5f} {time.time() - t0:.0f}s")
     common.ATTN["mode"] = "dense"
