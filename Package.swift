@@ -23,7 +23,13 @@ let package = Package(
         .target(name: "CCUDA", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "TensorCore", swiftSettings: cpuTuning),
         .target(name: "BackendCPU", dependencies: ["TensorCore"], swiftSettings: cpuTuning),
-        .target(name: "BackendCUDA", dependencies: ["TensorCore", "CCUDA"]),
+        // Kernels/*.cu are embedded as Swift strings at build time (EmbedKernels plugin).
+        .executableTarget(name: "EmbedKernelsTool"),
+        .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["EmbedKernelsTool"]),
+        .target(name: "BackendCUDA", dependencies: ["TensorCore", "CCUDA"], exclude: [],
+                plugins: ["EmbedKernels"]),
+        // The op catalogue (ggml's test-backend-ops): cases, the CPU oracle runner, bounds.
+        .target(name: "OpCatalogue", dependencies: ["TensorCore", "BackendCPU"]),
         .target(name: "Checkpoints", dependencies: ["TensorCore"]),
         .target(name: "Models", dependencies: ["TensorCore", "Checkpoints"]),
         // Image decoding (PNG, JPEG), resizing, PNG and MP4 writing. Foundation only: no system zlib or
@@ -36,7 +42,8 @@ let package = Package(
         .executableTarget(
             name: "turbodiffusion",
             dependencies: [
-                "TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints", "Models", "Pipeline", "Tokenizer", "Media",
+                "TensorCore", "BackendCPU", "BackendCUDA", "OpCatalogue", "Checkpoints", "Models", "Pipeline", "Tokenizer",
+                "Media",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuTuning
@@ -44,6 +51,7 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "BackendCPUTests", dependencies: ["TensorCore", "BackendCPU"]),
         .testTarget(name: "BackendCUDATests", dependencies: ["TensorCore", "BackendCPU", "BackendCUDA"]),
+        .testTarget(name: "OpCatalogueTests", dependencies: ["TensorCore", "BackendCPU", "OpCatalogue"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["TensorCore", "Checkpoints"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models"],

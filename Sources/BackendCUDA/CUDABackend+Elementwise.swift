@@ -1,6 +1,18 @@
 import CCUDA
 import TensorCore
 
+/// Op codes of `elementwise.cu`'s `unary_op` / `binary_op` switches.
+enum ElementwiseOpCode {
+    enum Unary: Int32 {
+        case neg = 0, exp, sqrt, rsqrt, square, tanh, sigmoid, silu, geluTanh, geluErf
+        case affine = 100
+    }
+
+    enum Binary: Int32 {
+        case add = 0, sub, mul, div, maximum, minimum
+    }
+}
+
 extension CUDABackend {
     /// Kernel dtype code (Kernels/Common.swift) of the float dtypes the kernels compute on.
     static func dtypeCode(_ dtype: DType) -> Int32? {
@@ -54,7 +66,7 @@ extension CUDABackend {
 
     // MARK: Elementwise
 
-    static func unaryCode(_ op: UnaryOp) -> ElementwiseKernels.Unary {
+    static func unaryCode(_ op: UnaryOp) -> ElementwiseOpCode.Unary {
         switch op {
         case .neg: .neg
         case .exp: .exp
@@ -69,7 +81,7 @@ extension CUDABackend {
         }
     }
 
-    static func binaryCode(_ op: BinaryOp) -> ElementwiseKernels.Binary {
+    static func binaryCode(_ op: BinaryOp) -> ElementwiseOpCode.Binary {
         switch op {
         case .add: .add
         case .sub: .sub
@@ -81,7 +93,7 @@ extension CUDABackend {
     }
 
     /// td_unary: out = f(x) elementwise, same dtype as x, contiguous.
-    private func mapUnary(_ code: ElementwiseKernels.Unary, _ x: Tensor, p0: Float = 0, p1: Float = 0, _ op: String) throws -> Tensor {
+    private func mapUnary(_ code: ElementwiseOpCode.Unary, _ x: Tensor, p0: Float = 0, p1: Float = 0, _ op: String) throws -> Tensor {
         let source = try deviceBuffer(x, op)
         try activate()
         let dt = try floatCode(x.dtype, op)

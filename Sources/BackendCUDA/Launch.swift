@@ -2,13 +2,19 @@ import CCUDA
 import Foundation
 import TensorCore
 
-/// A kernel family: one CUDA C++ source compiled into one module.
+/// A kernel family: one `Kernels/<name>.cu` file, compiled (after `common.cu`) into one module.
+/// Adding a family: write the `.cu` file, add a case here and to `all`.
 struct KernelFamily: Sendable {
     let name: String
     let source: String
 
-    static let elementwise = KernelFamily(name: ElementwiseKernels.name, source: ElementwiseKernels.source)
-    static let softmax = KernelFamily(name: SoftmaxKernels.name, source: SoftmaxKernels.source)
+    init(_ name: String, _ body: String) {
+        self.name = name
+        source = KernelSources.common + "\n" + body
+    }
+
+    static let elementwise = KernelFamily("elementwise", KernelSources.elementwise)
+    static let softmax = KernelFamily("softmax", KernelSources.softmax)
     /// Every family, for tests that compile them all.
     static let all: [KernelFamily] = [.elementwise, .softmax]
 }

@@ -1,20 +1,7 @@
-/// Strided copy with dtype conversion, unary functions, affine and broadcasting binary ops.
-/// All arithmetic is fp32; results are rounded to the output dtype (nearest even).
-/// Every kernel is a grid-stride loop over the n output elements in row-major order.
-enum ElementwiseKernels {
-    static let name = "elementwise"
-
-    /// Op codes shared with `CUDABackend+Elementwise.swift`.
-    enum Unary: Int32 {
-        case neg = 0, exp, sqrt, rsqrt, square, tanh, sigmoid, silu, geluTanh, geluErf
-        case affine = 100
-    }
-
-    enum Binary: Int32 {
-        case add = 0, sub, mul, div, maximum, minimum
-    }
-
-    static let source = KernelCommon.source + #"""
+// Strided copy with dtype conversion, unary functions, affine and broadcasting binary ops.
+// All arithmetic is fp32; results are rounded to the output dtype (nearest even).
+// Every kernel is a grid-stride loop over the n output elements in row-major order.
+// Op codes are `ElementwiseOpCode.Unary/Binary` in CUDABackend+Elementwise.swift.
 
 // out[i] = convert(in[strided(i)]), float dtypes only.
 extern "C" __global__ void td_convert(void* out, int out_dt, const void* in, int in_dt, Strided s, i64 n) {
@@ -79,6 +66,4 @@ extern "C" __global__ void td_binary(void* out, int out_dt, const void* a, int a
         const float y = load_float(b, strided_offset(sb, i), b_dt);
         store_float(out, i, out_dt, binary_op(op, x, y));
     }
-}
-"""#
 }

@@ -1,9 +1,5 @@
-/// Softmax over the last dimension of a dense [rows, cols] tensor, fp32 math: one block per
-/// row, three passes (max, Σ exp(x − max), write exp(x − max)/Σ).
-enum SoftmaxKernels {
-    static let name = "softmax"
-
-    static let source = KernelCommon.source + #"""
+// Softmax over the last dimension of a dense [rows, cols] tensor, fp32 math: one block per
+// row, three passes (max, Σ exp(x − max), write exp(x − max)/Σ).
 
 extern "C" __global__ void td_softmax(void* out, const void* in, int dt, i64 rows, i64 cols) {
     __shared__ float scratch[32];
@@ -21,6 +17,4 @@ extern "C" __global__ void td_softmax(void* out, const void* in, int dt, i64 row
         }
         __syncthreads();
     }
-}
-"""#
 }

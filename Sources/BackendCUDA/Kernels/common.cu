@@ -1,14 +1,13 @@
-/// Definitions shared by every kernel family: fixed-width types, dtype codes, bf16/f16
-/// conversions written with PTX `cvt` (round to nearest even, no CUDA headers needed),
-/// strided indexing and warp/block reductions. Prepended to each family's source.
-enum KernelCommon {
-    /// Dtype codes passed to kernels; must match `CUDABackend.dtypeCode`.
-    static let source = #"""
+// Definitions shared by every kernel family: fixed-width types, dtype codes, bf16/f16
+// conversions written with PTX `cvt` (round to nearest even, no CUDA headers needed),
+// strided indexing and warp/block reductions. Prepended to each family's source
+// (KernelFamily in Launch.swift); NVRTC ships no CUDA headers, so nothing is #included.
 typedef unsigned short u16;
 typedef unsigned int u32;
 typedef long long i64;
 typedef unsigned long long u64;
 
+// Dtype codes passed to kernels; must match `CUDABackend.dtypeCode`.
 #define DT_F32 0
 #define DT_BF16 1
 #define DT_F16 2
@@ -110,6 +109,4 @@ __device__ __forceinline__ float block_max(float v, float* scratch) {
     __syncthreads();
     v = lane < warps ? scratch[lane] : -__int_as_float(0x7f800000);
     return warp_max(v);
-}
-"""#
 }

@@ -1,0 +1,101 @@
+import ArgumentParser
+import BackendCPU
+import BackendCUDA
+import Foundation
+import OpCatalogue
+import TensorCore
+
+/// `turbodiffusion test-backend`: the op catalogue on a device against the CPU oracle.
+struct TestBackendCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test-backend",
+        abstract: "Run every op case of the catalogue on a device and compare with the CPU oracle.",
+        discussion: """
+        Each case runs on fresh random inputs (the same on every device) with outputs poisoned first \
+        (CUDA fills new buffers with NaN), and is compared with the CPU backend by normalised mean \
+        squared error against a bound per dtype. Fused ops are compared with their composition of \
+        primitives. Exits with status 1 when a case fails; unsupported cases are listed, not failed.
+        """)
+
+    @Option(help: "Device to test: cuda or cpu (cpu checks its bf16/f16 and fused paths against the composed f32 oracle).")
+    var device: DeviceChoice = .cuda
+
+    @Option(help: "Only cases of this op (e.g. layerNorm); see --list.")
+    var op: String?
+
+    @Option(help: "Only cases of these dtypes, comma separated (f32,bf16,f16).")
+    var dtype: String?
+
+    @Option(help: "Seed of the random inputs.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "List the ops and case counts, run nothing.")
+    var list = false
+
+    @Flag(help: "Print only failing and unsupported cases and the summary.")
+    var quiet = false
+
+    func validate() throws {
+        if let op, !OpCatalogue.opNames.contains(where: { $0.lowercased() == op.lowercased() }) {
+            throw ValidationError("unknown --op '\(op)'; ops: \(OpCatalogue.opNames.joined(separator: ", "))")
+        }
+        _ = try dtypes()
+    }
+
+    func dtypes() throws -> Set<DType> {
+        guard let dtype else { return [] }
+        return Set(try dtype.split(separator: ",").map { name in
+            guard let d = DType(name: String(name)) else { throw ValidationError("unknown --dtype '\(name)'") }
+            return d
+        })
+    }
+
+    func run() throws {
+        let cases = OpCatalogue.cases(op: op, dtypes: try dtypes())
+        if list {
+            for name in OpCatalogue.opNames {
+                print("\(name): \(OpCatalogue.all.filter { $0.op == name }.count) cases")
+            }
+            return
+        }
+        let backend: any Backend
+        switch device {
+        case .cpu: backend = CPUBackend()
+        case .cuda:
+            do { backend = try CUDABackend(fillNewBuffersWith: 0xFF) } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+        print("test-backend on \(backend.name): \(cases.count) cases, seed \(seed)")
+        let runner = OpCaseRunner(backend: backend, seed: seed, widenReference: device == .cpu)
+        var counts = (passed: 0, failed: 0, unsupported: 0)
+        var unsupportedOps: [String: Int] = [:]
+        let started = Date()
+        for c in cases {
+            let r: OpCaseResult
+            guard runner.isInformative(c) else { continue }   // the CPU's f32 path is the oracle itself
+            r = runner.run(c)
+            let nmse = r.nmse.map { String(format: "%.2e", $0) } ?? "-"
+            let line = "\(c.op.padding(toLength: 22, withPad: " ", startingAt: 0)) \(c.dtype.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)) "
+                + "nmse \(nmse.padding(toLength: 9, withPad: " ", startingAt: 0)) bound \(String(format: "%.0e", c.bound))  "
+            switch r.status {
+            case .passed:
+                counts.passed += 1
+                if !quiet { print(line + "ok      \(c.variant)") }
+            case .failed(let why), .referenceError(let why):
+                counts.failed += 1
+                print(line + "FAILED  \(c.variant): \(why)")
+            case .unsupported(let why):
+                counts.unsupported += 1
+                unsupportedOps[c.op, default: 0] += 1
+                if !quiet { print(line + "n/s     \(c.variant): \(why)") }
+            }
+        }
+        let seconds = Date().timeIntervalSince(started)
+        print(String(format: "\(counts.passed) passed, \(counts.failed) failed, \(counts.unsupported) not supported (%.1f s)", seconds))
+        if !unsupportedOps.isEmpty {
+            print("not supported on \(device.rawValue): " + unsupportedOps.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", "))
+        }
+        if counts.failed > 0 { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Compile every CUDA kernel family (common.cu + Kernels/<family>.cu) with NVRTC, as the
+engine does at run time, and report registers, spills and shared memory from ptxas.
+
+    python3 scripts/cuda/check_kernels.py [--arch sm_90a] [FAMILY ...]
+
+Needs NVIDIA's wheels (pip install nvidia-cuda-nvrtc nvidia-cuda-nvcc) or a CUDA toolkit;
+no GPU. Exits non-zero when a family does not compile or a kernel spills.
+"""
+import argparse, ctypes, glob, os, re, subprocess, sys, tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KERNELS = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
+
+
+def find(pattern_list):
+    roots = [os.environ.get("CUDA_HOME", "/usr/local/cuda")] + sys.path
+    for root in roots:
+        for pattern in pattern_list:
+            hits = sorted(glob.glob(os.path.join(root, pattern)), reverse=True)
+            if hits:
+                return hits[0]
+    return None
+
+
+def nvrtc():
+    path = find(["nvidia/cu13/lib/libnvrtc.so.*", "nvidia/cuda_nvrtc/lib/libnvrtc.so.*", "lib64/libnvrtc.so.*"])
+    if not path:
+        sys.exit("libnvrtc not found: pip install nvidia-cuda-nvrtc")
+    return ctypes.CDLL(path)
+
+
+def compile_ptx(lib, name, source, arch):
+    prog = ctypes.c_void_p()
+    rc = lib.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), f"{name}.cu".encode(), 0, None, None)
+    assert rc == 0, rc
+    opts = [f"--gpu-architecture={arch.replace('sm_', 'compute_')}", "--std=c++17", "-default-device"]
+    arr = (ctypes.c_char_p * len(opts))(*[o.encode() for o in opts])
+    rc = lib.nvrtcCompileProgram(prog, len(opts), arr)
+    size = ctypes.c_size_t()
+    lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
+    log = ctypes.create_string_buffer(size.value)
+    lib.nvrtcGetProgramLog(prog, log)
+    if rc != 0:
+        return None, log.value.decode(errors="replace")
+    lib.nvrtcGetPTXSize(prog, ctypes.byref(size))
+    ptx = ctypes.create_string_buffer(size.value)
+    lib.nvrtcGetPTX(prog, ptx)
+    return ptx.value.decode(), log.value.decode(errors="replace")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--arch", default="sm_90a")
+    ap.add_argument("families", nargs="*")
+    args = ap.parse_args()
+    lib = nvrtc()
+    ptxas = find(["nvidia/cu13/bin/ptxas", "nvidia/cuda_nvcc/bin/ptxas", "bin/ptxas"])
+    common = open(os.path.join(KERNELS, "common.cu")).read()
+    families = args.families or sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(KERNELS, "*.cu"))
+                                       if not p.endswith("common.cu"))
+    failed = False
+    for fam in families:
+        src = common + "\n" + open(os.path.join(KERNELS, fam + ".cu")).read()
+        ptx, log = compile_ptx(lib, fam, src, args.arch)
+        if ptx is None:
+            print(f"== {fam}: NVRTC FAILED\n{log}")
+            failed = True
+            continue
+        print(f"== {fam}: compiled for {args.arch}" + (f"\n{log}" if log.strip() else ""))
+        if not ptxas:
+            continue
+        with tempfile.NamedTemporaryFile("w", suffix=".ptx", delete=False) as f:
+            f.write(ptx)
+        out = subprocess.run([ptxas, "-v", f"-arch={args.arch}", f.name, "-o", os.devnull],
+                             capture_output=True, text=True)
+        os.unlink(f.name)
+        text = out.stdout + out.stderr
+        kernel = None
+        for line in text.splitlines():
+            m = re.search(r"Compiling entry function '(\w+)'", line)
+            if m:
+                kernel = m.group(1)
+            m = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", line)
+            if m and kernel and (int(m.group(2)) or int(m.group(3))):
+                print(f"   SPILL {kernel}: {line.strip()}")
+                failed = True
+            m = re.search(r"Used (\d+) registers.*", line)
+            if m and kernel:
+                print(f"   {kernel}: {m.group(0).strip()}")
+        if out.returncode != 0:
+            print(text)
+            failed = True
+    sys.exit(1 if failed else 0)
+
+
+main()
