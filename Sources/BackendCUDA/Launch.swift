@@ -26,6 +26,7 @@ final class KernelModules: @unchecked Sendable {
     private let lock = NSLock()
     private var modules: [String: CUmodule] = [:]
     private var functions: [String: CUfunction] = [:]
+    private var sharedMemoryRaised: [UInt: Int] = [:]
 
     init(driver: CUDADriver, compiler: KernelCompiler) {
         self.driver = driver
@@ -62,6 +63,16 @@ final class KernelModules: @unchecked Sendable {
         try driver.check(status, "cuModuleLoadData(\(family.name) for \(compiler.architecture))")
         guard let module else { throw TensorError.deviceError("cuModuleLoadData(\(family.name)) returned no module") }
         return module
+    }
+
+    /// Raises a function's dynamic shared memory limit to `bytes` (needed above 48 KiB).
+    func allowSharedMemory(_ f: CUfunction, bytes: Int) throws {
+        let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(f)))
+        let done = lock.withLock { sharedMemoryRaised[key] ?? 0 >= bytes }
+        if done { return }
+        try driver.check(driver.api.cuFuncSetAttribute(f, Int32(CCU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES), Int32(bytes)),
+                         "cuFuncSetAttribute(max dynamic shared memory \(bytes))")
+        lock.withLock { sharedMemoryRaised[key] = bytes }
     }
 
     func unloadAll() {
@@ -135,7 +146,18 @@ extension CUDABackend {
     /// so the staging memory is released on return.
     func launch(_ family: KernelFamily, _ kernel: String, grid: Int, block: Int, sharedBytes: Int = 0,
                 _ arguments: [KernelArgument]) throws {
+        try launch(family, kernel, grid: (grid, 1, 1), block: (block, 1, 1), sharedBytes: sharedBytes, arguments)
+    }
+
+    /// As above with 3-D grid and block shapes. Kernels needing more than 48 KiB of dynamic shared
+    /// memory get the attribute raised first (once per function).
+    func launch(_ family: KernelFamily, _ kernel: String, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
+                _ arguments: [KernelArgument]) throws {
+        guard grid.0 > 0, grid.1 > 0, grid.2 > 0, grid.1 <= 65535, grid.2 <= 65535, grid.0 <= Int(Int32.max) else {
+            throw TensorError.invalidArgument("\(kernel): launch grid \(grid) is empty or too large")
+        }
         let f = try modules.function(family, kernel)
+        if sharedBytes > 48 * 1024 { try modules.allowSharedMemory(f, bytes: sharedBytes) }
         let total = arguments.reduce(0) { $0 + ($1.byteCount + 7) / 8 * 8 }
         let storage = UnsafeMutableRawPointer.allocate(byteCount: max(total, 8), alignment: 16)
         defer { storage.deallocate() }
@@ -155,7 +177,8 @@ extension CUDABackend {
             offset += (argument.byteCount + 7) / 8 * 8
         }
         let status = pointers.withUnsafeMutableBufferPointer { params in
-            driver.api.cuLaunchKernel(f, UInt32(grid), 1, 1, UInt32(block), 1, 1, UInt32(sharedBytes), stream,
+            driver.api.cuLaunchKernel(f, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
+                                      UInt32(block.0), UInt32(block.1), UInt32(block.2), UInt32(sharedBytes), stream,
                                       params.baseAddress, nil)
         }
         try driver.check(status, "cuLaunchKernel(\(kernel))")
