@@ -3,8 +3,10 @@ import BackendCPU
 import BackendCUDA
 import TensorCore
 
-/// Where a command computes. Only executables choose a backend (DESIGN §2).
+/// Where a command computes. Only executables choose a backend.
 enum DeviceChoice: String, ExpressibleByArgument, CaseIterable {
+    /// CUDA when a device can be opened, else the CPU (saying why in one line).
+    case auto
     case cpu, cuda
 
     func makeBackend() throws -> any Backend {
@@ -17,7 +19,19 @@ enum DeviceChoice: String, ExpressibleByArgument, CaseIterable {
             } catch {
                 throw ValidationError("\(error)\nRun with --device cpu to compute on the CPU instead.")
             }
+        case .auto:
+            if let reason = CUDABackend.unavailableReason {
+                logLine("note: computing on the CPU: \(Self.firstLine(reason))")
+                return CPUBackend()
+            }
+            return try CUDABackend()
         }
+    }
+
+    /// The first line of a multi-line reason, without the "CUDA is not available: " lead.
+    static func firstLine(_ reason: String) -> String {
+        let line = reason.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? reason
+        return line.hasPrefix("CUDA is not available: ") ? "no usable CUDA device (" + line.dropFirst(23) + ")" : line
     }
 }
 

@@ -17,8 +17,8 @@ struct ForwardFiles: ParsableArguments {
     @Option(name: .long, help: "Where to write the result (safetensors, tensor 'out').")
     var output: String
 
-    @Option(name: .long, help: "cpu or cuda.")
-    var device: DeviceChoice = .cpu
+    @Option(name: .long, help: "auto (CUDA when a GPU can be used, else the CPU), cuda or cpu.")
+    var device: DeviceChoice = .auto
 
     @Option(name: .long, help: "Compute type: f32 (parity) or bf16 (production).")
     var dtype: ComputeType = .f32

@@ -26,8 +26,8 @@ struct VAEOptions: ParsableArguments {
     @Option(name: .long, help: "Where to write the result (safetensors).")
     var output: String
 
-    @Option(name: .long, help: "cpu or cuda.")
-    var device: DeviceChoice = .cpu
+    @Option(name: .long, help: "auto (CUDA when a GPU can be used, else the CPU), cuda or cpu.")
+    var device: DeviceChoice = .auto
 
     @Option(name: .long, help: "Compute type: f32 (parity) or bf16 (bf16 weights and convolution operands, f32 accumulation).")
     var dtype: ComputeType = .f32

@@ -61,13 +61,13 @@ struct TestBackendCommand: ParsableCommand {
         let backend: any Backend
         switch device {
         case .cpu: backend = CPUBackend()
-        case .cuda:
+        case .cuda, .auto:
             do { backend = try CUDABackend(fillNewBuffersWith: 0xFF) } catch {
                 throw ValidationError("\(error)")
             }
         }
         print("test-backend on \(backend.name): \(cases.count) cases, seed \(seed)")
-        let runner = OpCaseRunner(backend: backend, seed: seed, widenReference: device == .cpu)
+        let runner = OpCaseRunner(backend: backend, seed: seed, widenReference: backend is CPUBackend)
         var counts = (passed: 0, failed: 0, unsupported: 0)
         var unsupportedOps: [String: Int] = [:]
         let started = Date()

@@ -66,8 +66,8 @@ struct GenerationOptions: ParsableArguments {
     @Option(name: [.customLong("tokenizer_path"), .customLong("tokenizer-path")], help: "Folder with spiece.model or tokenizer.json of google/umt5-xxl, or the file.")
     var tokenizerPath = ModelCatalog.tokenizerDefault
 
-    @Option(help: "Where to compute: cpu or cuda.")
-    var device: DeviceChoice = .cpu
+    @Option(help: "Where to compute: auto (CUDA when a GPU can be used, else the CPU), cuda or cpu.")
+    var device: DeviceChoice = .auto
 
     @Option(help: "Compute type: bf16 (production) or f32.")
     var dtype: ComputeType = .bf16

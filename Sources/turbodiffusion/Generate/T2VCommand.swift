@@ -73,11 +73,6 @@ enum GenerationCommand {
         try ModelCatalog.requireFile(options.textEncoderPath, flag: "--text_encoder_path", what: "umT5-XXL text encoder")
         _ = try ComponentFactory.tokenizerLocation(options)
         ProgressPrinter.installInterruptHandler()
-        if options.device == .cuda {
-            // Said before anything loads: the umT5, DiT and VAE ops (norms, attention, convolutions)
-            // have no CUDA kernels yet, so a run would stop at the first of them.
-            throw GenerationCommandError("generation does not run on CUDA yet: the CUDA backend has GEMMs and elementwise kernels but not the norm, attention and convolution kernels the models need; use --device cpu")
-        }
         let backend = try options.device.makeBackend()
         return VideoGenerator(
             backend: backend,
