@@ -6,6 +6,7 @@ struct TurboDiffusion: AsyncParsableCommand {
         commandName: "turbodiffusion",
         abstract: "Few-step video generation with distilled Wan diffusion transformers.",
         subcommands: [T2VCommand.self, I2VCommand.self, InfoCommand.self, ForwardCommand.self, QuantizeCommand.self,
-                      ServeCommand.self, TokenizeCommand.self, BenchCommand.self, TestBackendCommand.self]
+                      ServeCommand.self, TokenizeCommand.self, BenchCommand.self, TestBackendCommand.self,
+                      CompareCommand.self, CompareFramesCommand.self]
     )
 }
