@@ -1,0 +1,161 @@
+import ArgumentParser
+import BackendCPU
+import BackendCUDA
+import Checkpoints
+import Foundation
+import Models
+import TensorCore
+
+/// `turbodiffusion bench dit`: one full-size DiT forward with seeded random weights, timed, with its
+/// FLOPs and peak device memory; optionally the same forward on the CPU for a parity figure.
+struct BenchDiT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dit",
+        abstract: "Time a full-size DiT forward (seeded random weights made in memory) and optionally compare it with the CPU.",
+        discussion: """
+            Weights follow WanDiTRandomWeights (bf16, the TurboDiffusion layout so SLA has its proj_l); \
+            inputs are seeded: x [C, T, H/8, W/8] for --frames and --size, 32 text rows, timestep 988. \
+            With --compare-cpu the CPU runs the same forward on the same weights and inputs and the \
+            relative L2 distance is printed (the CPU needs minutes for long clips: use a few frames).
+            """)
+
+    @Option(help: "Architecture: \(BenchDiTMemory.Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var preset: BenchDiTMemory.Preset = .wan21_1_3b
+
+    @Option(help: "Video frames (4n+1); latent frames = (frames − 1)/4 + 1.")
+    var frames = 81
+
+    @Option(help: "Video size WxH (multiples of 16).")
+    var size = "832x480"
+
+    @Option(help: "auto, cuda or cpu.")
+    var device: DeviceChoice = .auto
+
+    @Option(help: "Compute type: bf16 or f32.")
+    var dtype: ComputeType = .bf16
+
+    @Option(name: [.customLong("attention_type"), .customLong("attention-type")], help: "original, sla or sagesla.")
+    var attentionType = "original"
+
+    @Option(name: [.customLong("sla_topk"), .customLong("sla-topk")], help: "SLA top-k share.")
+    var slaTopk = 0.1
+
+    @Flag(name: [.customLong("quant_linear"), .customLong("quant-linear")], help: "W8A8 block Linears (quantized while loading).")
+    var quantLinear = false
+
+    @Option(help: "Timed forwards after one warm-up.")
+    var repeats = 3
+
+    @Flag(name: .customLong("compare-cpu"), help: "Also run the forward on the CPU and print the relative L2 distance.")
+    var compareCPU = false
+
+    @Option(help: "Seed of weights and inputs.")
+    var seed: UInt64 = 7
+
+    func validate() throws {
+        guard let s = GenerationOptions.parseSize(size), s.width % 16 == 0, s.height % 16 == 0 else {
+            throw ValidationError("--size must be WxH in multiples of 16, got '\(size)'")
+        }
+        guard frames >= 1, (frames - 1) % 4 == 0 else { throw ValidationError("--frames must be 4n+1, got \(frames)") }
+        guard SelfAttentionKind.names.contains(attentionType) else { throw ValidationError("--attention_type must be one of \(SelfAttentionKind.names)") }
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+    }
+
+    func run() throws {
+        var config = preset.config
+        config.textLength = 512
+        let s = GenerationOptions.parseSize(size)!
+        let (t, h, w) = ((frames - 1) / 4 + 1, s.height / 8, s.width / 8)
+        let tokens = t * (h / 2) * (w / 2)
+        let attention = SelfAttentionKind(name: attentionType, topk: slaTopk) ?? .original
+        var start = Date()
+        let weights = try WanDiTRandomWeights.stateDict(config, layout: .turbo, seed: seed)
+        logLine(String(format: "\(config): %.2fB parameters made in %.1f s; %d tokens (%d×%d×%d latent), self-attention \(attention)",
+                       Double(config.parameterCount) / 1e9, Date().timeIntervalSince(start), tokens, t, h, w))
+        var rng = SplitMixInputs(seed: seed ^ 0xABCD)
+        let x = try Tensor.host(rng.values(config.inChannels * t * h * w), shape: [config.inChannels, t, h, w])
+        let context = try Tensor.host(rng.values(32 * config.textDim), shape: [32, config.textDim])
+
+        let backend = try device.makeBackend()
+        let (out, seconds) = try forward(on: backend, weights: weights, config: config, attention: attention, x: x, context: context,
+                                         repeats: repeats)
+        let flops = Self.forwardFLOPs(config, tokens: tokens, attention: attention)
+        logLine(String(format: "forward on %@ (%@): median %.3f s over %d (min %.3f); %.1f TFLOP → %.0f TFLOP/s",
+                       backend.name, dtype.rawValue, seconds.median, repeats, seconds.min, flops / 1e12, flops / seconds.median / 1e12))
+        if let cuda = backend as? CUDABackend {
+            let m = cuda.memoryStatistics
+            logLine(String(format: "device memory: peak live %.2f GiB, cached %.2f GiB", Double(m.peak) / 1073741824, Double(m.cached) / 1073741824))
+        }
+        let values = try backend.toHost(out).floats()
+        guard values.allSatisfy(\.isFinite) else { throw ValidationError("the forward produced non-finite values") }
+        if compareCPU {
+            start = Date()
+            let (cpuOut, _) = try forward(on: CPUBackend(), weights: weights, config: config, attention: attention, x: x, context: context,
+                                          repeats: 0)
+            let reference = try cpuOut.floats()
+            var num = 0.0, den = 0.0
+            for (a, b) in zip(values, reference) { num += Double(a - b) * Double(a - b); den += Double(b) * Double(b) }
+            let err = (num / max(den, 1e-30)).squareRoot()
+            logLine(String(format: "CPU forward %.1f s; relative L2 %@ vs CPU: %.3e", Date().timeIntervalSince(start), backend.name, err))
+            print(String(format: "relative L2 vs CPU %.3e", err))
+        }
+    }
+
+    /// Loads the model on `backend`, runs one warm-up and `repeats` timed forwards. -> the last output and the times.
+    func forward(on backend: any Backend, weights: [NamedTensor], config: WanDiTConfig, attention: SelfAttentionKind,
+                 x: Tensor, context: Tensor, repeats: Int) throws -> (Tensor, (median: Double, min: Double)) {
+        var start = Date()
+        let store = WeightStore(weights, source: "seeded \(preset.rawValue)", backend: backend, matrixType: dtype.dtype,
+                                linearMode: quantLinear ? .w8a8 : .dense)
+        if case .original = attention {
+            store.ignore(where: { $0.contains(".attn_op.local_attn.proj_l.") }, note: "SLA projections unused with dense attention")
+        }
+        let model = try WanDiT(store, config: config, attention: attention)
+        try backend.synchronize()
+        let bytes = weights.reduce(0) { $0 + $1.tensor.byteCount }
+        let load = Date().timeIntervalSince(start)
+        logLine(String(format: "loaded on %@ in %.2f s (%.2f GB, %.1f GB/s)", backend.name, load, Double(bytes) / 1e9, Double(bytes) / 1e9 / load))
+        let ctx = ComputeContext(backend: backend, dtype: dtype.dtype)
+        let (xd, cd) = (try backend.upload(x), try backend.upload(context))
+        var out = try model(x: xd, timestep: 988, context: cd, ctx)
+        try backend.synchronize()
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            start = Date()
+            out = try model(x: xd, timestep: 988, context: cd, ctx)
+            try backend.synchronize()
+            times.append(Date().timeIntervalSince(start))
+        }
+        times.sort()
+        return (out, (times.isEmpty ? 0 : times[times.count / 2], times.first ?? 0))
+    }
+
+    /// Multiply-adds ×2 of one forward: linears (self q/k/v/o, cross q/o on tokens and k/v on 512 text
+    /// rows, FFN), attention (QKᵀ and PV; SLA: the kept share plus the linear branch) and the text MLP.
+    static func forwardFLOPs(_ c: WanDiTConfig, tokens l: Int, attention: SelfAttentionKind) -> Double {
+        let (d, f, n, txt) = (Double(c.dim), Double(c.ffnDim), Double(l), Double(c.textLength))
+        var perLayer = 2 * n * (4 * d * d) + 2 * n * (2 * d * d) + 2 * txt * (2 * d * d) + 2 * n * (2 * d * f)
+        let dense = 4 * n * n * d
+        switch attention {
+        case .original: perLayer += dense
+        case let .sla(topk, _, _), let .sagesla(topk, _, _): perLayer += dense * topk + 4 * n * d * Double(c.headDim)
+        }
+        perLayer += 4 * n * txt * d
+        return perLayer * Double(c.numLayers) + 2 * txt * (Double(c.textDim) * d + d * d)
+    }
+}
+
+/// Seeded uniform inputs in [-1, 1).
+struct SplitMixInputs {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func values(_ n: Int) -> [Float] {
+        (0..<n).map { _ in
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Float((z ^ (z >> 31)) >> 40) * 0x1p-23 - 1
+        }
+    }
+}
