@@ -59,7 +59,7 @@ extern "C" __global__ void td_probe(float* out, float x) { out[threadIdx.x] = x 
         }
     }
 
-    @Test(arguments: ["sm_80", "sm_90"])
+    @Test(arguments: ["sm_80", "sm_90", "sm_90a"])
     func everyBackendKernelCompiles(architecture: String) throws {
         let compiler = try KernelCompiler(architecture: architecture, cacheDirectory: nil)
         for (name, source) in KernelCompiler.backendKernelSources {
