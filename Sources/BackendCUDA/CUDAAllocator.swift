@@ -36,6 +36,10 @@ final class CUDAAllocator: @unchecked Sendable {
     let cuDevice: CUdevice
     let context: CUcontext
 
+    /// Most bytes held (live + cached) at once, or nil for no limit (`--max_vram`): an allocation
+    /// beyond it first returns the cache to the driver, then fails as an out-of-memory would.
+    var limit: Int?
+
     private let lock = NSLock()
     private var cache: [Int: [UInt64]] = [:]
     private var cachedBytes = 0
@@ -73,6 +77,16 @@ final class CUDAAllocator: @unchecked Sendable {
         let size = Self.roundedSize(bytes)
         if let (p, capacity) = takeCached(size) {
             return CUDABuffer(device: device, byteCount: bytes, address: p, capacity: capacity, allocator: self)
+        }
+        if let limit {
+            let held = statistics
+            if held.live + held.cached + size > limit {
+                try synchronize()
+                try emptyCache()
+            }
+            if held.live + size > limit {
+                throw TensorError.outOfMemory("allocating \(size >> 20) MiB would exceed the device memory limit of \(limit >> 20) MiB (--max_vram); this process holds \(held.live >> 20) MiB in tensors")
+            }
         }
         var pointer: CUdeviceptr = 0
         var status = driver.api.cuMemAlloc(&pointer, size)

@@ -22,6 +22,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// When set, every buffer from `empty` is filled with this byte before use (tests poison
     /// outputs with 0xFF, a NaN in f32, bf16 and f16, to catch elements a kernel never writes).
     public let fillByte: UInt8?
+    /// Bytes of guard pattern placed after every buffer from `empty` (0: none); `guardIntact`
+    /// checks them, catching writes past the end of an output.
+    public let guardBytes: Int
+    static let guardPattern: UInt8 = 0xA5
 
     let driver: CUDADriver
     let context: CUcontext
@@ -46,7 +50,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Opens CUDA device `deviceIndex`. Throws `TensorError.deviceError` explaining what is
     /// missing: the driver library (with the paths tried), a device, NVRTC, or a new enough driver.
     public init(deviceIndex: Int = 0, kernelCacheDirectory: String? = KernelCompiler.defaultCacheDirectory(),
-                fillNewBuffersWith fillByte: UInt8? = nil) throws {
+                fillNewBuffersWith fillByte: UInt8? = nil, guardBytes: Int = 0) throws {
         let driver = try CUDADriver.shared.get()
         let api = driver.api
         let initStatus = api.cuInit(0)
@@ -102,6 +106,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         computeCapability = (major, minor)
         driverVersion = driver.version
         self.fillByte = fillByte
+        self.guardBytes = max(0, guardBytes)
         modules = KernelModules(driver: driver, compiler: compiler)
         name = "\(device) \(deviceName)"
     }
@@ -122,6 +127,25 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Bytes held by live tensors, by the allocator's cache, and the peak of live bytes.
     public var memoryStatistics: (live: Int, cached: Int, peak: Int) { allocator.statistics }
 
+    /// Limits the device memory this backend holds (tensors and cache) to `bytes`, or lifts the limit (nil).
+    public func setMemoryLimit(_ bytes: Int?) { allocator.limit = bytes }
+
+    /// True when the guard bytes after `t`'s buffer (see `guardBytes`) still hold their pattern.
+    /// Waits for pending work.
+    public func guardIntact(_ t: Tensor) throws -> Bool {
+        guard guardBytes > 0 else { return true }
+        let b = try deviceBuffer(t, "guardIntact")
+        let dataBytes = b.byteCount - guardBytes
+        guard dataBytes >= 0 else { return true }
+        var tail = [UInt8](repeating: 0, count: guardBytes)
+        try activate()
+        try tail.withUnsafeMutableBytes {
+            try driver.check(driver.api.cuMemcpyDtoHAsync($0.baseAddress!, b.address + UInt64(dataBytes), guardBytes, stream), "cuMemcpyDtoHAsync")
+        }
+        try synchronize()
+        return tail.allSatisfy { $0 == Self.guardPattern }
+    }
+
     /// Waits for the stream, then returns cached blocks to the driver.
     public func emptyCache() throws {
         try synchronize()
@@ -134,9 +158,13 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         try activate()
         guard shape.allSatisfy({ $0 >= 0 }) else { throw TensorError.invalidArgument("empty: negative dimension in \(shape)") }
         let bytes = shape.reduce(1, *) * dtype.byteSize
-        let buffer = try allocator.allocate(bytes) { try self.synchronize() }
+        let buffer = try allocator.allocate(bytes + guardBytes) { try self.synchronize() }
         if let fillByte, bytes > 0 {
             try driver.check(driver.api.cuMemsetD8Async(buffer.address, fillByte, bytes, stream), "cuMemsetD8Async")
+        }
+        if guardBytes > 0 {
+            try driver.check(driver.api.cuMemsetD8Async(buffer.address + UInt64(bytes), Self.guardPattern, guardBytes, stream),
+                             "cuMemsetD8Async")
         }
         return try Tensor(buffer: buffer, dtype: dtype, shape: shape)
     }

@@ -49,6 +49,11 @@ public struct OpCaseResult: Sendable {
     }
 }
 
+/// Backends that place guard bytes after their buffers and can tell whether an op wrote over them.
+public protocol OutputGuardChecking {
+    func guardIntact(_ t: Tensor) throws -> Bool
+}
+
 /// Runs catalogue cases on a backend against the CPU oracle.
 public struct OpCaseRunner {
     public let backend: any Backend
@@ -89,6 +94,9 @@ public struct OpCaseRunner {
             let inputs = try hostInputs.map { try backend.upload($0) }
             let y = try c.run(backend, inputs)
             let got = try backend.toHost(y)
+            if let guarded = backend as? any OutputGuardChecking, try !guarded.guardIntact(y) {
+                return OpCaseResult(testCase: c, status: .failed("wrote past the end of its output (guard bytes changed)"), nmse: nil)
+            }
             guard got.shape == expected.shape else {
                 return OpCaseResult(testCase: c, status: .failed("shape \(got.shape), expected \(expected.shape)"), nmse: nil)
             }

@@ -18,17 +18,16 @@ public enum PipelineError: Error, CustomStringConvertible {
 /// release it; decode each sample with the VAE. Components are built when their stage starts and
 /// dropped after it unless resident, so peak memory is one stage's.
 public final class VideoGenerator {
-    public let backend: any Backend
     public let textEncoder: Component<any PromptEncoder>
     public let vae: Component<any VideoAutoencoder>
     /// T2V: one model. I2V: the high-noise expert, then the low-noise one.
     public let experts: [Component<any VelocityModel>]
     public var fps = 16
 
-    public init(backend: any Backend, textEncoder: Component<any PromptEncoder>, vae: Component<any VideoAutoencoder>,
+    /// Each component computes on its own backend; tensors cross between them through `transfer`.
+    public init(textEncoder: Component<any PromptEncoder>, vae: Component<any VideoAutoencoder>,
                 experts: [Component<any VelocityModel>]) {
         precondition(!experts.isEmpty && experts.count <= 2)
-        self.backend = backend
         self.textEncoder = textEncoder
         self.vae = vae
         self.experts = experts
@@ -50,12 +49,13 @@ public final class VideoGenerator {
         let encoder = try textEncoder.acquire()
         try reporter.end()
         try reporter.begin(.encodeText)
-        let context = try encoder.encode(r.prompt)
+        let encoded = try encoder.encode(r.prompt)
+        let text = (tensor: encoded, backend: encoder.backend)
         try reporter.end()
         textEncoder.release()
 
         let latentShape = VideoGeometry.latentShape(frames: r.frames, size: r.size)   // [16, T, h, w]
-        var condition: Tensor?                                                       // [20, T, h, w]
+        var condition: Tensor?                                                       // [20, T, h, w] on the host
         if let image = r.image, let imageSize = r.imageSize {
             try reporter.begin(.loadVAE)
             let codec = try vae.acquire()
@@ -70,6 +70,8 @@ public final class VideoGenerator {
         var active = 0
         var model = try experts[0].acquire()
         try checkChannels(model, conditioned: condition != nil)
+        var context = try transfer(text.tensor, from: text.backend, to: model.backend)
+        var modelCondition = try condition.map { try model.backend.upload($0) }
         try reporter.end()
 
         let sampler = try RCMSampler(steps: r.steps, sigmaMax: r.sigmaMax, update: r.ode ? .ode : .sde)
@@ -84,14 +86,18 @@ public final class VideoGenerator {
             if wanted != active {
                 experts[active].release()
                 active = wanted
+                let previous = model.backend
                 model = try experts[active].acquire()
                 try checkChannels(model, conditioned: condition != nil)
+                context = try transfer(context, from: previous, to: model.backend)
+                modelCondition = try modelCondition.map { try transfer($0, from: previous, to: model.backend) }
             }
+            let backend = model.backend
             var v: [Float] = []
             v.reserveCapacity(x.count)
             for k in 0..<r.samples {
                 var input = try backend.upload(Tensor.host(Array(x[(k * perSample)..<((k + 1) * perSample)]), shape: latentShape))
-                if let condition { input = try backend.concat([input, condition], dim: 0) }
+                if let modelCondition { input = try backend.concat([input, modelCondition], dim: 0) }
                 let out = try model.velocity(x: input, timestep: step.timestep, context: context)
                 v += try backend.toHost(out).floats()
                 done += 1
@@ -109,8 +115,8 @@ public final class VideoGenerator {
         let (w, h) = (r.size.width, r.size.height)
         var frames = [[UInt8]](repeating: [UInt8](repeating: 0, count: w * r.samples * h * 3), count: r.frames)
         for k in 0..<r.samples {
-            let z = try backend.upload(Tensor.host(Array(latents[(k * perSample)..<((k + 1) * perSample)]), shape: latentShape))
-            let video = try backend.toHost(codec.decode(z))                           // [3, F, H, W]
+            let z = try codec.backend.upload(Tensor.host(Array(latents[(k * perSample)..<((k + 1) * perSample)]), shape: latentShape))
+            let video = try codec.backend.toHost(codec.decode(z))                     // [3, F, H, W]
             guard video.shape == [3, r.frames, h, w] else {
                 throw PipelineError.incompatible("the VAE decoded \(video.shape), expected [3, \(r.frames), \(h), \(w)]")
             }
@@ -143,14 +149,14 @@ public final class VideoGenerator {
         for c in 0..<3 {
             for p in 0..<(h * w) { video[c * r.frames * h * w + p] = planar[c * h * w + p] }
         }
-        let latent = try codec.encode(backend.upload(Tensor.host(video, shape: [3, r.frames, h, w])))
+        let latent = try codec.backend.toHost(codec.encode(codec.backend.upload(Tensor.host(video, shape: [3, r.frames, h, w]))))
         guard latent.shape == latentShape else {
             throw PipelineError.incompatible("the VAE encoded the image to \(latent.shape), expected \(latentShape)")
         }
         let (t, lh, lw) = (latentShape[1], latentShape[2], latentShape[3])
         var mask = [Float](repeating: 0, count: 4 * t * lh * lw)
         for c in 0..<4 { for p in 0..<(lh * lw) { mask[c * t * lh * lw + p] = 1 } }
-        return try backend.concat([backend.upload(Tensor.host(mask, shape: [4, t, lh, lw])), backend.contiguous(latent, dtype: .f32)], dim: 0)
+        return try Tensor.host(mask + latent.floats(), shape: [4 + latentShape[0], t, lh, lw])
     }
 
     /// Decoded sample k ([3, F, H, W] in [-1, 1]) into its column of the tiled RGB8 frames, as

@@ -28,10 +28,13 @@ enum DeviceChoice: String, ExpressibleByArgument, CaseIterable {
         }
     }
 
-    /// The first line of a multi-line reason, without the "CUDA is not available: " lead.
+    /// The first sentence of a reason, without the error-kind and "CUDA is not available" leads:
+    /// "no usable CUDA device (the NVIDIA driver library libcuda.so.1 could not be loaded)".
     static func firstLine(_ reason: String) -> String {
-        let line = reason.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? reason
-        return line.hasPrefix("CUDA is not available: ") ? "no usable CUDA device (" + line.dropFirst(23) + ")" : line
+        var line = reason.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? reason
+        if let r = line.range(of: "CUDA is not available: ") { line = String(line[r.upperBound...]) }
+        if let r = line.range(of: ". ") { line = String(line[..<r.lowerBound]) }
+        return "no usable CUDA device (\(line))"
     }
 }
 

@@ -12,7 +12,7 @@ struct TestBackendCommand: ParsableCommand {
         abstract: "Run every op case of the catalogue on a device and compare with the CPU oracle.",
         discussion: """
         Each case runs on fresh random inputs (the same on every device) with outputs poisoned first \
-        (CUDA fills new buffers with NaN), and is compared with the CPU backend by normalised mean \
+        (CUDA fills new buffers with NaN) and guard bytes after every buffer, and is compared with the CPU backend by normalised mean \
         squared error against a bound per dtype. Fused ops are compared with their composition of \
         primitives. Exits with status 1 when a case fails; unsupported cases are listed, not failed.
         """)
@@ -62,7 +62,7 @@ struct TestBackendCommand: ParsableCommand {
         switch device {
         case .cpu: backend = CPUBackend()
         case .cuda, .auto:
-            do { backend = try CUDABackend(fillNewBuffersWith: 0xFF) } catch {
+            do { backend = try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256) } catch {
                 throw ValidationError("\(error)")
             }
         }
@@ -99,3 +99,5 @@ struct TestBackendCommand: ParsableCommand {
         if counts.failed > 0 { throw ExitCode(1) }
     }
 }
+
+extension CUDABackend: OutputGuardChecking {}

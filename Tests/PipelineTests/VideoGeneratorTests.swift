@@ -10,6 +10,7 @@ import BackendCPU
 
     final class FakeEncoder: PromptEncoder {
         let log: Log
+        let backend: any Backend = CPUBackend()
         init(_ log: Log) { self.log = log }
         func encode(_ prompt: String) throws -> Tensor {
             log.events.append("encode \(prompt)")
@@ -20,6 +21,7 @@ import BackendCPU
     /// decode: every pixel of frame f takes latent channel 0 of frame ⌈f/4⌉ at its 8×8 block.
     final class FakeVAE: VideoAutoencoder {
         let log: Log
+        let backend: any Backend = CPUBackend()
         init(_ log: Log) { self.log = log }
         func decode(_ z: Tensor) throws -> Tensor {
             log.events.append("decode")
@@ -41,6 +43,7 @@ import BackendCPU
 
     final class FakeDiT: VelocityModel {
         let name: String, inChannels: Int, log: Log
+        let backend: any Backend = CPUBackend()
         init(_ name: String, channels: Int, _ log: Log) { (self.name, inChannels, self.log) = (name, channels, log) }
         func velocity(x: Tensor, timestep: Double, context: Tensor) throws -> Tensor {
             #expect(x.shape[0] == inChannels && context.shape == [3, 4])
@@ -52,7 +55,6 @@ import BackendCPU
 
     func generator(_ log: Log, experts: [String], channels: Int) -> VideoGenerator {
         VideoGenerator(
-            backend: CPUBackend(),
             textEncoder: Component("text") { log.events.append("load text"); return FakeEncoder(log) },
             vae: Component("vae") { log.events.append("load vae"); return FakeVAE(log) },
             experts: experts.map { name in Component(name) { log.events.append("load \(name)"); return FakeDiT(name, channels: channels, log) } })

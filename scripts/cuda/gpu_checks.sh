@@ -52,6 +52,10 @@ for dev in $dev0 cpu; do
   check "demo-t2v-$dev" "$td" t2v --model demo --device $dev --prompt "A yellow star moves up on a gray background." \
     --seed 3 --save_path "$out/demo-$dev.mp4" --frames_dir "$out/frames-$dev"
 done
+# Mixed placement: text encoder and VAE on the CPU, the DiT on the device.
+check "demo-t2v-mixed" "$td" t2v --model demo --device $dev0 --text_encoder_device cpu --vae_device cpu \
+  --prompt "A yellow star moves up on a gray background." --seed 3 --save_path "$out/demo-mixed.mp4" --frames_dir "$out/frames-mixed"
+check demo-mixed-vs-cpu "$td" compare-frames "$out/frames-mixed" "$out/frames-cpu" --bound 2.0
 check demo-cuda-vs-cpu "$td" compare-frames "$out/frames-$dev0" "$out/frames-cpu" --bound 2.0
 
 echo; echo "== GPU checks ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1))"

@@ -51,6 +51,7 @@ enum ComponentFactory {
 final class WanVAECodec: VideoAutoencoder {
     let vae: WanVAE
     let context: ComputeContext
+    var backend: any Backend { context.backend }
     init(_ vae: WanVAE, context: ComputeContext) {
         self.vae = vae
         self.context = context
@@ -81,6 +82,7 @@ final class UMT5PromptEncoder: PromptEncoder {
     let tokenizer: SentencePieceTokenizer
     let encoder: CachedTextEncoder
     let context: ComputeContext
+    var backend: any Backend { context.backend }
     static let textLength = 512
 
     init(tokenizer: SentencePieceTokenizer, encoder: CachedTextEncoder, context: ComputeContext) {

@@ -1,8 +1,10 @@
 import ArgumentParser
+import BackendCUDA
 import Foundation
 import Media
 import Models
 import Pipeline
+import TensorCore
 
 /// Flags shared by `t2v` and `i2v` (DESIGN §8: upstream's snake_case names, kebab-case aliases).
 struct GenerationOptions: ParsableArguments {
@@ -69,6 +71,19 @@ struct GenerationOptions: ParsableArguments {
     @Option(help: "Where to compute: auto (CUDA when a GPU can be used, else the CPU), cuda or cpu.")
     var device: DeviceChoice = .auto
 
+    @Option(name: [.customLong("dit_device"), .customLong("dit-device")], help: "Device of the DiT (default: --device).")
+    var ditDevice: DeviceChoice?
+
+    @Option(name: [.customLong("vae_device"), .customLong("vae-device")], help: "Device of the VAE (default: --device).")
+    var vaeDevice: DeviceChoice?
+
+    @Option(name: [.customLong("text_encoder_device"), .customLong("text-encoder-device")], help: "Device of the umT5 text encoder (default: --device).")
+    var textEncoderDevice: DeviceChoice?
+
+    @Option(name: [.customLong("max_vram"), .customLong("max-vram")],
+            help: "Most GPU memory (GiB) this run may hold; allocations beyond it fail as out-of-memory would.")
+    var maxVram: Double?
+
     @Option(help: "Compute type: bf16 (production) or f32.")
     var dtype: ComputeType = .bf16
 
@@ -102,10 +117,36 @@ struct GenerationOptions: ParsableArguments {
         }
         if let slaTopk, !(slaTopk > 0 && slaTopk <= 1) { throw ValidationError("--sla_topk must lie in (0, 1], got \(slaTopk)") }
         if let s = sigmaMax, !(s > 0) { throw ValidationError("--sigma_max must be positive, got \(s)") }
+        if let maxVram, !(maxVram > 0) { throw ValidationError("--max_vram must be a positive number of GiB, got \(maxVram)") }
         guard (0...51).contains(crf) else { throw ValidationError("--crf must be 0…51, got \(crf)") }
         guard ["auto", "ffmpeg", "builtin"].contains(videoWriter) else {
             throw ValidationError("--video_writer must be auto, ffmpeg or builtin, got '\(videoWriter)'")
         }
+    }
+
+    /// The backends of the three components: each placement flag, else --device. One backend per
+    /// device, shared by the components placed on it (one CUDA context, one allocator).
+    func placement() throws -> (textEncoder: any Backend, dit: any Backend, vae: any Backend) {
+        var made: [DeviceChoice: any Backend] = [:]
+        func backend(_ choice: DeviceChoice?) throws -> any Backend {
+            let c = choice ?? device
+            if let b = made[c] { return b }
+            let b = try c.makeBackend()
+            if let maxVram, let cuda = b as? CUDABackend {
+                cuda.setMemoryLimit(Int(maxVram * 1_073_741_824))
+                logLine(String(format: "device memory limited to %.1f GiB (--max_vram)", maxVram))
+            }
+            made[c] = b
+            return b
+        }
+        let dit = try backend(ditDevice)
+        let placed = (textEncoder: try backend(textEncoderDevice), dit: dit, vae: try backend(vaeDevice))
+        if Set([placed.textEncoder.name, placed.dit.name, placed.vae.name]).count > 1 {
+            logLine("placement: text encoder on \(placed.textEncoder.name), DiT on \(placed.dit.name), VAE on \(placed.vae.name)")
+        } else {
+            logLine("computing on \(dit.name)")
+        }
+        return placed
     }
 
     /// The self-attention of --attention_type with upstream's block sizes (sla 128×64, sagesla 64×128)

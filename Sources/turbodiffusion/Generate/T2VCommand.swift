@@ -73,14 +73,15 @@ enum GenerationCommand {
         try ModelCatalog.requireFile(options.textEncoderPath, flag: "--text_encoder_path", what: "umT5-XXL text encoder")
         _ = try ComponentFactory.tokenizerLocation(options)
         ProgressPrinter.installInterruptHandler()
-        let backend = try options.device.makeBackend()
+        let placement = try options.placement()
         return VideoGenerator(
-            backend: backend,
-            textEncoder: Component("text encoder", resident: options.serve) { try ComponentFactory.textEncoder(options, backend: backend) },
-            vae: Component("VAE", resident: options.serve) {
-                try ComponentFactory.vae(options, backend: backend, statistics: demo.map { ($0.vaeMean, $0.vaeStd) })
+            textEncoder: Component("text encoder", resident: options.serve) {
+                try ComponentFactory.textEncoder(options, backend: placement.textEncoder)
             },
-            experts: try experts(backend))
+            vae: Component("VAE", resident: options.serve) {
+                try ComponentFactory.vae(options, backend: placement.vae, statistics: demo.map { ($0.vaeMean, $0.vaeStd) })
+            },
+            experts: try experts(placement.dit))
     }
 
     static func request(_ o: GenerationOptions, prompt: String, defaultSigma: Double, size: VideoSize) -> GenerationRequest {
