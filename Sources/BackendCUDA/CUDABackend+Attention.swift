@@ -10,18 +10,27 @@ import TensorCore
 /// - composed (every other case): per chunk of heads or query rows, S = q·kᵀ in fp32 through
 ///   cuBLASLt, `td_attn_softmax` applies scale, bias and the softmax in place (fp32), then P·V
 ///   with P and v in fp32, rounded once to q's dtype. Scores are bounded by
-///   `attentionScoreBudget` elements per chunk.
+///   `attentionScoreBudget` elements per chunk by default.
 ///
 /// Semantics follow the CPU backend: result [B, H, Lq, Dv] in q's dtype (contiguous), any float
 /// dtypes for q, k, v and the bias, the bias broadcast to [B, H, Lq, Lk] (stride-0 views are read
 /// in place), a query row whose scores are all -inf (or Lk = 0) gives NaN.
 extension CUDABackend {
-    /// Most fp32 scores one composed chunk holds (512 MiB).
-    static let attentionScoreBudget = 1 << 27
+    /// Most fp32 scores one composed chunk holds by default (512 MiB).
+    public static let attentionScoreBudget = 1 << 27
     /// Rows per block and keys per tile of the fused kernel (FA_ROWS/FA_KEYS in attention.cu).
     static let flashTile = 64
 
     public func attention(q: Tensor, k: Tensor, v: Tensor, scale: Float, bias: Tensor?) throws -> Tensor {
+        try attention(q: q, k: k, v: v, scale: scale, bias: bias, allowFused: true)
+    }
+
+    /// `attention` with the path under control: `allowFused: false` always takes the composed path;
+    /// `scoreBudget` bounds the fp32 scores of one composed chunk (a small one forces many chunks).
+    /// For tests and benchmarks that compare the two paths on the device.
+    public func attention(q: Tensor, k: Tensor, v: Tensor, scale: Float, bias: Tensor?, allowFused: Bool,
+                          scoreBudget: Int = CUDABackend.attentionScoreBudget) throws -> Tensor {
+        guard scoreBudget > 0 else { throw TensorError.invalidArgument("attention: score budget \(scoreBudget) must be positive") }
         for (t, what) in [(q, "q"), (k, "k"), (v, "v")] { _ = try deviceBuffer(t, "attention \(what)") }
         try activate()
         guard q.rank == 4, k.rank == 4, v.rank == 4 else {
@@ -46,10 +55,10 @@ extension CUDABackend {
             try driver.check(driver.api.cuMemsetD8Async(try address(out), 0xFF, out.byteCount, stream), "cuMemsetD8Async")
             return out
         }
-        if biasView == nil, let kernel = try flashKernel(q: q, k: k, v: v) {
+        if allowFused, biasView == nil, let kernel = try flashKernel(q: q, k: k, v: v) {
             return try flashAttention(kernel, q: q, k: k, v: v, scale: scale)
         }
-        return try composedAttention(q: q, k: k, v: v, scale: scale, bias: biasView)
+        return try composedAttention(q: q, k: k, v: v, scale: scale, bias: biasView, budget: scoreBudget)
     }
 
     // MARK: Fused
@@ -96,7 +105,7 @@ extension CUDABackend {
     }
 
     /// bias: nil or already expanded to [B, H, Lq, Lk].
-    private func composedAttention(q: Tensor, k: Tensor, v: Tensor, scale: Float, bias: Tensor?) throws -> Tensor {
+    private func composedAttention(q: Tensor, k: Tensor, v: Tensor, scale: Float, bias: Tensor?, budget: Int) throws -> Tensor {
         let (nb, nh, lq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
         let lk = k.shape[2], dv = v.shape[3], heads = nb * nh
         let qc = try dense(q).reshaped([heads, lq, d])
@@ -104,7 +113,6 @@ extension CUDABackend {
         let vc = try dense(v, .f32).reshaped([heads, lk, dv])   // P stays fp32, so P·V runs in fp32
 
         // Chunks: whole heads while a head's scores fit the budget, else rows of one head.
-        let budget = Self.attentionScoreBudget
         let groupSize = lq * lk <= budget ? max(1, min(heads, budget / (lq * lk))) : 1
         let chunkRows = lq * lk <= budget ? lq : max(1, budget / lk)
 
