@@ -20,10 +20,6 @@ extension CUDABackend {
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding]) throws -> Tensor {
         throw notImplemented("conv2d")
     }
-
-    // -- attention
-
-    public func attention(q: Tensor, k: Tensor, v: Tensor, scale: Float, bias: Tensor?) throws -> Tensor { throw notImplemented("attention") }
 }
 
 extension CUDABackend {
