@@ -15,8 +15,10 @@ struct KernelFamily: Sendable {
 
     static let elementwise = KernelFamily("elementwise", KernelSources.elementwise)
     static let softmax = KernelFamily("softmax", KernelSources.softmax)
+    static let layout = KernelFamily("layout", KernelSources.layout)
+    static let norms = KernelFamily("norms", KernelSources.norms)
     /// Every family, for tests that compile them all.
-    static let all: [KernelFamily] = [.elementwise, .softmax]
+    static let all: [KernelFamily] = [.elementwise, .softmax, .layout, .norms]
 }
 
 /// Loaded modules and their functions, compiled on first use.
