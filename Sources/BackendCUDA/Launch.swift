@@ -16,8 +16,10 @@ struct KernelFamily: Sendable {
     static let elementwise = KernelFamily("elementwise", KernelSources.elementwise)
     static let softmax = KernelFamily("softmax", KernelSources.softmax)
     static let attention = KernelFamily("attention", KernelSources.attention)
+    static let layout = KernelFamily("layout", KernelSources.layout)
+    static let norms = KernelFamily("norms", KernelSources.norms)
     /// Every family, for tests that compile them all.
-    static let all: [KernelFamily] = [.elementwise, .softmax, .attention]
+    static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .layout, .norms]
 }
 
 /// Loaded modules and their functions, compiled on first use.

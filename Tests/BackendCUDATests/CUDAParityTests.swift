@@ -187,12 +187,13 @@ struct CUDAParityTests {
     @Test func unimplementedOpsSaySo() throws {
         let gpu = try CUDATestSupport.gpu
         var rng = SeededRandom(seed: 101)
-        let x = try gpu.upload(try Tensor.host(rng.values(12), shape: [3, 4]))
+        let x = try gpu.upload(try Tensor.host(rng.values(2 * 3 * 4), shape: [1, 2, 3, 4]))
+        let w = try gpu.upload(try Tensor.host(rng.values(5 * 2 * 9), shape: [5, 2, 3, 3]))
         do {
-            _ = try gpu.layerNorm(x, weight: nil, bias: nil, eps: 1e-6)
-            Issue.record("layerNorm should not be implemented on CUDA yet")
+            _ = try gpu.conv2d(x, weight: w, bias: nil, stride: [1, 1], padding: [Padding(1, 1), Padding(1, 1)])
+            Issue.record("conv2d should not be implemented on CUDA yet")
         } catch let error as TensorError {
-            #expect(error == .unsupported("layerNorm is not implemented on CUDA yet; use --device cpu"))
+            #expect(error == .unsupported("conv2d is not implemented on CUDA yet; use --device cpu"))
         }
     }
 

@@ -1,0 +1,145 @@
+import TensorCore
+
+extension StridedArgument {
+    /// A block of i64 words passed by value as a kernel's struct parameter (e.g. `PadDims` of
+    /// layout.cu); the caller lays the words out as the struct declares them.
+    init(words: [Int64]) { self.words = words }
+}
+
+extension CUDABackend {
+    // MARK: Concat
+
+    /// Each input is copied into its slice of the output (`out.narrowed(dim)`): a device memcpy
+    /// when both views are dense, else `td_copy_strided`. Like the CPU: equal rank and dtype, equal
+    /// sizes except along `dim`; any dtype, any strides.
+    public func concat(_ xs: [Tensor], dim: Int) throws -> Tensor {
+        guard let first = xs.first else { throw TensorError.invalidArgument("concat of no tensors") }
+        let d = try first.axis(dim)
+        for x in xs {
+            _ = try deviceBuffer(x, "concat")
+            guard x.rank == first.rank, x.dtype == first.dtype,
+                  x.shape.enumerated().allSatisfy({ $0.offset == d || $0.element == first.shape[$0.offset] }) else {
+                throw TensorError.shapeMismatch("concat along \(d): \(xs.map { "\($0.dtype)\($0.shape)" }.joined(separator: ", "))")
+            }
+        }
+        try activate()
+        var shape = first.shape
+        shape[d] = xs.reduce(0) { $0 + $1.shape[d] }
+        let out = try empty(shape, dtype: first.dtype)
+        var start = 0
+        for x in xs {
+            let slice = try out.narrowed(dim: d, start: start, length: x.shape[d])
+            start += x.shape[d]
+            try copyElements(x, into: slice, "concat")
+        }
+        return out
+    }
+
+    /// dst ← src element for element (same shape and dtype; dst a view of a buffer of this backend).
+    func copyElements(_ src: Tensor, into dst: Tensor, _ op: String) throws {
+        precondition(src.shape == dst.shape && src.dtype == dst.dtype)
+        let n = src.count
+        guard n > 0 else { return }
+        let from = try deviceBuffer(src, op), to = try deviceBuffer(dst, op)
+        if src.isContiguous && dst.isContiguous {
+            try driver.check(driver.api.cuMemcpyDtoDAsync(try address(dst), try address(src), src.byteCount, stream),
+                             "cuMemcpyDtoDAsync")
+            return
+        }
+        let (grid, block) = elementwiseGrid(n)
+        try launch(.layout, "td_copy_strided", grid: grid, block: block, [
+            .pointer(to.address), .strided(try StridedArgument(dst)),
+            .pointer(from.address), .strided(try StridedArgument(src)),
+            .int32(Int32(src.dtype.byteSize)), .int64(Int64(n)),
+        ])
+    }
+
+    // MARK: Pad
+
+    /// The bits of `value` stored as one element of `dtype`, as the CPU stores it (0 for ±0, which
+    /// the CPU writes with a memset).
+    static func fillBits(_ value: Float, _ dtype: DType) -> UInt64 {
+        guard value != 0 else { return 0 }
+        var bits: UInt64 = 0
+        withUnsafeMutableBytes(of: &bits) { storeFloat(value, $0.baseAddress!, 0, dtype) }
+        return bits
+    }
+
+    /// One kernel over the output: each element is read from the input or is the fill value.
+    /// Dims are compacted first (size-1 unpadded dims dropped, unpadded neighbours that are
+    /// contiguous in the input merged), so any rank works as long as at most 8 dims remain.
+    public func pad(_ x: Tensor, _ padding: [Padding], value: Float) throws -> Tensor {
+        let source = try deviceBuffer(x, "pad")
+        guard padding.count <= x.rank, padding.allSatisfy({ $0.before >= 0 && $0.after >= 0 }) else {
+            throw TensorError.invalidArgument("pad \(padding) for shape \(x.shape) (only non-negative padding of existing dims)")
+        }
+        try activate()
+        let lead = x.rank - padding.count
+        let pads = [Padding](repeating: .none, count: lead) + padding
+        var shape = x.shape
+        for (i, p) in pads.enumerated() { shape[i] += p.before + p.after }
+        let out = try empty(shape, dtype: x.dtype)
+        let n = out.count
+        guard n > 0 else { return out }
+
+        // (out size, before, in size, in stride), outermost first.
+        var dims: [(out: Int, before: Int, size: Int, stride: Int)] = []
+        for i in 0..<x.rank {
+            let dim = (out: shape[i], before: pads[i].before, size: x.shape[i], stride: x.strides[i])
+            if dim.out == 1 && dim.size == 1 { continue }
+            if let last = dims.last, last.out == last.size, dim.out == dim.size, last.stride == dim.stride * dim.size {
+                dims[dims.count - 1] = (last.out * dim.out, 0, last.size * dim.size, dim.stride)
+            } else {
+                dims.append(dim)
+            }
+        }
+        let slots = StridedArgument.maxDims
+        guard dims.count <= slots else {
+            throw TensorError.unsupported("pad of \(x.shape) strides \(x.strides) by \(padding) has more than \(slots) non-mergeable dimensions on CUDA")
+        }
+        let unused = slots - dims.count
+        var outSize = [Int64](repeating: 1, count: slots), before = [Int64](repeating: 0, count: slots)
+        var inSize = [Int64](repeating: 1, count: slots), inStride = [Int64](repeating: 0, count: slots)
+        for (i, dim) in dims.enumerated() {
+            outSize[unused + i] = Int64(dim.out)
+            before[unused + i] = Int64(dim.before)
+            inSize[unused + i] = Int64(dim.size)
+            inStride[unused + i] = Int64(dim.stride)
+        }
+        let geometry = StridedArgument(words: [Int64(x.offset)] + outSize + before + inSize + inStride)
+        let (grid, block) = elementwiseGrid(n)
+        try launch(.layout, "td_pad", grid: grid, block: block, [
+            .pointer(try address(out)), .pointer(source.address), .strided(geometry),
+            .int32(Int32(x.dtype.byteSize)), .int64(Int64(bitPattern: Self.fillBits(value, x.dtype))), .int64(Int64(n)),
+        ])
+        return out
+    }
+
+    // MARK: Upsample
+
+    /// Nearest upsampling by integer factors of the last two dims (nearest-exact equals
+    /// dst / s for integer factors). Any dtype, any strides; output dense.
+    public func upsampleNearest(_ x: Tensor, scaleH: Int, scaleW: Int) throws -> Tensor {
+        let source = try deviceBuffer(x, "upsampleNearest")
+        guard x.rank >= 2, scaleH >= 1, scaleW >= 1 else {
+            throw TensorError.invalidArgument("upsampleNearest needs [..., H, W] and positive factors, got \(x.shape) ×(\(scaleH), \(scaleW))")
+        }
+        try activate()
+        let h = x.shape[x.rank - 2], w = x.shape[x.rank - 1]
+        var shape = x.shape
+        shape[x.rank - 2] = h * scaleH
+        shape[x.rank - 1] = w * scaleW
+        let out = try empty(shape, dtype: x.dtype)
+        guard out.count > 0 else { return out }
+        let ow = w * scaleW, rows = out.count / ow
+        // Columns over threadIdx.x, several rows per block when rows are short.
+        let bx = min(256, (ow + 31) / 32 * 32), by = 256 / bx
+        let grid = max(1, min((rows + by - 1) / by, multiprocessorCount * 32))
+        try launch(.layout, "td_upsample_nearest", grid: (grid, 1, 1), block: (bx, by, 1), [
+            .pointer(try address(out)), .pointer(source.address), .strided(try StridedArgument(x)),
+            .int64(Int64(x.strides[x.rank - 1])), .int32(Int32(x.dtype.byteSize)),
+            .int64(Int64(h)), .int64(Int64(w)), .int64(Int64(scaleH)), .int64(Int64(scaleW)), .int64(Int64(rows)),
+        ])
+        return out
+    }
+}

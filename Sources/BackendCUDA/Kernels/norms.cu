@@ -1,0 +1,213 @@
+// Normalisations and rotary embedding, fp32 statistics, results rounded to the input dtype.
+// Where the CPU oracle's expression is reproduced operation by operation, the `__f*_rn`
+// intrinsics keep NVRTC from contracting a·b + c into an FMA, so f32 results agree with the
+// CPU bit for bit whenever the statistics do (l2Norm and rotary always; the row norms up to
+// their fp32-vs-double statistics).
+
+// Four consecutive elements from element index i: 16-byte aligned for f32, 8-byte for bf16/f16.
+__device__ __forceinline__ void load4(const void* p, i64 i, int dt, float v[4]) {
+    if (dt == DT_F32) {
+        const float4 q = *(const float4*)((const float*)p + i);
+        v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
+    } else {
+        const uint2 q = *(const uint2*)((const u16*)p + i);
+        const u16 h[4] = {(u16)(q.x & 0xffffu), (u16)(q.x >> 16), (u16)(q.y & 0xffffu), (u16)(q.y >> 16)};
+#pragma unroll
+        for (int k = 0; k < 4; ++k) v[k] = dt == DT_BF16 ? bf16_to_float(h[k]) : half_to_float(h[k]);
+    }
+}
+
+__device__ __forceinline__ void store4(void* p, i64 i, int dt, const float v[4]) {
+    if (dt == DT_F32) {
+        *(float4*)((float*)p + i) = make_float4(v[0], v[1], v[2], v[3]);
+    } else {
+        u16 h[4];
+#pragma unroll
+        for (int k = 0; k < 4; ++k) h[k] = dt == DT_BF16 ? float_to_bf16(v[k]) : float_to_half(v[k]);
+        *(uint2*)((u16*)p + i) = make_uint2((u32)h[0] | ((u32)h[1] << 16), (u32)h[2] | ((u32)h[3] << 16));
+    }
+}
+
+// v rounded to dtype dt and back (the value a store and a reload would give).
+__device__ __forceinline__ float round_to(float v, int dt) {
+    if (dt == DT_BF16) return bf16_to_float(float_to_bf16(v));
+    if (dt == DT_F16) return half_to_float(float_to_half(v));
+    return v;
+}
+
+// One row of a row-wise norm: `cols` elements, element j of the input at xo + j·ls.
+// `vec` (dense row, ls = 1, cols % 4 == 0, row start aligned for load4) reads groups of 4.
+// With a shared-memory `cache` of cols floats, the first pass (fill = true) stores the row there and
+// later passes read it back. Every pass (of every row) gives each thread the same elements, so
+// the cache needs no barrier; block_sum's leading barrier protects its scratch across rows.
+struct RowView {
+    const void* x;
+    int dt;
+    i64 xo, ls, cols;
+    int vec;
+    float* cache;
+
+    // Calls f(j, v) with v[0..3] = elements j..j+3 (vec) or v[0] = element j.
+    template <typename F>
+    __device__ __forceinline__ void groups(bool fill, F f) const {
+        const bool from_cache = cache != nullptr && !fill;
+        if (vec) {
+            for (i64 g = threadIdx.x; g < (cols >> 2); g += blockDim.x) {
+                float v[4];
+                if (from_cache) {
+                    const float4 q = ((const float4*)cache)[g];
+                    v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
+                } else {
+                    load4(x, xo + 4 * g, dt, v);
+                    if (cache) ((float4*)cache)[g] = make_float4(v[0], v[1], v[2], v[3]);
+                }
+                f(4 * g, v);
+            }
+        } else {
+            for (i64 j = threadIdx.x; j < cols; j += blockDim.x) {
+                float v[1];
+                if (from_cache) {
+                    v[0] = cache[j];
+                } else {
+                    v[0] = load_float(x, xo + j * ls, dt);
+                    if (cache) cache[j] = v[0];
+                }
+                f(j, v);
+            }
+        }
+    }
+
+    // Calls f(value) for each element of this thread (constant indices only: no local memory).
+    template <typename F>
+    __device__ __forceinline__ void each(bool fill, F f) const {
+        groups(fill, [&](i64, const float* v) {
+            if (vec) {
+#pragma unroll
+                for (int k = 0; k < 4; ++k) f(v[k]);
+            } else {
+                f(v[0]);
+            }
+        });
+    }
+
+    // Last pass: out[oo + j] = map(j, x_j), vector stores when `vec` (out is dense).
+    template <typename F>
+    __device__ __forceinline__ void write(void* out, i64 oo, F map) const {
+        groups(false, [&](i64 j, const float* v) {
+            if (vec) {
+                float y[4];
+#pragma unroll
+                for (int k = 0; k < 4; ++k) y[k] = map(j + k, v[k]);
+                store4(out, oo + j, dt, y);
+            } else {
+                store_float(out, oo + j, dt, map(j, v[0]));
+            }
+        });
+    }
+};
+
+// LayerNorm over the last dim: one block per row (grid-stride), blockDim a multiple of 32,
+// at most 1024. Two passes in fp32: mean, then Σ(x − mean)²; y = (x − mean)·rstd·w + b.
+// Dynamic shared memory: cols floats when `cached`, else none (the row is re-read).
+extern "C" __global__ void __launch_bounds__(1024)
+td_layer_norm(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 cols, int vec, int cached,
+              const void* w, int w_dt, const void* b, int b_dt, float eps) {
+    __shared__ float scratch[32];
+    extern __shared__ __align__(16) float row_cache[];
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        const RowView row = {x, dt, strided_offset(s, r * cols), ls, cols, vec, cached ? row_cache : nullptr};
+        float sum = 0.0f;
+        row.each(true, [&](float v) { sum += v; });
+        const float mean = block_sum(sum, scratch) / (float)cols;
+        float sq = 0.0f;
+        row.each(false, [&](float v) {
+            const float c = v - mean;
+            sq += c * c;
+        });
+        const float var = block_sum(sq, scratch) / (float)cols;
+        const float rstd = 1.0f / sqrtf(var + eps);
+        row.write(out, r * cols, [&](i64 j, float v) {
+            float y = __fmul_rn(__fsub_rn(v, mean), rstd);
+            if (w) y = __fmul_rn(y, load_float(w, j, w_dt));
+            if (b) y = __fadd_rn(y, load_float(b, j, b_dt));
+            return y;
+        });
+    }
+}
+
+// Wan/T5 RMSNorm over the last dim, launched like td_layer_norm:
+// y = round_to_dtype(x · 1/√(mean(x²) + eps)) · w, then rounded again by the store.
+extern "C" __global__ void __launch_bounds__(1024)
+td_rms_norm(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 cols, int vec, int cached,
+            const void* w, int w_dt, float eps) {
+    __shared__ float scratch[32];
+    extern __shared__ __align__(16) float row_cache[];
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        const RowView row = {x, dt, strided_offset(s, r * cols), ls, cols, vec, cached ? row_cache : nullptr};
+        float sq = 0.0f;
+        row.each(true, [&](float v) { sq += v * v; });
+        const float ms = block_sum(sq, scratch) / (float)cols;
+        const float scale = 1.0f / sqrtf(ms + eps);
+        row.write(out, r * cols, [&](i64 j, float v) {
+            float y = round_to(__fmul_rn(v, scale), dt);
+            if (w) y = __fmul_rn(y, load_float(w, j, w_dt));
+            return y;
+        });
+    }
+}
+
+// The VAE's RMS_norm along a middle dim of a dense [outer, c, inner] tensor: one thread per
+// (outer, inner) position (grid-stride), looping over the c channels twice, so neighbouring
+// threads read neighbouring elements. y = x · 1/max(‖x‖₂, eps) · (gamma·√c) + bias, with the
+// CPU's order of operations and its sequential fp32 sum over channels.
+extern "C" __global__ void td_l2_norm(void* out, const void* x, int dt, i64 outer, i64 c, i64 inner,
+                                      const void* g, int g_dt, const void* b, int b_dt, float eps, float root_c) {
+    const i64 positions = outer * inner;
+    for (i64 p = blockIdx.x * (i64)blockDim.x + threadIdx.x; p < positions; p += (i64)gridDim.x * blockDim.x) {
+        const i64 o = p / inner, i = p - o * inner;
+        const i64 base = o * c * inner + i;
+        float sum = 0.0f;
+        for (i64 ch = 0; ch < c; ++ch) {
+            const float v = load_float(x, base + ch * inner, dt);
+            sum = __fadd_rn(sum, __fmul_rn(v, v));
+        }
+        const float inv = 1.0f / fmaxf(sqrtf(sum), eps);
+        for (i64 ch = 0; ch < c; ++ch) {
+            const float gc = __fmul_rn(g ? load_float(g, ch, g_dt) : 1.0f, root_c);
+            const float bc = b ? load_float(b, ch, b_dt) : 0.0f;
+            const i64 e = base + ch * inner;
+            store_float(out, e, dt, __fadd_rn(__fmul_rn(__fmul_rn(load_float(x, e, dt), inv), gc), bc));
+        }
+    }
+}
+
+// Rotary embedding on interleaved pairs of x [..., L, H, D] viewed as rows of D (row r has
+// position (r / H) % L): (a, b) = (x[2j], x[2j+1]) → (a·cos − b·sin, a·sin + b·cos), tables
+// [L, D/2] dense. Rows over blockIdx.x·blockDim.y + threadIdx.y (grid-stride), pairs over
+// threadIdx.x. Row r of x starts at strided(s, r·D), its elements `ls` apart; out is dense.
+// `pairs` (x dense, row starts at even elements) reads each pair as one 8- or 4-byte word.
+extern "C" __global__ void td_rotary(void* out, const void* x, int dt, Strided s, i64 ls, int pairs,
+                                     i64 rows, i64 heads, i64 seq, i64 half,
+                                     const void* cos_t, int c_dt, const void* sin_t, int s_dt) {
+    for (i64 r = blockIdx.x * (i64)blockDim.y + threadIdx.y; r < rows; r += (i64)gridDim.x * blockDim.y) {
+        const i64 pos = (r / heads) % seq;
+        const i64 xo = strided_offset(s, r * 2 * half), oo = r * 2 * half;
+        for (i64 j = threadIdx.x; j < half; j += blockDim.x) {
+            float a, bv;
+            if (pairs && dt == DT_F32) {
+                const float2 q = *(const float2*)((const float*)x + xo + 2 * j);
+                a = q.x; bv = q.y;
+            } else if (pairs) {
+                const u32 q = *((const u32*)((const u16*)x + xo + 2 * j));
+                a = dt == DT_BF16 ? bf16_to_float((u16)(q & 0xffffu)) : half_to_float((u16)(q & 0xffffu));
+                bv = dt == DT_BF16 ? bf16_to_float((u16)(q >> 16)) : half_to_float((u16)(q >> 16));
+            } else {
+                a = load_float(x, xo + 2 * j * ls, dt);
+                bv = load_float(x, xo + (2 * j + 1) * ls, dt);
+            }
+            const float c = load_float(cos_t, pos * half + j, c_dt), sn = load_float(sin_t, pos * half + j, s_dt);
+            store_float(out, oo + 2 * j, dt, __fsub_rn(__fmul_rn(a, c), __fmul_rn(bv, sn)));
+            store_float(out, oo + 2 * j + 1, dt, __fadd_rn(__fmul_rn(a, sn), __fmul_rn(bv, c)));
+        }
+    }
+}
