@@ -15,8 +15,10 @@ struct KernelFamily: Sendable {
 
     static let elementwise = KernelFamily("elementwise", KernelSources.elementwise)
     static let softmax = KernelFamily("softmax", KernelSources.softmax)
+    static let sparseAttention = KernelFamily("sparse_attention", KernelSources.sparseAttention)
+    static let quantizedMatmul = KernelFamily("quantized_matmul", KernelSources.quantizedMatmul)
     /// Every family, for tests that compile them all.
-    static let all: [KernelFamily] = [.elementwise, .softmax]
+    static let all: [KernelFamily] = [.elementwise, .softmax, .sparseAttention, .quantizedMatmul]
 }
 
 /// Loaded modules and their functions, compiled on first use.
