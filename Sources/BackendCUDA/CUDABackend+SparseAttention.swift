@@ -64,7 +64,7 @@ extension CUDABackend: SparseAttentionBackend {
         let out = try empty([nb, nh, mq, keep], dtype: .i32)
         guard heads > 0, mq > 0, d > 0 else { return out }
         guard heads <= 65535 else { throw TensorError.unsupported("slaBlockMap on CUDA with \(heads) heads (at most 65535)") }
-        let shared = (mk + d) * 4
+        let shared = (mk + d + 256 + 32 + 2) * 4   // keys, q row, histogram, scan scratch, selection (SA_TOPK_EXTRA)
         guard shared <= Self.sharedMemoryLimit else {
             throw TensorError.unsupported("slaBlockMap on CUDA with \(mk) key blocks of dimension \(d) (needs \(shared) bytes of shared memory)")
         }

@@ -98,14 +98,16 @@ __device__ __forceinline__ u32 sa_order_key(float s) {
 // (sequential over c, no FMA), then the `keep` largest in the CPU's order (score descending, equal
 // scores by ascending index), written in ascending index order. Selection: a radix select over the
 // 32-bit order keys finds the keep-th largest key T; all keys above T are taken, and of the keys equal
-// to T the lowest indices. Dynamic shared memory: (mk + d) · 4 bytes.
+// to T the lowest indices. Dynamic shared memory only (so the launch's size is the whole need):
+// (mk + d + SA_TOPK_EXTRA) · 4 bytes.
+#define SA_TOPK_EXTRA (256 + 32 + 2)
 extern "C" __global__ void td_sla_topk(int* out, const float* pq, const float* pkT, int mq, int mk, int d, int keep) {
     extern __shared__ float sa_dyn[];
     u32* keys = (u32*)sa_dyn;
     float* qrow = sa_dyn + mk;
-    __shared__ u32 hist[256];
-    __shared__ int scan_scratch[32];
-    __shared__ u32 sel_prefix, sel_remaining;
+    u32* hist = (u32*)(qrow + d);
+    int* scan_scratch = (int*)(hist + 256);
+    u32* selected = (u32*)(scan_scratch + 32);
     const int i = blockIdx.x, head = blockIdx.y;
     if (i >= mq) return;
     for (int c = threadIdx.x; c < d; c += blockDim.x) qrow[c] = pq[((i64)head * mq + i) * d + c];
@@ -132,12 +134,12 @@ extern "C" __global__ void td_sla_topk(int* out, const float* pq, const float* p
                 if (above + hist[b] >= remaining) break;
                 above += hist[b];
             }
-            sel_prefix = prefix | ((u32)b << shift);
-            sel_remaining = remaining - above;
+            selected[0] = prefix | ((u32)b << shift);
+            selected[1] = remaining - above;
         }
         __syncthreads();
-        prefix = sel_prefix;
-        remaining = sel_remaining;
+        prefix = selected[0];
+        remaining = selected[1];
         mask |= 255u << shift;
         __syncthreads();
     }
