@@ -18,8 +18,10 @@ struct KernelFamily: Sendable {
     static let attention = KernelFamily("attention", KernelSources.attention)
     static let layout = KernelFamily("layout", KernelSources.layout)
     static let norms = KernelFamily("norms", KernelSources.norms)
+    static let sparseAttention = KernelFamily("sparse_attention", KernelSources.sparseAttention)
+    static let quantizedMatmul = KernelFamily("quantized_matmul", KernelSources.quantizedMatmul)
     /// Every family, for tests that compile them all.
-    static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .layout, .norms]
+    static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .layout, .norms, .sparseAttention, .quantizedMatmul]
 }
 
 /// Loaded modules and their functions, compiled on first use.

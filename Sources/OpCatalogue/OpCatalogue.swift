@@ -6,7 +6,8 @@ import TensorCore
 /// its cases in `Cases/<Op>Cases.swift` and lists them here.
 public enum OpCatalogue {
     public static var all: [OpCase] {
-        ElementwiseCases.all + AttentionCases.all + LayoutNormCases.all
+        ElementwiseCases.all + AttentionCases.all + LayoutNormCases.all + SparseAttentionCases.all
+            + QuantizedMatmulCases.all
     }
 
     /// Cases whose op matches `op` (case-insensitive, nil for all) and whose dtype is in `dtypes` (empty for all).

@@ -1,0 +1,81 @@
+import TensorCore
+
+/// W8A8 matrix product (Kernels/quantized_matmul.cu), bit-identical to the CPU's: activations are
+/// quantised on the device per 128 × 128 block exactly as `BlockQuantization.quantize` does, the int32
+/// partial sums are exact whatever the hardware order, and the fp32 combination
+/// `acc + (float(partial)·sx)·sw` runs over the K blocks in ascending order with each product and
+/// sum rounded separately (no FMA), then `+ bias` and one rounding to the output type.
+///
+/// Two product kernels, chosen by shape and device:
+/// - `td_w8a8_gemm_mma` (sm_80+, more than `fewRows` rows): int8 tensor cores through
+///   `mma.sync.m16n8k32.s32.s8.s8.s32`, 128 × 128 output tiles aligned with the scale blocks;
+/// - `td_w8a8_gemm_dp4a` (few rows, or older GPUs): one warp per output column, `dp4a` over each
+///   128-byte K block and an exact warp sum. Both are exact in int32, so they agree bit for bit.
+extension CUDABackend: QuantizedMatmulBackend {
+    /// Row counts up to this use the dp4a kernel (a 128-row tensor-core tile would be mostly empty).
+    static let w8a8FewRows = 16
+
+    public func quantizedMatmul(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor {
+        let op = "quantizedMatmul"
+        for t in [x, weight, scales] + (bias.map { [$0] } ?? []) { _ = try deviceBuffer(t, op) }
+        try activate()
+        let blk = BlockQuantization.block
+        guard x.rank >= 1, weight.rank == 2, weight.dtype == .i8, x.shape.last == weight.shape[1] else {
+            throw TensorError.shapeMismatch("W8A8 matmul x \(x.dtype)\(x.shape) · weight \(weight.dtype)\(weight.shape): expected i8 [N, K] with K = x's last dim")
+        }
+        let (n, k) = (weight.shape[0], weight.shape[1])
+        let kb = (k + blk - 1) / blk
+        guard scales.shape == [(n + blk - 1) / blk, kb] else {
+            throw TensorError.shapeMismatch("W8A8 scales \(scales.shape), expected [\((n + blk - 1) / blk), \(kb)] for weight \(weight.shape)")
+        }
+        if let bias, bias.count != n { throw TensorError.shapeMismatch("W8A8 bias \(bias.shape) for \(n) outputs") }
+        let xCode = try floatCode(x.dtype, op), outCode = try floatCode(outputType, op)
+        let out = try empty(Array(x.shape.dropLast()) + [n], dtype: outputType)
+        guard n > 0, out.count > 0 else { return out }
+        let m = out.count / n
+        let mb = (m + blk - 1) / blk
+        guard mb <= 65535 else { throw TensorError.unsupported("W8A8 matmul on CUDA with \(m) rows (at most \(65535 * blk))") }
+
+        // Operands: x dense; scales f32; bias dense; weight rows 16-byte aligned with zero padding to kp.
+        let kp = (k + 15) / 16 * 16
+        let xd = x.isContiguous ? x : try contiguous(x)
+        let sw = scales.dtype == .f32 && scales.isContiguous ? scales : try contiguous(scales, dtype: .f32)
+        var biasArguments: [KernelArgument] = [.pointer(0), .int32(0)]
+        if let bias {
+            let b = bias.isContiguous ? bias : try contiguous(bias)
+            biasArguments = [.pointer(try address(b)), .int32(try floatCode(b.dtype, "\(op) bias"))]
+        }
+        var w = weight.isContiguous ? weight : try contiguous(weight)
+        let aligned16 = try address(w) % 16 == 0
+        if kp != k || !aligned16 {
+            let padded = try empty([n, kp], dtype: .i8)
+            let (grid, block) = elementwiseGrid(n * kp)
+            try launch(.quantizedMatmul, "td_w8a8_pad_weight", grid: grid, block: block, [
+                .pointer(try address(padded)), .pointer(try address(w)), .int64(Int64(n)), .int64(Int64(k)), .int64(Int64(kp)),
+            ])
+            w = padded
+        }
+
+        let xq = try empty([m, kp], dtype: .i8), sx = try empty([mb, kb], dtype: .f32)
+        if kb > 0 {
+            try launch(.quantizedMatmul, "td_w8a8_quantize", grid: (kb, mb, 1), block: (256, 1, 1), [
+                .pointer(try address(xq)), .pointer(try address(sx)), .pointer(try address(xd)), .int32(xCode),
+                .int64(Int64(m)), .int64(Int64(k)), .int64(Int64(kp)), .int32(Int32(kb)),
+            ])
+        }
+        let arguments: [KernelArgument] = [
+            .pointer(try address(out)), .int32(outCode), .pointer(try address(xq)), .pointer(try address(sx)),
+            .pointer(try address(w)), .pointer(try address(sw)),
+        ] + biasArguments + [.int64(Int64(m)), .int64(Int64(n)), .int64(Int64(kp)), .int32(Int32(kb))]
+        if computeCapability.major >= 8 && m > Self.w8a8FewRows {
+            try launch(.quantizedMatmul, "td_w8a8_gemm_mma", grid: ((n + blk - 1) / blk, mb, 1), block: (256, 1, 1), arguments)
+        } else {
+            let rowGroups = (m + 15) / 16
+            guard rowGroups <= 65535 else {
+                throw TensorError.unsupported("W8A8 matmul on CUDA sm_\(computeCapability.major)\(computeCapability.minor) with \(m) rows (at most \(65535 * 16))")
+            }
+            try launch(.quantizedMatmul, "td_w8a8_gemm_dp4a", grid: ((n + 7) / 8, rowGroups, 1), block: (256, 1, 1), arguments)
+        }
+        return out
+    }
+}

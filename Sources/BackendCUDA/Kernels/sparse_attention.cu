@@ -1,0 +1,584 @@
+// Sparse-linear attention (DESIGN §7): the SLA block map, block-sparse softmax attention and
+// SageSLA's 8-bit sparse branch. CPUBackend (SparseAttention.swift, SageSparseAttention.swift)
+// defines the results; CUDABackend+SparseAttention.swift launches these kernels.
+//
+// q/k/v are [B, H, L, D] views of any strides: element (head = b·H + h, token t, channel c) of a
+// view lives at base + b·sb + h·sh + t·st + c·sc (elements; base already includes the offset).
+//
+// Bit-exactness: the block map and the SageSLA quantisation reproduce the CPU's fp32 rounding
+// sequence (same summation order, no FMA contraction: __fadd_rn/__fmul_rn/__fdiv_rn are never
+// fused), because block selection and int8/fp8 rounding decide discrete outcomes. Only the float
+// block-sparse attention is free in its summation order.
+
+#define SA_THREADS 256
+// Query rows per thread block of the attention kernels; a query block of blockQ rows is split
+// into ⌈blockQ/SA_ROWS⌉ chunks (rows are independent).
+#define SA_ROWS 64
+// Keys per shared-memory chunk of the float kernel and V rows per chunk of the 8-bit kernel.
+#define SA_KEYS 32
+// Accumulator tiles (4 rows × 4 channels) per thread: SA_ROWS·dv ≤ 16·SA_THREADS·SA_TILES → dv ≤ 256.
+#define SA_TILES 4
+
+__device__ __forceinline__ i64 sa_row(int head, int heads_per_batch, i64 t, i64 sb, i64 sh, i64 st) {
+    return (i64)(head / heads_per_batch) * sb + (i64)(head % heads_per_batch) * sh + t * st;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Block map
+
+// mean[head, c] = (Σ_t k[head, t, c]) / L, summed sequentially over t as the CPU does.
+extern "C" __global__ void td_sla_key_mean(float* mean, const void* k, int dt, i64 sb, i64 sh, i64 st, i64 sc,
+                                           int heads_per_batch, int heads, i64 len, int d) {
+    const i64 total = (i64)heads * d;
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (i64)gridDim.x * blockDim.x) {
+        const int head = (int)(i / d), c = (int)(i % d);
+        const i64 base = sa_row(head, heads_per_batch, 0, sb, sh, st) + c * sc;
+        float s = 0.0f;
+        for (i64 t = 0; t < len; ++t) s = __fadd_rn(s, load_float(k, base + t * st, dt));
+        mean[i] = __fdiv_rn(s, (float)len);
+    }
+}
+
+// Block means of x − shift (shift [heads, d] or null): Σ over the block's tokens in order, divided
+// by the block's real token count. transposed = 0: out [heads, nblocks, d]; 1: out [heads, d, nblocks].
+extern "C" __global__ void td_sla_pool(float* out, const void* x, int dt, i64 sb, i64 sh, i64 st, i64 sc,
+                                       int heads_per_batch, int heads, i64 len, int d, int block, int nblocks,
+                                       const float* shift, int transposed) {
+    const i64 total = (i64)heads * nblocks * d;
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (i64)gridDim.x * blockDim.x) {
+        const int c = (int)(i % d);
+        const i64 hb = i / d;
+        const int b = (int)(hb % nblocks), head = (int)(hb / nblocks);
+        const i64 t0 = (i64)b * block, t1 = min(len, t0 + block);
+        const i64 base = sa_row(head, heads_per_batch, 0, sb, sh, st) + c * sc;
+        const float sub = shift ? shift[(i64)head * d + c] : 0.0f;
+        float s = 0.0f;
+        for (i64 t = t0; t < t1; ++t) s = __fadd_rn(s, __fsub_rn(load_float(x, base + t * st, dt), sub));
+        s = __fdiv_rn(s, (float)(t1 - t0));
+        out[transposed ? ((i64)head * d + c) * nblocks + b : i] = s;
+    }
+}
+
+// Exclusive prefix sum over the block of one int per thread (blockDim.x a multiple of 32, ≤ 1024);
+// *total receives the block's sum. `scratch` holds 32 ints of shared memory.
+__device__ int sa_block_exclusive_scan(int v, int* scratch, int* total) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    int x = v;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+        const int y = __shfl_up_sync(0xffffffffu, x, o);
+        if (lane >= o) x += y;
+    }
+    __syncthreads();
+    if (lane == 31) scratch[warp] = x;
+    __syncthreads();
+    if (warp == 0) {
+        int w = lane < warps ? scratch[lane] : 0;
+#pragma unroll
+        for (int o = 1; o < 32; o <<= 1) {
+            const int y = __shfl_up_sync(0xffffffffu, w, o);
+            if (lane >= o) w += y;
+        }
+        scratch[lane] = w;   // inclusive warp totals
+    }
+    __syncthreads();
+    const int before = (warp > 0 ? scratch[warp - 1] : 0) + x - v;
+    *total = scratch[warps - 1];
+    __syncthreads();
+    return before;
+}
+
+// Float → unsigned key with the float order (−0 and +0 equal, as the CPU's comparison treats them).
+__device__ __forceinline__ u32 sa_order_key(float s) {
+    u32 u = __float_as_uint(s == 0.0f ? 0.0f : s);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+// One thread block per (query block i = blockIdx.x, head = blockIdx.y): scores s_j = Σ_c pq[i,c]·pk[j,c]
+// (sequential over c, no FMA), then the `keep` largest in the CPU's order (score descending, equal
+// scores by ascending index), written in ascending index order. Selection: a radix select over the
+// 32-bit order keys finds the keep-th largest key T; all keys above T are taken, and of the keys equal
+// to T the lowest indices. Dynamic shared memory only (so the launch's size is the whole need):
+// (mk + d + SA_TOPK_EXTRA) · 4 bytes.
+#define SA_TOPK_EXTRA (256 + 32 + 2)
+extern "C" __global__ void td_sla_topk(int* out, const float* pq, const float* pkT, int mq, int mk, int d, int keep) {
+    extern __shared__ float sa_dyn[];
+    u32* keys = (u32*)sa_dyn;
+    float* qrow = sa_dyn + mk;
+    u32* hist = (u32*)(qrow + d);
+    int* scan_scratch = (int*)(hist + 256);
+    u32* selected = (u32*)(scan_scratch + 32);
+    const int i = blockIdx.x, head = blockIdx.y;
+    if (i >= mq) return;
+    for (int c = threadIdx.x; c < d; c += blockDim.x) qrow[c] = pq[((i64)head * mq + i) * d + c];
+    __syncthreads();
+    const float* pk = pkT + (i64)head * d * mk;
+    for (int j = threadIdx.x; j < mk; j += blockDim.x) {
+        float s = 0.0f;
+        for (int c = 0; c < d; ++c) s = __fadd_rn(s, __fmul_rn(qrow[c], pk[(i64)c * mk + j]));
+        keys[j] = sa_order_key(s);
+    }
+    u32 prefix = 0, mask = 0, remaining = (u32)keep;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        for (int b = threadIdx.x; b < 256; b += blockDim.x) hist[b] = 0;
+        __syncthreads();
+        for (int j = threadIdx.x; j < mk; j += blockDim.x) {
+            const u32 u = keys[j];
+            if ((u & mask) == prefix) atomicAdd(&hist[(u >> shift) & 255u], 1u);
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            u32 above = 0;
+            int b = 255;
+            for (; b > 0; --b) {
+                if (above + hist[b] >= remaining) break;
+                above += hist[b];
+            }
+            selected[0] = prefix | ((u32)b << shift);
+            selected[1] = remaining - above;
+        }
+        __syncthreads();
+        prefix = selected[0];
+        remaining = selected[1];
+        mask |= 255u << shift;
+        __syncthreads();
+    }
+    // prefix = T; `remaining` (≥ 1) keys equal to T are taken, the lowest indices first.
+    int* row = out + ((i64)head * mq + i) * keep;
+    int equal_carry = 0, taken_carry = 0;
+    for (int base = 0; base < mk; base += blockDim.x) {
+        const int j = base + threadIdx.x;
+        const u32 u = j < mk ? keys[j] : 0u;
+        const int equal = (j < mk && u == prefix) ? 1 : 0;
+        int equal_total, taken_total;
+        const int equal_before = equal_carry + sa_block_exclusive_scan(equal, scan_scratch, &equal_total);
+        const int take = (j < mk && (u > prefix || (equal && (u32)equal_before < remaining))) ? 1 : 0;
+        const int position = taken_carry + sa_block_exclusive_scan(take, scan_scratch, &taken_total);
+        if (take && position < keep) row[position] = j;
+        equal_carry += equal_total;
+        taken_carry += taken_total;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Block-sparse softmax attention (fp32)
+
+// Accumulator tile τ of a thread: rows 4·rg.., channels 4·cg.. of the SA_ROWS × dv output chunk.
+struct SaTile { int rg, cg; bool valid; };
+
+__device__ __forceinline__ SaTile sa_tile(int n, int col_groups, int row_groups) {
+    const int tau = threadIdx.x + n * SA_THREADS;
+    SaTile t;
+    t.rg = tau / col_groups;
+    t.cg = tau - t.rg * col_groups;
+    t.valid = t.rg < row_groups;
+    return t;
+}
+
+// Grid (mq · ⌈blockQ/SA_ROWS⌉, heads), SA_THREADS threads. Each thread block takes up to SA_ROWS query
+// rows of one query block and visits the key blocks listed in blocks[head, qb, :] in order (indices
+// outside 0..<mk are skipped), SA_KEYS keys at a time: scores in fp32, online softmax (running max and
+// sum per row), P·V into per-thread 4×4 register tiles. Output [heads, lq, dv] in odt.
+// Dynamic shared memory (floats): SA_ROWS·(d+1) + SA_KEYS·(d+1) + SA_KEYS·dv + SA_ROWS·(SA_KEYS+1) + 3·SA_ROWS.
+extern "C" __global__ void td_block_sparse_attention(
+    void* out, int odt,
+    const void* q, int qdt, i64 qsb, i64 qsh, i64 qst, i64 qsc,
+    const void* k, int kdt, i64 ksb, i64 ksh, i64 kst, i64 ksc,
+    const void* v, int vdt, i64 vsb, i64 vsh, i64 vst, i64 vsc,
+    const int* blocks, int heads_per_batch, i64 lq, i64 lk, int d, int dv,
+    int block_q, int block_k, int keep, int mq, int mk, float scale) {
+    extern __shared__ float sa_dyn[];
+    const int chunks = (block_q + SA_ROWS - 1) / SA_ROWS;
+    const int qb = blockIdx.x / chunks, chunk = blockIdx.x % chunks, head = blockIdx.y;
+    const i64 r0 = (i64)qb * block_q + (i64)chunk * SA_ROWS;
+    const int rows = (int)min((i64)min(SA_ROWS, block_q - chunk * SA_ROWS), lq - r0);
+    if (qb >= mq || rows <= 0) return;
+
+    float* qs = sa_dyn;                                  // [SA_ROWS][d+1]
+    float* ks = qs + SA_ROWS * (d + 1);                  // [SA_KEYS][d+1]
+    float* vs = ks + SA_KEYS * (d + 1);                  // [SA_KEYS][dv]
+    float* ss = vs + SA_KEYS * dv;                       // [SA_ROWS][SA_KEYS+1]
+    float* row_max = ss + SA_ROWS * (SA_KEYS + 1);
+    float* row_sum = row_max + SA_ROWS;
+    float* row_alpha = row_sum + SA_ROWS;
+
+    const i64 qbase = sa_row(head, heads_per_batch, 0, qsb, qsh, qst);
+    const i64 kbase = sa_row(head, heads_per_batch, 0, ksb, ksh, kst);
+    const i64 vbase = sa_row(head, heads_per_batch, 0, vsb, vsh, vst);
+    for (int e = threadIdx.x; e < rows * d; e += SA_THREADS) {
+        const int r = e / d, c = e % d;
+        qs[r * (d + 1) + c] = load_float(q, qbase + (r0 + r) * qst + c * qsc, qdt);
+    }
+    for (int r = threadIdx.x; r < SA_ROWS; r += SA_THREADS) {
+        row_max[r] = -__int_as_float(0x7f800000);
+        row_sum[r] = 0.0f;
+    }
+    const int col_groups = (dv + 3) / 4, row_groups = (rows + 3) / 4;
+    float acc[SA_TILES][4][4];
+#pragma unroll
+    for (int n = 0; n < SA_TILES; ++n)
+#pragma unroll
+        for (int a = 0; a < 4; ++a)
+#pragma unroll
+            for (int b = 0; b < 4; ++b) acc[n][a][b] = 0.0f;
+
+    const int* list = blocks + ((i64)head * mq + qb) * keep;
+    for (int sel = 0; sel < keep; ++sel) {
+        const int blk = list[sel];
+        if (blk < 0 || blk >= mk) continue;
+        const i64 k0 = (i64)blk * block_k, k1 = min(lk, k0 + block_k);
+        for (i64 c0 = k0; c0 < k1; c0 += SA_KEYS) {
+            const int kc = (int)min((i64)SA_KEYS, k1 - c0);
+            __syncthreads();   // the previous chunk's ks/vs/ss are no longer read
+            for (int e = threadIdx.x; e < kc * d; e += SA_THREADS) {
+                const int j = e / d, c = e % d;
+                ks[j * (d + 1) + c] = load_float(k, kbase + (c0 + j) * kst + c * ksc, kdt);
+            }
+            for (int e = threadIdx.x; e < kc * dv; e += SA_THREADS) {
+                const int j = e / dv, c = e % dv;
+                vs[j * dv + c] = load_float(v, vbase + (c0 + j) * vst + c * vsc, vdt);
+            }
+            __syncthreads();
+            for (int e = threadIdx.x; e < rows * kc; e += SA_THREADS) {
+                const int r = e / kc, j = e % kc;
+                const float* qr = qs + r * (d + 1);
+                const float* kr = ks + j * (d + 1);
+                float s = 0.0f;
+                for (int c = 0; c < d; ++c) s += qr[c] * kr[c];
+                ss[r * (SA_KEYS + 1) + j] = s * scale;
+            }
+            __syncthreads();
+            for (int r = threadIdx.x; r < rows; r += SA_THREADS) {
+                float* sr = ss + r * (SA_KEYS + 1);
+                float m = row_max[r];
+                for (int j = 0; j < kc; ++j) m = fmaxf(m, sr[j]);
+                const float old = row_max[r];
+                const float alpha = old == -__int_as_float(0x7f800000) ? 0.0f : expf(old - m);
+                float sum = 0.0f;
+                for (int j = 0; j < kc; ++j) {
+                    const float p = expf(sr[j] - m);
+                    sr[j] = p;
+                    sum += p;
+                }
+                row_sum[r] = row_sum[r] * alpha + sum;
+                row_max[r] = m;
+                row_alpha[r] = alpha;
+            }
+            __syncthreads();
+#pragma unroll
+            for (int n = 0; n < SA_TILES; ++n) {
+                const SaTile t = sa_tile(n, col_groups, row_groups);
+                if (!t.valid) continue;
+                float alpha[4];
+                int rr[4];
+#pragma unroll
+                for (int a = 0; a < 4; ++a) {
+                    rr[a] = min(t.rg * 4 + a, rows - 1);   // rows past the chunk repeat the last row (never stored)
+                    alpha[a] = row_alpha[rr[a]];
+#pragma unroll
+                    for (int b = 0; b < 4; ++b) acc[n][a][b] *= alpha[a];
+                }
+                int cc[4];
+#pragma unroll
+                for (int b = 0; b < 4; ++b) cc[b] = min(t.cg * 4 + b, dv - 1);
+                for (int j = 0; j < kc; ++j) {
+                    float p[4], w[4];
+#pragma unroll
+                    for (int a = 0; a < 4; ++a) p[a] = ss[rr[a] * (SA_KEYS + 1) + j];
+#pragma unroll
+                    for (int b = 0; b < 4; ++b) w[b] = vs[j * dv + cc[b]];
+#pragma unroll
+                    for (int a = 0; a < 4; ++a)
+#pragma unroll
+                        for (int b = 0; b < 4; ++b) acc[n][a][b] += p[a] * w[b];
+                }
+            }
+        }
+    }
+    __syncthreads();
+#pragma unroll
+    for (int n = 0; n < SA_TILES; ++n) {
+        const SaTile t = sa_tile(n, col_groups, row_groups);
+        if (!t.valid) continue;
+#pragma unroll
+        for (int a = 0; a < 4; ++a) {
+            const int r = t.rg * 4 + a;
+            if (r >= rows) continue;
+            const float sum = row_sum[r];
+#pragma unroll
+            for (int b = 0; b < 4; ++b) {
+                const int c = t.cg * 4 + b;
+                if (c < dv) store_float(out, ((i64)head * lq + r0 + r) * dv + c, odt, acc[n][a][b] / sum);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SageSLA: int8 q/k, fp8 e4m3 v and P (CPUBackend.quantizedBlockSparseAttention)
+
+// Float → e4m3fn bits, round to nearest even; magnitudes from 480 up (and NaN) give 0x7F | sign
+// (no saturation). Step for step as FP8E4M3.bits in ScalarConversion.swift.
+__device__ __forceinline__ u32 sa_fp8_bits(float value) {
+    u32 f = __float_as_uint(value);
+    const u32 sign = f & 0x80000000u;
+    f ^= sign;
+    u32 result;
+    if (f >= 0x43F00000u || value != value) {
+        result = 0x7Fu;
+    } else if (f < (121u << 23)) {                  // below 2^-6: subnormal (or zero)
+        const u32 magic = 141u << 23;
+        result = (__float_as_uint(__fadd_rn(__uint_as_float(f), __uint_as_float(magic))) - magic) & 0xFFu;
+    } else {
+        const u32 odd = (f >> 20) & 1u;
+        f += ((u32)(7 - 127) << 23) + 0x7FFFFu;
+        f += odd;
+        result = (f >> 20) & 0xFFu;
+    }
+    return result | (sign >> 24);
+}
+
+__device__ __forceinline__ float sa_fp8_float(u32 bits) {
+    const float sign = (bits & 0x80u) ? -1.0f : 1.0f;
+    const int exponent = (int)((bits >> 3) & 0xFu);
+    const int mantissa = (int)(bits & 7u);
+    if (exponent == 0xF && mantissa == 7) return __int_as_float(0x7fffffff);
+    if (exponent == 0) return sign * (float)mantissa * 0.001953125f;          // m/8 · 2^-6
+    return sign * (1.0f + (float)mantissa * 0.125f) * __int_as_float((exponent - 7 + 127) << 23);
+}
+
+// exp2 rounded once to fp32: the correctly rounded value, which the CPU's libm exp2f returns in all
+// but rare near-halfway cases (fp32 exp2f on the GPU is only within 2 ulp).
+__device__ __forceinline__ float sa_exp2(float x) { return (float)exp2((double)x); }
+
+__device__ __forceinline__ int sa_dp4a(int a, int b, int c) {
+    int d;
+    asm("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+
+// int8 per block of `block` tokens: y = (x − shift)/s with s = max|x − shift|/127 + 1e-7, value
+// trunc(y ± ½) (ties away from zero). Grid (nblocks, heads). out [heads, len, dp] with dp = d rounded
+// up to 4 (padding zero); scales [heads, nblocks]. shift [heads, d] or null.
+extern "C" __global__ void td_sage_quantize_blocks(signed char* out, float* scales, const void* x, int dt,
+                                                   i64 sb, i64 sh, i64 st, i64 sc, int heads_per_batch, i64 len,
+                                                   int d, int dp, int block, int nblocks, const float* shift) {
+    __shared__ float scratch[32];
+    const int b = blockIdx.x, head = blockIdx.y;
+    const i64 t0 = (i64)b * block, t1 = min(len, t0 + block);
+    const i64 base = sa_row(head, heads_per_batch, 0, sb, sh, st);
+    const i64 n = (t1 - t0) * d;
+    float amax = 0.0f;
+    for (i64 e = threadIdx.x; e < n; e += blockDim.x) {
+        const int c = (int)(e % d);
+        const float sub = shift ? shift[(i64)head * d + c] : 0.0f;
+        amax = fmaxf(amax, fabsf(__fsub_rn(load_float(x, base + (t0 + e / d) * st + c * sc, dt), sub)));
+    }
+    amax = block_max(amax, scratch);
+    const float s = __fadd_rn(__fdiv_rn(amax, 127.0f), 1e-7f);
+    if (threadIdx.x == 0) scales[(i64)head * nblocks + b] = s;
+    const i64 np = (t1 - t0) * dp;
+    for (i64 e = threadIdx.x; e < np; e += blockDim.x) {
+        const i64 t = t0 + e / dp;
+        const int c = (int)(e % dp);
+        int value = 0;
+        if (c < d) {
+            const float sub = shift ? shift[(i64)head * d + c] : 0.0f;
+            const float y = __fdiv_rn(__fsub_rn(load_float(x, base + t * st + c * sc, dt), sub), s);
+            value = (int)truncf(__fadd_rn(y, y >= 0.0f ? 0.5f : -0.5f));
+        }
+        out[((i64)head * len + t) * dp + c] = (signed char)value;
+    }
+}
+
+// Per-channel scale of v: max_t |v|/2.25, or 1 for an all-zero channel. scales [heads, dv].
+extern "C" __global__ void td_sage_v_scale(float* scales, const void* v, int dt, i64 sb, i64 sh, i64 st, i64 sc,
+                                           int heads_per_batch, int heads, i64 len, int dv) {
+    const i64 total = (i64)heads * dv;
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (i64)gridDim.x * blockDim.x) {
+        const int head = (int)(i / dv), c = (int)(i % dv);
+        const i64 base = sa_row(head, heads_per_batch, 0, sb, sh, st) + c * sc;
+        float amax = 0.0f;
+        for (i64 t = 0; t < len; ++t) amax = fmaxf(amax, fabsf(load_float(v, base + t * st, dt)));
+        const float s = __fdiv_rn(amax, 2.25f);
+        scales[i] = s > 0.0f ? s : 1.0f;
+    }
+}
+
+// out [heads, len, dv] = e4m3 bits of v / scale[channel].
+extern "C" __global__ void td_sage_v_quantize(unsigned char* out, const float* scales, const void* v, int dt,
+                                              i64 sb, i64 sh, i64 st, i64 sc, int heads_per_batch, int heads,
+                                              i64 len, int dv) {
+    const i64 total = (i64)heads * len * dv;
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (i64)gridDim.x * blockDim.x) {
+        const int c = (int)(i % dv);
+        const i64 ht = i / dv;
+        const i64 t = ht % len;
+        const int head = (int)(ht / len);
+        const float x = load_float(v, sa_row(head, heads_per_batch, t, sb, sh, st) + c * sc, dt);
+        out[i] = (unsigned char)sa_fp8_bits(__fdiv_rn(x, scales[(i64)head * dv + c]));
+    }
+}
+
+// Grid (mq · ⌈blockQ/SA_ROWS⌉, heads), SA_THREADS threads; up to SA_ROWS query rows of one query
+// block per thread block. For each selected key block, in the listed order (indices outside 0..<mk
+// skipped), as the CPU: s = ((q8·k8)·sq·sk)·scale·log2e (exact integer dot); block max; if the running
+// max grows, acc and sum are multiplied by exp2(m_old − m_new); p = exp2((s − m) + 8.807); the row sum
+// adds p in key order; acc[c] += e4m3(p)·v8[j, c] in key order (the product is exact). Finally
+// o = (acc/sum)·v_scale[c]. Every rounding step is an explicit _rn operation in the CPU's order.
+// q8 [heads, lq, dp], k8 [heads, lk, dp] int8 (dp % 4 == 0), v8 [heads, lk, dv] e4m3 bits.
+// Dynamic shared memory (4-byte words): SA_ROWS·(dp/4+1) + block_k·(dp/4+1) + SA_ROWS·(block_k+1)
+// + SA_KEYS·dv + 3·SA_ROWS.
+extern "C" __global__ void td_sage_attention(
+    void* out, int odt, const signed char* q8, const float* q_scale, const signed char* k8, const float* k_scale,
+    const unsigned char* v8, const float* v_scale, const int* blocks, i64 lq, i64 lk, int dp, int dv,
+    int block_q, int block_k, int keep, int mq, int mk, float exponent_scale) {
+    extern __shared__ float sa_dyn[];
+    const int chunks = (block_q + SA_ROWS - 1) / SA_ROWS;
+    const int qb = blockIdx.x / chunks, chunk = blockIdx.x % chunks, head = blockIdx.y;
+    const i64 r0 = (i64)qb * block_q + (i64)chunk * SA_ROWS;
+    const int rows = (int)min((i64)min(SA_ROWS, block_q - chunk * SA_ROWS), lq - r0);
+    if (qb >= mq || rows <= 0) return;
+
+    const int words = dp / 4, stride = words + 1;
+    int* qs = (int*)sa_dyn;                               // [SA_ROWS][stride]
+    int* ks = qs + SA_ROWS * stride;                      // [block_k][stride]
+    float* ss = (float*)(ks + block_k * stride);          // [SA_ROWS][block_k+1]: s, then p, then e4m3(p)
+    float* vs = ss + SA_ROWS * (block_k + 1);             // [SA_KEYS][dv]
+    float* row_max = vs + SA_KEYS * dv;
+    float* row_sum = row_max + SA_ROWS;
+    float* row_alpha = row_sum + SA_ROWS;
+    const int sstride = block_k + 1;
+    const float NEG_INF = -__int_as_float(0x7f800000);
+
+    const int* qsrc = (const int*)(q8 + ((i64)head * lq + r0) * dp);
+    for (int e = threadIdx.x; e < rows * words; e += SA_THREADS) qs[(e / words) * stride + e % words] = qsrc[e];
+    for (int r = threadIdx.x; r < SA_ROWS; r += SA_THREADS) {
+        row_max[r] = NEG_INF;
+        row_sum[r] = 0.0f;
+    }
+    const float sq = q_scale[(i64)head * mq + qb];
+    const int col_groups = (dv + 3) / 4, row_groups = (rows + 3) / 4;
+    float acc[SA_TILES][4][4];
+#pragma unroll
+    for (int n = 0; n < SA_TILES; ++n)
+#pragma unroll
+        for (int a = 0; a < 4; ++a)
+#pragma unroll
+            for (int b = 0; b < 4; ++b) acc[n][a][b] = 0.0f;
+
+    const int* list = blocks + ((i64)head * mq + qb) * keep;
+    for (int sel = 0; sel < keep; ++sel) {
+        const int blk = list[sel];
+        if (blk < 0 || blk >= mk) continue;
+        const i64 k0 = (i64)blk * block_k;
+        const int kr = (int)min((i64)block_k, lk - k0);
+        const float sk = k_scale[(i64)head * mk + blk];
+        __syncthreads();   // the previous block's ks/ss/vs are no longer read
+        const int* ksrc = (const int*)(k8 + ((i64)head * lk + k0) * dp);
+        for (int e = threadIdx.x; e < kr * words; e += SA_THREADS) ks[(e / words) * stride + e % words] = ksrc[e];
+        __syncthreads();
+        for (int e = threadIdx.x; e < rows * kr; e += SA_THREADS) {
+            const int r = e / kr, j = e % kr;
+            const int* qr = qs + r * stride;
+            const int* kw = ks + j * stride;
+            int dot = 0;
+            for (int w = 0; w < words; ++w) dot = sa_dp4a(qr[w], kw[w], dot);
+            ss[r * sstride + j] = __fmul_rn(__fmul_rn(__fmul_rn((float)dot, sq), sk), exponent_scale);
+        }
+        __syncthreads();
+        // Running max per row; the rescale factor applies to acc and sum only when the max grows.
+        for (int r = threadIdx.x; r < rows; r += SA_THREADS) {
+            const float* sr = ss + r * sstride;
+            float block_max_value = NEG_INF;
+            for (int j = 0; j < kr; ++j) block_max_value = fmaxf(block_max_value, sr[j]);
+            const float m = row_max[r];
+            const float m_new = fmaxf(m, block_max_value);
+            float alpha = 1.0f;
+            if (m > NEG_INF && m_new > m) {
+                alpha = sa_exp2(__fsub_rn(m, m_new));
+                row_sum[r] = __fmul_rn(row_sum[r], alpha);
+            }
+            row_alpha[r] = alpha;
+            row_max[r] = m_new;
+        }
+        __syncthreads();
+        for (int e = threadIdx.x; e < rows * kr; e += SA_THREADS) {
+            const int r = e / kr, j = e % kr;
+            float* p = ss + r * sstride + j;
+            *p = sa_exp2(__fadd_rn(__fsub_rn(*p, row_max[r]), 8.807f));
+        }
+        __syncthreads();
+        // Row sums of the unrounded p in key order, then p is replaced by its e4m3 value.
+        for (int r = threadIdx.x; r < rows; r += SA_THREADS) {
+            float* sr = ss + r * sstride;
+            float sum = row_sum[r];
+            for (int j = 0; j < kr; ++j) {
+                const float p = sr[j];
+                sum = __fadd_rn(sum, p);
+                sr[j] = sa_fp8_float(sa_fp8_bits(p));
+            }
+            row_sum[r] = sum;
+        }
+        // acc ← acc·alpha (exactly 1 when the max did not grow), then V in chunks of SA_KEYS keys.
+#pragma unroll
+        for (int n = 0; n < SA_TILES; ++n) {
+            const SaTile t = sa_tile(n, col_groups, row_groups);
+            if (!t.valid) continue;
+#pragma unroll
+            for (int a = 0; a < 4; ++a) {
+                const float alpha = row_alpha[min(t.rg * 4 + a, rows - 1)];
+#pragma unroll
+                for (int b = 0; b < 4; ++b) acc[n][a][b] = __fmul_rn(acc[n][a][b], alpha);
+            }
+        }
+        for (int c0 = 0; c0 < kr; c0 += SA_KEYS) {
+            const int kc = min(SA_KEYS, kr - c0);
+            __syncthreads();   // ss is final (first chunk) / the previous vs chunk is no longer read
+            const unsigned char* vsrc = v8 + ((i64)head * lk + k0 + c0) * dv;
+            for (int e = threadIdx.x; e < kc * dv; e += SA_THREADS) vs[e] = sa_fp8_float(vsrc[e]);
+            __syncthreads();
+#pragma unroll
+            for (int n = 0; n < SA_TILES; ++n) {
+                const SaTile t = sa_tile(n, col_groups, row_groups);
+                if (!t.valid) continue;
+                int rr[4], cc[4];
+#pragma unroll
+                for (int a = 0; a < 4; ++a) rr[a] = min(t.rg * 4 + a, rows - 1);
+#pragma unroll
+                for (int b = 0; b < 4; ++b) cc[b] = min(t.cg * 4 + b, dv - 1);
+                for (int j = 0; j < kc; ++j) {
+                    float p[4], w[4];
+#pragma unroll
+                    for (int a = 0; a < 4; ++a) p[a] = ss[rr[a] * sstride + c0 + j];
+#pragma unroll
+                    for (int b = 0; b < 4; ++b) w[b] = vs[j * dv + cc[b]];
+#pragma unroll
+                    for (int a = 0; a < 4; ++a)
+#pragma unroll
+                        for (int b = 0; b < 4; ++b) acc[n][a][b] = __fadd_rn(acc[n][a][b], __fmul_rn(p[a], w[b]));
+                }
+            }
+        }
+    }
+    __syncthreads();
+#pragma unroll
+    for (int n = 0; n < SA_TILES; ++n) {
+        const SaTile t = sa_tile(n, col_groups, row_groups);
+        if (!t.valid) continue;
+#pragma unroll
+        for (int a = 0; a < 4; ++a) {
+            const int r = t.rg * 4 + a;
+            if (r >= rows) continue;
+            const float sum = row_sum[r];
+#pragma unroll
+            for (int b = 0; b < 4; ++b) {
+                const int c = t.cg * 4 + b;
+                if (c < dv) {
+                    const float o = __fmul_rn(__fdiv_rn(acc[n][a][b], sum), v_scale[(i64)head * dv + c]);
+                    store_float(out, ((i64)head * lq + r0 + r) * dv + c, odt, o);
+                }
+            }
+        }
+    }
+}

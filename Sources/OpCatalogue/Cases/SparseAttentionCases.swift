@@ -1,0 +1,175 @@
+import TensorCore
+
+/// SLA block map, block-sparse attention and SageSLA's 8-bit sparse branch (DESIGN §7).
+///
+/// Layouts: plain dense [B, H, L, D] and the DiT's strided view (a dense [B, L, H·D] activation seen
+/// as [B, H, L, D] through `reshaped([B, L, H, D]).permuted([0, 2, 1, 3])`). Sequence lengths are not
+/// multiples of the blocks (partial last blocks), both upstream block shapes (sla 128/64, sagesla 64/128)
+/// appear, and the attention cases take a fixed random block table as input so they do not depend on
+/// the block map.
+///
+/// Bounds:
+/// - block map: i32 indices, compared exactly (bound 0). The backends reproduce the CPU's fp32
+///   operations in order, so scores are bit-identical and the selection with its tie rule (equal
+///   scores: lower block first) must match; one case makes every key block tie.
+/// - block-sparse attention: fp32 with free summation order, default bounds.
+/// - SageSLA: int8 dot products are exact and every other rounding is reproduced in order; only exp2
+///   may differ by an ulp where libm's exp2f is not correctly rounded, which can move a rare fp8
+///   rounding of P (a 1/16 change of one probability). 1e-6 leaves room for a few such flips while
+///   any systematic error (a wrong scale, rounding mode or fp8 conversion) is far above it.
+enum SparseAttentionCases {
+    /// [B, H, L, D] from a dense [B, L, H·D] input, as the DiT's self-attention sees q/k/v.
+    static func ditView(_ x: Tensor, heads: Int) throws -> Tensor {
+        let (b, l, hd) = (x.shape[0], x.shape[1], x.shape[2])
+        return try x.reshaped([b, l, heads, hd / heads]).permuted([0, 2, 1, 3])
+    }
+
+    /// Sorted distinct key-block indices per (b, h, query block): i32 [B, H, ⌈lq/blockQ⌉, keep].
+    static func blockTable(_ rng: inout CaseRandom, b: Int, h: Int, lq: Int, lk: Int, blockQ: Int, blockK: Int,
+                           keep: Int) throws -> Tensor {
+        let mq = (lq + blockQ - 1) / blockQ, mk = (lk + blockK - 1) / blockK
+        var values: [Float] = []
+        for _ in 0..<(b * h * mq) {
+            var all = Array(0..<mk)
+            for i in 0..<keep {
+                let j = i + Int(rng.next() % UInt64(mk - i))
+                all.swapAt(i, j)
+            }
+            values += all.prefix(keep).sorted().map { Float($0) }
+        }
+        return try Tensor.host(values, shape: [b, h, mq, keep], dtype: .i32)
+    }
+
+    /// One attention problem: shapes, layout and blocks.
+    struct Problem {
+        var b = 1, h = 2, lq = 300, lk = 300, d = 64, dv = 64
+        var blockQ = 128, blockK = 64, keep = 2
+        /// q/k/v as DiT views of [B, L, H·D] (else dense [B, H, L, D]).
+        var dit = false
+
+        var keyBlocks: Int { (lk + blockK - 1) / blockK }
+
+        var name: String {
+            let layout = dit ? "DiT view [\(b),L,\(h)·D]" : "[\(b),\(h),L,D]"
+            let dims = d == dv ? "D=\(d)" : "D=\(d) Dv=\(dv)"
+            let lengths = lq == lk ? "L=\(lq)" : "Lq=\(lq) Lk=\(lk)"
+            return "\(layout) \(lengths) \(dims) blocks \(blockQ)/\(blockK) keep \(keep)/\(keyBlocks)"
+        }
+
+        /// q, k, v host tensors (dense inputs; views are taken by `views`).
+        func tensors(_ rng: inout CaseRandom, _ dt: DType) throws -> [Tensor] {
+            if dit {
+                return [try rng.tensor([b, lq, h * d], dt), try rng.tensor([b, lk, h * d], dt), try rng.tensor([b, lk, h * dv], dt)]
+            }
+            return [try rng.tensor([b, h, lq, d], dt), try rng.tensor([b, h, lk, d], dt), try rng.tensor([b, h, lk, dv], dt)]
+        }
+
+        /// The [B, H, L, D] view of one input.
+        func view(_ x: Tensor) throws -> Tensor { dit ? try ditView(x, heads: h) : x }
+
+        func views(_ x: [Tensor]) throws -> (q: Tensor, k: Tensor, v: Tensor) {
+            (try view(x[0]), try view(x[1]), try view(x[2]))
+        }
+
+        func table(_ rng: inout CaseRandom) throws -> Tensor {
+            try blockTable(&rng, b: b, h: h, lq: lq, lk: lk, blockQ: blockQ, blockK: blockK, keep: keep)
+        }
+    }
+
+    static var all: [OpCase] { blockMapCases + attentionCases + quantizedCases }
+
+    // MARK: Block map
+
+    static var blockMapCases: [OpCase] {
+        var cases: [OpCase] = []
+        let problems: [(Problem, DType)] = [
+            (Problem(lq: 300, lk: 300, d: 64, blockQ: 128, blockK: 64, keep: 2), .f32),
+            (Problem(h: 3, lq: 300, lk: 300, d: 128, blockQ: 64, blockK: 128, keep: 1, dit: true), .bf16),
+            (Problem(b: 2, h: 2, lq: 77, lk: 77, d: 64, blockQ: 128, blockK: 64, keep: 2, dit: true), .f32),
+            (Problem(h: 3, lq: 200, lk: 333, d: 64, blockQ: 64, blockK: 16, keep: 17), .f32),
+            (Problem(h: 3, lq: 300, lk: 300, d: 128, blockQ: 128, blockK: 64, keep: 3, dit: true), .f16),
+            (Problem(h: 12, lq: 4096, lk: 4096, d: 128, blockQ: 128, blockK: 64, keep: 6, dit: true), .bf16),
+        ]
+        for (p, dt) in problems {
+            cases.append(OpCase(op: "slaBlockMap", variant: p.name, dtype: dt, bound: 0,
+                                inputs: { rng in Array(try p.tensors(&rng, dt).prefix(2)) },
+                                run: { b, x in
+                                    try b.slaBlockMap(q: p.view(x[0]), k: p.view(x[1]), blockQ: p.blockQ, blockK: p.blockK, keep: p.keep)
+                                }))
+        }
+        // Every key block pools to the same vector (k repeats one block), so all scores tie exactly:
+        // the CPU's rule keeps the lowest block indices.
+        cases.append(OpCase(op: "slaBlockMap", variant: "all 6 key blocks tie, keep 3 (lowest indices win)", dtype: .f32, bound: 0,
+                            inputs: { rng in [try rng.tensor([1, 2, 300, 64]), try rng.tensor([1, 2, 1, 64, 64])] },
+                            run: { b, x in
+                                let k = try b.contiguous(x[1].expanded(to: [1, 2, 6, 64, 64])).reshaped([1, 2, 384, 64])
+                                return try b.slaBlockMap(q: x[0], k: k, blockQ: 128, blockK: 64, keep: 3)
+                            }))
+        return cases
+    }
+
+    // MARK: Block-sparse attention
+
+    static var attentionCases: [OpCase] {
+        var cases: [OpCase] = []
+        let problems: [(Problem, DType)] = [
+            (Problem(lq: 300, lk: 300, d: 64, blockQ: 128, blockK: 64, keep: 2), .f32),
+            (Problem(lq: 300, lk: 300, d: 64, blockQ: 128, blockK: 64, keep: 2), .bf16),
+            (Problem(h: 3, lq: 300, lk: 300, d: 128, dv: 128, blockQ: 64, blockK: 128, keep: 1, dit: true), .bf16),
+            (Problem(b: 2, h: 2, lq: 77, lk: 77, d: 64, dv: 64, blockQ: 128, blockK: 64, keep: 1, dit: true), .f32),
+            (Problem(h: 3, lq: 200, lk: 333, d: 64, dv: 48, blockQ: 64, blockK: 128, keep: 2), .f32),
+            (Problem(h: 2, lq: 300, lk: 300, d: 128, dv: 128, blockQ: 128, blockK: 64, keep: 3, dit: true), .f16),
+            (Problem(h: 2, lq: 4096, lk: 4096, d: 128, dv: 128, blockQ: 128, blockK: 64, keep: 6, dit: true), .bf16),
+        ]
+        let scale: Float = 0.125
+        for (p, dt) in problems {
+            cases.append(OpCase(op: "blockSparseAttention", variant: p.name, dtype: dt,
+                                inputs: { rng in try p.tensors(&rng, dt) + [p.table(&rng)] },
+                                run: { b, x in
+                                    let v = try p.views(x)
+                                    return try b.blockSparseAttention(q: v.q, k: v.k, v: v.v, blocks: x[3],
+                                                                      blockQ: p.blockQ, blockK: p.blockK, scale: scale)
+                                }))
+        }
+        // Keeping every key block is dense attention.
+        for (p, dt) in [(Problem(h: 2, lq: 300, lk: 300, d: 64, blockQ: 128, blockK: 64, keep: 5), DType.f32),
+                        (Problem(h: 3, lq: 300, lk: 300, d: 128, blockQ: 64, blockK: 128, keep: 3, dit: true), .bf16)] {
+            cases.append(OpCase(op: "blockSparseAttention", variant: "\(p.name) = dense attention", dtype: dt,
+                                inputs: { rng in try p.tensors(&rng, dt) + [p.table(&rng)] },
+                                run: { b, x in
+                                    let v = try p.views(x)
+                                    return try b.blockSparseAttention(q: v.q, k: v.k, v: v.v, blocks: x[3],
+                                                                      blockQ: p.blockQ, blockK: p.blockK, scale: scale)
+                                },
+                                reference: { b, x in
+                                    let v = try p.views(x)
+                                    return try b.attention(q: v.q, k: v.k, v: v.v, scale: scale, bias: nil)
+                                }))
+        }
+        return cases
+    }
+
+    // MARK: SageSLA
+
+    static var quantizedCases: [OpCase] {
+        let problems: [(Problem, DType)] = [
+            (Problem(lq: 300, lk: 300, d: 64, blockQ: 64, blockK: 128, keep: 1), .f32),
+            (Problem(h: 3, lq: 300, lk: 300, d: 128, dv: 128, blockQ: 128, blockK: 64, keep: 2, dit: true), .bf16),
+            (Problem(b: 2, h: 2, lq: 77, lk: 77, d: 64, dv: 64, blockQ: 64, blockK: 128, keep: 1, dit: true), .f32),
+            (Problem(h: 2, lq: 300, lk: 300, d: 128, dv: 128, blockQ: 64, blockK: 128, keep: 3, dit: true), .f32),
+            (Problem(h: 3, lq: 200, lk: 333, d: 70, dv: 48, blockQ: 64, blockK: 128, keep: 2), .f32),
+            (Problem(h: 2, lq: 300, lk: 300, d: 64, blockQ: 128, blockK: 64, keep: 5), .f16),
+            (Problem(h: 2, lq: 4096, lk: 4096, d: 128, dv: 128, blockQ: 64, blockK: 128, keep: 4, dit: true), .bf16),
+        ]
+        let scale: Float = 0.125
+        return problems.map { p, dt in
+            OpCase(op: "quantizedBlockSparseAttention", variant: p.name, dtype: dt, bound: dt == .f32 ? 1e-6 : OpCase.defaultBound(dt),
+                   inputs: { rng in try p.tensors(&rng, dt) + [p.table(&rng)] },
+                   run: { b, x in
+                       let v = try p.views(x)
+                       return try b.quantizedBlockSparseAttention(q: v.q, k: v.k, v: v.v, blocks: x[3],
+                                                                  blockQ: p.blockQ, blockK: p.blockK, scale: scale)
+                   })
+        }
+    }
+}
