@@ -12,15 +12,6 @@ extension CUDABackend {
     public func rotary(_ x: Tensor, cos: Tensor, sin: Tensor) throws -> Tensor { throw notImplemented("rotary") }
     public func upsampleNearest(_ x: Tensor, scaleH: Int, scaleW: Int) throws -> Tensor { throw notImplemented("upsampleNearest") }
 
-    // -- convolution
-
-    public func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding]) throws -> Tensor {
-        throw notImplemented("conv3d")
-    }
-    public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding]) throws -> Tensor {
-        throw notImplemented("conv2d")
-    }
-
     // -- attention
 
     public func attention(q: Tensor, k: Tensor, v: Tensor, scale: Float, bias: Tensor?) throws -> Tensor { throw notImplemented("attention") }

@@ -15,8 +15,9 @@ struct KernelFamily: Sendable {
 
     static let elementwise = KernelFamily("elementwise", KernelSources.elementwise)
     static let softmax = KernelFamily("softmax", KernelSources.softmax)
+    static let conv = KernelFamily("conv", KernelSources.conv)
     /// Every family, for tests that compile them all.
-    static let all: [KernelFamily] = [.elementwise, .softmax]
+    static let all: [KernelFamily] = [.elementwise, .softmax, .conv]
 }
 
 /// Loaded modules and their functions, compiled on first use.

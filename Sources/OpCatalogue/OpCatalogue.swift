@@ -6,7 +6,7 @@ import TensorCore
 /// its cases in `Cases/<Op>Cases.swift` and lists them here.
 public enum OpCatalogue {
     public static var all: [OpCase] {
-        ElementwiseCases.all
+        ElementwiseCases.all + ConvolutionCases.all
     }
 
     /// Cases whose op matches `op` (case-insensitive, nil for all) and whose dtype is in `dtypes` (empty for all).
