@@ -20,8 +20,10 @@ struct KernelFamily: Sendable {
     static let norms = KernelFamily("norms", KernelSources.norms)
     static let sparseAttention = KernelFamily("sparse_attention", KernelSources.sparseAttention)
     static let quantizedMatmul = KernelFamily("quantized_matmul", KernelSources.quantizedMatmul)
+    static let conv = KernelFamily("conv", KernelSources.conv)
     /// Every family, for tests that compile them all.
-    static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .layout, .norms, .sparseAttention, .quantizedMatmul]
+    static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .layout, .norms, .sparseAttention, .quantizedMatmul,
+                                       .conv]
 }
 
 /// Loaded modules and their functions, compiled on first use.

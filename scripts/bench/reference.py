@@ -48,7 +48,31 @@ def install_sdpa(wan_reference):
     sys.modules["wanref.modules.attention"] = mod
 
 
+def shim_diffusers():
+    """wan/modules/model.py subclasses diffusers' ModelMixin/ConfigMixin only for saving configs; the
+    GPU machine has no diffusers, so plain stand-ins are installed (forward is untouched)."""
+    import types
+    if "diffusers" in sys.modules:
+        return
+    try:
+        import diffusers  # noqa: F401
+        return
+    except ImportError:
+        pass
+    cu, mu = types.ModuleType("diffusers.configuration_utils"), types.ModuleType("diffusers.models.modeling_utils")
+
+    class ConfigMixin:
+        pass
+
+    cu.ConfigMixin = ConfigMixin
+    cu.register_to_config = lambda f: f
+    mu.ModelMixin = torch.nn.Module
+    sys.modules.update({"diffusers": types.ModuleType("diffusers"), "diffusers.configuration_utils": cu,
+                        "diffusers.models": types.ModuleType("diffusers.models"), "diffusers.models.modeling_utils": mu})
+
+
 def dit(args):
+    shim_diffusers()
     import wan_reference
     wan_reference.load("model")           # builds the private package
     install_sdpa(wan_reference)

@@ -1,0 +1,89 @@
+// Convolution helpers around cuBLASLt (CUDABackend+Convolution.swift) and the VAE's fused
+// RMS_norm + SiLU. All index arithmetic is 64-bit: VAE activations exceed 2^31 elements.
+
+// im2col of one chunk of output positions of one batch item:
+//   col[k * nc + j] = x[ci, iz, iy, ix] (0 in the zero padding), j < nc, k < K = C·kt·kh·kw,
+// where output position p = p0 + j is (oz, oy, ox) over [To, Ho, Wo], k = ((ci·kt + dt)·kh + dh)·kw + dw
+// (the weight's flattening) and (iz, iy, ix) = (oz·st − pt + dt, oy·sh − ph + dh, ox·sw − pw + dw).
+// x is any strided view: element (ci, z, y, x) at x_off + ci·xs_c + z·xs_t + y·xs_h + x·xs_w.
+// Launch: block (256), grid (ceil(nc / 256), ceil(K / k_per_block)); each thread decodes its
+// output position once and writes k_per_block rows of one column (coalesced along j).
+extern "C" __global__ void td_im2col(void* col, int col_dt, const void* x, int x_dt, i64 x_off,
+                                     i64 xs_c, i64 xs_t, i64 xs_h, i64 xs_w,
+                                     int T, int H, int W, int kt, int kh, int kw,
+                                     int st, int sh, int sw, int pt, int ph, int pw,
+                                     int Ho, int Wo, i64 p0, i64 nc, i64 K, int k_per_block) {
+    const i64 j = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= nc) return;
+    const i64 p = p0 + j;
+    const i64 hw = (i64)Ho * Wo;
+    const i64 oz = p / hw;
+    const i64 rem = p - oz * hw;
+    const i64 oy = rem / Wo;
+    const i64 ox = rem - oy * Wo;
+    const i64 iz0 = oz * st - pt, iy0 = oy * sh - ph, ix0 = ox * sw - pw;
+
+    const i64 k0 = (i64)blockIdx.y * k_per_block;
+    if (k0 >= K) return;
+    const i64 k1 = k0 + k_per_block < K ? k0 + k_per_block : K;
+    // Decode k0 into (ci, dt, dh, dw), then step the counters.
+    i64 q = k0;
+    int dw = (int)(q % kw); q /= kw;
+    int dh = (int)(q % kh); q /= kh;
+    int dt = (int)(q % kt);
+    i64 ci = q / kt;
+    for (i64 k = k0; k < k1; ++k) {
+        const i64 iz = iz0 + dt, iy = iy0 + dh, ix = ix0 + dw;
+        float v = 0.0f;
+        if (iz >= 0 && iz < T && iy >= 0 && iy < H && ix >= 0 && ix < W) {
+            v = load_float(x, x_off + ci * xs_c + iz * xs_t + iy * xs_h + ix * xs_w, x_dt);
+        }
+        store_float(col, k * nc + j, col_dt, v);
+        if (++dw == kw) {
+            dw = 0;
+            if (++dh == kh) {
+                dh = 0;
+                if (++dt == kt) { dt = 0; ++ci; }
+            }
+        }
+    }
+}
+
+// out[r·out_ld + c] = src[r·src_ld + c] + bias[r mod bias_period] for r < rows, c < cols, rounded
+// once to out_dt. src == 0 reads as zeros, bias == 0 adds nothing. out may alias src (same ld,
+// f32): each element is read and written by the same thread.
+// Launch: block (256), grid (x over cols, y over rows), grid-stride in both.
+extern "C" __global__ void td_conv_epilogue(void* out, int out_dt, i64 out_ld, const float* src, i64 src_ld,
+                                            const float* bias, i64 bias_period, i64 rows, i64 cols) {
+    for (i64 r = blockIdx.y; r < rows; r += gridDim.y) {
+        const float b = bias ? bias[r % bias_period] : 0.0f;
+        for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += (i64)gridDim.x * blockDim.x) {
+            const float v = src ? src[r * src_ld + c] : 0.0f;
+            store_float(out, r * out_ld + c, out_dt, v + b);
+        }
+    }
+}
+
+// The VAE's RMS_norm followed by SiLU, over dim 0 of a dense x [C, inner]:
+//   y = x / max(‖x[:, i]‖₂, eps) · (gamma[c] · root_c) + bias[c];  out = y / (1 + exp(−y)),
+// f32 math, one rounding to out_dt (the CPU backend's order of operations). gamma and bias are
+// dense f32 [C]; bias == 0 adds nothing. One thread per position i, looping over channels: the
+// warp's reads of one channel are consecutive. Grid-stride over inner (64-bit).
+extern "C" __global__ void td_l2norm_silu(void* out, int out_dt, const void* x, int x_dt,
+                                          const float* gamma, const float* bias, int C, i64 inner,
+                                          float eps, float root_c) {
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < inner; i += (i64)gridDim.x * blockDim.x) {
+        float s = 0.0f;
+        for (int c = 0; c < C; ++c) {
+            const float v = load_float(x, (i64)c * inner + i, x_dt);
+            s += v * v;
+        }
+        const float norm = sqrtf(s);
+        const float inv = 1.0f / (eps >= norm ? eps : norm);  // NaN propagates, as Swift.max on the CPU
+        for (int c = 0; c < C; ++c) {
+            const i64 e = (i64)c * inner + i;
+            const float y = load_float(x, e, x_dt) * inv * (gamma[c] * root_c) + (bias ? bias[c] : 0.0f);
+            store_float(out, e, out_dt, y / (1.0f + expf(-y)));
+        }
+    }
+}

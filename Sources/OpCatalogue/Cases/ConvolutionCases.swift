@@ -1,0 +1,134 @@
+import TensorCore
+
+/// conv3d / conv2d in the Wan VAE's shapes (causal 3×3×3, temporal 3×1×1 with stride 2, 1×1×1
+/// shortcuts, 2-D 3×3 downsampling with (0,1,0,1) padding) at odd sizes, and the VAE's fused
+/// norm + SiLU against its composition.
+enum ConvolutionCases {
+    static var all: [OpCase] { conv3d + conv2d + l2NormSiLU }
+
+    /// The causal padding of a 3×3×3 CausalConv3d: two frames in front, one pixel around.
+    static let causal = [Padding(2, 0), Padding(1, 1), Padding(1, 1)]
+
+    /// A conv3d case: x [B, C, T, H, W], weight [O, C, kt, kh, kw], optional bias [O] (f32, as the
+    /// VAE's), the result in `outputType` (nil: x's type through `Backend.conv3d`).
+    static func conv3dCase(_ variant: String, x: [Int], o: Int, kernel: [Int], stride: [Int] = [1, 1, 1],
+                           padding: [Padding], bias: Bool = true, dtype: DType, weightType: DType? = nil,
+                           outputType: DType? = nil, bound: Double? = nil,
+                           view: (@Sendable (Tensor) throws -> Tensor)? = nil, viewShape: [Int]? = nil) -> OpCase {
+        let wType = weightType ?? dtype
+        let wShape = [o, x[1]] + kernel
+        return OpCase(op: "conv3d", variant: variant, dtype: dtype, bound: bound,
+                      inputs: { r in
+                          var ts = [try r.tensor(viewShape ?? x, dtype), try r.tensor(wShape, wType, -0.3...0.3)]
+                          if bias { ts.append(try r.tensor([o], .f32)) }
+                          return ts
+                      },
+                      run: { b, t in
+                          let input = try view?(t[0]) ?? t[0]
+                          let biasTensor = bias ? t[2] : nil
+                          if let outputType {
+                              return try b.conv3d(input, weight: t[1], bias: biasTensor, stride: stride, padding: padding,
+                                                  outputType: outputType)
+                          }
+                          return try b.conv3d(input, weight: t[1], bias: biasTensor, stride: stride, padding: padding)
+                      })
+    }
+
+    static var conv3d: [OpCase] {
+        var cases: [OpCase] = []
+        for dt in [DType.f32, .bf16] {
+            cases.append(conv3dCase("3×3×3 causal [1,5,3,9,11] → 7 + bias", x: [1, 5, 3, 9, 11], o: 7, kernel: [3, 3, 3],
+                                    padding: causal, dtype: dt))
+            cases.append(conv3dCase("3×1×1 stride (2,1,1) [1,6,5,7,6] → 5 + bias", x: [1, 6, 5, 7, 6], o: 5, kernel: [3, 1, 1],
+                                    stride: [2, 1, 1], padding: [.none, .none, .none], dtype: dt))
+            cases.append(conv3dCase("1×1×1 B=2 [2,9,2,5,7] → 13 + bias", x: [2, 9, 2, 5, 7], o: 13, kernel: [1, 1, 1],
+                                    padding: [.none, .none, .none], dtype: dt))
+            cases.append(conv3dCase("3×3×3 pad 1 B=2 [2,4,4,6,5] → 3 no bias", x: [2, 4, 4, 6, 5], o: 3, kernel: [3, 3, 3],
+                                    padding: [Padding(1, 1), Padding(1, 1), Padding(1, 1)], bias: false, dtype: dt))
+            // x stored [B, T, C, H, W] and permuted to [B, C, T, H, W]: a strided view.
+            cases.append(conv3dCase("3×3×3 causal permuted x [1,6,4,7,9] → 5 + bias", x: [1, 6, 4, 7, 9], o: 5, kernel: [3, 3, 3],
+                                    padding: causal, dtype: dt,
+                                    view: { try $0.permuted([0, 2, 1, 3, 4]) }, viewShape: [1, 4, 6, 7, 9]))
+            cases.append(conv3dCase("1×1×1 permuted x B=2 [2,8,3,4,5] → 6 no bias", x: [2, 8, 3, 4, 5], o: 6, kernel: [1, 1, 1],
+                                    padding: [.none, .none, .none], bias: false, dtype: dt,
+                                    view: { try $0.permuted([0, 2, 1, 3, 4]) }, viewShape: [2, 3, 8, 4, 5]))
+            // The decoder's time upsampling conv: c → 2c, causal in time only.
+            cases.append(conv3dCase("3×1×1 causal [1,8,3,5,6] → 16 + bias", x: [1, 8, 3, 5, 6], o: 16, kernel: [3, 1, 1],
+                                    padding: [Padding(2, 0), .none, .none], dtype: dt))
+        }
+        // The VAE's call: bf16 operands, f32 bias, f32 or bf16 result (one rounding).
+        for out in [DType.f32, .bf16] {
+            cases.append(conv3dCase("3×3×3 causal [1,5,3,9,11] → 7 + bias → \(out)", x: [1, 5, 3, 9, 11], o: 7, kernel: [3, 3, 3],
+                                    padding: causal, dtype: .bf16, outputType: out))
+            cases.append(conv3dCase("1×1×1 [1,12,2,6,7] → 10 + bias → \(out)", x: [1, 12, 2, 6, 7], o: 10, kernel: [1, 1, 1],
+                                    padding: [.none, .none, .none], dtype: .bf16, outputType: out))
+            cases.append(conv3dCase("3×3×3 pad 1 [1,6,2,5,9] → 4 no bias → \(out)", x: [1, 6, 2, 5, 9], o: 4, kernel: [3, 3, 3],
+                                    padding: [Padding(1, 1), Padding(1, 1), Padding(1, 1)], bias: false, dtype: .bf16, outputType: out))
+        }
+        cases.append(conv3dCase("3×3×3 causal [1,5,3,9,11] → 7 + bias → f32", x: [1, 5, 3, 9, 11], o: 7, kernel: [3, 3, 3],
+                                padding: causal, dtype: .f16, outputType: .f32))
+        cases.append(conv3dCase("3×3×3 causal [1,5,3,9,11] → 7 + bias", x: [1, 5, 3, 9, 11], o: 7, kernel: [3, 3, 3],
+                                padding: causal, dtype: .f16))
+        // Mixed operand types multiply in f32 (the CPU widens both): exact against the f32 oracle.
+        cases.append(conv3dCase("3×3×3 causal f32 x · bf16 weight [1,5,3,9,11] → 7 + bias", x: [1, 5, 3, 9, 11], o: 7,
+                                kernel: [3, 3, 3], padding: causal, dtype: .f32, weightType: .bf16, outputType: .f32))
+        cases.append(conv3dCase("1×1×1 f32 x · bf16 weight [1,9,2,5,7] → 13 no bias", x: [1, 9, 2, 5, 7], o: 13,
+                                kernel: [1, 1, 1], padding: [.none, .none, .none], bias: false, dtype: .f32, weightType: .bf16))
+        // A realistic VAE layer: 96 → 96 channels, 3 frames of 60×104.
+        cases.append(conv3dCase("3×3×3 causal [1,96,3,60,104] → 96 + bias → f32", x: [1, 96, 3, 60, 104], o: 96, kernel: [3, 3, 3],
+                                padding: causal, dtype: .bf16, outputType: .f32))
+        return cases
+    }
+
+    static var conv2d: [OpCase] {
+        var cases: [OpCase] = []
+        for dt in [DType.f32, .bf16] {
+            cases.append(OpCase(op: "conv2d", variant: "3×3 stride 2 pad (0,1,0,1) [1,6,13,17] → 7 + bias", dtype: dt,
+                                inputs: { r in [try r.tensor([1, 6, 13, 17], dt), try r.tensor([7, 6, 3, 3], dt, -0.3...0.3),
+                                                try r.tensor([7], .f32)] },
+                                run: { b, t in try b.conv2d(t[0], weight: t[1], bias: t[2], stride: [2, 2],
+                                                            padding: [Padding(0, 1), Padding(0, 1)]) }))
+            cases.append(OpCase(op: "conv2d", variant: "3×3 pad 1 B=2 [2,5,9,10] → 4 no bias", dtype: dt,
+                                inputs: { r in [try r.tensor([2, 5, 9, 10], dt), try r.tensor([4, 5, 3, 3], dt, -0.3...0.3)] },
+                                run: { b, t in try b.conv2d(t[0], weight: t[1], bias: nil, stride: [1, 1],
+                                                            padding: [Padding(1, 1), Padding(1, 1)]) }))
+        }
+        return cases
+    }
+
+    /// l2NormSiLU against the protocol's fallback: SiLU(l2Norm(x in f32)), one rounding.
+    static var l2NormSiLU: [OpCase] {
+        var cases: [OpCase] = []
+        let composed: @Sendable (any Backend, Tensor, Tensor, Tensor?, DType) throws -> Tensor = { b, x, gamma, bias, out in
+            let x32 = x.dtype == .f32 ? x : try b.contiguous(x, dtype: .f32)
+            let y = try b.unary(.silu, b.l2Norm(x32, dim: 0, gamma: gamma, bias: bias, eps: 1e-12))
+            return out == .f32 ? y : try b.contiguous(y, dtype: out)
+        }
+        for (dt, out) in [(DType.f32, DType.f32), (.bf16, .f32), (.bf16, .bf16), (.f32, .bf16)] {
+            for withBias in [false, true] {
+                let shape = [7, 3, 5, 9]
+                cases.append(OpCase(op: "l2NormSiLU", variant: "\(shape) gamma [7,1,1,1]\(withBias ? " + bias" : "") → \(out)",
+                                    dtype: dt, bound: OpCase.defaultBound(out == .f32 ? dt : out),
+                                    inputs: { r in
+                                        var ts = [try r.tensor(shape, dt, -2...2), try r.tensor([7, 1, 1, 1], .f32, 0.5...1.5)]
+                                        if withBias { ts.append(try r.tensor([7, 1, 1, 1], .f32, -0.5...0.5)) }
+                                        return ts
+                                    },
+                                    run: { b, t in try b.l2NormSiLU(t[0], gamma: t[1], bias: withBias ? t[2] : nil, eps: 1e-12, outputType: out) },
+                                    reference: { b, t in try composed(b, t[0], t[1], withBias ? t[2] : nil, out) }))
+            }
+        }
+        // A strided input (time and channels swapped back) and a realistic size: 96 channels, 2 frames of 60×104.
+        for dt in [DType.f32, .bf16] {
+            cases.append(OpCase(op: "l2NormSiLU", variant: "permuted [5,9,4,6] gamma [9,1,1,1] → \(dt)", dtype: dt,
+                                inputs: { r in [try r.tensor([5, 9, 4, 6], dt, -2...2), try r.tensor([9, 1, 1, 1], .f32, 0.5...1.5)] },
+                                run: { b, t in try b.l2NormSiLU(t[0].permuted([1, 0, 2, 3]), gamma: t[1], bias: nil, eps: 1e-12, outputType: dt) },
+                                reference: { b, t in try composed(b, t[0].permuted([1, 0, 2, 3]), t[1], nil, dt) }))
+            cases.append(OpCase(op: "l2NormSiLU", variant: "[96,2,60,104] gamma [96,1,1,1] → \(dt)", dtype: dt,
+                                inputs: { r in [try r.tensor([96, 2, 60, 104], dt, -2...2), try r.tensor([96, 1, 1, 1], .f32, 0.5...1.5)] },
+                                run: { b, t in try b.l2NormSiLU(t[0], gamma: t[1], bias: nil, eps: 1e-12, outputType: dt) },
+                                reference: { b, t in try composed(b, t[0], t[1], nil, dt) }))
+        }
+        return cases
+    }
+}
