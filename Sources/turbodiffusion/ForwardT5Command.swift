@@ -53,8 +53,8 @@ struct ForwardT5: ParsableCommand {
             let out = try Tensor.hostEmpty([length, config.dim], dtype: .f32)
             let base = try out.hostBuffer().base
             base.initializeMemory(as: UInt8.self, repeating: 0, count: out.byteCount)
-            let rows = try backend.contiguous(encoded, dtype: .f32)
-            try rows.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            let rows = try encoded.floats()   // on the host already: widened there, whatever the device
+            rows.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
 
             try files.writeOutput(out)
             if let sampler {
