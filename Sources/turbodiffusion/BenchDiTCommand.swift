@@ -46,6 +46,9 @@ struct BenchDiT: ParsableCommand {
     @Option(help: "Timed forwards after one warm-up.")
     var repeats = 3
 
+    @Flag(help: "After the timed forwards, run one more op by op (waiting for each) and print where the time goes.")
+    var profile = false
+
     @Flag(name: .customLong("compare-cpu"), help: "Also run the forward on the CPU and print the relative L2 distance.")
     var compareCPU = false
 
@@ -76,13 +79,14 @@ struct BenchDiT: ParsableCommand {
         let x = try Tensor.host(rng.values(config.inChannels * t * h * w), shape: [config.inChannels, t, h, w])
         let context = try Tensor.host(rng.values(32 * config.textDim), shape: [32, config.textDim])
 
-        let backend = try device.makeBackend()
+        let device = try self.device.makeBackend()
+        let backend: any Backend = profile ? ProfilingBackend(device) : device
         let (out, seconds) = try forward(on: backend, weights: weights, config: config, attention: attention, x: x, context: context,
                                          repeats: repeats)
         let flops = Self.forwardFLOPs(config, tokens: tokens, attention: attention)
         logLine(String(format: "forward on %@ (%@): median %.3f s over %d (min %.3f); %.1f TFLOP → %.0f TFLOP/s",
                        backend.name, dtype.rawValue, seconds.median, repeats, seconds.min, flops / 1e12, flops / seconds.median / 1e12))
-        if let cuda = backend as? CUDABackend {
+        if let cuda = device as? CUDABackend {
             let m = cuda.memoryStatistics
             logLine(String(format: "device memory: peak live %.2f GiB, cached %.2f GiB", Double(m.peak) / 1073741824, Double(m.cached) / 1073741824))
         }
@@ -110,6 +114,8 @@ struct BenchDiT: ParsableCommand {
         if case .original = attention {
             store.ignore(where: { $0.contains(".attn_op.local_attn.proj_l.") }, note: "SLA projections unused with dense attention")
         }
+        let profiler = backend as? ProfilingBackend
+        profiler?.recording = false
         let model = try WanDiT(store, config: config, attention: attention)
         try backend.synchronize()
         let bytes = weights.reduce(0) { $0 + $1.tensor.byteCount }
@@ -125,6 +131,16 @@ struct BenchDiT: ParsableCommand {
             out = try model(x: xd, timestep: 988, context: cd, ctx)
             try backend.synchronize()
             times.append(Date().timeIntervalSince(start))
+        }
+        if let profiler {
+            profiler.reset()
+            profiler.recording = true
+            start = Date()
+            out = try model(x: xd, timestep: 988, context: cd, ctx)
+            try backend.synchronize()
+            let total = Date().timeIntervalSince(start)
+            profiler.recording = false
+            logLine(String(format: "profiled forward (each op waited for): %.3f s\n", total) + profiler.report(total: total))
         }
         times.sort()
         return (out, (times.isEmpty ? 0 : times[times.count / 2], times.first ?? 0))
