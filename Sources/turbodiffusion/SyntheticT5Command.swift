@@ -54,6 +54,11 @@ struct SyntheticT5: ParsableCommand {
     func run() throws {
         var config = UMT5Config.umt5XXL
         config.numLayers = layers
+        try Self.write(config, seed: seed, to: output)
+    }
+
+    /// Writes a random checkpoint of `config` to `output`.
+    static func write(_ config: UMT5Config, seed: UInt64, to output: String) throws {
         let entries = Self.entries(config)
         let specs = entries.map { (name: $0.0, dtype: DType.bf16, shape: $0.1) }
         let bytes = specs.reduce(0) { $0 + $1.shape.reduce(2, *) }
@@ -81,6 +86,6 @@ struct SyntheticT5: ParsableCommand {
                 i += 2
             }
         }
-        logLine(String(format: "wrote %@ (%.2f GB, %d layers) in %.1f s", output, Double(bytes) / 1e9, layers, Date().timeIntervalSince(start)))
+        logLine(String(format: "wrote %@ (%.2f GB, %d layers) in %.1f s", output, Double(bytes) / 1e9, config.numLayers, Date().timeIntervalSince(start)))
     }
 }
