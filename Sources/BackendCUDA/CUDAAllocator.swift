@@ -69,6 +69,9 @@ final class CUDAAllocator: @unchecked Sendable {
         lock.withLock { (liveBytes, cachedBytes, peakBytes) }
     }
 
+    /// Starts a new peak measurement from the bytes live now.
+    func resetPeak() { lock.withLock { peakBytes = liveBytes } }
+
     /// A block of at least `bytes`. `synchronize` is called before cached blocks are freed.
     func allocate(_ bytes: Int, synchronize: () throws -> Void) throws -> CUDABuffer {
         guard bytes > 0 else {

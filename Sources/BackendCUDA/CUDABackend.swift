@@ -127,6 +127,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Bytes held by live tensors, by the allocator's cache, and the peak of live bytes.
     public var memoryStatistics: (live: Int, cached: Int, peak: Int) { allocator.statistics }
 
+    /// Starts a new peak of `memoryStatistics` from the bytes live now (per-stage peaks).
+    public func resetPeakMemory() { allocator.resetPeak() }
+
     /// Limits the device memory this backend holds (tensors and cache) to `bytes`, or lifts the limit (nil).
     public func setMemoryLimit(_ bytes: Int?) { allocator.limit = bytes }
 

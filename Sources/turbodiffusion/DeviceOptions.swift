@@ -15,7 +15,7 @@ enum DeviceChoice: String, ExpressibleByArgument, CaseIterable {
             return CPUBackend()
         case .cuda:
             do {
-                return try CUDABackend()
+                return try Self.opened(CUDABackend())
             } catch {
                 throw ValidationError("\(error)\nRun with --device cpu to compute on the CPU instead.")
             }
@@ -24,8 +24,16 @@ enum DeviceChoice: String, ExpressibleByArgument, CaseIterable {
                 logLine("note: computing on the CPU: \(Self.firstLine(reason))")
                 return CPUBackend()
             }
-            return try CUDABackend()
+            return try Self.opened(CUDABackend())
         }
+    }
+
+    /// CUDA backends this process opened, for memory reports (progress lines, summaries).
+    nonisolated(unsafe) static var openedCUDA: [CUDABackend] = []
+
+    static func opened(_ b: CUDABackend) -> CUDABackend {
+        openedCUDA.append(b)
+        return b
     }
 
     /// The first sentence of a reason, without the error-kind and "CUDA is not available" leads:

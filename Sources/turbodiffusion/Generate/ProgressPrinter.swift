@@ -1,3 +1,4 @@
+import BackendCUDA
 import Foundation
 import Pipeline
 
@@ -13,14 +14,22 @@ final class ProgressPrinter {
         guard !quiet else { return Self.interrupted ? .cancel : .proceed }
         let clock = String(format: "[%6.1fs]", p.elapsed)
         if p.stageFinished {
-            logLine("\(clock) \(p.stage.rawValue) done in \(Self.duration(p.stageElapsed))")
+            logLine("\(clock) \(p.stage.rawValue) done in \(Self.duration(p.stageElapsed))\(Self.devicePeaks())")
         } else if p.steps > 0 && p.step > 0 {
             let eta = p.stageRemaining.map { ", ETA \(Self.duration($0))" } ?? ""
             logLine("\(clock) \(p.stage.rawValue) \(p.step)/\(p.steps) (\(Self.duration(p.stageElapsed))\(eta))")
         } else if p.step == 0 {
+            for b in DeviceChoice.openedCUDA { b.resetPeakMemory() }
             logLine("\(clock) \(p.stage.rawValue)…")
         }
         return Self.interrupted ? .cancel : .proceed
+    }
+
+    /// ", peak 3.21 GiB on cuda:0" for each CUDA device in use: the most memory its tensors held
+    /// during the stage (the allocator's cache is not counted).
+    static func devicePeaks() -> String {
+        DeviceChoice.openedCUDA.map { String(format: ", peak %.2f GiB on %@", Double($0.memoryStatistics.peak) / 1_073_741_824, "\($0.device)") }
+            .joined()
     }
 
     static func duration(_ s: Double) -> String {
