@@ -45,13 +45,17 @@ public final class VideoGenerator {
         let reporter = ProgressReporter(progress)
         defer { for e in experts { e.release() }; textEncoder.release(); vae.release() }
 
-        try reporter.begin(.loadTextEncoder)
-        let encoder = try textEncoder.acquire()
-        try reporter.end()
-        try reporter.begin(.encodeText)
-        let encoded = try encoder.encode(r.prompt)
-        let text = (tensor: encoded, backend: encoder.backend)
-        try reporter.end()
+        // Each stage's component lives in its own scope: a local reference would keep its weights
+        // alive (on the device too) through the later stages.
+        let text: (tensor: Tensor, backend: any Backend) = try {
+            try reporter.begin(.loadTextEncoder)
+            let encoder = try textEncoder.acquire()
+            try reporter.end()
+            try reporter.begin(.encodeText)
+            let encoded = try encoder.encode(r.prompt)
+            try reporter.end()
+            return (encoded, encoder.backend)
+        }()
         textEncoder.release()
 
         let latentShape = VideoGeometry.latentShape(frames: r.frames, size: r.size)   // [16, T, h, w]
@@ -66,53 +70,14 @@ public final class VideoGenerator {
             vae.release()
         }
 
-        try reporter.begin(.loadDiT)
-        var active = 0
-        var model = try experts[0].acquire()
-        try checkChannels(model, conditioned: condition != nil)
-        var context = try transfer(text.tensor, from: text.backend, to: model.backend)
-        var modelCondition = try condition.map { try model.backend.upload($0) }
-        try reporter.end()
-
-        let sampler = try RCMSampler(steps: r.steps, sigmaMax: r.sigmaMax, update: r.ode ? .ode : .sde)
-        let perSample = latentShape.reduce(1, *)
-        let evaluations = r.steps * r.samples
-        var done = 0
-        try reporter.begin(.denoise, steps: evaluations)
-        // The batch is one latent of samples × perSample values, so sample k's noise is the slice
-        // [k·perSample, (k+1)·perSample) of each Philox stream whatever the batch size.
-        let latents = try sampler.sample(count: perSample * r.samples, noise: PhiloxNoise(seed: r.seed)) { x, step in
-            let wanted = experts.count == 2 && step.r < r.boundary ? 1 : 0
-            if wanted != active {
-                experts[active].release()
-                active = wanted
-                let previous = model.backend
-                model = try experts[active].acquire()
-                try checkChannels(model, conditioned: condition != nil)
-                context = try transfer(context, from: previous, to: model.backend)
-                modelCondition = try modelCondition.map { try transfer($0, from: previous, to: model.backend) }
-            }
-            let backend = model.backend
-            var v: [Float] = []
-            v.reserveCapacity(x.count)
-            for k in 0..<r.samples {
-                var input = try backend.upload(Tensor.host(Array(x[(k * perSample)..<((k + 1) * perSample)]), shape: latentShape))
-                if let modelCondition { input = try backend.concat([input, modelCondition], dim: 0) }
-                let out = try model.velocity(x: input, timestep: step.timestep, context: context)
-                v += try backend.toHost(out).floats()
-                done += 1
-                try reporter.step(done, of: evaluations)
-            }
-            return v
-        }
-        try reporter.end()
-        experts[active].release()
+        let latents = try denoise(r, text: text, condition: condition, latentShape: latentShape, reporter: reporter)
 
         try reporter.begin(.loadVAE)
         let codec = try vae.acquire()
         try reporter.end()
         try reporter.begin(.decode, steps: r.samples)
         let (w, h) = (r.size.width, r.size.height)
+        let perSample = latentShape.reduce(1, *)
         var frames = [[UInt8]](repeating: [UInt8](repeating: 0, count: w * r.samples * h * 3), count: r.frames)
         for k in 0..<r.samples {
             let z = try codec.backend.upload(Tensor.host(Array(latents[(k * perSample)..<((k + 1) * perSample)]), shape: latentShape))
@@ -126,6 +91,56 @@ public final class VideoGenerator {
         try reporter.end()
         vae.release()
         return GeneratedVideo(frames: frames, width: w * r.samples, height: h, fps: fps)
+    }
+
+    /// The rCM loop: the DiT (I2V: the expert for each step's noise level) predicts the velocity of
+    /// every sample. Only one expert is held at a time, and none after the loop.
+    func denoise(_ r: GenerationRequest, text: (tensor: Tensor, backend: any Backend), condition: Tensor?, latentShape: [Int],
+                 reporter: ProgressReporter) throws -> [Float] {
+        try reporter.begin(.loadDiT)
+        var active = 0
+        var model: (any VelocityModel)? = try experts[0].acquire()
+        try checkChannels(model!, conditioned: condition != nil)
+        var context = try transfer(text.tensor, from: text.backend, to: model!.backend)
+        var modelCondition = try condition.map { try model!.backend.upload($0) }
+        try reporter.end()
+
+        let sampler = try RCMSampler(steps: r.steps, sigmaMax: r.sigmaMax, update: r.ode ? .ode : .sde)
+        let perSample = latentShape.reduce(1, *)
+        let evaluations = r.steps * r.samples
+        var done = 0
+        try reporter.begin(.denoise, steps: evaluations)
+        // The batch is one latent of samples × perSample values, so sample k's noise is the slice
+        // [k·perSample, (k+1)·perSample) of each Philox stream whatever the batch size.
+        let latents = try sampler.sample(count: perSample * r.samples, noise: PhiloxNoise(seed: r.seed)) { x, step in
+            let wanted = experts.count == 2 && step.r < r.boundary ? 1 : 0
+            if wanted != active {
+                let previous = model!.backend
+                model = nil                      // the old expert's weights go before the new one's arrive
+                experts[active].release()
+                active = wanted
+                model = try experts[active].acquire()
+                try checkChannels(model!, conditioned: condition != nil)
+                context = try transfer(context, from: previous, to: model!.backend)
+                modelCondition = try modelCondition.map { try transfer($0, from: previous, to: model!.backend) }
+            }
+            let m = model!, backend = m.backend
+            var v: [Float] = []
+            v.reserveCapacity(x.count)
+            for k in 0..<r.samples {
+                var input = try backend.upload(Tensor.host(Array(x[(k * perSample)..<((k + 1) * perSample)]), shape: latentShape))
+                if let modelCondition { input = try backend.concat([input, modelCondition], dim: 0) }
+                let out = try m.velocity(x: input, timestep: step.timestep, context: context)
+                v += try backend.toHost(out).floats()
+                done += 1
+                try reporter.step(done, of: evaluations)
+            }
+            return v
+        }
+        try reporter.end()
+        model = nil
+        experts[active].release()
+        return latents
     }
 
     func checkChannels(_ m: any VelocityModel, conditioned: Bool) throws {

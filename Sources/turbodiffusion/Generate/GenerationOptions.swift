@@ -84,6 +84,10 @@ struct GenerationOptions: ParsableArguments {
             help: "Most GPU memory (GiB) this run may hold; allocations beyond it fail as out-of-memory would.")
     var maxVram: Double?
 
+    @Option(name: [.customLong("vae_dtype"), .customLong("vae-dtype")],
+            help: "VAE compute type: f32 or bf16 (default: bf16 on a GPU, f32 on the CPU).")
+    var vaeDtype: ComputeType?
+
     @Option(help: "Compute type: bf16 (production) or f32.")
     var dtype: ComputeType = .bf16
 
