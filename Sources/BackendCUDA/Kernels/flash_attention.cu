@@ -42,6 +42,9 @@
 
 #define FA2_KEYS 64
 #define FA2_THREADS 128
+#ifndef FA2_SUB_WIDE
+#define FA2_SUB_WIDE 16 // 16, 32 or 64; see fa2_attention (scripts/cuda/bench_attention.py times the others)
+#endif
 
 extern __shared__ __attribute__((aligned(16))) unsigned char fa2_smem[];
 
@@ -183,7 +186,10 @@ template <bool BF16, int D, int MT, class Tiles>
 __device__ __forceinline__ void fa2_attention(u16* ob, i64 osl, const u16* qb, i64 qsl, const u16* kb, i64 ksl,
                                               const u16* vb, i64 vsl, int q0, int lq, int ntiles, Tiles tiles,
                                               float scale_log2) {
-    constexpr int LD = D + 8, ROWS = 64 * MT, KSTEPS = D / 16, NT = D / 8, ST = FA2_KEYS / 8;
+    constexpr int LD = D + 8, ROWS = 64 * MT, KSTEPS = D / 16, NT = D / 8;
+    // Keys per softmax step: FA2_SUB_WIDE at D = 128 with two m-tiles (O alone takes 128
+    // registers there; ptxas spills with 32 or 64), else the whole tile.
+    constexpr int SUB = D * MT > 128 ? FA2_SUB_WIDE : 64, HALVES = FA2_KEYS / SUB, ST = SUB / 8;
     constexpr int TILE = FA2_KEYS * LD;
     const float neg_inf = -__int_as_float(0x7f800000);
 
@@ -233,94 +239,107 @@ __device__ __forceinline__ void fa2_attention(u16* ob, i64 osl, const u16* qb, i
         fa2_commit(); // K(it+1)
         if (it + 1 < ntiles) fa2_load<D, FA2_KEYS>(vs + ((it + 1) & 1) * TILE * 2, vb, next0, nextend, vsl);
         fa2_commit(); // V(it+1)
+        const int valid = kend - k0; // keys of this tile before kend (≤ 0: none)
 
-        // S = Q·K(it)ᵀ: s[mi][j] is the 16×8 tile of m-tile mi and keys k0 + 8j .. k0 + 8j + 7.
-        float s[MT][ST][4];
+        // The tile in HALVES steps of SUB keys, each with its own softmax update (keeps S and P of
+        // one step in registers beside O).
 #pragma unroll
-        for (int mi = 0; mi < MT; ++mi)
-#pragma unroll
-            for (int j = 0; j < ST; ++j) s[mi][j][0] = s[mi][j][1] = s[mi][j][2] = s[mi][j][3] = 0.0f;
-#pragma unroll
-        for (int kk = 0; kk < KSTEPS; ++kk) {
-            u32 qa[MT][4];
-#pragma unroll
-            for (int mi = 0; mi < MT; ++mi) fa2_ldmatrix(qa[mi], q_lane + (mi * 16 * LD + 16 * kk) * 2);
-#pragma unroll
-            for (int jp = 0; jp < ST / 2; ++jp) {
-                u32 kf[4];
-                fa2_ldmatrix(kf, kt + (16 * jp * LD + 16 * kk) * 2);
-#pragma unroll
-                for (int mi = 0; mi < MT; ++mi) {
-                    fa2_mma<BF16>(s[mi][2 * jp], qa[mi], kf[0], kf[1]);
-                    fa2_mma<BF16>(s[mi][2 * jp + 1], qa[mi], kf[2], kf[3]);
-                }
-            }
-        }
-
-        // Mask keys at or past kend (only in a partial or empty tile). s[mi][j][e]: row g (e < 2)
-        // or g+8, key k0 + 8j + 2t + (e & 1).
-        const int valid = kend - k0;
-        if (valid < FA2_KEYS) {
+        for (int half = 0; half < HALVES; ++half) {
+            // S = Q·Kᵀ: s[mi][j] is the 16×8 tile of m-tile mi and keys k0 + SUB·half + 8j .. +7.
+            float s[MT][ST][4];
 #pragma unroll
             for (int mi = 0; mi < MT; ++mi)
 #pragma unroll
-                for (int j = 0; j < ST; ++j)
+                for (int j = 0; j < ST; ++j) s[mi][j][0] = s[mi][j][1] = s[mi][j][2] = s[mi][j][3] = 0.0f;
 #pragma unroll
-                    for (int e = 0; e < 4; ++e)
-                        if (8 * j + 2 * t + (e & 1) >= valid) s[mi][j][e] = neg_inf;
-        }
-
-        // Online softmax; P goes straight into the A fragments of P·V (pa[mi][kk], keys 16kk..).
-        u32 pa[MT][FA2_KEYS / 16][4];
+            for (int kk = 0; kk < KSTEPS; ++kk) {
+                u32 qa[MT][4];
 #pragma unroll
-        for (int mi = 0; mi < MT; ++mi) {
-            float base[2];
+                for (int mi = 0; mi < MT; ++mi) fa2_ldmatrix(qa[mi], q_lane + (mi * 16 * LD + 16 * kk) * 2);
 #pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                float m = neg_inf;
+                for (int jp = 0; jp < ST / 2; ++jp) {
+                    u32 kf[4];
+                    fa2_ldmatrix(kf, kt + ((SUB * half + 16 * jp) * LD + 16 * kk) * 2);
 #pragma unroll
-                for (int j = 0; j < ST; ++j) m = fmaxf(m, fmaxf(s[mi][j][2 * h], s[mi][j][2 * h + 1]));
-                m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
-                m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
-                const float next = fmaxf(row_max[mi][h], m * scale_log2);
-                // Nothing but -inf so far: subtract 0 so that p = 0 rather than NaN.
-                base[h] = next == neg_inf ? 0.0f : next;
-                const float correction = fa2_exp2(row_max[mi][h] - base[h]); // 0 while row_max is -inf
-                row_max[mi][h] = next;
-                row_sum[mi][h] *= correction;
-#pragma unroll
-                for (int n = 0; n < NT; ++n) {
-                    o[mi][n][2 * h] *= correction;
-                    o[mi][n][2 * h + 1] *= correction;
+                    for (int mi = 0; mi < MT; ++mi) {
+                        fa2_mma<BF16>(s[mi][2 * jp], qa[mi], kf[0], kf[1]);
+                        fa2_mma<BF16>(s[mi][2 * jp + 1], qa[mi], kf[2], kf[3]);
+                    }
                 }
             }
-#pragma unroll
-            for (int j = 0; j < ST; ++j) {
-                float p[4];
-#pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    p[e] = fa2_exp2(fmaf(s[mi][j][e], scale_log2, -base[e >> 1]));
-                    row_sum[mi][e >> 1] += p[e];
-                }
-                // A fragment of keys 16(j/2)..: registers 0,1 from key tile 2kk, 2,3 from 2kk+1.
-                pa[mi][j >> 1][2 * (j & 1)] = fa2_pack<BF16>(p[0], p[1]);
-                pa[mi][j >> 1][2 * (j & 1) + 1] = fa2_pack<BF16>(p[2], p[3]);
-            }
-        }
 
-        fa2_wait<2>(); // V(it) landed (K(it+1), V(it+1) may be in flight)
-        __syncthreads();
-        // O += P·V(it), 16 keys per k-step.
+            // Mask keys at or past kend (only in a partial or empty tile). s[mi][j][e]: row g (e < 2)
+            // or g+8, key k0 + SUB·half + 8j + 2t + (e & 1).
+            if (valid < FA2_KEYS) {
 #pragma unroll
-        for (int kk = 0; kk < FA2_KEYS / 16; ++kk) {
+                for (int mi = 0; mi < MT; ++mi)
 #pragma unroll
-            for (int np = 0; np < NT / 2; ++np) {
-                u32 vf[4];
-                fa2_ldmatrix_trans(vf, vt + (16 * kk * LD + 16 * np) * 2);
+                    for (int j = 0; j < ST; ++j)
 #pragma unroll
-                for (int mi = 0; mi < MT; ++mi) {
-                    fa2_mma<BF16>(o[mi][2 * np], pa[mi][kk], vf[0], vf[1]);
-                    fa2_mma<BF16>(o[mi][2 * np + 1], pa[mi][kk], vf[2], vf[3]);
+                        for (int e = 0; e < 4; ++e)
+                            if (SUB * half + 8 * j + 2 * t + (e & 1) >= valid) s[mi][j][e] = neg_inf;
+            }
+
+            // Online softmax; P goes straight into the A fragments of P·V (pa[mi][kk]: keys 16kk..).
+            u32 pa[MT][SUB / 16][4];
+#pragma unroll
+            for (int mi = 0; mi < MT; ++mi) {
+                float base[2], correction[2];
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    float m = neg_inf;
+#pragma unroll
+                    for (int j = 0; j < ST; ++j) m = fmaxf(m, fmaxf(s[mi][j][2 * h], s[mi][j][2 * h + 1]));
+                    m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+                    m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+                    const float next = fmaxf(row_max[mi][h], m * scale_log2);
+                    // Nothing but -inf so far: subtract 0 so that p = 0 rather than NaN.
+                    base[h] = next == neg_inf ? 0.0f : next;
+                    correction[h] = fa2_exp2(row_max[mi][h] - base[h]); // 0 while row_max is -inf
+                    row_max[mi][h] = next;
+                    row_sum[mi][h] *= correction[h];
+                }
+                // Rescale O only when some row of the warp's m-tile got a new maximum (a warp-uniform
+                // branch; rare once the first tiles have set the maxima).
+                if (__any_sync(0xffffffffu, correction[0] != 1.0f || correction[1] != 1.0f)) {
+#pragma unroll
+                    for (int n = 0; n < NT; ++n) {
+                        o[mi][n][0] *= correction[0];
+                        o[mi][n][1] *= correction[0];
+                        o[mi][n][2] *= correction[1];
+                        o[mi][n][3] *= correction[1];
+                    }
+                }
+#pragma unroll
+                for (int j = 0; j < ST; ++j) {
+                    float p[4];
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) {
+                        p[e] = fa2_exp2(fmaf(s[mi][j][e], scale_log2, -base[e >> 1]));
+                        row_sum[mi][e >> 1] += p[e];
+                    }
+                    // Registers 0,1 of pa[mi][kk] from key tile 2kk, 2,3 from 2kk+1.
+                    pa[mi][j >> 1][2 * (j & 1)] = fa2_pack<BF16>(p[0], p[1]);
+                    pa[mi][j >> 1][2 * (j & 1) + 1] = fa2_pack<BF16>(p[2], p[3]);
+                }
+            }
+
+            if (half == 0) {
+                fa2_wait<2>(); // V(it) landed (K(it+1), V(it+1) may be in flight)
+                __syncthreads();
+            }
+            // O += P·V, 16 keys per k-step.
+#pragma unroll
+            for (int kk = 0; kk < SUB / 16; ++kk) {
+#pragma unroll
+                for (int np = 0; np < NT / 2; ++np) {
+                    u32 vf[4];
+                    fa2_ldmatrix_trans(vf, vt + ((SUB * half + 16 * kk) * LD + 16 * np) * 2);
+#pragma unroll
+                    for (int mi = 0; mi < MT; ++mi) {
+                        fa2_mma<BF16>(o[mi][2 * np], pa[mi][kk], vf[0], vf[1]);
+                        fa2_mma<BF16>(o[mi][2 * np + 1], pa[mi][kk], vf[2], vf[3]);
+                    }
                 }
             }
         }
