@@ -1,12 +1,16 @@
 import CCUDA
+import Foundation
 import TensorCore
 
 /// Dense attention, `softmax(q·kᵀ·scale + bias)·v`, in two paths:
 ///
-/// - fused (`td_flash_attn_*` in Kernels/attention.cu): bf16/f16 q, k, v of one dtype,
-///   D = Dv ∈ {64, 128}, no bias, sm_80+, rows 16-byte aligned with a contiguous D (the DiT's
-///   `[L, H·D]` head views qualify). Online softmax on tensor cores; P is rounded to the input
-///   type as the operand of P·V, everything else accumulates in fp32.
+/// - fused: bf16/f16 q, k, v of one dtype, D = Dv ∈ {64, 128}, no bias, sm_80+, rows 16-byte
+///   aligned with a contiguous D (the DiT's `[L, H·D]` head views qualify). Online softmax on
+///   tensor cores; P is rounded to the input type as the operand of P·V, everything else
+///   accumulates in fp32. `td_fa2_*` (Kernels/flash_attention.cu: 128 query rows per block,
+///   ldmatrix, double-buffered K/V) for a positive finite scale, fewer than 2³¹ − 256 tokens and
+///   enough shared memory per block (102 KiB at D = 128: not on sm_86/89); otherwise, or with `TURBODIFFUSION_FLASH_V1=1` in the environment, `td_flash_attn_*`
+///   (Kernels/attention.cu: 64 rows per block).
 /// - composed (every other case): per chunk of heads or query rows, S = q·kᵀ in fp32 through
 ///   cuBLASLt, `td_attn_softmax` applies scale, bias and the softmax in place (fp32), then P·V
 ///   with P and v in fp32, rounded once to q's dtype. Scores are bounded by
@@ -18,8 +22,16 @@ import TensorCore
 extension CUDABackend {
     /// Most fp32 scores one composed chunk holds by default (512 MiB).
     public static let attentionScoreBudget = 1 << 27
-    /// Rows per block and keys per tile of the fused kernel (FA_ROWS/FA_KEYS in attention.cu).
+    /// Rows per block and keys per tile of `td_flash_attn_*` (FA_ROWS/FA_KEYS in attention.cu).
     static let flashTile = 64
+    /// Query rows per block of `td_fa2_*` (64·MT in flash_attention.cu) and its shared memory:
+    /// the Q tile plus double-buffered 64-key K and V tiles, rows of D + 8 bf16/f16 elements.
+    static let fa2Rows = 128
+    static func fa2SharedBytes(rows: Int, d: Int) -> Int { (rows + 4 * 64) * (d + 8) * 2 }
+    /// Token counts the fa2 kernels index with 32-bit integers.
+    static let fa2MaxTokens = Int(Int32.max) - 256
+    /// `TURBODIFFUSION_FLASH_V1=1`: dense attention takes `td_flash_attn_*` instead of `td_fa2_*`.
+    static let preferFlashV1 = ProcessInfo.processInfo.environment["TURBODIFFUSION_FLASH_V1"] == "1"
 
     public func attention(q: Tensor, k: Tensor, v: Tensor, scale: Float, bias: Tensor?) throws -> Tensor {
         try attention(q: q, k: k, v: v, scale: scale, bias: bias, allowFused: true)
@@ -56,6 +68,11 @@ extension CUDABackend {
             return out
         }
         if allowFused, biasView == nil, let kernel = try flashKernel(q: q, k: k, v: v) {
+            if !Self.preferFlashV1, scale > 0, scale.isFinite, max(lq, lk) <= Self.fa2MaxTokens,
+               Self.fa2SharedBytes(rows: Self.fa2Rows, d: d) <= maxSharedMemoryPerBlock {
+                return try fa2Attention(kernel.replacingOccurrences(of: "td_flash_attn_", with: "td_fa2_"),
+                                        q: q, k: k, v: v, scale: scale)
+            }
             return try flashAttention(kernel, q: q, k: k, v: v, scale: scale)
         }
         return try composedAttention(q: q, k: k, v: v, scale: scale, bias: biasView, budget: scoreBudget)
@@ -78,7 +95,7 @@ extension CUDABackend {
     }
 
     /// Element strides of the b, h and l dims (0 for size-1 dims, whose stride is never used).
-    private func rowStrides(_ t: Tensor) -> [KernelArgument] {
+    func rowStrides(_ t: Tensor) -> [KernelArgument] {
         (0..<3).map { .int64(Int64(t.shape[$0] == 1 ? 0 : t.strides[$0])) }
     }
 
@@ -90,6 +107,21 @@ extension CUDABackend {
         let sharedBytes = 3 * tile * (d + 8) * 2
         let scaleLog2 = Float(Double(scale) * 1.442_695_040_888_963_4)   // scale·log2(e)
         try launch(.attention, kernel, grid: ((lq + tile - 1) / tile, nh, nb), block: (128, 1, 1), sharedBytes: sharedBytes,
+                   [.pointer(try address(out)), .pointer(try address(q)), .pointer(try address(k)), .pointer(try address(v)),
+                    .int64(Int64(lq)), .int64(Int64(k.shape[2])), .float(scaleLog2)]
+                   + rowStrides(q) + rowStrides(k) + rowStrides(v) + rowStrides(out))
+        return out
+    }
+
+    /// Launches a `td_fa2_*` dense kernel (operands as `flashKernel` accepts them) into a new
+    /// [B, H, Lq, D] tensor.
+    private func fa2Attention(_ kernel: String, q: Tensor, k: Tensor, v: Tensor, scale: Float) throws -> Tensor {
+        let (nb, nh, lq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+        let out = try empty([nb, nh, lq, d], dtype: q.dtype)
+        let rows = Self.fa2Rows
+        let scaleLog2 = Float(Double(scale) * 1.442_695_040_888_963_4)
+        try launch(.flashAttention, kernel, grid: ((lq + rows - 1) / rows, nh, nb), block: (128, 1, 1),
+                   sharedBytes: Self.fa2SharedBytes(rows: rows, d: d),
                    [.pointer(try address(out)), .pointer(try address(q)), .pointer(try address(k)), .pointer(try address(v)),
                     .int64(Int64(lq)), .int64(Int64(k.shape[2])), .float(scaleLog2)]
                    + rowStrides(q) + rowStrides(k) + rowStrides(v) + rowStrides(out))

@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 /// SLA block map, block-sparse attention and SageSLA's 8-bit sparse branch (Kernels/sparse_attention.cu).
@@ -12,7 +13,10 @@ import TensorCore
 /// - `quantizedBlockSparseAttention` reproduces every rounding point of the CPU emulation; exp2 is
 ///   evaluated in double and rounded once, so it equals the CPU's `exp2f` whenever that one is
 ///   correctly rounded. A rare 1-ulp difference there can move one fp8 rounding of P.
-/// - `blockSparseAttention` is plain fp32 with its own summation order.
+/// - `blockSparseAttention` is plain fp32 with its own summation order; for bf16/f16 with
+///   D = Dv ∈ {64, 128}, blockQ ∈ {64, 128} and blockK a multiple of 64 it runs on tensor cores
+///   (`td_fa2_sparse_*` in Kernels/flash_attention.cu: fp32 online softmax, P rounded to the input
+///   type as the operand of P·V, as in dense fused attention).
 ///
 /// Unlike the CPU, the attention ops do not check the block indices (that would need the table on
 /// the host): an index outside `0..<⌈Lk/blockK⌉` is skipped, and a row with no valid block is NaN.
@@ -134,6 +138,17 @@ extension CUDABackend: SparseAttentionBackend {
         let odt = try floatCode(q.dtype, op)
         let out = try empty([s.nb, s.nh, s.lq, s.dv], dtype: q.dtype)
         guard s.heads > 0, s.lq > 0, s.dv > 0 else { return out }
+        if let kernel = try fa2SparseKernel(q: q, k: k, v: v, s, blockQ: blockQ, blockK: blockK, scale: scale) {
+            let table = blocks.isContiguous ? blocks : try contiguous(blocks)
+            try launch(.flashAttention, kernel, grid: (s.mq, s.nh, s.nb), block: (128, 1, 1),
+                       sharedBytes: Self.fa2SharedBytes(rows: blockQ, d: s.d), [
+                           .pointer(try address(out)), .pointer(try address(q)), .pointer(try address(k)),
+                           .pointer(try address(v)), .pointer(try address(table)), .int64(Int64(s.lq)), .int64(Int64(s.lk)),
+                           .int32(Int32(blockK)), .int32(Int32(s.keep)), .int32(Int32(s.mq)), .int32(Int32(s.mk)),
+                           .float(Float(Double(scale) * 1.442_695_040_888_963_4)),
+                       ] + rowStrides(q) + rowStrides(k) + rowStrides(v) + rowStrides(out))
+            return out
+        }
         let (rows, keys) = (Self.attentionRows, Self.attentionKeys)
         let floats = rows * (s.d + 1) + keys * (s.d + 1) + keys * s.dv + rows * (keys + 1) + 3 * rows
         try checkAttentionLimits(s, sharedBytes: floats * 4, op)
@@ -146,6 +161,23 @@ extension CUDABackend: SparseAttentionBackend {
         try launch(.sparseAttention, "td_block_sparse_attention", grid: (s.gridX(blockQ: blockQ), s.heads, 1),
                    block: (Self.attentionThreads, 1, 1), sharedBytes: floats * 4, arguments)
         return out
+    }
+
+    /// `TURBODIFFUSION_SPARSE_CUDA_CORES=1`: `blockSparseAttention` always takes the CUDA-core kernel.
+    static let preferCUDACoreSparse = ProcessInfo.processInfo.environment["TURBODIFFUSION_SPARSE_CUDA_CORES"] == "1"
+
+    /// The tensor-core kernel (`td_fa2_sparse_*`, Kernels/flash_attention.cu) for these operands,
+    /// or nil when it does not cover them: the dense fused kernel's operand conditions
+    /// (`flashKernel`), blockQ ∈ {64, 128} (one thread block per query block), blockK a multiple
+    /// of 64 (key tiles of 64), a positive finite scale, token counts below 2³¹ − 256 and the
+    /// shared memory available.
+    private func fa2SparseKernel(q: Tensor, k: Tensor, v: Tensor, _ s: AttentionShape, blockQ: Int, blockK: Int,
+                                 scale: Float) throws -> String? {
+        guard !Self.preferCUDACoreSparse, blockQ == 64 || blockQ == 128, blockK % 64 == 0, scale > 0, scale.isFinite,
+              max(s.lq, s.lk) <= Self.fa2MaxTokens, s.mq <= Int(Int32.max), s.keep * (blockK / 64) <= Int(Int32.max),
+              Self.fa2SharedBytes(rows: blockQ, d: s.d) <= maxSharedMemoryPerBlock,
+              try flashKernel(q: q, k: k, v: v) != nil else { return nil }
+        return "td_fa2_sparse_\(q.dtype == .bf16 ? "bf16" : "f16")_d\(s.d)_q\(blockQ)"
     }
 
     public func quantizedBlockSparseAttention(q: Tensor, k: Tensor, v: Tensor, blocks: Tensor, blockQ: Int, blockK: Int,

@@ -15,6 +15,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public let deviceName: String
     public let computeCapability: (major: Int, minor: Int)
     public let multiprocessorCount: Int
+    /// Most dynamic shared memory one block may opt into (bytes): 163 KiB on sm_80, 227 KiB on
+    /// sm_90, 99 KiB on sm_86/89/120.
+    public let maxSharedMemoryPerBlock: Int
     /// The driver's CUDA version, e.g. 13000.
     public let driverVersion: Int
     public let totalMemory: Int
@@ -77,6 +80,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         let major = try attribute(Int32(CCU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR))
         let minor = try attribute(Int32(CCU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR))
         multiprocessorCount = try attribute(Int32(CCU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT))
+        maxSharedMemoryPerBlock = try attribute(Int32(CCU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN))
         var nameBuffer = [CChar](repeating: 0, count: 256)
         try driver.check(api.cuDeviceGetName(&nameBuffer, Int32(nameBuffer.count), dev), "cuDeviceGetName")
         deviceName = String(decoding: nameBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -16,14 +16,15 @@ struct KernelFamily: Sendable {
     static let elementwise = KernelFamily("elementwise", KernelSources.elementwise)
     static let softmax = KernelFamily("softmax", KernelSources.softmax)
     static let attention = KernelFamily("attention", KernelSources.attention)
+    static let flashAttention = KernelFamily("flash_attention", KernelSources.flashAttention)
     static let layout = KernelFamily("layout", KernelSources.layout)
     static let norms = KernelFamily("norms", KernelSources.norms)
     static let sparseAttention = KernelFamily("sparse_attention", KernelSources.sparseAttention)
     static let quantizedMatmul = KernelFamily("quantized_matmul", KernelSources.quantizedMatmul)
     static let conv = KernelFamily("conv", KernelSources.conv)
     /// Every family, for tests that compile them all.
-    static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .layout, .norms, .sparseAttention, .quantizedMatmul,
-                                       .conv]
+    static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .flashAttention, .layout, .norms, .sparseAttention,
+                                       .quantizedMatmul, .conv]
 }
 
 /// Loaded modules and their functions, compiled on first use.

@@ -120,6 +120,14 @@ enum SparseAttentionCases {
             (Problem(h: 3, lq: 200, lk: 333, d: 64, dv: 48, blockQ: 64, blockK: 128, keep: 2), .f32),
             (Problem(h: 2, lq: 300, lk: 300, d: 128, dv: 128, blockQ: 128, blockK: 64, keep: 3, dit: true), .f16),
             (Problem(h: 2, lq: 4096, lk: 4096, d: 128, dv: 128, blockQ: 128, blockK: 64, keep: 6, dit: true), .bf16),
+            // The CUDA tensor-core kernel (bf16/f16, D = Dv ∈ {64, 128}, blockQ ∈ {64, 128}, blockK a
+            // multiple of 64): partial last query and key blocks, Lq ≠ Lk, keep 1, 128/128.
+            (Problem(h: 3, lq: 250, lk: 333, d: 128, dv: 128, blockQ: 128, blockK: 64, keep: 3, dit: true), .bf16),
+            (Problem(h: 2, lq: 130, lk: 200, d: 64, dv: 64, blockQ: 64, blockK: 64, keep: 1, dit: true), .bf16),
+            (Problem(h: 2, lq: 190, lk: 141, d: 128, dv: 128, blockQ: 64, blockK: 64, keep: 2, dit: true), .f16),
+            (Problem(b: 2, h: 1, lq: 140, lk: 390, d: 64, dv: 64, blockQ: 128, blockK: 128, keep: 2), .bf16),
+            // Block sizes the tensor-core kernel leaves to the CUDA-core one.
+            (Problem(h: 2, lq: 150, lk: 150, d: 64, dv: 64, blockQ: 64, blockK: 32, keep: 2, dit: true), .bf16),
         ]
         let scale: Float = 0.125
         for (p, dt) in problems {
@@ -133,7 +141,8 @@ enum SparseAttentionCases {
         }
         // Keeping every key block is dense attention.
         for (p, dt) in [(Problem(h: 2, lq: 300, lk: 300, d: 64, blockQ: 128, blockK: 64, keep: 5), DType.f32),
-                        (Problem(h: 3, lq: 300, lk: 300, d: 128, blockQ: 64, blockK: 128, keep: 3, dit: true), .bf16)] {
+                        (Problem(h: 3, lq: 300, lk: 300, d: 128, blockQ: 64, blockK: 128, keep: 3, dit: true), .bf16),
+                        (Problem(h: 2, lq: 333, lk: 333, d: 128, dv: 128, blockQ: 128, blockK: 64, keep: 6, dit: true), .bf16)] {
             cases.append(OpCase(op: "blockSparseAttention", variant: "\(p.name) = dense attention", dtype: dt,
                                 inputs: { rng in try p.tensors(&rng, dt) + [p.table(&rng)] },
                                 run: { b, x in
