@@ -9,7 +9,7 @@ import TensorCore
 ///   tensor cores; P is rounded to the input type as the operand of P·V, everything else
 ///   accumulates in fp32. `td_fa2_*` (Kernels/flash_attention.cu: 128 query rows per block,
 ///   ldmatrix, double-buffered K/V) for a positive finite scale, fewer than 2³¹ − 256 tokens and
-///   enough shared memory per block (102 KiB at D = 128: not on sm_86/89); otherwise, or with `TURBODIFFUSION_FLASH_V1=1` in the environment, `td_flash_attn_*`
+///   enough shared memory per block (102 KiB at D = 128: not on sm_86/89); otherwise `td_flash_attn_*`
 ///   (Kernels/attention.cu: 64 rows per block).
 /// - composed (every other case): per chunk of heads or query rows, S = q·kᵀ in fp32 through
 ///   cuBLASLt, `td_attn_softmax` applies scale, bias and the softmax in place (fp32), then P·V
@@ -30,8 +30,6 @@ extension CUDABackend {
     static func fa2SharedBytes(rows: Int, d: Int) -> Int { (rows + 4 * 64) * (d + 8) * 2 }
     /// Token counts the fa2 kernels index with 32-bit integers.
     static let fa2MaxTokens = Int(Int32.max) - 256
-    /// `TURBODIFFUSION_FLASH_V1=1`: dense attention takes `td_flash_attn_*` instead of `td_fa2_*`.
-    static let preferFlashV1 = ProcessInfo.processInfo.environment["TURBODIFFUSION_FLASH_V1"] == "1"
 
     public func attention(q: Tensor, k: Tensor, v: Tensor, scale: Float, bias: Tensor?) throws -> Tensor {
         try attention(q: q, k: k, v: v, scale: scale, bias: bias, allowFused: true)
@@ -68,7 +66,7 @@ extension CUDABackend {
             return out
         }
         if allowFused, biasView == nil, let kernel = try flashKernel(q: q, k: k, v: v) {
-            if !Self.preferFlashV1, scale > 0, scale.isFinite, max(lq, lk) <= Self.fa2MaxTokens,
+            if scale > 0, scale.isFinite, max(lq, lk) <= Self.fa2MaxTokens,
                Self.fa2SharedBytes(rows: Self.fa2Rows, d: d) <= maxSharedMemoryPerBlock {
                 return try fa2Attention(kernel.replacingOccurrences(of: "td_flash_attn_", with: "td_fa2_"),
                                         q: q, k: k, v: v, scale: scale)

@@ -163,8 +163,6 @@ extension CUDABackend: SparseAttentionBackend {
         return out
     }
 
-    /// `TURBODIFFUSION_SPARSE_CUDA_CORES=1`: `blockSparseAttention` always takes the CUDA-core kernel.
-    static let preferCUDACoreSparse = ProcessInfo.processInfo.environment["TURBODIFFUSION_SPARSE_CUDA_CORES"] == "1"
 
     /// The tensor-core kernel (`td_fa2_sparse_*`, Kernels/flash_attention.cu) for these operands,
     /// or nil when it does not cover them: the dense fused kernel's operand conditions
@@ -173,7 +171,7 @@ extension CUDABackend: SparseAttentionBackend {
     /// shared memory available.
     private func fa2SparseKernel(q: Tensor, k: Tensor, v: Tensor, _ s: AttentionShape, blockQ: Int, blockK: Int,
                                  scale: Float) throws -> String? {
-        guard !Self.preferCUDACoreSparse, blockQ == 64 || blockQ == 128, blockK % 64 == 0, scale > 0, scale.isFinite,
+        guard blockQ == 64 || blockQ == 128, blockK % 64 == 0, scale > 0, scale.isFinite,
               max(s.lq, s.lk) <= Self.fa2MaxTokens, s.mq <= Int(Int32.max), s.keep * (blockK / 64) <= Int(Int32.max),
               Self.fa2SharedBytes(rows: blockQ, d: s.d) <= maxSharedMemoryPerBlock,
               try flashKernel(q: q, k: k, v: v) != nil else { return nil }
