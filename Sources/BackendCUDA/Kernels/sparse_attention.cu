@@ -26,19 +26,6 @@ __device__ __forceinline__ i64 sa_row(int head, int heads_per_batch, i64 t, i64 
 // ---------------------------------------------------------------------------------------------
 // Block map
 
-// mean[head, c] = (Σ_t k[head, t, c]) / L, summed sequentially over t as the CPU does.
-extern "C" __global__ void td_sla_key_mean(float* mean, const void* k, int dt, i64 sb, i64 sh, i64 st, i64 sc,
-                                           int heads_per_batch, int heads, i64 len, int d) {
-    const i64 total = (i64)heads * d;
-    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (i64)gridDim.x * blockDim.x) {
-        const int head = (int)(i / d), c = (int)(i % d);
-        const i64 base = sa_row(head, heads_per_batch, 0, sb, sh, st) + c * sc;
-        float s = 0.0f;
-        for (i64 t = 0; t < len; ++t) s = __fadd_rn(s, load_float(k, base + t * st, dt));
-        mean[i] = __fdiv_rn(s, (float)len);
-    }
-}
-
 // Block means of x − shift (shift [heads, d] or null): Σ over the block's tokens in order, divided
 // by the block's real token count. transposed = 0: out [heads, nblocks, d]; 1: out [heads, d, nblocks].
 extern "C" __global__ void td_sla_pool(float* out, const void* x, int dt, i64 sb, i64 sh, i64 st, i64 sc,
@@ -388,20 +375,6 @@ extern "C" __global__ void td_sage_quantize_blocks(signed char* out, float* scal
             value = (int)truncf(__fadd_rn(y, y >= 0.0f ? 0.5f : -0.5f));
         }
         out[((i64)head * len + t) * dp + c] = (signed char)value;
-    }
-}
-
-// Per-channel scale of v: max_t |v|/2.25, or 1 for an all-zero channel. scales [heads, dv].
-extern "C" __global__ void td_sage_v_scale(float* scales, const void* v, int dt, i64 sb, i64 sh, i64 st, i64 sc,
-                                           int heads_per_batch, int heads, i64 len, int dv) {
-    const i64 total = (i64)heads * dv;
-    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (i64)gridDim.x * blockDim.x) {
-        const int head = (int)(i / dv), c = (int)(i % dv);
-        const i64 base = sa_row(head, heads_per_batch, 0, sb, sh, st) + c * sc;
-        float amax = 0.0f;
-        for (i64 t = 0; t < len; ++t) amax = fmaxf(amax, fabsf(load_float(v, base + t * st, dt)));
-        const float s = __fdiv_rn(amax, 2.25f);
-        scales[i] = s > 0.0f ? s : 1.0f;
     }
 }
 
