@@ -1,5 +1,8 @@
 import Foundation
 import TensorCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// SLA block map, block-sparse attention and SageSLA's 8-bit sparse branch (Kernels/sparse_attention.cu).
 ///
@@ -12,7 +15,10 @@ import TensorCore
 ///   (ties by lower index) equals the CPU's; the indices are written ascending, as the CPU does.
 /// - `quantizedBlockSparseAttention` reproduces every rounding point of the CPU emulation; exp2 is
 ///   evaluated in double and rounded once, so it equals the CPU's `exp2f` whenever that one is
-///   correctly rounded. A rare 1-ulp difference there can move one fp8 rounding of P.
+///   correctly rounded. A rare 1-ulp difference there can move one fp8 rounding of P. On sm_89+
+///   with D = Dv ∈ {64, 128} and blockK ∈ {64, 128} the tensor-core kernel keeps P and its e4m3
+///   rounding identical; only the order (and, in the e4m3 mma, the accumulator width) of the row
+///   sums and of P·V differ (NMSE ≈ 1e-8 in emulation).
 /// - `blockSparseAttention` is plain fp32 with its own summation order; for bf16/f16 with
 ///   D = Dv ∈ {64, 128}, blockQ ∈ {64, 128} and blockK a multiple of 64 it runs on tensor cores
 ///   (`td_fa2_sparse_*` in Kernels/flash_attention.cu: fp32 online softmax, P rounded to the input
@@ -28,6 +34,16 @@ extension CUDABackend: SparseAttentionBackend {
     private static let attentionTiles = 4
     /// Dynamic shared memory the attention kernels may use (sm_80 allows 163 KiB per block).
     private static let sharedMemoryLimit = 160 * 1024
+    /// Tokens per chunk of the v scale's partial maxima (`SA_VMAX_TOKENS`).
+    private static let vMaxTokens = 128
+
+    /// Whether SageSLA runs on the tensor-core kernel `td_sage_attention_mma_d<D>_k<blockK>`: sm_89+
+    /// (e4m3 mma), D = Dv ∈ {64, 128}, blockK ∈ {64, 128}. Everything else takes `td_sage_attention`.
+    private func useTensorCores(_ s: AttentionShape, blockK: Int) -> Bool {
+        let cc = computeCapability
+        guard cc.major > 8 || (cc.major == 8 && cc.minor >= 9) else { return false }
+        return s.d == s.dv && (s.d == 64 || s.d == 128) && (blockK == 64 || blockK == 128)
+    }
 
     /// A [B, H, L, D] view as kernel arguments: address of its first element, dtype code and the
     /// element strides of B, H, L, D.
@@ -37,14 +53,15 @@ extension CUDABackend: SparseAttentionBackend {
         return [.pointer(try address(t)), .int32(code)] + t.strides.map { .int64(Int64($0)) }
     }
 
-    /// Token mean of k per (head, channel) in the CPU's summation order. -> f32 [B·H, D].
+    /// Token mean of k per (head, channel) in the CPU's summation order (the block map's selection
+    /// depends on its bits), tokens staged through shared memory by whole blocks. -> f32 [B·H, D].
     private func keyMean(_ k: Tensor, op: String) throws -> Tensor {
         let heads = k.shape[0] * k.shape[1], (lk, d) = (k.shape[2], k.shape[3])
         let mean = try empty([heads, d], dtype: .f32)
-        let (grid, block) = elementwiseGrid(heads * d)
-        try launch(.sparseAttention, "td_sla_key_mean", grid: grid, block: block,
+        guard heads > 0, d > 0 else { return mean }
+        try launch(.sparseAttention, "td_sla_key_mean_staged", grid: ((d + 31) / 32, heads, 1), block: (256, 1, 1),
                    [.pointer(try address(mean))] + headView(k, op)
-                   + [.int32(Int32(k.shape[1])), .int32(Int32(heads)), .int64(Int64(lk)), .int32(Int32(d))])
+                   + [.int32(Int32(k.shape[1])), .int64(Int64(lk)), .int32(Int32(d))])
         return mean
     }
 
@@ -207,13 +224,31 @@ extension CUDABackend: SparseAttentionBackend {
                        + [.int32(nh), .int64(Int64(len)), .int32(Int32(s.d)), .int32(Int32(dp)), .int32(Int32(block)),
                           .int32(Int32(count)), .pointer(try shift.map { try address($0) } ?? 0)])
         }
-        // v: e4m3 per channel.
-        let vScale = try empty([s.heads, s.dv], dtype: .f32), v8 = try empty([s.heads, s.lk, s.dv], dtype: .u8)
-        let (g1, b1) = elementwiseGrid(s.heads * s.dv)
-        try launch(.sparseAttention, "td_sage_v_scale", grid: g1, block: b1,
-                   [.pointer(try address(vScale))] + headView(v, op)
-                   + [.int32(nh), .int32(Int32(s.heads)), .int64(Int64(s.lk)), .int32(Int32(s.dv))])
+        // v: per-channel scale from chunk maxima, then e4m3 ([heads, lk, dv], or transposed with permuted
+        // tokens [heads, dv, mk·blockK] for the tensor-core kernel).
+        let vScale = try empty([s.heads, s.dv], dtype: .f32)
+        let vChunks = max(1, (s.lk + Self.vMaxTokens - 1) / Self.vMaxTokens)
+        let partial = try empty([s.heads, vChunks, s.dv], dtype: .f32)
         if s.lk > 0 {
+            try launch(.sparseAttention, "td_sage_v_amax", grid: (vChunks, s.heads, 1), block: (256, 1, 1),
+                       sharedBytes: s.dv * 4,
+                       [.pointer(try address(partial))] + headView(v, op)
+                       + [.int32(nh), .int64(Int64(s.lk)), .int32(Int32(s.dv)), .int32(Int32(vChunks))])
+        }
+        let (g1, b1) = elementwiseGrid(s.heads * s.dv)
+        try launch(.sparseAttention, "td_sage_v_scale_reduce", grid: g1, block: b1, [
+            .pointer(try address(vScale)), .pointer(try address(partial)), .int32(Int32(s.heads)),
+            .int32(Int32(s.lk > 0 ? vChunks : 0)), .int32(Int32(s.dv)),
+        ])
+        let tensorCores = useTensorCores(s, blockK: blockK)
+        let lkp = s.mk * blockK
+        let v8 = try empty(tensorCores ? [s.heads, s.dv, max(lkp, 1)] : [s.heads, s.lk, s.dv], dtype: .u8)
+        if tensorCores, lkp > 0 {
+            let (g2, b2) = elementwiseGrid(s.heads * s.dv * lkp / 4)
+            try launch(.sparseAttention, "td_sage_v_quantize_t", grid: g2, block: b2,
+                       [.pointer(try address(v8)), .pointer(try address(vScale))] + headView(v, op)
+                       + [.int32(nh), .int32(Int32(s.heads)), .int64(Int64(s.lk)), .int64(Int64(lkp)), .int32(Int32(s.dv))])
+        } else if s.lk > 0 {
             let (g2, b2) = elementwiseGrid(s.heads * s.lk * s.dv)
             try launch(.sparseAttention, "td_sage_v_quantize", grid: g2, block: b2,
                        [.pointer(try address(v8)), .pointer(try address(vScale))] + headView(v, op)
@@ -222,6 +257,20 @@ extension CUDABackend: SparseAttentionBackend {
 
         let table = blocks.isContiguous ? blocks : try contiguous(blocks)
         let exponentScale = scale * Float(1.4426950408889634)   // as the CPU: scale · log2 e, rounded to fp32
+        if tensorCores {
+            let kernel = "td_sage_attention_mma_d\(s.d)_k\(blockK)"
+            let shared = 2 * (blockK * (s.d + 16) + s.d * (blockK + 16))
+            try launch(.sparseAttention, kernel, grid: (s.gridX(blockQ: blockQ), s.heads, 1), block: (128, 1, 1),
+                       sharedBytes: shared, [
+                           .pointer(try address(out)), .int32(odt),
+                           .pointer(try address(q8)), .pointer(try address(qScale)),
+                           .pointer(try address(k8)), .pointer(try address(kScale)),
+                           .pointer(try address(v8)), .pointer(try address(vScale)), .pointer(try address(table)),
+                           .int64(Int64(s.lq)), .int64(Int64(s.lk)), .int64(Int64(lkp)), .int32(Int32(blockQ)),
+                           .int32(Int32(s.keep)), .int32(Int32(s.mq)), .int32(Int32(s.mk)), .float(exponentScale),
+                       ])
+            return out
+        }
         try launch(.sparseAttention, "td_sage_attention", grid: (s.gridX(blockQ: blockQ), s.heads, 1),
                    block: (Self.attentionThreads, 1, 1), sharedBytes: words * 4, [
                        .pointer(try address(out)), .int32(odt),

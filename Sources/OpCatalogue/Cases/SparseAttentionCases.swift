@@ -17,6 +17,10 @@ import TensorCore
 ///   may differ by an ulp where libm's exp2f is not correctly rounded, which can move a rare fp8
 ///   rounding of P (a 1/16 change of one probability). 1e-6 leaves room for a few such flips while
 ///   any systematic error (a wrong scale, rounding mode or fp8 conversion) is far above it.
+///   On sm_89+ the CUDA backend runs D = Dv ∈ {64, 128}, blockK ∈ {64, 128} on tensor cores: P
+///   and its e4m3 rounding stay identical, but the row sums and P·V are summed in another order and
+///   the e4m3 mma sums 32 products in a narrower accumulator (chained over one key block only);
+///   emulated with a 13-bit accumulator that costs NMSE ≈ 1e-8, so 1e-6 still holds.
 enum SparseAttentionCases {
     /// [B, H, L, D] from a dense [B, L, H·D] input, as the DiT's self-attention sees q/k/v.
     static func ditView(_ x: Tensor, heads: Int) throws -> Tensor {
@@ -169,6 +173,13 @@ enum SparseAttentionCases {
             (Problem(h: 3, lq: 200, lk: 333, d: 70, dv: 48, blockQ: 64, blockK: 128, keep: 2), .f32),
             (Problem(h: 2, lq: 300, lk: 300, d: 64, blockQ: 128, blockK: 64, keep: 5), .f16),
             (Problem(h: 2, lq: 4096, lk: 4096, d: 128, dv: 128, blockQ: 64, blockK: 128, keep: 4, dit: true), .bf16),
+            // Tensor-core kernel shapes (sm_89+: D = Dv ∈ {64, 128}, blockK ∈ {64, 128}): keep = all, keep = 1,
+            // lengths that are not multiples of the blocks, both block shapes, dense and DiT layouts.
+            (Problem(h: 2, lq: 333, lk: 333, d: 128, dv: 128, blockQ: 64, blockK: 128, keep: 3, dit: true), .bf16),
+            (Problem(h: 2, lq: 250, lk: 390, d: 64, dv: 64, blockQ: 128, blockK: 64, keep: 7, dit: true), .f32),
+            (Problem(h: 3, lq: 190, lk: 260, d: 64, dv: 64, blockQ: 64, blockK: 64, keep: 1, dit: true), .bf16),
+            (Problem(h: 2, lq: 200, lk: 300, d: 128, dv: 128, blockQ: 128, blockK: 128, keep: 2), .f32),
+            (Problem(h: 2, lq: 1000, lk: 1500, d: 128, dv: 128, blockQ: 128, blockK: 64, keep: 5, dit: true), .f32),
         ]
         let scale: Float = 0.125
         return problems.map { p, dt in

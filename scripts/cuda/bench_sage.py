@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""SageSLA's sparse branch on the GPU without Swift: the tensor-core kernel against the CUDA-core one.
+
+    python3 scripts/cuda/bench_sage.py [--len 32760] [--heads 12] [--dim 128] [--block-q 64] [--block-k 128]
+                                       [--topk 0.1] [--bound 1e-6] [--arch sm_90] [--timeout 300]
+
+Compiles Kernels/common.cu + Kernels/sparse_attention.cu with CuPy/NVRTC, builds DiT-layout bf16
+q/k/v ([L, H·D] seen as [1, H, L, D]) and a random block table (keep = ⌊topk·⌈L/blockK⌉⌋ key blocks
+per query block) with PyTorch, and runs the quantized path exactly as
+CUDABackend.quantizedBlockSparseAttention launches it (same kernels, order, arguments, grids, blocks,
+shared memory): key mean, int8 q/k, v scale, e4m3 v, attention. Checks the tensor-core output
+against the CUDA-core kernel (NMSE, f32 outputs; exit 1 above --bound) and the v scales against
+PyTorch (bitwise), then times both paths (CUDA events, median of 20 after warm-up) with bf16
+outputs. Prints ms and effective TFLOP/s = 4·Lq·keep·blockK·D·H / time. Exits 2 on a timeout.
+"""
+import argparse, math, os, signal, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KERNELS = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--len", type=int, default=32760)
+    ap.add_argument("--heads", type=int, default=12)
+    ap.add_argument("--dim", type=int, default=128)
+    ap.add_argument("--block-q", type=int, default=64)
+    ap.add_argument("--block-k", type=int, default=128)
+    ap.add_argument("--topk", type=float, default=0.1)
+    ap.add_argument("--bound", type=float, default=1e-6)
+    ap.add_argument("--arch", default="sm_90")
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--timeout", type=int, default=300, help="seconds before the run gives up (exit 2)")
+    args = ap.parse_args()
+
+    def on_alarm(*_):
+        print(f"TIMEOUT after {args.timeout} s", flush=True)
+        os._exit(2)
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(args.timeout)
+
+    import numpy as np
+    import cupy as cp
+    import torch
+
+    L, H, D, BQ, BK = args.len, args.heads, args.dim, args.block_q, args.block_k
+    mq, mk = -(-L // BQ), -(-L // BK)
+    keep = max(1, int(math.floor(args.topk * mk)))
+    dev = torch.device("cuda")
+    props = torch.cuda.get_device_properties(0)
+    sms = props.multi_processor_count
+    print(f"device {props.name} ({sms} SMs), L={L} H={H} D={D} blocks {BQ}x{BK} keep {keep}/{mk}", flush=True)
+
+    t0 = time.time()
+    src = open(os.path.join(KERNELS, "common.cu")).read() + "\n" + open(os.path.join(KERNELS, "sparse_attention.cu")).read()
+    mod = cp.RawModule(code=src, options=("--std=c++17", "-default-device", f"--gpu-architecture={args.arch}"))
+    fn = {}
+    def kernel(name, smem=0):
+        if name not in fn:
+            fn[name] = mod.get_function(name)
+        if smem > 48 * 1024:
+            fn[name].max_dynamic_shared_size_bytes = smem
+        return fn[name]
+    print(f"compiled sparse_attention.cu in {time.time() - t0:.1f} s", flush=True)
+
+    P = lambda t: np.uint64(t.data_ptr()) if t is not None else np.uint64(0)
+    I32, I64, F32 = np.int32, np.int64, np.float32
+    def ew_grid(n):   # CUDABackend.elementwiseGrid
+        return (max(1, min((n + 255) // 256, sms * 32)),), (256,)
+
+    torch.manual_seed(0)
+    x = [torch.randn(L, H * D, device=dev, dtype=torch.float32).to(torch.bfloat16) for _ in range(3)]
+    x[1] += torch.randn(H * D, device=dev).to(torch.bfloat16)   # k with a per-channel offset (the mean shift matters)
+    x[0] *= 2
+    dt = 1   # DT_BF16
+    strides = [I64(L * H * D), I64(D), I64(H * D), I64(1)]   # [1, H, L, D] view of [L, H·D]
+    table = torch.rand(H, mq, mk, device=dev).argsort(dim=-1)[..., :keep].sort(dim=-1).values.to(torch.int32).contiguous()
+    scale = 1.0 / math.sqrt(D)
+    es = F32(np.float32(scale) * np.float32(1.4426950408889634))
+    heads, nh, dp = H, H, (D + 3) // 4 * 4
+    vchunks = max(1, -(-L // 128))
+    lkp = mk * BK
+    chunks = -(-BQ // 64)
+
+    f32 = dict(device=dev, dtype=torch.float32)
+    mean = torch.empty(heads, D, **f32)
+    q8 = torch.empty(heads, L, dp, device=dev, dtype=torch.int8); qs = torch.empty(heads, mq, **f32)
+    k8 = torch.empty(heads, L, dp, device=dev, dtype=torch.int8); ks = torch.empty(heads, mk, **f32)
+    partial = torch.empty(heads, vchunks, D, **f32); vs = torch.empty(heads, D, **f32)
+    vt8 = torch.empty(heads, D, lkp, device=dev, dtype=torch.uint8)
+    v8 = torch.empty(heads, L, D, device=dev, dtype=torch.uint8)
+
+    def prepare(tensor_cores):
+        kernel("td_sla_key_mean_staged")(((D + 31) // 32, heads), (256,), (P(mean), P(x[1]), I32(dt), *strides, I32(nh), I64(L), I32(D)))
+        for t, vals, scl, blk, cnt, shift in ((x[0], q8, qs, BQ, mq, None), (x[1], k8, ks, BK, mk, mean)):
+            kernel("td_sage_quantize_blocks")((cnt, heads), (256,), (P(vals), P(scl), P(t), I32(dt), *strides, I32(nh), I64(L),
+                                                                       I32(D), I32(dp), I32(blk), I32(cnt), P(shift)))
+        kernel("td_sage_v_amax")((vchunks, heads), (256,), (P(partial), P(x[2]), I32(dt), *strides, I32(nh), I64(L), I32(D), I32(vchunks)),
+                                 shared_mem=D * 4)
+        g, b = ew_grid(heads * D)
+        kernel("td_sage_v_scale_reduce")(g, b, (P(vs), P(partial), I32(heads), I32(vchunks), I32(D)))
+        if tensor_cores:
+            g, b = ew_grid(heads * D * lkp // 4)
+            kernel("td_sage_v_quantize_t")(g, b, (P(vt8), P(vs), P(x[2]), I32(dt), *strides, I32(nh), I32(heads), I64(L), I64(lkp), I32(D)))
+        else:
+            g, b = ew_grid(heads * L * D)
+            kernel("td_sage_v_quantize")(g, b, (P(v8), P(vs), P(x[2]), I32(dt), *strides, I32(nh), I32(heads), I64(L), I32(D)))
+
+    def attend(tensor_cores, out, odt):
+        if tensor_cores:
+            smem = 2 * (BK * (D + 16) + D * (BK + 16))
+            kernel(f"td_sage_attention_mma_d{D}_k{BK}", smem)(
+                (mq * chunks, heads), (128,),
+                (P(out), I32(odt), P(q8), P(qs), P(k8), P(ks), P(vt8), P(vs), P(table), I64(L), I64(L), I64(lkp),
+                 I32(BQ), I32(keep), I32(mq), I32(mk), es), shared_mem=smem)
+        else:
+            stride = dp // 4 + 1
+            smem = 4 * (64 * stride + BK * stride + 64 * (BK + 1) + 32 * D + 3 * 64)
+            kernel("td_sage_attention", smem)(
+                (mq * chunks, heads), (256,),
+                (P(out), I32(odt), P(q8), P(qs), P(k8), P(ks), P(v8), P(vs), P(table), I64(L), I64(L), I32(dp), I32(D),
+                 I32(BQ), I32(BK), I32(keep), I32(mq), I32(mk), es), shared_mem=smem)
+
+    def sync():
+        cp.cuda.Device().synchronize()
+        torch.cuda.synchronize()
+
+    torch.cuda.synchronize()
+    # Correctness: f32 outputs of both paths.
+    outs = {}
+    for tc in (False, True):
+        out = torch.full((heads, L, D), float("nan"), **f32)
+        prepare(tc)
+        attend(tc, out, 0)
+        sync()
+        outs[tc] = out
+    want = x[2].float().view(L, H, D).abs().amax(dim=0) / 2.25
+    want = torch.where(want > 0, want, torch.ones_like(want))
+    scales_ok = torch.equal(vs, want)
+    ref, got = outs[False].double(), outs[True].double()
+    finite = bool(torch.isfinite(got).all()) and bool(torch.isfinite(ref).all())
+    nmse = float(((got - ref) ** 2).sum() / (ref ** 2).sum()) if finite else float("inf")
+    maxrel = float(((got - ref).abs().max() / ref.abs().max())) if finite else float("inf")
+    print(f"v scales vs torch (bitwise): {'ok' if scales_ok else 'MISMATCH'}")
+    print(f"tensor cores vs CUDA cores: nmse {nmse:.3e}, max |diff|/max|ref| {maxrel:.3e} (bound {args.bound:g})", flush=True)
+
+    # Timing: bf16 outputs as the DiT calls it.
+    flops = 4.0 * L * keep * BK * D * H
+    def timed(f):
+        for _ in range(3):
+            f()
+        sync()
+        times = []
+        for _ in range(args.reps):
+            a, b = cp.cuda.Event(), cp.cuda.Event()
+            a.record(); f(); b.record(); b.synchronize()
+            times.append(cp.cuda.get_elapsed_time(a, b))
+        return sorted(times)[len(times) // 2]
+    out16 = torch.empty(heads, L, D, device=dev, dtype=torch.bfloat16)
+    print(f"{'path':<14}{'prepare ms':>12}{'attention ms':>14}{'total ms':>10}{'TFLOP/s (attn)':>16}")
+    for tc in (False, True):
+        prep = timed(lambda: prepare(tc))
+        prepare(tc); sync()
+        att = timed(lambda: attend(tc, out16, 1))
+        tot = timed(lambda: (prepare(tc), attend(tc, out16, 1)))
+        print(f"{'tensor cores' if tc else 'CUDA cores':<14}{prep:>12.3f}{att:>14.3f}{tot:>10.3f}{flops / att / 1e9:>16.1f}", flush=True)
+    signal.alarm(0)
+    ok = finite and nmse <= args.bound and scales_ok
+    print("PASS" if ok else "FAIL")
+    sys.exit(0 if ok else 1)
+
+
+main()

@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Run the tensor-core SageSLA kernel (td_sage_attention_mma_*, Kernels/sparse_attention.cu) on the CPU.
+
+    python3 scripts/cuda/emulate_sage_attention.py [ROOT]
+
+Extracts the kernel's device code (the e4m3 helpers, sg_perm + td_sage_v_quantize_t and the
+"SG device code" section) and compiles it with sage_attention_emulator.cpp, which runs one
+std::thread per CUDA thread with real barriers and emulates warp shuffles, cp.async (copies landing
+early or only at their wait), mma.m16n8k32 (s8 and e4m3, fragment layouts from the PTX ISA) and
+ex2.approx (the exact value moved by up to ±12 ulp). Compares with a C++ port of
+CPUBackend.quantizedBlockSparseAttention. Needs g++ 12+ (C++20); no GPU.
+"""
+import os, re, subprocess, sys, tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.dirname(HERE))
+
+
+def between(src, start, end):
+    i = src.index(start)
+    return src[i:src.index(end, i)]
+
+
+def main():
+    src = open(os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels", "sparse_attention.cu")).read()
+    defines = "\n".join(re.findall(r"^#define (?:SG_ROWS|SG_THREADS|SG_TIE_ULPS) \d+$", src, re.M))
+    sa_row = re.search(r"__device__ __forceinline__ i64 sa_row\(.*?\n}\n", src, re.S).group(0)
+    fp8 = between(src, "// Float → e4m3fn bits", "__device__ __forceinline__ int sa_dp4a")
+    vt = between(src, "// Key order inside each group", "// ------")
+    body = between(src, "// ---- SG device code", "// ---- SG entry points")
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "sage_extract.inc"), "w") as f:
+            f.write("\n".join([defines, sa_row, fp8, vt, body]))
+        exe = os.path.join(tmp, "emulate")
+        subprocess.check_call(["g++", "-std=c++20", "-O2", "-ffp-contract=off", "-pthread", "-Wno-unknown-pragmas",
+                               f"-I{tmp}", "-o", exe, os.path.join(HERE, "sage_attention_emulator.cpp")])
+        sys.exit(subprocess.call([exe]))
+
+
+main()
