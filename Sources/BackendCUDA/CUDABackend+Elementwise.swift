@@ -126,6 +126,23 @@ extension CUDABackend {
         let n = out.count
         guard n > 0 else { return out }
         let (grid, block) = elementwiseGrid(n)
+        if let cols = Self.repeatedRow(eb), try StridedArgument(ea).isLinear {
+            try launch(.elementwise, "td_binary_rows", grid: grid, block: block, [
+                .pointer(try address(out)), .int32(aCode), .pointer(ba.address), .int32(aCode), .int64(Int64(ea.offset)),
+                .pointer(bb.address), .int32(bCode), .int64(Int64(eb.offset)), .int64(Int64(cols)), .int64(Int64(n)),
+                .int32(Self.binaryCode(op).rawValue),
+            ])
+            return out
+        }
+        if op == .add || op == .mul || op == .maximum || op == .minimum, let cols = Self.repeatedRow(ea), try StridedArgument(eb).isLinear {
+            // Commutative: the dense operand goes first; the result keeps a's dtype.
+            try launch(.elementwise, "td_binary_rows", grid: grid, block: block, [
+                .pointer(try address(out)), .int32(aCode), .pointer(bb.address), .int32(bCode), .int64(Int64(eb.offset)),
+                .pointer(ba.address), .int32(aCode), .int64(Int64(ea.offset)), .int64(Int64(cols)), .int64(Int64(n)),
+                .int32(Self.binaryCode(op).rawValue),
+            ])
+            return out
+        }
         try launch(.elementwise, "td_binary", grid: grid, block: block, [
             .pointer(try address(out)), .int32(aCode),
             .pointer(ba.address), .int32(aCode), .strided(try StridedArgument(ea)),
@@ -133,6 +150,22 @@ extension CUDABackend {
             .int64(Int64(n)), .int32(Self.binaryCode(op).rawValue),
         ])
         return out
+    }
+
+    /// For a broadcast view: the length of the dense row it repeats (stride 0 on every leading dim,
+    /// row-major contiguous over the trailing dims), or nil when it is not of that form.
+    static func repeatedRow(_ t: Tensor) -> Int? {
+        var cols = 1, i = t.rank - 1
+        while i >= 0 && (t.shape[i] == 1 || t.strides[i] == cols) {
+            cols *= t.shape[i]
+            i -= 1
+        }
+        guard i >= 0, cols > 1 else { return nil }          // fully dense or a scalar: the general kernel
+        while i >= 0 {
+            if t.shape[i] != 1 && t.strides[i] != 0 { return nil }
+            i -= 1
+        }
+        return cols
     }
 
     // MARK: Normalisation

@@ -116,6 +116,35 @@ def dit(args):
           f"({torch.cuda.get_device_name()}, torch {torch.__version__})")
 
 
+def vae(args):
+    """The official Wan2.1 VAE decoder (vae2_1.py, seeded random weights, bf16 as the reference
+    pipeline runs it on a GPU) on a [16, T, H/8, W/8] latent; prints time and peak memory."""
+    import wan_reference
+    mod = wan_reference.load("vae2_1")
+    torch.manual_seed(args.seed)
+    with torch.device("cuda"):
+        model = mod.WanVAE_(dim=96, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+                            temperal_downsample=[False, True, True], dropout=0.0)
+    model = model.to(torch.bfloat16).eval()
+    w, h = (int(v) for v in args.size.split("x"))
+    t = (args.frames - 1) // 4 + 1
+    z = torch.randn(1, 16, t, h // 8, w // 8, device="cuda", dtype=torch.bfloat16)
+    scale = [torch.zeros(16, device="cuda", dtype=torch.bfloat16), torch.ones(16, device="cuda", dtype=torch.bfloat16)]
+    times = []
+    with torch.no_grad(), torch.amp.autocast("cuda", dtype=torch.bfloat16):
+        for i in range(args.repeats + 1):
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            video = model.decode(z, scale).float().clamp_(-1, 1)
+            torch.cuda.synchronize()
+            if i > 0:
+                times.append(time.perf_counter() - start)
+    assert video.shape[2] == args.frames, video.shape
+    times.sort()
+    print(f"reference vae-decode {args.frames} {args.size} bf16: median {times[len(times) // 2]:.3f} s over {len(times)} "
+          f"(min {times[0]:.3f}); peak {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB ({torch.cuda.get_device_name()})")
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="what", required=True)
@@ -125,8 +154,13 @@ def main():
     d.add_argument("--size", default="832x480")
     d.add_argument("--repeats", type=int, default=3)
     d.add_argument("--seed", type=int, default=0)
+    v = sub.add_parser("vae")
+    v.add_argument("--frames", type=int, default=81)
+    v.add_argument("--size", default="832x480")
+    v.add_argument("--repeats", type=int, default=2)
+    v.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    {"dit": dit}[args.what](args)
+    {"dit": dit, "vae": vae}[args.what](args)
 
 
 main()

@@ -5,7 +5,7 @@ engine does at run time, and report registers, spills and shared memory from ptx
     python3 scripts/cuda/check_kernels.py [--arch sm_90a] [FAMILY ...]
 
 Needs NVIDIA's wheels (pip install nvidia-cuda-nvrtc nvidia-cuda-nvcc) or a CUDA toolkit;
-no GPU. Exits non-zero when a family does not compile or a kernel spills.
+no GPU. Exits non-zero when a family does not compile or a kernel spills more than 128 bytes.
 """
 import argparse, ctypes, glob, os, re, subprocess, sys, tempfile
 
@@ -83,8 +83,10 @@ def main():
                 kernel = m.group(1)
             m = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", line)
             if m and kernel and (int(m.group(2)) or int(m.group(3))):
-                print(f"   SPILL {kernel}: {line.strip()}")
-                failed = True
+                # Small spills to L1 are accepted where measured faster (flash_attention.cu says why).
+                big = max(int(m.group(2)), int(m.group(3))) > 128
+                print(f"   {'SPILL' if big else 'spill (accepted, ≤ 128 B)'} {kernel}: {line.strip()}")
+                failed = failed or big
             m = re.search(r"Used (\d+) registers.*", line)
             if m and kernel:
                 print(f"   {kernel}: {m.group(0).strip()}")

@@ -16,7 +16,7 @@ check() {   # check LABEL COMMAND...: runs it, records ok/FAILED with its wall t
   local t0=$EPOCHREALTIME
   if "$@" > "$out/$label.log" 2>&1; then r=ok; else r=FAILED; failed=1; fi
   local dt=$(awk "BEGIN{print $EPOCHREALTIME - $t0}")
-  summary+=("$(printf '%-34s %-7s %6.1f s  %s' "$label" "$r" "$dt" "$(grep -E 'relative L2|passed,' "$out/$label.log" | tail -1)")")
+  summary+=("$(printf '%-34s %-7s %6.1f s  %s' "$label" "$r" "$dt" "$(grep -E 'relative L2|passed,|mean absolute' "$out/$label.log" | tail -1)")")
   [ $r = ok ] || { echo "== $label FAILED"; tail -25 "$out/$label.log"; }
 }
 dit() {     # dit LABEL WEIGHTS IO BOUND HEADS(0: width/128) TEXTLEN [flags...]

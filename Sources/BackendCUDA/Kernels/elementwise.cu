@@ -67,3 +67,14 @@ extern "C" __global__ void td_binary(void* out, int out_dt, const void* a, int a
         store_float(out, i, out_dt, binary_op(op, x, y));
     }
 }
+
+// The DiT's common case of td_binary: a dense (element i at a_off + i) and b one dense row of
+// `cols` elements repeated over the rows of a (element i uses b[b_off + i % cols]).
+extern "C" __global__ void td_binary_rows(void* out, int out_dt, const void* a, int a_dt, i64 a_off,
+                                          const void* b, int b_dt, i64 b_off, i64 cols, i64 n, int op) {
+    for (i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) {
+        const float x = load_float(a, a_off + i, a_dt);
+        const float y = load_float(b, b_off + i % cols, b_dt);
+        store_float(out, i, out_dt, binary_op(op, x, y));
+    }
+}

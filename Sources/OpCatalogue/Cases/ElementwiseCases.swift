@@ -30,6 +30,19 @@ enum ElementwiseCases {
                                     inputs: { try [$0.tensor([4, 5, 3], dt), $0.tensor([5, 1], .f32, 0.5...2)] },
                                     run: { b, x in try b.binary(op, x[0], x[1]) }))
             }
+            for op in [BinaryOp.add, .mul] {
+                cases.append(OpCase(op: "binary", variant: "\(op) [37,2,65] ⊙ [1,2,65] (repeated row)", dtype: dt,
+                                    inputs: { try [$0.tensor([37, 2, 65], dt), $0.tensor([1, 2, 65], .f32)] },
+                                    run: { b, x in try b.binary(op, x[0], x[1]) }))
+                cases.append(OpCase(op: "binary", variant: "\(op) narrowed [6,9] ⊙ row of a [3,9] view", dtype: dt,
+                                    inputs: { try [$0.tensor([8, 9], dt), $0.tensor([3, 9], .f32)] },
+                                    run: { b, x in try b.binary(op, x[0].narrowed(dim: 0, start: 2, length: 6), x[1].narrowed(dim: 0, start: 1, length: 1)) }))
+            }
+            for op in BinaryOp.allCases {
+                cases.append(OpCase(op: "binary", variant: "\(op) row [1,65] ⊙ [37,65] (repeated row first)", dtype: dt,
+                                    inputs: { try [$0.tensor([1, 65], dt), $0.tensor([37, 65], .bf16, 0.5...2)] },
+                                    run: { b, x in try b.binary(op, x[0], x[1]) }))
+            }
             for shape in [[7, 33], [3, 4, 1000], [5, 1]] {
                 cases.append(OpCase(op: "softmax", variant: "\(shape)", dtype: dt,
                                     inputs: { try [$0.tensor(shape, dt, -5...5)] },
