@@ -4,7 +4,7 @@ import TensorCore
 import Glibc
 #endif
 
-/// SLA block map, block-sparse attention and SageSLA's 8-bit sparse branch (Kernels/sparse_attention.cu).
+/// SLA block map, block-sparse attention and SageSLA's 8-bit sparse branch (Kernels/sparse_attention.cu, Kernels/sage_attention.cu).
 ///
 /// q/k/v are read in place through their strides (the DiT passes `[L, H·D]` activations viewed as
 /// `[1, H, L, D]`), in f32, bf16 or f16; no dense copies are made.
@@ -219,7 +219,7 @@ extension CUDABackend: SparseAttentionBackend {
             (q, q8, qScale, s.lq, blockQ, s.mq, nil), (k, k8, kScale, s.lk, blockK, s.mk, kMean),
         ]
         for (x, values, scales, len, block, count, shift) in quantized where count > 0 {
-            try launch(.sparseAttention, "td_sage_quantize_blocks", grid: (count, s.heads, 1), block: (256, 1, 1),
+            try launch(.sageAttention, "td_sage_quantize_blocks", grid: (count, s.heads, 1), block: (256, 1, 1),
                        [.pointer(try address(values)), .pointer(try address(scales))] + headView(x, op)
                        + [.int32(nh), .int64(Int64(len)), .int32(Int32(s.d)), .int32(Int32(dp)), .int32(Int32(block)),
                           .int32(Int32(count)), .pointer(try shift.map { try address($0) } ?? 0)])
@@ -230,13 +230,13 @@ extension CUDABackend: SparseAttentionBackend {
         let vChunks = max(1, (s.lk + Self.vMaxTokens - 1) / Self.vMaxTokens)
         let partial = try empty([s.heads, vChunks, s.dv], dtype: .f32)
         if s.lk > 0 {
-            try launch(.sparseAttention, "td_sage_v_amax", grid: (vChunks, s.heads, 1), block: (256, 1, 1),
+            try launch(.sageAttention, "td_sage_v_amax", grid: (vChunks, s.heads, 1), block: (256, 1, 1),
                        sharedBytes: s.dv * 4,
                        [.pointer(try address(partial))] + headView(v, op)
                        + [.int32(nh), .int64(Int64(s.lk)), .int32(Int32(s.dv)), .int32(Int32(vChunks))])
         }
         let (g1, b1) = elementwiseGrid(s.heads * s.dv)
-        try launch(.sparseAttention, "td_sage_v_scale_reduce", grid: g1, block: b1, [
+        try launch(.sageAttention, "td_sage_v_scale_reduce", grid: g1, block: b1, [
             .pointer(try address(vScale)), .pointer(try address(partial)), .int32(Int32(s.heads)),
             .int32(Int32(s.lk > 0 ? vChunks : 0)), .int32(Int32(s.dv)),
         ])
@@ -245,12 +245,12 @@ extension CUDABackend: SparseAttentionBackend {
         let v8 = try empty(tensorCores ? [s.heads, s.dv, max(lkp, 1)] : [s.heads, s.lk, s.dv], dtype: .u8)
         if tensorCores, lkp > 0 {
             let (g2, b2) = elementwiseGrid(s.heads * s.dv * lkp / 4)
-            try launch(.sparseAttention, "td_sage_v_quantize_t", grid: g2, block: b2,
+            try launch(.sageAttention, "td_sage_v_quantize_t", grid: g2, block: b2,
                        [.pointer(try address(v8)), .pointer(try address(vScale))] + headView(v, op)
                        + [.int32(nh), .int32(Int32(s.heads)), .int64(Int64(s.lk)), .int64(Int64(lkp)), .int32(Int32(s.dv))])
         } else if s.lk > 0 {
             let (g2, b2) = elementwiseGrid(s.heads * s.lk * s.dv)
-            try launch(.sparseAttention, "td_sage_v_quantize", grid: g2, block: b2,
+            try launch(.sageAttention, "td_sage_v_quantize", grid: g2, block: b2,
                        [.pointer(try address(v8)), .pointer(try address(vScale))] + headView(v, op)
                        + [.int32(nh), .int32(Int32(s.heads)), .int64(Int64(s.lk)), .int32(Int32(s.dv))])
         }
@@ -260,7 +260,7 @@ extension CUDABackend: SparseAttentionBackend {
         if tensorCores {
             let kernel = "td_sage_attention_mma_d\(s.d)_k\(blockK)"
             let shared = 2 * (blockK * (s.d + 16) + s.d * (blockK + 16))
-            try launch(.sparseAttention, kernel, grid: (s.gridX(blockQ: blockQ), s.heads, 1), block: (128, 1, 1),
+            try launch(.sageAttention, kernel, grid: (s.gridX(blockQ: blockQ), s.heads, 1), block: (128, 1, 1),
                        sharedBytes: shared, [
                            .pointer(try address(out)), .int32(odt),
                            .pointer(try address(q8)), .pointer(try address(qScale)),
@@ -271,7 +271,7 @@ extension CUDABackend: SparseAttentionBackend {
                        ])
             return out
         }
-        try launch(.sparseAttention, "td_sage_attention", grid: (s.gridX(blockQ: blockQ), s.heads, 1),
+        try launch(.sageAttention, "td_sage_attention", grid: (s.gridX(blockQ: blockQ), s.heads, 1),
                    block: (Self.attentionThreads, 1, 1), sharedBytes: words * 4, [
                        .pointer(try address(out)), .int32(odt),
                        .pointer(try address(q8)), .pointer(try address(qScale)),

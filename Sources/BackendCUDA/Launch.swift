@@ -20,6 +20,7 @@ struct KernelFamily: Sendable {
     static let layout = KernelFamily("layout", KernelSources.layout)
     static let norms = KernelFamily("norms", KernelSources.norms)
     static let sparseAttention = KernelFamily("sparse_attention", KernelSources.sparseAttention)
+    static let sageAttention = KernelFamily("sage_attention", KernelSources.sageAttention)
     static let quantizedMatmul = KernelFamily("quantized_matmul", KernelSources.quantizedMatmul)
     static let conv = KernelFamily("conv", KernelSources.conv)
     /// Every family, for tests that compile them all.

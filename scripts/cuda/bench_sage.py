@@ -4,7 +4,7 @@
     python3 scripts/cuda/bench_sage.py [--len 32760] [--heads 12] [--dim 128] [--block-q 64] [--block-k 128]
                                        [--topk 0.1] [--bound 1e-6] [--arch sm_90] [--timeout 300]
 
-Compiles Kernels/common.cu + Kernels/sparse_attention.cu with CuPy/NVRTC, builds DiT-layout bf16
+Compiles Kernels/common.cu + Kernels/sage_attention.cu (and sparse_attention.cu) with CuPy/NVRTC, builds DiT-layout bf16
 q/k/v ([L, H·D] seen as [1, H, L, D]) and a random block table (keep = ⌊topk·⌈L/blockK⌉⌋ key blocks
 per query block) with PyTorch, and runs the quantized path exactly as
 CUDABackend.quantizedBlockSparseAttention launches it (same kernels, order, arguments, grids, blocks,
@@ -52,16 +52,19 @@ def main():
     print(f"device {props.name} ({sms} SMs), L={L} H={H} D={D} blocks {BQ}x{BK} keep {keep}/{mk}", flush=True)
 
     t0 = time.time()
-    src = open(os.path.join(KERNELS, "common.cu")).read() + "\n" + open(os.path.join(KERNELS, "sparse_attention.cu")).read()
-    mod = cp.RawModule(code=src, options=("--std=c++17", "-default-device", f"--gpu-architecture={args.arch}"))
+    common = open(os.path.join(KERNELS, "common.cu")).read() + "\n"
+    opts = ("--std=c++17", "-default-device", f"--gpu-architecture={args.arch}")
+    # Two families as in the engine: the token mean of k lives with the block map.
+    mods = {f: cp.RawModule(code=common + open(os.path.join(KERNELS, f)).read(), options=opts)
+            for f in ("sage_attention.cu", "sparse_attention.cu")}
     fn = {}
     def kernel(name, smem=0):
         if name not in fn:
-            fn[name] = mod.get_function(name)
+            fn[name] = mods["sparse_attention.cu" if name.startswith("td_sla_") else "sage_attention.cu"].get_function(name)
         if smem > 48 * 1024:
             fn[name].max_dynamic_shared_size_bytes = smem
         return fn[name]
-    print(f"compiled sparse_attention.cu in {time.time() - t0:.1f} s", flush=True)
+    print(f"compiled sage_attention.cu and sparse_attention.cu in {time.time() - t0:.1f} s", flush=True)
 
     P = lambda t: np.uint64(t.data_ptr()) if t is not None else np.uint64(0)
     I32, I64, F32 = np.int32, np.int64, np.float32

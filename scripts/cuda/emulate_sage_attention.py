@@ -22,7 +22,7 @@ def between(src, start, end):
 
 
 def main():
-    src = open(os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels", "sparse_attention.cu")).read()
+    src = open(os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels", "sage_attention.cu")).read()
     defines = "\n".join(re.findall(r"^#define (?:SG_ROWS|SG_THREADS|SG_TIE_ULPS) \d+$", src, re.M))
     sa_row = re.search(r"__device__ __forceinline__ i64 sa_row\(.*?\n}\n", src, re.S).group(0)
     fp8 = between(src, "// Float → e4m3fn bits", "__device__ __forceinline__ int sa_dp4a")

@@ -1,4 +1,4 @@
-// CPU emulation of the tensor-core SageSLA kernel of Sources/BackendCUDA/Kernels/sparse_attention.cu
+// CPU emulation of the tensor-core SageSLA kernel of Sources/BackendCUDA/Kernels/sage_attention.cu
 // (sage_attention_mma, td_sage_v_quantize_t). The kernel's own device code, extracted by
 // emulate_sage_attention.py into sage_extract.inc, runs with one std::thread per CUDA thread;
 // __syncthreads, warp shuffles, cp.async and mma.m16n8k32 (s8·s8 → s32, e4m3·e4m3 → f32) are emulated.
