@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+
+/// `test-backend`, `compare` and `compare-frames`: the tools scripts/cuda/gpu_checks.sh is built on.
+@Suite struct BackendToolsCommandTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("ModelsTests/Fixtures")
+
+    @Test func testBackendOnTheCPURunsTheCatalogue() throws {
+        let r = try CLI.run(["test-backend", "--device", "cpu", "--op", "layerNorm", "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("0 failed"))
+        let list = try CLI.run(["test-backend", "--list"])
+        for op in ["attention", "conv3d", "quantizedMatmul", "slaBlockMap", "rotary"] { #expect(list.stdout.contains("\(op):"), "\(op)") }
+        let unknown = try CLI.run(["test-backend", "--op", "warpDrive"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("unknown --op 'warpDrive'"))
+    }
+
+    @Test func compareHoldsATensorToItsReference() throws {
+        let io = Self.fixtures.appendingPathComponent("dit_t2v_hd64_io.safetensors").path
+        let same = try CLI.run(["compare", io, io, "--key", "out", "--bound", "0"])
+        #expect(same.status == 0 && same.stdout.contains("relative L2 0.000e+00"), "\(same.stdout)")
+        // x against out: same shape, other values, so far above any bound.
+        let other = try CLI.run(["compare", io, io, "--key", "x", "--ref-key", "out", "--bound", "1e-3"])
+        #expect(other.status == 1 && other.stdout.contains("FAILED"))
+        let shapes = try CLI.run(["compare", io, io, "--key", "context", "--ref-key", "out", "--bound", "1"])
+        #expect(shapes.status == 1 && shapes.stdout.contains("≠ reference"))
+    }
+
+    @Test func compareFramesMeasuresPixelDifferences() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("td-frames-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let demo = try CLI.run(["t2v", "--model", "demo", "--device", "cpu", "--prompt", "A red ball moves left.", "--num_steps", "1",
+                                "--save_path", dir.appendingPathComponent("a.mp4").path, "--frames_dir", dir.appendingPathComponent("a").path,
+                                "--video_writer", "builtin"])
+        #expect(demo.status == 0, "\(demo.stderr)")
+        let same = try CLI.run(["compare-frames", dir.appendingPathComponent("a").path, dir.appendingPathComponent("a").path, "--bound", "0"])
+        #expect(same.status == 0 && same.stdout.contains("mean absolute difference 0.000"), "\(same.stdout)")
+    }
+}
