@@ -32,6 +32,22 @@ import Checkpoints
         #expect(err <= 1e-5, "relative L2 error \(err)")
     }
 
+    @Test func headGroupsGiveTheSameValuesAsOnePass() throws {
+        let cpu = CPUBackend()
+        let f = try Checkpoint.open(path: WanDiTParityTests.fixture("sla_op.safetensors"))
+        let settings = try f.tensor("settings").floats()
+        let q = try f.tensor("q"), k = try f.tensor("k"), v = try f.tensor("v")
+        #expect(q.shape[1] > 1, "the fixture needs several heads")
+        var sla = SparseLinearAttention(projection: Linear(weight: try f.tensor("proj_w"), bias: try f.tensor("proj_b")),
+                                        topk: Double(settings[0]), blockQ: Int(settings[1]), blockK: Int(settings[2]))
+        let ctx = ComputeContext(backend: cpu, dtype: .f32)
+        let whole = try sla(q: q, k: k, v: v, ctx).floats()
+        sla.linearGroupBytes = 1                 // one head per group
+        let grouped = try sla(q: q, k: k, v: v, ctx)
+        #expect(grouped.shape == q.shape)
+        #expect(try grouped.floats() == whole)
+    }
+
     @Test func keepsAtLeastOneBlock() {
         #expect(SparseLinearAttention.keptBlocks(topk: 0.1, keyBlocks: 5) == 1)
         #expect(SparseLinearAttention.keptBlocks(topk: 0.1, keyBlocks: 512) == 51)

@@ -27,17 +27,18 @@ public struct Linear {
             case .w8a8: storage = .int8(values: try store.backend.upload(values), scales: try store.backend.upload(scales))
             case .dense: storage = .dense(try store.backend.upload(Self.dequantize(values, scales, as: store.matrixType)))
             }
-        } else {
-            let weight = try store.matrix("\(key).weight", shape: [outFeatures, inFeatures])
-            switch (store.linearMode, quantizable) {
-            case (.dense, _), (.w8a8, false): storage = .dense(weight)
-            case (.w8a8, true):
-                let host = try store.backend.contiguous(store.backend.toHost(weight), dtype: .f32)
-                let q = try BlockQuantization.quantize(host.withUnsafeBytes { UnsafePointer($0.bindMemory(to: Float.self).baseAddress!) },
-                                                       rows: outFeatures, cols: inFeatures)
-                storage = .int8(values: try store.backend.upload(Tensor.host(q.values.map(Float.init), shape: [outFeatures, inFeatures], dtype: .i8)),
-                                scales: try store.backend.upload(Tensor.host(q.scales, shape: scaleShape)))
+        } else if store.linearMode == .w8a8 && quantizable {
+            // Quantized on the host from the checkpoint's values (widened there); only int8 and scales
+            // reach the device.
+            let weight = try store.hostTensor("\(key).weight", shape: [outFeatures, inFeatures])
+            guard weight.dtype.isFloatingPoint else {
+                throw ModelLoadError.unsupported("\(store.source): '\(key).weight' is \(weight.dtype); expected a floating-point weight")
             }
+            let q = try weight.floats().withUnsafeBufferPointer { BlockQuantization.quantize($0.baseAddress!, rows: outFeatures, cols: inFeatures) }
+            storage = .int8(values: try store.backend.upload(Tensor.host(q.values.map(Float.init), shape: [outFeatures, inFeatures], dtype: .i8)),
+                            scales: try store.backend.upload(Tensor.host(q.scales, shape: scaleShape)))
+        } else {
+            storage = .dense(try store.matrix("\(key).weight", shape: [outFeatures, inFeatures]))
         }
         bias = hasBias ? try store.take("\(key).bias", shape: [outFeatures]) : nil
     }

@@ -55,6 +55,9 @@ struct SparseLinearAttention {
     let blockK: Int
     /// SageSLA: the sparse branch runs in 8-bit.
     var quantized = false
+    /// Most fp32 bytes of one head group's linear-branch temporaries (each of φ(q), φ(k), the
+    /// numerator); the heads are processed in groups below it.
+    var linearGroupBytes = 512 << 20
 
     init(_ s: WeightStore, block: Int, headDim: Int, topk: Double, blockQ: Int, blockK: Int, quantized: Bool = false) throws {
         let key = "blocks.\(block).self_attn.attn_op.local_attn.proj_l"
@@ -93,6 +96,25 @@ struct SparseLinearAttention {
             ? try b.quantizedBlockSparseAttention(q: q, k: k, v: v, blocks: blocks, blockQ: blockQ, blockK: blockK, scale: scale)
             : try b.blockSparseAttention(q: q, k: k, v: v, blocks: blocks, blockQ: blockQ, blockK: blockK, scale: scale)
 
+        // The linear branch and the sum run over groups of heads, so its fp32 temporaries stay near
+        // `linearGroupBytes` however long the clip (heads are independent: same values as one pass).
+        let heads = q.shape[1], perHead = q.shape[0] * l * d * 4
+        let group = max(1, min(heads, linearGroupBytes / max(perHead, 1)))
+        if group == heads { return try branch(q: q, k: k, v: v, sparse: sparse, ctx) }
+        var parts: [Tensor] = []
+        for h0 in stride(from: 0, to: heads, by: group) {
+            let n = min(group, heads - h0)
+            func slice(_ t: Tensor) throws -> Tensor { try t.narrowed(dim: 1, start: h0, length: n) }
+            parts.append(try branch(q: slice(q), k: slice(k), v: slice(v), sparse: slice(sparse), ctx))
+        }
+        return try b.concat(parts, dim: 1)
+    }
+
+
+    /// sparse + proj_l(linear branch) for q, k, v [B, h, L, D] (a group of heads) -> [B, h, L, D] f32.
+    func branch(q: Tensor, k: Tensor, v: Tensor, sparse: Tensor, _ ctx: ComputeContext) throws -> Tensor {
+        let b = ctx.backend
+        let l = k.shape[2]
         // Linear branch: φ = softmax over the head dim; o = φ(q)(φ(k)ᵀv) / (φ(q)·Σφ(k) + 1e-5).
         let phiQ = try b.softmax(q), phiK = try b.softmax(k)
         let phiKT = try phiK.transposed(2, 3)                                   // [B, H, D, L]

@@ -97,7 +97,21 @@ struct WanBlock {
 
         // Feed-forward on LN(x)·(1 + e4) + e3, gated by e5.
         h = try b.add(b.mul(plain(out, ctx), b.affine(chunk(4), scale: 1, shift: 1)), chunk(3))
-        y = try ffnOut(b.unary(.geluTanh, ffnIn(h, ctx)), ctx)
+        y = try feedForward(h, ctx)
         return try b.add(out, b.mul(chunk(5), y))
+    }
+
+    /// Token rows per FFN pass: the ffn-wide intermediate (13 824 columns in the 14B models) then
+    /// stays below ~1 GiB at any clip length. A multiple of 128, so W8A8's activation blocks are the
+    /// same as in one pass (rows are independent: same values).
+    static let feedForwardRows = 32 * 1024
+
+    // h: [L, dim] -> [L, dim] in the context's dtype
+    func feedForward(_ h: Tensor, _ ctx: ComputeContext) throws -> Tensor {
+        let rows = h.shape[0], step = Self.feedForwardRows
+        func pass(_ x: Tensor) throws -> Tensor { try ffnOut(ctx.backend.unary(.geluTanh, ffnIn(x, ctx)), ctx) }
+        if rows <= step { return try pass(h) }
+        let parts = try stride(from: 0, to: rows, by: step).map { try pass(h.narrowed(dim: 0, start: $0, length: min(step, rows - $0))) }
+        return try ctx.backend.concat(parts, dim: 0)
     }
 }
