@@ -79,27 +79,6 @@ struct SynthesizeCommand: ParsableCommand {
                 ".cross_attn.v.", ".cross_attn.o.", ".ffn.0.", ".ffn.2."].contains { key.contains($0) }
     }
 
-    /// `BlockQuantization.quantize` over bands of 128 rows in parallel (bands are independent).
-    static func quantizeBands(_ values: [Float], rows: Int, cols: Int) -> (values: [UInt8], scales: [Float]) {
-        let blk = BlockQuantization.block, bands = (rows + blk - 1) / blk, cb = (cols + blk - 1) / blk
-        var q = [UInt8](repeating: 0, count: rows * cols), scales = [Float](repeating: 0, count: bands * cb)
-        values.withUnsafeBufferPointer { src in
-            q.withUnsafeMutableBufferPointer { qd in
-                scales.withUnsafeMutableBufferPointer { sd in
-                    let (s, qo, so) = (UncheckedFloats(src.baseAddress!), UncheckedBytes(qd.baseAddress!), UncheckedMutableFloats(sd.baseAddress!))
-                    // Each band writes its own rows of q and its own row of scales.
-                    DispatchQueue.concurrentPerform(iterations: bands) { band in
-                        let r0 = band * blk, n = min(blk, rows - r0)
-                        let part = BlockQuantization.quantize(s.p + r0 * cols, rows: n, cols: cols)
-                        for i in 0..<(n * cols) { qo.p[r0 * cols + i] = UInt8(bitPattern: part.values[i]) }
-                        for j in 0..<cb { so.p[band * cb + j] = part.scales[j] }
-                    }
-                }
-            }
-        }
-        return (q, scales)
-    }
-
     /// Streams one DiT file; each tensor is made (and quantized) when the writer reaches it.
     static func writeDiT(_ config: WanDiTConfig, seed: UInt64, quantized: Bool, to path: String) throws {
         let entries = WanDiTRandomWeights.entries(config, layout: .turbo)
@@ -134,27 +113,12 @@ struct SynthesizeCommand: ParsableCommand {
                     values.withUnsafeMutableBytes {
                         WanDiTRandomWeights.fill(key: e.key, shape: e.shape, start: e.start, seed: seed, into: $0.baseAddress!, dtype: .f32)
                     }
-                    let q = Self.quantizeBands(values, rows: e.shape[0], cols: e.shape[1])
-                    data = part == 1 ? q.values : q.scales.withUnsafeBytes { Array($0) }
+                    let q = values.withUnsafeBufferPointer { BlockQuantization.quantizeParallel($0.baseAddress!, rows: e.shape[0], cols: e.shape[1]) }
+                    data = part == 1 ? q.values.map { UInt8(bitPattern: $0) } : q.scales.withUnsafeBytes { Array($0) }
                 }
             }
             data.withUnsafeBytes { chunk.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[at..<(at + chunk.count)])) }
         }
         logLine(String(format: "wrote %@ (%.2f GB%@) in %.1f s", path, Double(bytes) / 1e9, quantized ? ", W8A8" : "", Date().timeIntervalSince(start)))
     }
-}
-
-struct UncheckedFloats: @unchecked Sendable {
-    let p: UnsafePointer<Float>
-    init(_ p: UnsafePointer<Float>) { self.p = p }
-}
-
-struct UncheckedMutableFloats: @unchecked Sendable {
-    let p: UnsafeMutablePointer<Float>
-    init(_ p: UnsafeMutablePointer<Float>) { self.p = p }
-}
-
-struct UncheckedBytes: @unchecked Sendable {
-    let p: UnsafeMutablePointer<UInt8>
-    init(_ p: UnsafeMutablePointer<UInt8>) { self.p = p }
 }

@@ -67,3 +67,18 @@ import Checkpoints
         } }
     }
 }
+
+/// The parallel quantizer is the sequential one split into independent 128-row bands.
+@Suite struct ParallelQuantizationTests {
+    @Test func bandsGiveTheSameBytes() {
+        var state: UInt64 = 11
+        let (rows, cols) = (300, 130)
+        let x = (0..<(rows * cols)).map { _ -> Float in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: state >> 11) % 2001) / 500 - 2
+        }
+        let a = x.withUnsafeBufferPointer { BlockQuantization.quantize($0.baseAddress!, rows: rows, cols: cols) }
+        let b = x.withUnsafeBufferPointer { BlockQuantization.quantizeParallel($0.baseAddress!, rows: rows, cols: cols) }
+        #expect(a.values == b.values && a.scales == b.scales)
+    }
+}

@@ -34,7 +34,7 @@ public struct Linear {
             guard weight.dtype.isFloatingPoint else {
                 throw ModelLoadError.unsupported("\(store.source): '\(key).weight' is \(weight.dtype); expected a floating-point weight")
             }
-            let q = try weight.floats().withUnsafeBufferPointer { BlockQuantization.quantize($0.baseAddress!, rows: outFeatures, cols: inFeatures) }
+            let q = try weight.floats().withUnsafeBufferPointer { BlockQuantization.quantizeParallel($0.baseAddress!, rows: outFeatures, cols: inFeatures) }
             storage = .int8(values: try store.backend.upload(Tensor.host(q.values.map(Float.init), shape: [outFeatures, inFeatures], dtype: .i8)),
                             scales: try store.backend.upload(Tensor.host(q.scales, shape: scaleShape)))
         } else {
