@@ -3,7 +3,7 @@ import TensorCore
 import Glibc
 #endif
 
-/// SageSLA's sparse branch emulated exactly in integer and fp8 arithmetic (DESIGN §7), as the
+/// SageSLA's sparse branch emulated exactly in integer and fp8 arithmetic (docs/dit.md), as the
 /// SpargeAttn sm89/sm90 kernels that TurboDiffusion calls compute it:
 /// - q: int8 per `blockQ`-token block, scale = max|q|/127 + 1e-7, ties rounded away from zero;
 /// - k − mean_tokens(k): the same per `blockK`-token block;

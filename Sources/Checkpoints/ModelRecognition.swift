@@ -23,7 +23,7 @@ public enum ModelKind: String, Sendable, CustomStringConvertible {
     }
 }
 
-/// Recognition from key names and shapes only (DESIGN.md §3–§5); loads no values.
+/// Recognition from key names and shapes only (docs/dit.md, docs/text-encoder.md, docs/vae.md); loads no values.
 public struct ModelRecognition: Sendable {
     public let kind: ModelKind
     /// What precedes the model's own keys ("net.", "model."), "" when nothing does.
@@ -152,7 +152,7 @@ public struct ModelRecognition: Sendable {
         self.facts = facts
     }
 
-    /// The published configurations of DESIGN.md §3.
+    /// The published configurations of docs/dit.md.
     private static func knownDiT(dim: Int, layers: Int?, inChannels: Int?) -> String? {
         switch (dim, layers, inChannels) {
         case (1536, 30, 16): "Wan2.1-T2V-1.3B"

@@ -13,7 +13,7 @@ public enum PipelineError: Error, CustomStringConvertible {
     }
 }
 
-/// Text/image to video (DESIGN §6): encode the prompt, release the encoder; (I2V) encode the first
+/// Text/image to video (docs/pipeline.md): encode the prompt, release the encoder; (I2V) encode the first
 /// frame; run rCM with the DiT (I2V: high-noise expert while r ≥ boundary, then the low-noise one),
 /// release it; decode each sample with the VAE. Components are built when their stage starts and
 /// dropped after it unless resident, so peak memory is one stage's.

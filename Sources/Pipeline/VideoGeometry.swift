@@ -1,4 +1,4 @@
-/// Output sizes and the latent shapes they imply (DESIGN §6).
+/// Output sizes and the latent shapes they imply (docs/pipeline.md).
 public struct VideoSize: Equatable, Sendable, CustomStringConvertible {
     public var width: Int
     public var height: Int

@@ -1,6 +1,6 @@
 import Dispatch
 
-/// W8A8 block quantisation (DESIGN §7): 128×128 blocks, scale = amax/128, values rounded to
+/// W8A8 block quantisation (docs/dit.md): 128×128 blocks, scale = amax/128, values rounded to
 /// nearest (ties to even) and saturated to [-128, 127].
 public enum BlockQuantization {
     public static let block = 128

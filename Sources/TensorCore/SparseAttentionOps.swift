@@ -1,4 +1,4 @@
-/// Block-sparse attention ops used by sparse-linear attention (SLA, DESIGN §7).
+/// Block-sparse attention ops used by sparse-linear attention (SLA, docs/dit.md).
 /// They are protocol requirements so each backend can provide its own kernels; backends
 /// that have none inherit an implementation that reports the op as unsupported.
 public protocol SparseAttentionBackend {
@@ -15,7 +15,7 @@ public protocol SparseAttentionBackend {
 
     /// SageSLA's 8-bit sparse branch: the same selection as `blockSparseAttention`, with q int8 per
     /// `blockQ` tokens, k − mean(k) int8 per `blockK` tokens, v fp8 e4m3 per channel and the
-    /// probabilities cast to fp8 e4m3 for P·V (DESIGN §7). Shapes as `blockSparseAttention`.
+    /// probabilities cast to fp8 e4m3 for P·V (docs/dit.md). Shapes as `blockSparseAttention`.
     func quantizedBlockSparseAttention(q: Tensor, k: Tensor, v: Tensor, blocks: Tensor, blockQ: Int, blockK: Int,
                                        scale: Float) throws -> Tensor
 }

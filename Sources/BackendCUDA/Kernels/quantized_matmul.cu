@@ -1,4 +1,4 @@
-// W8A8 matrix product (DESIGN §7), bit for bit as CPUBackend.quantizedMatmul: x [M, K] is quantised
+// W8A8 matrix product (docs/dit.md), bit for bit as CPUBackend.quantizedMatmul: x [M, K] is quantised
 // per 128 × 128 block (scale = amax/128, round to nearest even, saturate to [-128, 127]); the int32
 // dot product of each 128-wide K block is exact; y = Σ_kb (float(partial)·sx)·sw in ascending kb, each
 // step rounded separately (__fmul_rn/__fadd_rn: never contracted into an FMA), then + bias.

@@ -1,4 +1,4 @@
-// SageSLA's 8-bit sparse branch (DESIGN §7): int8 q and k − mean(k) per token block, fp8 e4m3 v per
+// SageSLA's 8-bit sparse branch (docs/dit.md): int8 q and k − mean(k) per token block, fp8 e4m3 v per
 // channel and fp8 P for P·V, on CUDA cores (td_sage_attention) and on tensor cores
 // (td_sage_attention_mma_*: int8 m16n8k32 QKᵀ, e4m3 m16n8k32 PV, sm_89+). CPUBackend
 // (SageSparseAttention.swift) defines the results; CUDABackend+SparseAttention.swift launches these

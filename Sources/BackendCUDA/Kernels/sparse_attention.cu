@@ -1,4 +1,4 @@
-// Sparse-linear attention (DESIGN §7): the SLA block map and block-sparse softmax attention on
+// Sparse-linear attention (docs/dit.md): the SLA block map and block-sparse softmax attention on
 // CUDA cores (the tensor-core kernel for bf16/f16 is td_fa2_sparse in flash_attention.cu);
 // sage_attention.cu holds SageSLA's 8-bit branch. CPUBackend (SparseAttention.swift) defines the
 // results; CUDABackend+SparseAttention.swift launches these kernels.

@@ -1,7 +1,7 @@
 import Foundation
 import TensorCore
 
-/// TurboDiffusion's rCM sampler (DESIGN §6): TrigFlow time s, σ = tan s, rectified-flow time
+/// TurboDiffusion's rCM sampler (docs/pipeline.md): TrigFlow time s, σ = tan s, rectified-flow time
 /// r = sin s / (sin s + cos s); schedule s = [atan σ_max, 1.5, 1.4, 1.0][:steps] + [0]. The
 /// state is kept in float64 as upstream does; each step makes one network call (no CFG).
 public struct RCMSampler: Sampler {

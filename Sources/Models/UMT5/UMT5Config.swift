@@ -35,7 +35,7 @@ public struct UMT5Config: Equatable, Sendable, CustomStringConvertible {
         self.eps = eps
     }
 
-    /// umT5-XXL, the encoder of `models_t5_umt5-xxl-enc-bf16.pth` (DESIGN §4).
+    /// umT5-XXL, the encoder of `models_t5_umt5-xxl-enc-bf16.pth` (docs/text-encoder.md).
     public static let umt5XXL = UMT5Config(vocabSize: 256_384, dim: 4096, attentionDim: 4096, ffnDim: 10_240,
                                            numHeads: 64, numLayers: 24, numBuckets: 32, maxDistance: 128, eps: 1e-6)
 

@@ -7,7 +7,7 @@ public protocol TextEncoding: AnyObject {
     func encode(_ tokens: TokenSequence, _ ctx: ComputeContext) throws -> Tensor
 }
 
-/// The umT5 text encoder (DESIGN §4; wan/modules/t5.py T5Encoder with shared_pos=False):
+/// The umT5 text encoder (docs/text-encoder.md; wan/modules/t5.py T5Encoder with shared_pos=False):
 /// token embedding → blocks of pre-norm self-attention with a per-block relative position
 /// bias and a gated GELU(tanh) feed-forward → final T5LayerNorm. No biases, no attention
 /// scaling, dropout is identity at inference.

@@ -47,7 +47,7 @@ public enum SelfAttentionKind: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// SLA / SageSLA (DESIGN §7) for one block: q, k, v [B, H, L, D] after RoPE -> [B, H, L, D].
+/// SLA / SageSLA (docs/dit.md) for one block: q, k, v [B, H, L, D] after RoPE -> [B, H, L, D].
 struct SparseLinearAttention {
     let projection: Linear     // blocks.N.self_attn.attn_op.local_attn.proj_l [D, D]
     let topk: Double

@@ -1,7 +1,7 @@
 import Foundation
 import TensorCore
 
-/// The Wan diffusion transformer (DESIGN §3). One class serves Wan2.1 T2V 1.3B/14B and the
+/// The Wan diffusion transformer (docs/dit.md). One class serves Wan2.1 T2V 1.3B/14B and the
 /// Wan2.2 I2V A14B experts; the checkpoint layout (official 5-D patch weight or
 /// TurboDiffusion's 2-D one) is handled at load time.
 public final class WanDiT {

@@ -45,7 +45,7 @@ public struct VAEStreaming: Sendable, Equatable {
     }
 }
 
-/// The Wan2.1 video VAE (DESIGN §5): video [3, F, H, W] in [-1, 1] ↔ normalized latent
+/// The Wan2.1 video VAE (docs/vae.md): video [3, F, H, W] in [-1, 1] ↔ normalized latent
 /// [16, 1 + (F−1)/4, H/8, W/8]. Loads `Wan2.1_VAE.pth` (the state dict of the reference's
 /// `WanVAE_`: encoder.*, conv1.*, conv2.*, decoder.*) strictly.
 public final class WanVAE {

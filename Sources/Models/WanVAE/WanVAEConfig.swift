@@ -1,7 +1,7 @@
 import Checkpoints
 import TensorCore
 
-/// Architecture of the Wan2.1 video VAE (DESIGN §5): a causal 3-D conv autoencoder with stride
+/// Architecture of the Wan2.1 video VAE (docs/vae.md): a causal 3-D conv autoencoder with stride
 /// 4 (time) × 8 × 8 (space). The released `Wan2.1_VAE.pth` has dim 96, z 16, mult [1, 2, 4, 4],
 /// 2 residual blocks per level and temporal downsampling in the last two levels.
 public struct WanVAEConfig: Equatable, Sendable, CustomStringConvertible {
@@ -28,7 +28,7 @@ public struct WanVAEConfig: Equatable, Sendable, CustomStringConvertible {
     /// The released Wan2.1 VAE (also used by Wan2.2-A14B).
     public static let wan21 = WanVAEConfig(dim: 96, zDim: 16)
 
-    /// Latent statistics of the released VAE: z = (μ − mean)/std (DESIGN §5).
+    /// Latent statistics of the released VAE: z = (μ − mean)/std (docs/vae.md).
     public static let latentMean: [Double] = [-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
                                               0.4134, -0.0715, 0.5517, -0.3632, -0.1922, -0.9497, 0.2503, -0.2921]
     public static let latentStd: [Double] = [2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,

@@ -1,6 +1,6 @@
 import TensorCore
 
-/// W8A8 matmul (DESIGN §7): x quantised per 128 × 128 block at run time, int8 weights with block scales.
+/// W8A8 matmul (docs/dit.md): x quantised per 128 × 128 block at run time, int8 weights with block scales.
 ///
 /// Shapes cover K and N tails (not multiples of 128, K not a multiple of 16), M = 1 and a few rows
 /// (CUDA's dp4a kernel) as well as M above 16 (its tensor-core kernel), leading batch dims, a strided

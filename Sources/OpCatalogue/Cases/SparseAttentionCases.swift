@@ -1,6 +1,6 @@
 import TensorCore
 
-/// SLA block map, block-sparse attention and SageSLA's 8-bit sparse branch (DESIGN §7).
+/// SLA block map, block-sparse attention and SageSLA's 8-bit sparse branch (docs/dit.md).
 ///
 /// Layouts: plain dense [B, H, L, D] and the DiT's strided view (a dense [B, L, H·D] activation seen
 /// as [B, H, L, D] through `reshaped([B, L, H, D]).permuted([0, 2, 1, 3])`). Sequence lengths are not

@@ -6,7 +6,7 @@ import Models
 import Pipeline
 import TensorCore
 
-/// Flags shared by `t2v` and `i2v` (DESIGN §8: upstream's snake_case names, kebab-case aliases).
+/// Flags shared by `t2v` and `i2v` (docs/pipeline.md: upstream's snake_case names, kebab-case aliases).
 struct GenerationOptions: ParsableArguments {
     @Option(help: "What the video shows (required unless --serve).")
     var prompt: String?

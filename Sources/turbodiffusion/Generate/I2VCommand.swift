@@ -4,7 +4,7 @@ import Media
 import Models
 import Pipeline
 
-/// `turbodiffusion i2v`: image to video with the TurboDiffusion Wan2.2-I2V-A14B experts (DESIGN §8).
+/// `turbodiffusion i2v`: image to video with the TurboDiffusion Wan2.2-I2V-A14B experts (docs/pipeline.md).
 struct I2VCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "i2v",

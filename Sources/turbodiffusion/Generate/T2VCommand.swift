@@ -4,7 +4,7 @@ import Models
 import Pipeline
 import TensorCore
 
-/// `turbodiffusion t2v`: text to video with a TurboDiffusion Wan2.1 model (DESIGN §8).
+/// `turbodiffusion t2v`: text to video with a TurboDiffusion Wan2.1 model (docs/pipeline.md).
 struct T2VCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "t2v",
