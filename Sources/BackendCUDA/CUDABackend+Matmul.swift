@@ -10,6 +10,48 @@ final class GemmState: @unchecked Sendable {
     var algorithms: [GemmKey: cublasLtMatmulAlgo_t] = [:]
     static let workspaceBytes = 32 << 20
 
+    /// The handle and workspace, made on first use. The caller holds `lock`.
+    func resources(_ lt: CublasLtLibrary, allocator: CUDAAllocator, synchronize: () throws -> Void) throws
+        -> (handle: cublasLtHandle_t?, workspace: CUDABuffer) {
+        if handle == nil {
+            var h: cublasLtHandle_t?
+            try lt.check(lt.api.cublasLtCreate(&h), "cublasLtCreate")
+            handle = h
+        }
+        if workspace == nil { workspace = try allocator.allocate(Self.workspaceBytes, synchronize: synchronize) }
+        return (handle, workspace!)
+    }
+
+    /// The alignment (bytes, at most 256) the heuristic is told for a device address; it assumes
+    /// 256-byte aligned operands otherwise.
+    static func alignment(_ address: UInt64) -> UInt32 { UInt32(min(256, address & (~address &+ 1))) }
+
+    /// cuBLASLt's first choice for a described product within the workspace, told the pointer
+    /// alignments of cuBLAS operands A, B and D (C = D); nil when it offers none.
+    static func heuristic(_ lt: CublasLtLibrary, handle: cublasLtHandle_t?, desc: cublasLtMatmulDesc_t?,
+                          a: cublasLtMatrixLayout_t?, b: cublasLtMatrixLayout_t?, d: cublasLtMatrixLayout_t?,
+                          alignments: [UInt32]) throws -> cublasLtMatmulAlgo_t? {
+        let api = lt.api
+        var pref: cublasLtMatmulPreference_t?
+        try lt.check(api.cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate")
+        defer { _ = api.cublasLtMatmulPreferenceDestroy(pref) }
+        var limit = UInt64(workspaceBytes)
+        try lt.check(api.cublasLtMatmulPreferenceSetAttribute(pref, Int32(CCUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES), &limit, 8),
+                     "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)")
+        let attributes = [CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                          CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES]
+        for (attribute, value) in zip(attributes, alignments + [alignments[2]]) {
+            var v = value
+            try lt.check(api.cublasLtMatmulPreferenceSetAttribute(pref, Int32(attribute), &v, 4),
+                         "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT)")
+        }
+        var result = cublasLtMatmulHeuristicResult_t()
+        var found: Int32 = 0
+        try lt.check(api.cublasLtMatmulAlgoGetHeuristic(handle, desc, a, b, d, d, pref, 1, &result, &found),
+                     "cublasLtMatmulAlgoGetHeuristic")
+        return found > 0 ? result.algo : nil
+    }
+
     func destroy(lt: CublasLtLibrary?) {
         lock.withLock {
             if let handle, let lt { _ = lt.api.cublasLtDestroy(handle) }
@@ -98,24 +140,11 @@ extension CUDABackend {
 
         let lt = try CublasLtLibrary.shared.get()
         let api = lt.api
-        // The heuristic assumes 256-byte aligned operands unless told otherwise.
-        func alignment(_ t: Tensor) throws -> UInt32 {
-            let address = try self.address(t)
-            return UInt32(min(256, address & (~address &+ 1)))
-        }
-        let alignments = [try alignment(bd), try alignment(ad), try alignment(gemmOut)]
+        let alignments = try [bd, ad, gemmOut].map { GemmState.alignment(try address($0)) }
         let key = GemmKey(m: rowsM, n: n, k: k, batch: batchCount, transposeB: transposeB,
                           inputType: inputType, outputType: gemmOut.dtype, bias: bias != nil, alignments: alignments)
         try gemm.lock.withLock {
-            if gemm.handle == nil {
-                var h: cublasLtHandle_t?
-                try lt.check(api.cublasLtCreate(&h), "cublasLtCreate")
-                gemm.handle = h
-            }
-            if gemm.workspace == nil {
-                gemm.workspace = try allocator.allocate(GemmState.workspaceBytes) { try self.synchronize() }
-            }
-            let handle = gemm.handle, workspace = gemm.workspace!
+            let (handle, workspace) = try gemm.resources(lt, allocator: allocator) { try self.synchronize() }
 
             var desc: cublasLtMatmulDesc_t?
             try lt.check(api.cublasLtMatmulDescCreate(&desc, Int32(CCUBLAS_COMPUTE_32F), Int32(CCUDA_R_32F)), "cublasLtMatmulDescCreate")
@@ -161,27 +190,11 @@ extension CUDABackend {
             if let cached = gemm.algorithms[key] {
                 algorithm = cached
             } else {
-                var pref: cublasLtMatmulPreference_t?
-                try lt.check(api.cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate")
-                defer { _ = api.cublasLtMatmulPreferenceDestroy(pref) }
-                var limit = UInt64(GemmState.workspaceBytes)
-                try lt.check(api.cublasLtMatmulPreferenceSetAttribute(pref, Int32(CCUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES), &limit, 8),
-                             "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)")
-                let alignmentAttributes = [CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-                                           CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES]
-                for (attribute, value) in zip(alignmentAttributes, alignments + [alignments[2]]) {
-                    var v = value
-                    try lt.check(api.cublasLtMatmulPreferenceSetAttribute(pref, Int32(attribute), &v, 4),
-                                 "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT)")
-                }
-                var result = cublasLtMatmulHeuristicResult_t()
-                var found: Int32 = 0
-                try lt.check(api.cublasLtMatmulAlgoGetHeuristic(handle, desc, layoutA, layoutB, layoutD, layoutD, pref, 1, &result, &found),
-                             "cublasLtMatmulAlgoGetHeuristic")
-                guard found > 0 else {
+                guard let chosen = try GemmState.heuristic(lt, handle: handle, desc: desc, a: layoutA, b: layoutB, d: layoutD,
+                                                           alignments: alignments) else {
                     throw TensorError.unsupported("cuBLASLt has no algorithm for \(inputType) \(rowsM)×\(k)·\(k)×\(n) → \(gemmOut.dtype)\(bias != nil ? " with bias" : "")")
                 }
-                algorithm = result.algo
+                algorithm = chosen
                 gemm.algorithms[key] = algorithm
             }
 
