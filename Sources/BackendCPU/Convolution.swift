@@ -22,27 +22,13 @@ extension CPUBackend {
     public func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding], outputType: DType) throws -> Tensor {
         try requireHost(x, "conv3d")
         try requireHost(weight, "conv3d")
-        guard x.rank == 5, weight.rank == 5, stride.count == 3, padding.count == 3, stride.allSatisfy({ $0 >= 1 }),
-              padding.allSatisfy({ $0.before >= 0 && $0.after >= 0 }) else {
-            throw TensorError.invalidArgument("conv3d needs x [B,C,T,H,W], weight [O,C,kt,kh,kw], 3 strides ≥ 1, 3 non-negative paddings; got \(x.shape), \(weight.shape), \(stride), \(padding)")
-        }
+        var g = try ConvolutionGeometry(x: x, weight: weight, stride: stride, padding: padding)
         guard outputType.isFloatingPoint else { throw TensorError.unsupported("conv3d output \(outputType)") }
-        let (nb, c, t, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4])
-        let (o, kt, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3], weight.shape[4])
-        guard weight.shape[1] == c else {
-            throw TensorError.shapeMismatch("conv3d weight \(weight.shape) expects \(weight.shape[1]) input channels, x has \(c) (\(x.shape))")
-        }
-        let inSize = [t, h, w], kSize = [kt, kh, kw]
-        var outSize = [Int]()
-        for d in 0..<3 {
-            let span = inSize[d] + padding[d].before + padding[d].after - kSize[d]
-            guard span >= 0 else {
-                throw TensorError.shapeMismatch("conv3d kernel \(kSize) larger than padded input \(inSize) in dim \(d)")
-            }
-            outSize.append(span / stride[d] + 1)
-        }
-        let (to, ho, wo) = (outSize[0], outSize[1], outSize[2])
-        let plane = to * ho * wo, kdim = c * kt * kh * kw
+        try g.resolve()
+        let (nb, c, o) = (g.batch, g.inChannels, g.outChannels)
+        let (t, h, w) = (g.input[0], g.input[1], g.input[2]), (kt, kh, kw) = (g.kernel[0], g.kernel[1], g.kernel[2])
+        let (to, ho, wo) = (g.output[0], g.output[1], g.output[2])
+        let plane = g.plane, kdim = g.taps
         var biasValues: [Float]?
         if let bias {
             guard bias.count == o else { throw TensorError.shapeMismatch("conv3d bias \(bias.shape) for \(o) output channels") }

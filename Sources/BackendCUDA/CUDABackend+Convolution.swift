@@ -40,29 +40,15 @@ extension CUDABackend: VAEBackend {
         let xBuffer = try deviceBuffer(x, "conv3d")
         _ = try deviceBuffer(weight, "conv3d")
         try activate()
-        guard x.rank == 5, weight.rank == 5, stride.count == 3, padding.count == 3, stride.allSatisfy({ $0 >= 1 }),
-              padding.allSatisfy({ $0.before >= 0 && $0.after >= 0 }) else {
-            throw TensorError.invalidArgument("conv3d needs x [B,C,T,H,W], weight [O,C,kt,kh,kw], 3 strides ≥ 1, 3 non-negative paddings; got \(x.shape), \(weight.shape), \(stride), \(padding)")
-        }
+        var g = try ConvolutionGeometry(x: x, weight: weight, stride: stride, padding: padding)
         guard Self.cudaDataType(x.dtype) != nil, Self.cudaDataType(weight.dtype) != nil, Self.cudaDataType(outputType) != nil else {
             throw TensorError.unsupported("conv3d of \(x.dtype) x and \(weight.dtype) weight to \(outputType) on CUDA (f32, bf16, f16)")
         }
-        let (nb, c, t, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4])
-        let (o, kt, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3], weight.shape[4])
-        guard weight.shape[1] == c else {
-            throw TensorError.shapeMismatch("conv3d weight \(weight.shape) expects \(weight.shape[1]) input channels, x has \(c) (\(x.shape))")
-        }
-        let inSize = [t, h, w], kSize = [kt, kh, kw]
-        var outSize = [Int]()
-        for d in 0..<3 {
-            let span = inSize[d] + padding[d].before + padding[d].after - kSize[d]
-            guard span >= 0 else {
-                throw TensorError.shapeMismatch("conv3d kernel \(kSize) larger than padded input \(inSize) in dim \(d)")
-            }
-            outSize.append(span / stride[d] + 1)
-        }
-        let (to, ho, wo) = (outSize[0], outSize[1], outSize[2])
-        let plane = to * ho * wo, kdim = c * kt * kh * kw
+        try g.resolve()
+        let (nb, c, o) = (g.batch, g.inChannels, g.outChannels)
+        let (t, h, w) = (g.input[0], g.input[1], g.input[2]), (kt, kh, kw) = (g.kernel[0], g.kernel[1], g.kernel[2])
+        let (to, ho, wo) = (g.output[0], g.output[1], g.output[2])
+        let plane = g.plane, kdim = g.taps
         if let bias {
             _ = try deviceBuffer(bias, "conv3d bias")
             guard bias.count == o else { throw TensorError.shapeMismatch("conv3d bias \(bias.shape) for \(o) output channels") }
@@ -87,7 +73,7 @@ extension CUDABackend: VAEBackend {
         let wAligned = try address(weight) % 16 == 0
         let wReady = weight.isContiguous && weight.dtype == inputType && wAligned
         let wMatrix = wReady ? weight : try contiguous(weight, dtype: inputType)
-        let pointwise = kSize == [1, 1, 1] && stride == [1, 1, 1] && padding.allSatisfy({ $0 == .none })
+        let pointwise = g.kernel == [1, 1, 1] && stride == [1, 1, 1] && padding.allSatisfy({ $0 == .none })
             && x.isContiguous && x.dtype == inputType
         // GEMM straight into the output unless a bias must be added before a rounding below f32.
         let direct = outputType == .f32 || (bias == nil && outputType == inputType)
@@ -208,19 +194,10 @@ extension CUDABackend: VAEBackend {
         }
         let lt = try CublasLtLibrary.shared.get()
         let api = lt.api
-        func alignment(_ address: UInt64) -> UInt32 { UInt32(min(256, address & (~address &+ 1))) }
-        let alignments = [alignment(b), alignment(a), alignment(d)]
+        let alignments = [b, a, d].map(GemmState.alignment)
         let key = ConvolutionGemmKey(n: n, ldb: ldb, ldd: ldd, alignments: alignments)
         try gemm.lock.withLock {
-            if gemm.handle == nil {
-                var handle: cublasLtHandle_t?
-                try lt.check(api.cublasLtCreate(&handle), "cublasLtCreate")
-                gemm.handle = handle
-            }
-            if gemm.workspace == nil {
-                gemm.workspace = try allocator.allocate(GemmState.workspaceBytes) { try self.synchronize() }
-            }
-            let handle = gemm.handle, workspace = gemm.workspace!
+            let (handle, workspace) = try gemm.resources(lt, allocator: allocator) { try self.synchronize() }
 
             var desc: cublasLtMatmulDesc_t?
             try lt.check(api.cublasLtMatmulDescCreate(&desc, Int32(CCUBLAS_COMPUTE_32F), Int32(CCUDA_R_32F)), "cublasLtMatmulDescCreate")
@@ -247,27 +224,11 @@ extension CUDABackend: VAEBackend {
             if let cached = algorithms[key] {
                 algorithm = cached
             } else {
-                var pref: cublasLtMatmulPreference_t?
-                try lt.check(api.cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate")
-                defer { _ = api.cublasLtMatmulPreferenceDestroy(pref) }
-                var limit = UInt64(GemmState.workspaceBytes)
-                try lt.check(api.cublasLtMatmulPreferenceSetAttribute(pref, Int32(CCUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES), &limit, 8),
-                             "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)")
-                let attributes = [CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-                                  CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CCUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES]
-                for (attribute, value) in zip(attributes, alignments + [alignments[2]]) {
-                    var v = value
-                    try lt.check(api.cublasLtMatmulPreferenceSetAttribute(pref, Int32(attribute), &v, 4),
-                                 "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT)")
-                }
-                var result = cublasLtMatmulHeuristicResult_t()
-                var found: Int32 = 0
-                try lt.check(api.cublasLtMatmulAlgoGetHeuristic(handle, desc, layoutA, layoutB, layoutD, layoutD, pref, 1, &result, &found),
-                             "cublasLtMatmulAlgoGetHeuristic")
-                guard found > 0 else {
+                guard let chosen = try GemmState.heuristic(lt, handle: handle, desc: desc, a: layoutA, b: layoutB, d: layoutD,
+                                                           alignments: alignments) else {
                     throw TensorError.unsupported("cuBLASLt has no algorithm for the convolution GEMM \(inputType) \(m)×\(k)·\(k)×\(n) → \(outputType) (ld \(ldb), \(ldd))")
                 }
-                algorithm = result.algo
+                algorithm = chosen
                 algorithms[key] = algorithm
             }
             var alpha: Float = 1, beta: Float = 0
