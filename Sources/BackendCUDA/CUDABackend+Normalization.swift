@@ -40,40 +40,32 @@ extension CUDABackend {
     /// LayerNorm over the last dim (fp32 two-pass statistics, one block per row); x may be any
     /// strided view; weight/bias [C] of any float dtype; output dense in x's dtype.
     public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) throws -> Tensor {
-        let source = try deviceBuffer(x, "layerNorm")
-        try activate()
-        let cols = x.shape.last ?? 1
-        let w = try channelParameter(weight, count: cols, "layerNorm weight")
-        let b = try channelParameter(bias, count: cols, "layerNorm bias")
-        let dt = try floatCode(x.dtype, "layerNorm")
-        let out = try empty(x.shape, dtype: x.dtype)
-        let rows = x.count / max(cols, 1)
-        guard rows > 0, cols > 0 else { return out }
-        let l = try rowNormLaunch(x, rows: rows, cols: cols)
-        try launch(.norms, "td_layer_norm", grid: l.grid, block: l.block, sharedBytes: l.sharedBytes, [
-            .pointer(try address(out)), .pointer(source.address), .int32(dt), .strided(try StridedArgument(x)),
-            .int64(Int64(x.strides.last ?? 1)), .int64(Int64(rows)), .int64(Int64(cols)),
-            .int32(l.vec ? 1 : 0), .int32(l.cached ? 1 : 0),
-        ] + (try parameterArguments(w)) + (try parameterArguments(b)) + [.float(eps)])
-        return out
+        try rowNorm("layerNorm", kernel: "td_layer_norm", x, parameters: [("weight", weight), ("bias", bias)], eps: eps)
     }
 
     /// Wan/T5 RMSNorm over the last dim: normalised in fp32, rounded to x's dtype, then × weight.
     public func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float) throws -> Tensor {
-        let source = try deviceBuffer(x, "rmsNorm")
+        try rowNorm("rmsNorm", kernel: "td_rms_norm", x, parameters: [("weight", weight)], eps: eps)
+    }
+
+    /// Launches a row-norm kernel of norms.cu: (out, x, dtype, view, last stride, rows, cols, vec,
+    /// cached) followed by the optional per-channel parameters [C] in order, then eps.
+    private func rowNorm(_ op: String, kernel: String, _ x: Tensor, parameters: [(name: String, tensor: Tensor?)],
+                         eps: Float) throws -> Tensor {
+        let source = try deviceBuffer(x, op)
         try activate()
         let cols = x.shape.last ?? 1
-        let w = try channelParameter(weight, count: cols, "rmsNorm weight")
-        let dt = try floatCode(x.dtype, "rmsNorm")
+        let channelParameters = try parameters.map { try channelParameter($0.tensor, count: cols, "\(op) \($0.name)") }
+        let dt = try floatCode(x.dtype, op)
         let out = try empty(x.shape, dtype: x.dtype)
         let rows = x.count / max(cols, 1)
         guard rows > 0, cols > 0 else { return out }
         let l = try rowNormLaunch(x, rows: rows, cols: cols)
-        try launch(.norms, "td_rms_norm", grid: l.grid, block: l.block, sharedBytes: l.sharedBytes, [
+        try launch(.norms, kernel, grid: l.grid, block: l.block, sharedBytes: l.sharedBytes, [
             .pointer(try address(out)), .pointer(source.address), .int32(dt), .strided(try StridedArgument(x)),
             .int64(Int64(x.strides.last ?? 1)), .int64(Int64(rows)), .int64(Int64(cols)),
             .int32(l.vec ? 1 : 0), .int32(l.cached ? 1 : 0),
-        ] + (try parameterArguments(w)) + [.float(eps)])
+        ] + (try channelParameters.flatMap { try parameterArguments($0) }) + [.float(eps)])
         return out
     }
 
