@@ -20,11 +20,13 @@ enum DeviceChoice: String, ExpressibleByArgument, CaseIterable {
                 throw ValidationError("\(error)\nRun with --device cpu to compute on the CPU instead.")
             }
         case .auto:
-            if let reason = CUDABackend.unavailableReason {
-                logLine("note: computing on the CPU: \(Self.firstLine(reason))")
+            // One attempt: the error of a failed open is the reason (no separate availability probe).
+            do {
+                return try Self.opened(CUDABackend())
+            } catch {
+                logLine("note: computing on the CPU: \(Self.firstLine("\(error)"))")
                 return CPUBackend()
             }
-            return try Self.opened(CUDABackend())
         }
     }
 
