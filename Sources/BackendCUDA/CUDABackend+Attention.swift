@@ -7,7 +7,9 @@ import TensorCore
 /// - fused: bf16/f16 q, k, v of one dtype, D = Dv ∈ {64, 128}, no bias, sm_80+, rows 16-byte
 ///   aligned with a contiguous D (the DiT's `[L, H·D]` head views qualify). Online softmax on
 ///   tensor cores; P is rounded to the input type as the operand of P·V, everything else
-///   accumulates in fp32. `td_fa2_*` (Kernels/flash_attention.cu: 128 query rows per block,
+///   accumulates in fp32. On Hopper (compute capability 9.0) at D = 128, `td_fa3_*`
+///   (Kernels/hopper_attention.cu: wgmma, warp-specialised cp.async producers); else `td_fa2_*`
+///   (Kernels/flash_attention.cu: 128 query rows per block,
 ///   ldmatrix, double-buffered K/V) for a positive finite scale, fewer than 2³¹ − 256 tokens and
 ///   enough shared memory per block (102 KiB at D = 128: not on sm_86/89); otherwise `td_flash_attn_*`
 ///   (Kernels/attention.cu: 64 rows per block).
@@ -28,6 +30,12 @@ extension CUDABackend {
     /// the Q tile plus double-buffered 64-key K and V tiles, rows of D + 8 bf16/f16 elements.
     static let fa2Rows = 128
     static func fa2SharedBytes(rows: Int, d: Int) -> Int { (rows + 4 * 64) * (d + 8) * 2 }
+    /// `td_fa3_*` (Kernels/hopper_attention.cu): query rows per block, threads (two consumer and one
+    /// producer warpgroup) and shared memory (Q, three K and V stages of 32 KiB, 1 KiB alignment
+    /// slack, nine mbarriers).
+    static let fa3Rows = 128
+    static let fa3Threads = 384
+    static let fa3SharedBytes = 7 * 32_768 + 1024 + 72
     /// Token counts the fa2 kernels index with 32-bit integers.
     static let fa2MaxTokens = Int(Int32.max) - 256
 
@@ -66,6 +74,11 @@ extension CUDABackend {
             return out
         }
         if allowFused, biasView == nil, let kernel = try flashKernel(q: q, k: k, v: v) {
+            if scale > 0, scale.isFinite, max(lq, lk) <= Self.fa2MaxTokens, d == 128, computeCapability == (9, 0),
+               Self.fa3SharedBytes <= maxSharedMemoryPerBlock {
+                return try fa3Attention(kernel.replacingOccurrences(of: "td_flash_attn_", with: "td_fa3_"),
+                                        q: q, k: k, v: v, scale: scale)
+            }
             if scale > 0, scale.isFinite, max(lq, lk) <= Self.fa2MaxTokens,
                Self.fa2SharedBytes(rows: Self.fa2Rows, d: d) <= maxSharedMemoryPerBlock {
                 return try fa2Attention(kernel.replacingOccurrences(of: "td_flash_attn_", with: "td_fa2_"),
@@ -105,6 +118,20 @@ extension CUDABackend {
         let sharedBytes = 3 * tile * (d + 8) * 2
         let scaleLog2 = Float(Double(scale) * 1.442_695_040_888_963_4)   // scale·log2(e)
         try launch(.attention, kernel, grid: ((lq + tile - 1) / tile, nh, nb), block: (128, 1, 1), sharedBytes: sharedBytes,
+                   [.pointer(try address(out)), .pointer(try address(q)), .pointer(try address(k)), .pointer(try address(v)),
+                    .int64(Int64(lq)), .int64(Int64(k.shape[2])), .float(scaleLog2)]
+                   + rowStrides(q) + rowStrides(k) + rowStrides(v) + rowStrides(out))
+        return out
+    }
+
+    /// Launches a `td_fa3_*` dense kernel (Hopper, D = 128; operands as `flashKernel` accepts them)
+    /// into a new [B, H, Lq, D] tensor.
+    private func fa3Attention(_ kernel: String, q: Tensor, k: Tensor, v: Tensor, scale: Float) throws -> Tensor {
+        let (nb, nh, lq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+        let out = try empty([nb, nh, lq, d], dtype: q.dtype)
+        let scaleLog2 = Float(Double(scale) * 1.442_695_040_888_963_4)
+        try launch(.hopperAttention, kernel, grid: ((lq + Self.fa3Rows - 1) / Self.fa3Rows, nh, nb), block: (Self.fa3Threads, 1, 1),
+                   sharedBytes: Self.fa3SharedBytes,
                    [.pointer(try address(out)), .pointer(try address(q)), .pointer(try address(k)), .pointer(try address(v)),
                     .int64(Int64(lq)), .int64(Int64(k.shape[2])), .float(scaleLog2)]
                    + rowStrides(q) + rowStrides(k) + rowStrides(v) + rowStrides(out))

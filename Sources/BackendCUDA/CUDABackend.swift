@@ -97,7 +97,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         let device = Device.cuda(deviceIndex)
         // From here the allocator owns the context reference and releases it in its deinit.
         allocator = CUDAAllocator(driver: driver, device: device, cuDevice: dev, context: ctx)
-        compiler = try KernelCompiler(architecture: "sm_\(major)\(minor)", maxCUDAVersion: driver.version,
+        // sm_90a on Hopper: wgmma (hopper_attention.cu) exists only for the arch-specific target,
+        // whose cubins run on compute capability 9.0 alone, which is the device here.
+        let architecture = (major, minor) == (9, 0) ? "sm_90a" : "sm_\(major)\(minor)"
+        compiler = try KernelCompiler(architecture: architecture, maxCUDAVersion: driver.version,
                                       cacheDirectory: kernelCacheDirectory)
         try driver.check(api.cuCtxSetCurrent(ctx), "cuCtxSetCurrent")
         var s: CUstream?

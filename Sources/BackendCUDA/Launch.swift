@@ -2,21 +2,23 @@ import CCUDA
 import Foundation
 import TensorCore
 
-/// A kernel family: one `Kernels/<name>.cu` file, compiled (after `common.cu`) into one module.
-/// Adding a family: write the `.cu` file, add a case here and to `all`.
+/// A kernel family: one `Kernels/<name>.cu` file, compiled (after `common.cu` and any files whose
+/// primitives it uses) into one module. Adding a family: write the `.cu` file, add a case here and
+/// to `all` (and a prelude to `PRELUDES` in scripts/cuda/check_kernels.py).
 struct KernelFamily: Sendable {
     let name: String
     let source: String
 
-    init(_ name: String, _ body: String) {
+    init(_ name: String, _ bodies: String...) {
         self.name = name
-        source = KernelSources.common + "\n" + body
+        source = ([KernelSources.common] + bodies).joined(separator: "\n")
     }
 
     static let elementwise = KernelFamily("elementwise", KernelSources.elementwise)
     static let softmax = KernelFamily("softmax", KernelSources.softmax)
     static let attention = KernelFamily("attention", KernelSources.attention)
     static let flashAttention = KernelFamily("flash_attention", KernelSources.flashAttention)
+    static let hopperAttention = KernelFamily("hopper_attention", KernelSources.flashAttention, KernelSources.hopperAttention)
     static let layout = KernelFamily("layout", KernelSources.layout)
     static let norms = KernelFamily("norms", KernelSources.norms)
     static let sparseAttention = KernelFamily("sparse_attention", KernelSources.sparseAttention)
@@ -24,8 +26,8 @@ struct KernelFamily: Sendable {
     static let quantizedMatmul = KernelFamily("quantized_matmul", KernelSources.quantizedMatmul)
     static let conv = KernelFamily("conv", KernelSources.conv)
     /// Every family, for tests that compile them all.
-    static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .flashAttention, .layout, .norms, .sparseAttention,
-                                       .quantizedMatmul, .conv]
+    static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .flashAttention, .hopperAttention, .layout, .norms,
+                                       .sparseAttention, .sageAttention, .quantizedMatmul, .conv]
 }
 
 /// Loaded modules and their functions, compiled on first use.

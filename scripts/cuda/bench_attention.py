@@ -31,10 +31,19 @@ KERNELS = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
 LOG2E = 1.4426950408889634
 SUBS = (16, 32, 64)
 failures = []
+HOPPER_ONLY = False
+
+
+# Files compiled before a family's own (as KernelFamily and check_kernels.py do).
+PRELUDES = {"hopper_attention.cu": ["flash_attention.cu"]}
+# Hopper kernels (hopper_attention.cu): name -> (kernel prefix, defines, threads, dynamic shared bytes).
+TILE = 128 * 128 * 2
+FA3_VARIANTS = {"fa3": ("td_fa3", (), 384, 7 * TILE + 1024 + 72)}
 
 
 def source(name):
-    return open(os.path.join(KERNELS, "common.cu")).read() + "\n" + open(os.path.join(KERNELS, name)).read()
+    parts = ["common.cu"] + PRELUDES.get(name, []) + [name]
+    return "\n".join(open(os.path.join(KERNELS, p)).read() for p in parts)
 
 
 def module(name, arch, defines=()):
@@ -63,6 +72,8 @@ class Kernels:
     def __init__(self, arch):
         self.fa2 = {s: module("flash_attention.cu", arch, [f"FA2_SUB_WIDE={s}"]) for s in SUBS}
         self.v1 = module("attention.cu", arch)
+        hopper = torch.cuda.get_device_capability() == (9, 0)
+        self.fa3 = {n: module("hopper_attention.cu", "sm_90a", v[1]) for n, v in FA3_VARIANTS.items()} if hopper else {}
         self.stream = cupy.cuda.ExternalStream(torch.cuda.current_stream().cuda_stream)
         self.cache = {}
 
@@ -78,16 +89,21 @@ class Kernels:
                 cupy.cuda.driver.funcSetAttribute(f.kernel.ptr, 8, smem)   # CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
         self.cache[key] = f
         regs, local = getattr(f, "num_regs", "?"), getattr(f, "local_size_bytes", "?")
-        print(f"   loaded {name} ({[k for k, m in self.fa2.items() if m is mod] or 'v1'}): {regs} registers, "
+        print(f"   loaded {name} ({[k for k, m in list(self.fa2.items()) + list(self.fa3.items()) if m is mod] or 'v1'}): {regs} registers, "
               f"{local} bytes local, {smem} bytes shared", flush=True)
         return f
 
-    def dense(self, q, k, v, scale, out=None, sub=16, v1=False):
+    def dense(self, q, k, v, scale, out=None, sub=16, v1=False, fa3=None):
         b, h, lq, d = q.shape
+        threads = 128
         lk = k.shape[2]
         out = torch.empty(b, h, lq, d, device="cuda", dtype=q.dtype) if out is None else out
         t = "bf16" if q.dtype == torch.bfloat16 else "f16"
-        if v1:
+        if fa3:
+            prefix, _, threads, smem = FA3_VARIANTS[fa3]
+            rows = 128
+            f = self.fn(self.fa3[fa3], f"{prefix}_{t}_d{d}", smem)
+        elif v1:
             rows, smem = 64, 3 * 64 * (d + 8) * 2
             f = self.fn(self.v1, f"td_flash_attn_{t}_d{d}", smem)
         else:
@@ -96,7 +112,7 @@ class Kernels:
         args = [ptr(out), ptr(q), ptr(k), ptr(v), np.int64(lq), np.int64(lk), np.float32(scale * LOG2E)]
         args += row_strides(q) + row_strides(k) + row_strides(v) + row_strides(out)
         with self.stream:
-            f(((lq + rows - 1) // rows, h, b), (128, 1, 1), tuple(args), shared_mem=smem)
+            f(((lq + rows - 1) // rows, h, b), (threads if fa3 else 128, 1, 1), tuple(args), shared_mem=smem)
         return out
 
     def sparse(self, q, k, v, blocks, block_q, block_k, scale, out=None, sub=16):
@@ -163,14 +179,20 @@ def checks(kern):
                 k, v = dit(lk, 3, d, dtype)[1:]
                 scale = d ** -0.5
                 ref = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), scale=scale)
-                for sub in SUBS:
+                for sub in () if HOPPER_ONLY else SUBS:
                     out = torch.full((1, 3, lq, d), float("nan"), device="cuda", dtype=dtype)
                     kern.dense(q, k, v, scale, out=out, sub=sub)
                     check(f"fa2 dense {str(dtype)[6:]} D={d} Lq={lq} Lk={lk} sub {sub}", out, ref, bound)
+                for variant in (kern.fa3 if d == 128 else {}):
+                    out = torch.full((1, 3, lq, d), float("nan"), device="cuda", dtype=dtype)
+                    kern.dense(q, k, v, scale, out=out, fa3=variant)
+                    check(f"{variant} dense {str(dtype)[6:]} D={d} Lq={lq} Lk={lk}", out, ref, bound)
+                if HOPPER_ONLY:
+                    continue
                 out = torch.full((1, 3, lq, d), float("nan"), device="cuda", dtype=dtype)
                 kern.dense(q, k, v, scale, out=out, v1=True)
                 check(f"v1  dense {str(dtype)[6:]} D={d} Lq={lq} Lk={lk}", out, ref, bound)
-            for (bq, bk, keep, lq, lk) in ((128, 64, 3, 1000, 777), (64, 64, 1, 333, 500), (128, 128, 2, 300, 650),
+            for (bq, bk, keep, lq, lk) in () if HOPPER_ONLY else ((128, 64, 3, 1000, 777), (64, 64, 1, 333, 500), (128, 128, 2, 300, 650),
                                            (64, 128, 2, 257, 1000), (128, 64, 1, 129, 65)):
                 q, k, v = dit(lq, 2, d, dtype, b=2)
                 k, v = dit(lk, 2, d, dtype, b=2)[1:]
@@ -209,12 +231,16 @@ def timings(kern, L, H, D):
     ref = F.scaled_dot_product_attention(q, k, v, scale=scale)
     rows.append(("torch SDPA (dense)", sdpa, flops))
     print(f"== dense L={L} H={H} D={D} bf16 (DiT views), {flops / 1e12:.1f} TFLOP", flush=True)
-    for name, call in [(f"td_fa2 sub {s}", (lambda s=s: kern.dense(q, k, v, scale, sub=s))) for s in SUBS] + \
-                      [("td_flash_attn v1", lambda: kern.dense(q, k, v, scale, v1=True))]:
+    others = [] if HOPPER_ONLY else [(f"td_fa2 sub {s}", (lambda s=s: kern.dense(q, k, v, scale, sub=s))) for s in SUBS] + \
+                                    [("td_flash_attn v1", lambda: kern.dense(q, k, v, scale, v1=True))]
+    for name, call in others + \
+                      [(f"td_{n}", (lambda n=n: kern.dense(q, k, v, scale, fa3=n))) for n in kern.fa3]:
         out = call()
         check(f"{name} vs SDPA at L={L}", out, ref, 2e-4)
         rows.append((name, median_ms(call), flops))
 
+    if HOPPER_ONLY:
+        return summary(rows)
     # Sparse: SLA top-k 0.1, blocks 128/64.
     bq, bk = 128, 64
     mk = (L + bk - 1) // bk
@@ -235,6 +261,10 @@ def timings(kern, L, H, D):
         check(f"td_fa2_sparse sub {s} at L={L} (first {nq} query blocks)", out[:, :, :nq * bq], sub_ref, 2e-4)
         rows.append((f"td_fa2_sparse sub {s}", median_ms(lambda s=s: kern.sparse(q, k, v, blocks, bq, bk, scale, sub=s)),
                      sflops))
+    summary(rows)
+
+
+def summary(rows):
     print("\n== summary (median of 20, CUDA events)")
     print(f"{'kernel':28s} {'ms':>9s} {'TFLOP/s':>9s}")
     for name, ms, fl in rows:
@@ -249,8 +279,11 @@ def main():
     ap.add_argument("--D", type=int, default=128)
     ap.add_argument("--arch", default="", help="NVRTC --gpu-architecture (default: CuPy's choice for the device)")
     ap.add_argument("--quick", action="store_true", help="skip the odd-shape checks")
+    ap.add_argument("--hopper", action="store_true", help="only the Hopper kernels (td_fa3*) beside SDPA")
     ap.add_argument("--deadline", type=int, default=540)
     args = ap.parse_args()
+    global HOPPER_ONLY
+    HOPPER_ONLY = args.hopper
     # A C-level watchdog: fires even while the main thread waits inside a CUDA call.
     faulthandler.dump_traceback_later(args.deadline, exit=True)
     torch.backends.cuda.matmul.allow_tf32 = False   # fp32 references in true fp32

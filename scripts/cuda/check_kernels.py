@@ -11,6 +11,8 @@ import argparse, ctypes, glob, os, re, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KERNELS = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
+# Families compiled after another family's file (its primitives), as KernelFamily does.
+PRELUDES = {"hopper_attention": ["flash_attention"]}
 
 
 def find(pattern_list):
@@ -61,7 +63,8 @@ def main():
                                        if not p.endswith("common.cu"))
     failed = False
     for fam in families:
-        src = common + "\n" + open(os.path.join(KERNELS, fam + ".cu")).read()
+        parts = PRELUDES.get(fam, []) + [fam]
+        src = common + "".join("\n" + open(os.path.join(KERNELS, p + ".cu")).read() for p in parts)
         ptx, log = compile_ptx(lib, fam, src, args.arch)
         if ptx is None:
             print(f"== {fam}: NVRTC FAILED\n{log}")

@@ -46,6 +46,7 @@ enum AttentionCases {
             // an oracle that runs the biased (composed) computation.
             cases.append(make(dt, b: 2, h: 3, lq: 77, lk: 93, d: 128, layout: .heads, bias: .zero))
             cases.append(make(dt, b: 1, h: 3, lq: 300, lk: 513, d: 64, layout: .heads, zeroBiasReference: true))
+            cases.append(make(dt, b: 1, h: 3, lq: 300, lk: 513, d: 128, layout: .heads, zeroBiasReference: true))
             // Short sequences: a single partial tile each way.
             cases.append(make(dt, b: 1, h: 2, lq: 5, lk: 3, d: 64, layout: .dense))
         }
