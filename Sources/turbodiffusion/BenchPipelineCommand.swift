@@ -134,15 +134,16 @@ struct BenchPipeline: ParsableCommand {
             let warm = try backend.upload(Tensor.host(Array(repeating: Float(0.5), count: 3 * min(5, s.frames) * plane), shape: [3, min(5, s.frames), h, w]))
             _ = try vae.encode(warm, ctx)
             let input = try backend.upload(Tensor.host(clip, shape: [3, s.frames, h, w]))
-            let (latent, stage) = try clock.measure("vae_encode", flops: s.vae.encodeFLOPs(videoFrames: s.frames, height: h, width: w)) {
-                try vae.encode(input, ctx)
-            }
-            stages.append(stage)
             let (t, lh, lw) = (s.latentShape[1], s.latentShape[2], s.latentShape[3])
             var mask = [Float](repeating: 0, count: 4 * t * lh * lw)
             for c in 0..<4 { for p in 0..<(lh * lw) { mask[c * t * lh * lw + p] = 1 } }
-            condition = try backend.concat([backend.upload(Tensor.host(mask, shape: [4, t, lh, lw])),
-                                            backend.contiguous(latent, dtype: .f32)], dim: 0)
+            // The condition: a 4-channel mask that is 1 on latent frame 0, then the clip's latent.
+            let (encoded, stage) = try clock.measure("vae_encode", flops: s.vae.encodeFLOPs(videoFrames: s.frames, height: h, width: w)) {
+                try backend.concat([backend.upload(Tensor.host(mask, shape: [4, t, lh, lw])),
+                                    backend.contiguous(vae.encode(input, ctx), dtype: .f32)], dim: 0)
+            }
+            stages.append(stage)
+            condition = encoded
         }
 
         // DiT steps, as the pipeline runs them: the sampler on the host, each step's latent uploaded,
@@ -169,14 +170,26 @@ struct BenchPipeline: ParsableCommand {
         for k in 0..<s.experts {      // the high-noise expert at the first step's timestep, the low-noise one at the last's
             _ = try forward(warmInput, k, (k == 0 ? sampler.plan.first! : sampler.plan.last!).timestep)
         }
+        // A step's row runs from its start to the next step's (the sampler's update and noise on the
+        // host included), so the rows add up to the wall time of the loop.
         let stepFLOPs = s.dit.forwardFLOPs(tokens: s.tokens, attention: attention)
-        let latents = try sampler.sample(count: count, noise: PhiloxNoise(seed: seed)) { x, step in
-            let expert = s.experts == 2 && step.r < boundary ? 1 : 0
-            let name = "dit_step_\(step.index + 1)" + (s.experts == 2 ? (expert == 0 ? "_high" : "_low") : "")
-            let (v, stage) = try clock.measure(name, flops: stepFLOPs) { try forward(x, expert, step.timestep) }
-            stages.append(stage)
-            return v
+        var open: (name: String, start: UInt64)?
+        func close() throws {
+            guard let o = open else { return }
+            try backend.synchronize()
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - o.start) / 1e9
+            stages.append(PipelineStage(name: o.name, seconds: seconds, flops: stepFLOPs, peakBytes: clock.cuda?.memoryStatistics.peak))
+            open = nil
         }
+        try backend.synchronize()
+        let latents = try sampler.sample(count: count, noise: PhiloxNoise(seed: seed)) { x, step in
+            try close()
+            clock.cuda?.resetPeakMemory()
+            let expert = s.experts == 2 && step.r < boundary ? 1 : 0
+            open = ("dit_step_\(step.index + 1)" + (s.experts == 2 ? (expert == 0 ? "_high" : "_low") : ""), DispatchTime.now().uptimeNanoseconds)
+            return try forward(x, expert, step.timestep)
+        }
+        try close()
 
         // VAE decode (the video read back to the host, as the pipeline does), then the MP4.
         let z = try backend.upload(Tensor.host(latents, shape: s.latentShape))
