@@ -309,7 +309,7 @@ def pipeline(args):
             v = forward(x, expert, r[i]).float()
             x = (x - v * r[i]) * (1 - r[i + 1]) + torch.randn_like(x) * r[i + 1]
             st.end(f"dit_step_{i + 1}" + ("" if experts == 1 else "_high" if expert == 0 else "_low"), s, flop)
-    del models
+    del models, m
     torch.cuda.empty_cache()
 
     with torch.no_grad(), ac:
