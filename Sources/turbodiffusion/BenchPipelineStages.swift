@@ -7,11 +7,15 @@ import TensorCore
 /// The model set and clip `bench pipeline` runs: the released architectures at their resolution, or
 /// narrow stand-ins of the same structure (`--tiny-widths`) so the command can run on a CPU in a test.
 struct PipelineBenchSetup {
+    /// The DiT (each expert's) architecture, text length 512.
     var dit: WanDiTConfig
+    /// The text encoder (umT5-XXL).
     var text: UMT5Config
+    /// The video autoencoder (Wan2.1 VAE).
     var vae: WanVAEConfig
     /// Experts run in turn: one (T2V) or two (I2V: high noise while r ≥ boundary, then low noise).
     var experts: Int
+    /// Video size in pixels and frames (4n + 1).
     var width: Int, height: Int, frames: Int
     /// Tokens the text encoder runs on (all real: the worst case of a prompt).
     var textTokens: Int
