@@ -58,7 +58,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PipelineTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models", "Pipeline"]),
         // CLITests read their fixtures by path (the program under test needs real files).
-        .testTarget(name: "CLITests", dependencies: ["turbodiffusion", "BackendCUDA", "Checkpoints", "TensorCore", "Media"], exclude: ["Fixtures"]),
+        .testTarget(name: "CLITests", dependencies: ["turbodiffusion", "BackendCUDA", "Checkpoints", "TensorCore", "Media", "Models"], exclude: ["Fixtures"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
     ]

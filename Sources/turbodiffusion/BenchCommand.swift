@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmark backend kernels.",
-        subcommands: [BenchGemm.self, BenchCUDA.self, BenchConv.self, BenchDiTMemory.self, BenchDiT.self]
+        subcommands: [BenchGemm.self, BenchCUDA.self, BenchConv.self, BenchDiTMemory.self, BenchDiT.self, BenchPipeline.self]
     )
 }
 

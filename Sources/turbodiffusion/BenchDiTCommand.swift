@@ -83,7 +83,7 @@ struct BenchDiT: ParsableCommand {
         let backend: any Backend = profile ? ProfilingBackend(device) : device
         let (out, seconds) = try forward(on: backend, weights: weights, config: config, attention: attention, x: x, context: context,
                                          repeats: repeats)
-        let flops = Self.forwardFLOPs(config, tokens: tokens, attention: attention)
+        let flops = config.forwardFLOPs(tokens: tokens, attention: attention).total
         logLine(String(format: "forward on %@ (%@): median %.3f s over %d (min %.3f); %.1f TFLOP → %.0f TFLOP/s",
                        backend.name, dtype.rawValue, seconds.median, repeats, seconds.min, flops / 1e12, flops / seconds.median / 1e12))
         if let cuda = device as? CUDABackend {
@@ -144,20 +144,6 @@ struct BenchDiT: ParsableCommand {
         }
         times.sort()
         return (out, (times.isEmpty ? 0 : times[times.count / 2], times.first ?? 0))
-    }
-
-    /// Multiply-adds ×2 of one forward: linears (self q/k/v/o, cross q/o on tokens and k/v on 512 text
-    /// rows, FFN), attention (QKᵀ and PV; SLA: the kept share plus the linear branch) and the text MLP.
-    static func forwardFLOPs(_ c: WanDiTConfig, tokens l: Int, attention: SelfAttentionKind) -> Double {
-        let (d, f, n, txt) = (Double(c.dim), Double(c.ffnDim), Double(l), Double(c.textLength))
-        var perLayer = 2 * n * (4 * d * d) + 2 * n * (2 * d * d) + 2 * txt * (2 * d * d) + 2 * n * (2 * d * f)
-        let dense = 4 * n * n * d
-        switch attention {
-        case .original: perLayer += dense
-        case let .sla(topk, _, _), let .sagesla(topk, _, _): perLayer += dense * topk + 4 * n * d * Double(c.headDim)
-        }
-        perLayer += 4 * n * txt * d
-        return perLayer * Double(c.numLayers) + 2 * txt * (Double(c.textDim) * d + d * d)
     }
 }
 

@@ -7,8 +7,11 @@ attention for dense attention, on the shapes `turbodiffusion bench dit` uses, an
 
     reference dit <preset> <frames> <W>x<H> <attention>: median S s over N (min S); TFLOP/s T
 
+`pipeline` (reference_pipeline.py) times every stage `turbodiffusion bench pipeline` prints.
+
 Usage on the GPU machine (wheels carried in .whl, see docs/performance.md):
     python3 scripts/bench/reference.py dit --preset wan2.1-1.3b --frames 81 --size 832x480
+    python3 scripts/bench/reference.py pipeline --preset wan2.1-1.3b-480p [--attention_type sla]
 """
 import argparse
 import os
@@ -159,8 +162,11 @@ def main():
     v.add_argument("--size", default="832x480")
     v.add_argument("--repeats", type=int, default=2)
     v.add_argument("--seed", type=int, default=0)
+    import reference_pipeline
+    reference_pipeline.add_arguments(sub.add_parser("pipeline"))
     args = ap.parse_args()
-    {"dit": dit, "vae": vae}[args.what](args)
+    {"dit": dit, "vae": vae, "pipeline": reference_pipeline.pipeline}[args.what](args)
 
 
-main()
+if __name__ == "__main__":
+    main()

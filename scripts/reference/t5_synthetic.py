@@ -8,7 +8,7 @@ numpy, and the reference T5Encoder run on it: a parity check at the real sizes (
     # writes OUTDIR/IN_f32.npy (fp32 model: the bf16 weights widened) and IN_bf16.npy, [L, 4096], every row
     python t5_synthetic.py run OUTDIR IN.safetensors... [--t5 DIR_WITH_t5.py]
 
-Values (see Sources/turbodiffusion/SyntheticT5Command.swift): SplitMix64 from `seed`, two
+Values (see Sources/Models/UMT5/UMT5RandomWeights.swift): SplitMix64 from `seed`, two
 32-bit draws per step (low half first), each draw as a signed int32 times a = std·√3 / 2³¹ in
 float32, rounded to bf16; tensors in file order, norm weights all ones (no draws).
 Needs numpy and torch; `run` needs about 40 GB of memory.
