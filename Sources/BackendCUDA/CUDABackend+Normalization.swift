@@ -21,7 +21,7 @@ extension CUDABackend {
 
     /// Launch shape of the row-norm kernels (td_layer_norm, td_rms_norm): whether rows are read as
     /// groups of 4, whether the row is cached in shared memory, threads per block and the grid.
-    private func rowNormLaunch(_ x: Tensor, rows: Int, cols: Int) throws
+    func rowNormLaunch(_ x: Tensor, rows: Int, cols: Int) throws
         -> (vec: Bool, cached: Bool, block: Int, grid: Int, sharedBytes: Int) {
         let alignment = x.dtype == .f32 ? 16 : 8
         let aligned = try address(x) % UInt64(alignment) == 0

@@ -21,12 +21,13 @@ struct KernelFamily: Sendable {
     static let hopperAttention = KernelFamily("hopper_attention", KernelSources.flashAttention, KernelSources.hopperAttention)
     static let layout = KernelFamily("layout", KernelSources.layout)
     static let norms = KernelFamily("norms", KernelSources.norms)
+    static let modulation = KernelFamily("modulation", KernelSources.norms, KernelSources.modulation)
     static let sparseAttention = KernelFamily("sparse_attention", KernelSources.sparseAttention)
     static let sageAttention = KernelFamily("sage_attention", KernelSources.sageAttention)
     static let quantizedMatmul = KernelFamily("quantized_matmul", KernelSources.quantizedMatmul)
     static let conv = KernelFamily("conv", KernelSources.conv)
     /// Every family, for tests that compile them all.
-    static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .flashAttention, .hopperAttention, .layout, .norms,
+    static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .flashAttention, .hopperAttention, .layout, .norms, .modulation,
                                        .sparseAttention, .sageAttention, .quantizedMatmul, .conv]
 }
 

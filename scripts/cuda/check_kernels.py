@@ -12,7 +12,7 @@ import argparse, ctypes, glob, os, re, subprocess, sys, tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KERNELS = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
 # Families compiled after another family's file (its primitives), as KernelFamily does.
-PRELUDES = {"hopper_attention": ["flash_attention"]}
+PRELUDES = {"hopper_attention": ["flash_attention"], "modulation": ["norms"]}
 
 
 def find(pattern_list):

@@ -84,21 +84,20 @@ struct WanBlock {
         let b = ctx.backend
         let m = try b.add(e0, modulation)                       // [1, 6, dim] f32 (e0 first keeps f32)
         func chunk(_ i: Int) throws -> Tensor { try m.selected(dim: 1, index: i) }   // [1, dim]
-        let plain = LayerNorm(eps: eps)
-
-        // Self-attention on LN(x)·(1 + e1) + e0, gated by e2.
-        var h = try b.add(b.mul(plain(x, ctx), b.affine(chunk(1), scale: 1, shift: 1)), chunk(0))
+        // Self-attention on LN(x)·(1 + e1) + e0 (rounded once to the compute dtype, as the Linears
+        // would round it), gated by e2.
+        var h = try b.modulatedLayerNorm(x, scale: chunk(1), shift: chunk(0), eps: eps, outputType: ctx.dtype)
         var y = try selfAttention.selfAttention(h, rope: rope, ctx)
-        var out = try b.add(x, b.mul(chunk(2), y))
+        var out = try b.gatedResidual(x, y, gate: chunk(2))
 
         // Cross-attention on LN3(x) (affine), ungated.
         y = try crossAttention.crossAttention(norm3(out, ctx), context: context, ctx)
         out = try b.add(out, y)
 
         // Feed-forward on LN(x)·(1 + e4) + e3, gated by e5.
-        h = try b.add(b.mul(plain(out, ctx), b.affine(chunk(4), scale: 1, shift: 1)), chunk(3))
+        h = try b.modulatedLayerNorm(out, scale: chunk(4), shift: chunk(3), eps: eps, outputType: ctx.dtype)
         y = try feedForward(h, ctx)
-        return try b.add(out, b.mul(chunk(5), y))
+        return try b.gatedResidual(out, y, gate: chunk(5))
     }
 
     /// Token rows per FFN pass: the ffn-wide intermediate (13 824 columns in the 14B models) then
