@@ -93,6 +93,16 @@ extension TensorError {
 }
 
 extension CUDABackend {
+    /// The cuDNN version this process loads ("9.28.1"), or nil when none loads (`cudnnUnavailableReason`).
+    /// Loading needs no GPU: the library is opened and its entry points resolved, nothing more.
+    public static var cudnnVersion: String? { try? CudnnLibrary.shared.get().versionString }
+
+    /// Why cuDNN does not load here, or nil when it does.
+    public static var cudnnUnavailableReason: String? {
+        if case .failure(let error) = CudnnLibrary.shared { return error.message }
+        return nil
+    }
+
     /// The engine that runs convolutions, for logs: "cuDNN 9.28.1 (path)" or
     /// "im2col + cuBLASLt (cuDNN not found: reason)".
     public var convolutionSummary: String {
