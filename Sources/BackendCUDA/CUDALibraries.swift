@@ -326,7 +326,8 @@ final class CudnnLibrary: @unchecked Sendable {
         var table = CCUDACudnnAPI()
         let (_, path) = try LibrarySearch.open("cuDNN 9 (libcudnn.so.9)", candidates: candidates,
                                                hint: "Install the nvidia-cudnn-cu13 (or -cu12) wheel or cuDNN 9, or name its folder in TURBODIFFUSION_CUDA_LIBS.",
-                                               required: false) { handle, _ in
+                                               required: false) { handle, candidate in
+            try openSublibraries(besides: candidate)
             var missing: UnsafePointer<CChar>?
             guard ccuda_load_cudnn(handle, &table, &missing) == 0 else {
                 throw TensorError.deviceError("symbol \(missing.map { String(cString: $0) } ?? "?") missing")
@@ -336,6 +337,22 @@ final class CudnnLibrary: @unchecked Sendable {
             return true
         }
         return CudnnLibrary(api: table, path: path, version: table.cudnnGetVersion())
+    }
+
+    /// The dispatcher resolves every entry point in a sub-library it opens by name from its own
+    /// folder, and aborts the process (no error status) when one is missing, even for
+    /// cudnnGetVersion. So the three it needs for convolutions are opened here first, from the
+    /// dispatcher's folder (by soname when it was found through the loader); they stay open,
+    /// and its later opens of the same sonames resolve to them.
+    private static func openSublibraries(besides path: String) throws {
+        let folder = path.lastIndex(of: "/").map { String(path[...$0]) } ?? ""
+        for name in ["libcudnn_graph.so.9", "libcudnn_ops.so.9", "libcudnn_cnn.so.9"] {
+            var error = [CChar](repeating: 0, count: 512)
+            guard ccuda_open(folder + name, &error, error.count) != nil else {
+                let message = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                throw TensorError.deviceError("its sub-library \(name) does not load: \(message)")
+            }
+        }
     }
 
     /// Throws unless `status` is CUDNN_STATUS_SUCCESS: `.unsupported` for the 3000s (not
