@@ -141,43 +141,46 @@ extension CUDABackend {
         let math = dataType != .f32 || exactInTF32 ? Int32(CCUDNN_TENSOR_OP_MATH) : Int32(CCUDNN_FMA_MATH)
 
         // cuDNN pads symmetrically: the common part goes to cuDNN, the rest (the causal front
-        // frames) is materialized with zeros. The output positions stay the same.
+        // frames) is materialized with zeros. The output positions stay the same: with total
+        // padding and front padding unchanged, output i still starts at padded position i·stride.
         let symmetric = padding.map { min($0.before, $0.after) }
         let extra = zip(padding, symmetric).map { Padding($0.before - $1, $0.after - $1) }
-        var input = x
-        if extra.contains(where: { $0 != .none }) { input = try pad(input, extra, value: 0) }
+        var padded = x.shape
+        for d in 0..<3 { padded[2 + d] += extra[d].before + extra[d].after }
+        let outShape = [g.batch, g.outChannels] + g.output
+        let key = CudnnPlanKey(dataType: dataType, math: math, input: padded, filter: weight.shape,
+                               pads: symmetric, strides: stride)
+        // The plan first (it needs no data): a refused shape costs no copies.
+        guard let plan = try convolution.lock.withLock({ () throws -> CudnnPlan? in
+            if convolution.refused[key] != nil { return nil }
+            if let cached = convolution.plans[key] { return cached }
+            do {
+                let made = try makeCudnnPlan(library, key: key, cudnnType: cudnnType, output: outShape)
+                convolution.plans[key] = made
+                return made
+            } catch TensorError.unsupported(let why) {
+                convolution.refused[key] = why
+                return nil
+            }
+        }) else { return nil }
+
         // Dense operands of the plan's type on 16-byte boundaries (fresh buffers are).
         func dense(_ t: Tensor) throws -> Tensor {
             let aligned = try address(t) % 16 == 0
             return t.isContiguous && t.dtype == dataType && aligned ? t : try contiguous(t, dtype: dataType)
         }
-        input = try dense(input)
-        let filter = try dense(weight)
-        let outShape = [g.batch, g.outChannels] + g.output
-        let key = CudnnPlanKey(dataType: dataType, math: math, input: input.shape, filter: filter.shape,
-                               pads: symmetric, strides: stride)
-        let plan: CudnnPlan
-        do {
-            guard let made = try convolution.lock.withLock({ () throws -> CudnnPlan? in
-                if convolution.refused[key] != nil { return nil }
-                if let cached = convolution.plans[key] { return cached }
-                do {
-                    let made = try makeCudnnPlan(library, key: key, cudnnType: cudnnType, output: outShape)
-                    convolution.plans[key] = made
-                    return made
-                } catch let error as TensorError {
-                    guard case .unsupported(let why) = error else { throw error }
-                    convolution.refused[key] = why
-                    return nil
-                }
-            }) else { return nil }
-            plan = made
-        }
-
-        let out = try empty(outShape, dtype: outputType)
+        let input: Tensor, filter: Tensor, out: Tensor, y: Tensor, workspace: Tensor?
         let separate = dataType != outputType   // cuDNN writes f32, the epilogue rounds to the output type
-        let y = separate ? try empty(outShape, dtype: .f32) : out
-        let workspace = plan.workspaceBytes > 0 ? try empty([plan.workspaceBytes], dtype: .u8) : nil
+        do {
+            input = try dense(extra.contains(where: { $0 != .none }) ? try pad(x, extra, value: 0) : x)
+            filter = try dense(weight)
+            out = try empty(outShape, dtype: outputType)
+            y = separate ? try empty(outShape, dtype: .f32) : out
+            workspace = plan.workspaceBytes > 0 ? try empty([plan.workspaceBytes], dtype: .u8) : nil
+        } catch TensorError.outOfMemory {
+            // The dense/widened copies did not fit (--max_vram): im2col works in bounded chunks.
+            return nil
+        }
         let (xAddress, wAddress, yAddress) = (try address(input), try address(filter), try address(y))
         let workspaceAddress = try workspace.map { try address($0) } ?? 0
         let ran = try convolution.lock.withLock { () throws -> Bool in
