@@ -113,6 +113,11 @@ extension CUDABackend {
     /// True when convolutions go to cuDNN (shapes it refuses still run im2col).
     public var usesCudnn: Bool { convolution.cudnn != nil }
 
+    /// Why cuDNN refused the shapes it refused so far (distinct messages), for reports.
+    public var cudnnRefusals: [String] {
+        convolution.lock.withLock { Array(Set(convolution.refused.values)).sorted() }
+    }
+
     /// Convolutions run so far by each engine (a shape cuDNN refused counts as im2col).
     public var convolutionRuns: (cudnn: Int, im2col: Int) {
         convolution.lock.withLock { (convolution.cudnnRuns, convolution.im2colRuns) }
@@ -221,9 +226,16 @@ extension CUDABackend {
     private func makeCudnnPlan(_ library: CudnnLibrary, key: CudnnPlanKey, cudnnType: Int32, output: [Int]) throws -> CudnnPlan {
         let api = library.api
         if convolution.handle == nil {
+            // A handle cuDNN cannot make (an incompatible driver, …) refuses the shape like any
+            // other error here: im2col runs, and the next new shape tries again.
             var h: cudnnHandle_t?
-            try library.check(api.cudnnCreate(&h), "cudnnCreate")
-            try library.check(api.cudnnSetStream(h, stream), "cudnnSetStream")
+            do {
+                try library.check(api.cudnnCreate(&h), "cudnnCreate")
+                try library.check(api.cudnnSetStream(h, stream), "cudnnSetStream")
+            } catch {
+                if let h { _ = api.cudnnDestroy(h) }
+                throw TensorError.unsupported((error as? TensorError)?.message ?? "\(error)")
+            }
             convolution.handle = h
         }
         guard (key.input + key.filter + output).allSatisfy({ $0 <= Int(Int32.max) }) else {

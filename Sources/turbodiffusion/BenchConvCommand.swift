@@ -166,6 +166,7 @@ struct BenchConv: ParsableCommand {
         for (name, gpu) in zip(names, backends) {
             let runs = gpu.convolutionRuns
             print("\(name) engine: \(runs.cudnn) convolutions on cuDNN, \(runs.im2col) on im2col")
+            for why in gpu.cudnnRefusals { print("  cuDNN refused: \(why)") }
         }
     }
 

@@ -78,6 +78,7 @@ struct TestBackendCommand: ParsableCommand {
         if let gpu, gpu.usesCudnn, !convolutionCases.isEmpty {
             let runs = gpu.convolutionRuns
             print("convolutions on cuDNN: \(runs.cudnn) ran on cuDNN, \(runs.im2col) fell back to im2col")
+            for why in gpu.cudnnRefusals { print("  cuDNN refused: \(why)") }
             let im2col: CUDABackend
             do { im2col = try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256, convolutionEngine: .im2col) } catch {
                 throw ValidationError("\(error)")
