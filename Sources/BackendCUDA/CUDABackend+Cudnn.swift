@@ -272,12 +272,18 @@ extension CUDABackend {
             var returned: Int32 = 0
             try library.check(api.cudnnGetConvolutionForwardAlgorithm_v7(convolution.handle, x, w, conv, y, Int32(results.count), &returned, &results),
                               "cudnnGetConvolutionForwardAlgorithm_v7")
-            // Ranked fastest first; the first that works within the bound. A tensor-op request
-            // may still run an FMA kernel, never the reverse: FMA math stays FMA.
+            // Ranked fastest first; the first that works within the bound. Only the GEMM family
+            // (implicit, implicit precomputed, explicit): FFT and Winograd transform the operands
+            // (and under TF32 would round the transformed values), which breaks the exactness the
+            // widened path relies on and the f32 parity. A tensor-op request may still run an
+            // FMA kernel, never the reverse: FMA math stays FMA.
+            let gemmFamily: Set<Int32> = [Int32(CCUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM),
+                                          Int32(CCUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM), Int32(CCUDNN_CONVOLUTION_FWD_ALGO_GEMM)]
             guard let best = results.prefix(Int(returned)).first(where: {
-                $0.status == 0 && $0.memory <= Self.convolutionWorkspaceBytes && (key.math != Int32(CCUDNN_FMA_MATH) || $0.mathType != Int32(CCUDNN_TENSOR_OP_MATH))
+                $0.status == 0 && gemmFamily.contains($0.algo) && $0.memory <= Self.convolutionWorkspaceBytes
+                    && (key.math != Int32(CCUDNN_FMA_MATH) || $0.mathType != Int32(CCUDNN_TENSOR_OP_MATH))
             }) else {
-                throw TensorError.unsupported("cuDNN offers no algorithm for \(key.dataType) \(key.input) * \(key.filter) within \(Self.convolutionWorkspaceBytes >> 20) MiB of workspace")
+                throw TensorError.unsupported("cuDNN offers no GEMM-family algorithm for \(key.dataType) \(key.input) * \(key.filter) within \(Self.convolutionWorkspaceBytes >> 20) MiB of workspace")
             }
             var bytes = 0
             try library.check(api.cudnnGetConvolutionForwardWorkspaceSize(convolution.handle, x, w, conv, y, best.algo, &bytes),

@@ -247,8 +247,13 @@ enum { CCUDNN_DEFAULT_MATH = 0, CCUDNN_TENSOR_OP_MATH = 1, CCUDNN_FMA_MATH = 3 }
 enum { CCUDNN_TENSOR_NCHW = 0 };
 enum { CCUDNN_CROSS_CORRELATION = 1 };
 
-// cudnnConvolutionFwdAlgo_t: 0 … 7; CUDNN_CONVOLUTION_FWD_ALGO_COUNT = 8.
-enum { CCUDNN_CONVOLUTION_FWD_ALGO_COUNT = 8 };
+// cudnnConvolutionFwdAlgo_t (3 direct, 4/5 FFT, 6/7 Winograd are not used); COUNT = 8.
+enum {
+    CCUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM = 0,
+    CCUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM = 1,
+    CCUDNN_CONVOLUTION_FWD_ALGO_GEMM = 2,
+    CCUDNN_CONVOLUTION_FWD_ALGO_COUNT = 8,
+};
 
 typedef struct cudnnConvolutionFwdAlgoPerf_t {
     int algo;                         // cudnnConvolutionFwdAlgo_t
