@@ -23,7 +23,7 @@ struct BenchConv: ParsableCommand {
 
     enum Engine: String, ExpressibleByArgument, CaseIterable { case cudnn, im2col, both }
 
-    @Option(help: "cpu or cuda.")
+    @Option(help: "cpu, or cuda (auto is cuda here: the engines are what this compares).")
     var device: DeviceChoice = .cpu
 
     @Option(help: "CUDA only: cudnn, im2col or both (compared).")
