@@ -1,7 +1,9 @@
 import CCUDA
 import TensorCore
 
-/// Convolutions as GEMMs and the VAE's fused norm + SiLU (kernels in Kernels/conv.cu).
+/// Convolutions as GEMMs and the VAE's fused norm + SiLU (kernels in Kernels/conv.cu). When
+/// cuDNN is in use (`CUDABackend+Cudnn.swift`) conv3d goes there first; the GEMM path below
+/// runs the shapes cuDNN refuses and everything when cuDNN is absent.
 ///
 /// conv3d of one batch item is out[o, p] = W[o, k] · col[k, p] with M = O, N = T'·H'·W' output
 /// positions and K = C·kt·kh·kw. Output positions are processed in chunks: `td_im2col` gathers a
@@ -23,20 +25,27 @@ extension CUDABackend: VAEBackend {
     }
 
     public func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding]) throws -> Tensor {
-        try conv3d(x, weight: weight, bias: bias, stride: stride, padding: padding, outputType: x.dtype,
-                   workspaceBytes: Self.convolutionWorkspaceBytes)
+        try convolve3d(x, weight: weight, bias: bias, stride: stride, padding: padding, outputType: x.dtype,
+                       workspaceBytes: Self.convolutionWorkspaceBytes, tryCudnn: true)
     }
 
     public func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding], outputType: DType) throws -> Tensor {
-        try conv3d(x, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType,
-                   workspaceBytes: Self.convolutionWorkspaceBytes)
+        try convolve3d(x, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType,
+                       workspaceBytes: Self.convolutionWorkspaceBytes, tryCudnn: true)
     }
 
-    /// `conv3d` with the per-chunk workspace bounded by `workspaceBytes` (tests force many small,
-    /// unaligned chunks with a tiny bound). x and weight of different float types are both
-    /// multiplied in f32 (as the CPU widens both); equal types multiply in their own type.
+    /// `conv3d` on the im2col path (cuDNN is not tried) with the per-chunk workspace bounded by
+    /// `workspaceBytes` (tests force many small, unaligned chunks with a tiny bound).
     public func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding], outputType: DType,
                        workspaceBytes: Int) throws -> Tensor {
+        try convolve3d(x, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType,
+                       workspaceBytes: workspaceBytes, tryCudnn: false)
+    }
+
+    /// x and weight of different float types are both multiplied in f32 (as the CPU widens
+    /// both); equal types multiply in their own type.
+    private func convolve3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding], outputType: DType,
+                            workspaceBytes: Int, tryCudnn: Bool) throws -> Tensor {
         let xBuffer = try deviceBuffer(x, "conv3d")
         _ = try deviceBuffer(weight, "conv3d")
         try activate()
@@ -52,6 +61,10 @@ extension CUDABackend: VAEBackend {
         if let bias {
             _ = try deviceBuffer(bias, "conv3d bias")
             guard bias.count == o else { throw TensorError.shapeMismatch("conv3d bias \(bias.shape) for \(o) output channels") }
+        }
+        if tryCudnn, kdim > 0, nb * o * plane > 0, let y = try cudnnConv3d(x, weight: weight, bias: bias, geometry: g, stride: stride,
+                                                             padding: padding, outputType: outputType) {
+            return y
         }
         let out = try empty([nb, o, to, ho, wo], dtype: outputType)
         guard out.count > 0 else { return out }
@@ -85,6 +98,7 @@ extension CUDABackend: VAEBackend {
         let inCode = try floatCode(inputType, "conv3d"), xCode = try floatCode(x.dtype, "conv3d")
         let kPerBlock = max(16, (kdim + 65534) / 65535)
         var algorithms: [ConvolutionGemmKey: cublasLtMatmulAlgo_t] = [:]
+        convolution.lock.withLock { convolution.im2colRuns += 1 }
 
         for n in 0..<nb {
             for p0 in Swift.stride(from: 0, to: plane, by: chunk) {
@@ -132,7 +146,7 @@ extension CUDABackend: VAEBackend {
 
     /// td_conv_epilogue over `rows` × `cols` (addresses of the first element, 0 for none):
     /// out[r, j] = source[r, j] + bias[r mod channels], one rounding to the output type.
-    private func convEpilogue(out: UInt64, outCode: Int32, outLD: Int, source: UInt64, sourceLD: Int,
+    func convEpilogue(out: UInt64, outCode: Int32, outLD: Int, source: UInt64, sourceLD: Int,
                               bias: UInt64, channels: Int, rows: Int, cols: Int) throws {
         guard rows > 0, cols > 0 else { return }
         try launch(.conv, "td_conv_epilogue", grid: (min((cols + 255) / 256, 1 << 20), min(rows, 65535), 1), block: (256, 1, 1), [

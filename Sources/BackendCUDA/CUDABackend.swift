@@ -4,7 +4,8 @@ import TensorCore
 
 /// The CUDA backend: one device, its primary context, one stream on which every op is
 /// enqueued in submission order, a caching allocator, NVRTC-compiled kernels (cubins cached
-/// on disk) and cuBLASLt GEMMs. Libraries are loaded with dlopen at run time.
+/// on disk), cuBLASLt GEMMs and, when found, cuDNN convolutions. Libraries are loaded with
+/// dlopen at run time.
 ///
 /// Ops return as soon as their work is enqueued; `toHost` and `synchronize` wait for it.
 /// Ops without a CUDA implementation yet throw `TensorError.unsupported`.
@@ -36,6 +37,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let allocator: CUDAAllocator
     let modules: KernelModules
     let gemm = GemmState()
+    let convolution: ConvolutionState
+    /// How conv3d and conv2d run (cuDNN when found, or always im2col); see `convolutionSummary`.
+    public let convolutionEngine: ConvolutionEngine
 
     /// True when a CUDA device can be opened (driver found, device present, NVRTC found).
     public static var isAvailable: Bool { unavailableReason == nil }
@@ -52,8 +56,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     /// Opens CUDA device `deviceIndex`. Throws `TensorError.deviceError` explaining what is
     /// missing: the driver library (with the paths tried), a device, NVRTC, or a new enough driver.
+    /// cuDNN is optional: without it (or with `convolutionEngine: .im2col`) convolutions run im2col.
     public init(deviceIndex: Int = 0, kernelCacheDirectory: String? = KernelCompiler.defaultCacheDirectory(),
-                fillNewBuffersWith fillByte: UInt8? = nil, guardBytes: Int = 0) throws {
+                fillNewBuffersWith fillByte: UInt8? = nil, guardBytes: Int = 0,
+                convolutionEngine: ConvolutionEngine = .automatic) throws {
         let driver = try CUDADriver.shared.get()
         let api = driver.api
         let initStatus = api.cuInit(0)
@@ -115,6 +121,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.fillByte = fillByte
         self.guardBytes = max(0, guardBytes)
         modules = KernelModules(driver: driver, compiler: compiler)
+        self.convolutionEngine = convolutionEngine
+        convolution = ConvolutionState(engine: convolutionEngine)
         name = "\(device) \(deviceName)"
     }
 
@@ -122,6 +130,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         _ = driver.api.cuCtxSetCurrent(context)
         _ = driver.api.cuStreamSynchronize(stream)
         gemm.destroy(lt: try? CublasLtLibrary.shared.get())
+        convolution.destroy()
         modules.unloadAll()
         _ = driver.api.cuStreamDestroy(stream)
     }

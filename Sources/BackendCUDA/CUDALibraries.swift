@@ -31,7 +31,7 @@ enum LibrarySearch {
         return dirs
     }
 
-    /// Library folders of NVIDIA's pip wheels (nvidia-cuda-nvrtc, nvidia-cublas) in the
+    /// Library folders of NVIDIA's pip wheels (nvidia-cuda-nvrtc, nvidia-cublas, nvidia-cudnn) in the
     /// Python environments we can see: $VIRTUAL_ENV, ~/.local, /usr/local, /usr, /opt/*/.venv.
     static func pipDirectories(packages: [String]) -> [String] {
         let env = ProcessInfo.processInfo.environment
@@ -81,8 +81,9 @@ enum LibrarySearch {
         return out
     }
 
-    /// Opens the first candidate `accept` agrees to. Throws a message listing every attempt.
-    static func open(_ what: String, candidates: [String], hint: String,
+    /// Opens the first candidate `accept` agrees to. Throws a message listing every attempt
+    /// (`required: false` for an optional library: the message then says only what is missing).
+    static func open(_ what: String, candidates: [String], hint: String, required: Bool = true,
                      accept: (UnsafeMutableRawPointer, String) throws -> Bool) throws -> (UnsafeMutableRawPointer, String) {
         var attempts: [String] = []
         for path in candidates {
@@ -102,9 +103,17 @@ enum LibrarySearch {
             }
             ccuda_close(handle)
         }
+        let tried = attempts.isEmpty ? "nothing (no candidates)" : attempts.joined(separator: ", ")
+        guard required else {
+            // Optional libraries: name what failed to load, count the candidates that do not exist.
+            let absent = attempts.filter { $0.hasSuffix("(not found)") }.count
+            let failed = attempts.filter { !$0.hasSuffix("(not found)") }
+            let summary = (failed + (absent > 0 ? ["\(absent) candidate path\(absent == 1 ? "" : "s") not present"] : [])).joined(separator: ", ")
+            throw TensorError.deviceError("\(what) could not be loaded (\(summary.isEmpty ? "no candidates" : summary)). \(hint)")
+        }
         throw TensorError.deviceError("""
             CUDA is not available: \(what) could not be loaded. \(hint)
-            Tried: \(attempts.isEmpty ? "nothing (no candidates)" : attempts.joined(separator: ", ")).
+            Tried: \(tried).
             Set TURBODIFFUSION_CUDA_LIBS or CUDA_HOME to the folder that holds it, or run with --device cpu.
             """)
     }
@@ -286,5 +295,77 @@ final class CublasLtLibrary: @unchecked Sendable {
     func check(_ status: cublasStatus_t, _ function: String) throws {
         guard status != 0 else { return }
         throw TensorError.deviceError("\(function) failed: \(Self.statusName(status))")
+    }
+}
+
+/// cuDNN 9 (libcudnn.so.9), optional: convolutions use it when it loads and fall back to
+/// im2col + cuBLASLt otherwise. Only major version 9 is accepted (the legacy convolution API
+/// whose ABI ccuda.h declares).
+final class CudnnLibrary: @unchecked Sendable {
+    let api: CCUDACudnnAPI
+    let path: String
+    /// e.g. 92801 for 9.28.1 (cudnnGetVersion: major·10000 + minor·100 + patch).
+    let version: Int
+
+    private init(api: CCUDACudnnAPI, path: String, version: Int) {
+        self.api = api
+        self.path = path
+        self.version = version
+    }
+
+    /// "9.28.1".
+    var versionString: String { "\(version / 10000).\(version / 100 % 100).\(version % 100)" }
+
+    static let shared: Result<CudnnLibrary, TensorError> = Result { try load() }.mapError { $0 as? TensorError ?? .deviceError("\($0)") }
+
+    private static func load() throws -> CudnnLibrary {
+        // The wheel's folder is nvidia/cudnn/lib; a toolkit install puts it beside libcudart.
+        let candidates = LibrarySearch.candidates(
+            sonames: ["libcudnn.so.9"], prefix: "libcudnn.so.9",
+            directories: LibrarySearch.toolkitDirectories() + LibrarySearch.pipDirectories(packages: ["cudnn"]))
+        var table = CCUDACudnnAPI()
+        let (_, path) = try LibrarySearch.open("cuDNN 9 (libcudnn.so.9)", candidates: candidates,
+                                               hint: "Install the nvidia-cudnn-cu13 (or -cu12) wheel or cuDNN 9, or name its folder in TURBODIFFUSION_CUDA_LIBS.",
+                                               required: false) { handle, candidate in
+            try openSublibraries(besides: candidate)
+            var missing: UnsafePointer<CChar>?
+            guard ccuda_load_cudnn(handle, &table, &missing) == 0 else {
+                throw TensorError.deviceError("symbol \(missing.map { String(cString: $0) } ?? "?") missing")
+            }
+            let v = table.cudnnGetVersion()
+            guard v / 10000 == 9 else { throw TensorError.deviceError("version \(v) is not cuDNN 9") }
+            return true
+        }
+        return CudnnLibrary(api: table, path: path, version: table.cudnnGetVersion())
+    }
+
+    /// The dispatcher resolves every entry point in a sub-library it opens by name from its own
+    /// folder, and aborts the process (no error status) when one is missing, even for
+    /// cudnnGetVersion. So the three it needs for convolutions are opened here first, from the
+    /// dispatcher's folder (by soname when it was found through the loader); they stay open,
+    /// and its later opens of the same sonames resolve to them.
+    private static func openSublibraries(besides path: String) throws {
+        let folder = path.lastIndex(of: "/").map { String(path[...$0]) } ?? ""
+        for name in ["libcudnn_graph.so.9", "libcudnn_ops.so.9", "libcudnn_cnn.so.9"] {
+            var error = [CChar](repeating: 0, count: 512)
+            guard ccuda_open(folder + name, &error, error.count) != nil else {
+                let message = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                throw TensorError.deviceError("its sub-library \(name) does not load: \(message)")
+            }
+        }
+    }
+
+    /// Throws unless `status` is CUDNN_STATUS_SUCCESS: `.unsupported` for the 3000s (not
+    /// supported) and 2000s (bad parameter: a shape or size outside what cuDNN handles), so the
+    /// caller can take another path; `.deviceError` otherwise. The message carries cuDNN's own.
+    func check(_ status: cudnnStatus_t, _ function: String) throws {
+        guard status != 0 else { return }
+        let name = api.cudnnGetErrorString(status).map { String(cString: $0) } ?? "cuDNN status \(status)"
+        var detail = [CChar](repeating: 0, count: 512)
+        api.cudnnGetLastErrorString(&detail, detail.count)
+        let last = String(decoding: detail.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let message = "\(function) failed: \(name)" + (last.isEmpty ? "" : " (\(last))")
+        if (2000..<4000).contains(status) { throw TensorError.unsupported(message) }
+        throw TensorError.deviceError(message)
     }
 }

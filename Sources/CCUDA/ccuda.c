@@ -1,4 +1,4 @@
-// Run-time loading of the CUDA driver, NVRTC and cuBLASLt (see include/ccuda.h).
+// Run-time loading of the CUDA driver, NVRTC, cuBLASLt and cuDNN (see include/ccuda.h).
 #include "ccuda.h"
 
 #include <dlfcn.h>
@@ -105,5 +105,30 @@ int ccuda_load_cublaslt(void *handle, CCUDACublasLtAPI *api, const char **missin
     LOAD(api, cublasLtMatmulPreferenceSetAttribute);
     LOAD(api, cublasLtMatmulAlgoGetHeuristic);
     LOAD(api, cublasLtMatmul);
+    return 0;
+}
+
+int ccuda_load_cudnn(void *handle, CCUDACudnnAPI *api, const char **missing) {
+    memset(api, 0, sizeof(*api));
+    LOAD(api, cudnnGetVersion);
+    LOAD(api, cudnnGetErrorString);
+    LOAD(api, cudnnGetLastErrorString);
+    LOAD(api, cudnnCreate);
+    LOAD(api, cudnnDestroy);
+    LOAD(api, cudnnSetStream);
+    LOAD(api, cudnnCreateTensorDescriptor);
+    LOAD(api, cudnnSetTensorNdDescriptor);
+    LOAD(api, cudnnDestroyTensorDescriptor);
+    LOAD(api, cudnnCreateFilterDescriptor);
+    LOAD(api, cudnnSetFilterNdDescriptor);
+    LOAD(api, cudnnDestroyFilterDescriptor);
+    LOAD(api, cudnnCreateConvolutionDescriptor);
+    LOAD(api, cudnnSetConvolutionNdDescriptor);
+    LOAD(api, cudnnSetConvolutionMathType);
+    LOAD(api, cudnnDestroyConvolutionDescriptor);
+    LOAD(api, cudnnGetConvolutionNdForwardOutputDim);
+    LOAD(api, cudnnGetConvolutionForwardAlgorithm_v7);
+    LOAD(api, cudnnGetConvolutionForwardWorkspaceSize);
+    LOAD(api, cudnnConvolutionForward);
     return 0;
 }

@@ -1,20 +1,39 @@
 import ArgumentParser
 import BackendCPU
+import BackendCUDA
 import Foundation
 import TensorCore
 
-/// `turbodiffusion bench conv`: CPU conv3d throughput on the Wan VAE's layer shapes.
+/// `turbodiffusion bench conv`: conv3d throughput on the Wan VAE's layer shapes, on the CPU or
+/// on CUDA with each convolution engine (cuDNN, im2col + cuBLASLt).
 struct BenchConv: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conv",
-        abstract: "Time CPU conv3d on the Wan2.1 VAE's convolution shapes and compare with the FMA peak.",
+        abstract: "Time conv3d on the Wan2.1 VAE's convolution shapes (CPU against the FMA peak, or CUDA per engine).",
         discussion: """
         GFLOP/CPU-s divides by the process's CPU time (all threads), which a busy machine inflates \
         much less than wall time; the core peak is the FMA peak divided by the cores. \
         Each case is one causal convolution step of the decoder: the input holds the chunk plus the \
-        two cached frames (k_t = 3) and the output the chunk's frames, at the given spatial size.
+        two cached frames (k_t = 3) and the output the chunk's frames, at the given spatial size. \
+        With --device cuda each case runs on the engines --engine names (as the VAE calls it: \
+        --dtype operands, f32 bias, --output-type result); with both engines the last column is the \
+        relative RMS difference of the cuDNN result from the im2col one.
         """
     )
+
+    enum Engine: String, ExpressibleByArgument, CaseIterable { case cudnn, im2col, both }
+
+    @Option(help: "cpu, or cuda (auto is cuda here: the engines are what this compares).")
+    var device: DeviceChoice = .cpu
+
+    @Option(help: "CUDA only: cudnn, im2col or both (compared).")
+    var engine: Engine = .both
+
+    @Option(help: "CUDA only: operand type (f32 or bf16).")
+    var dtype: ComputeType = .bf16
+
+    @Option(name: .customLong("output-type"), help: "CUDA only: result type, f32 (the VAE's) or bf16.")
+    var outputType: ComputeType = .f32
 
     @Option(name: .customLong("repeat"), help: "Timed runs per case (after one warm-up); the median is reported.")
     var repeatCount: Int = 3
@@ -51,6 +70,7 @@ struct BenchConv: ParsableCommand {
     func run() throws {
         let hw = size.split(separator: ",").compactMap { Int($0) }
         let (h, w) = (hw[0], hw[1])
+        if device != .cpu { return try runCUDA(h: h, w: w) }
         let cpu = CPUBackend()
         let peak = CPUPeak.detect(cores: Parallel.threadCount)
         print(peak.formula)
@@ -82,6 +102,71 @@ struct BenchConv: ParsableCommand {
             let gflops = flop / median / 1e9
             print(pad(c.name, 20) + String(format: " %9.1f %10.1f %9.1f %7.1f %8.1f %12.1f", median * 1e3, times[0] * 1e3,
                                            gflops, 100 * gflops / peak.gflops, cpuMedian * 1e3, flop / cpuMedian / 1e9))
+        }
+    }
+
+    /// Median wall time of `body` over --repeat runs after one warm-up, waiting for the device each time.
+    private func deviceMedian(_ gpu: CUDABackend, _ body: () throws -> Void) throws -> Double {
+        try body()
+        try gpu.synchronize()
+        var times: [Double] = []
+        for _ in 0..<repeatCount {
+            let start = ContinuousClock.now
+            try body()
+            try gpu.synchronize()
+            let d = ContinuousClock.now - start
+            times.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+        }
+        return times.sorted()[times.count / 2]
+    }
+
+    private func runCUDA(h: Int, w: Int) throws {
+        let engines: [ConvolutionEngine] = switch engine {
+        case .cudnn: [.automatic]
+        case .im2col: [.im2col]
+        case .both: [.automatic, .im2col]
+        }
+        let backends: [CUDABackend]
+        do { backends = try engines.map { try CUDABackend(convolutionEngine: $0) } } catch {
+            throw ValidationError("\(error)")
+        }
+        print("convolutions: \(backends[0].convolutionSummary)")
+        if engine != .im2col && !backends[0].usesCudnn { print("note: without cuDNN the cudnn engine runs im2col") }
+        print("spatial \(h)×\(w), \(frames) output frame(s), \(dtype.rawValue) operands → \(outputType.rawValue), timed runs per case: \(repeatCount) (after 1 warm-up)\n")
+        let names = engines.map { $0 == .im2col ? "im2col" : "cudnn" }
+        print(pad("case", 20) + names.map { String(repeating: " ", count: max(0, 10 - $0.count)) + $0 + " ms  TFLOP/s" }.joined()
+              + (engines.count == 2 ? "  speedup  rel diff" : ""))
+        var rng = UInt64(0x9E37_79B9_7F4A_7C15)
+        for c in Self.cases {
+            let tIn = frames + c.kernel[0] - 1
+            let flop = 2.0 * Double(c.outChannels * c.inChannels * c.kernel.reduce(1, *)) * Double(frames * h * w)
+            let xHost = try randomTensor([1, c.inChannels, tIn, h, w], &rng)
+            let wHost = try randomTensor([c.outChannels, c.inChannels] + c.kernel, &rng)
+            let bHost = try randomTensor([c.outChannels], &rng)
+            var line = pad(c.name, 20), medians: [Double] = [], results: [[Float]] = []
+            for gpu in backends {
+                let x = try gpu.contiguous(gpu.upload(xHost), dtype: dtype.dtype)
+                let weight = try gpu.contiguous(gpu.upload(wHost), dtype: dtype.dtype)
+                let bias = try gpu.upload(bHost)
+                var y: Tensor?
+                let median = try deviceMedian(gpu) {
+                    y = try gpu.conv3d(x, weight: weight, bias: bias, stride: [1, 1, 1], padding: c.padding, outputType: outputType.dtype)
+                }
+                medians.append(median)
+                if let y, engines.count == 2 { results.append(try gpu.toHost(gpu.contiguous(y, dtype: .f32)).floats()) }
+                line += String(format: " %12.3f %8.1f", median * 1e3, flop / median / 1e12)
+            }
+            if results.count == 2 {
+                var num = 0.0, den = 0.0
+                for (a, b) in zip(results[0], results[1]) { num += Double(a - b) * Double(a - b); den += Double(b) * Double(b) }
+                line += String(format: " %7.2f× %9.1e", medians[1] / medians[0], (num / max(den, 1e-30)).squareRoot())
+            }
+            print(line)
+        }
+        for (name, gpu) in zip(names, backends) {
+            let runs = gpu.convolutionRuns
+            print("\(name) engine: \(runs.cudnn) convolutions on cuDNN, \(runs.im2col) on im2col")
+            for why in gpu.cudnnRefusals { print("  cuDNN refused: \(why)") }
         }
     }
 

@@ -33,8 +33,10 @@ enum DeviceChoice: String, ExpressibleByArgument, CaseIterable {
     /// CUDA backends this process opened, for memory reports (progress lines, summaries).
     nonisolated(unsafe) static var openedCUDA: [CUDABackend] = []
 
+    /// Records `b` and logs, once per backend, which engine runs its convolutions.
     static func opened(_ b: CUDABackend) -> CUDABackend {
         openedCUDA.append(b)
+        logLine("convolutions: \(b.convolutionSummary)")
         return b
     }
 

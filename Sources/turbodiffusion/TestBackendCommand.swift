@@ -67,29 +67,24 @@ struct TestBackendCommand: ParsableCommand {
             }
         }
         print("test-backend on \(backend.name): \(cases.count) cases, seed \(seed)")
-        let runner = OpCaseRunner(backend: backend, seed: seed, widenReference: backend is CPUBackend)
+        let gpu = backend as? CUDABackend
+        if let gpu { print("convolutions: \(gpu.convolutionSummary)") }
         var counts = (passed: 0, failed: 0, unsupported: 0)
         var unsupportedOps: [String: Int] = [:]
         let started = Date()
-        for c in cases {
-            let r: OpCaseResult
-            guard runner.isInformative(c) else { continue }   // the CPU's f32 path is the oracle itself
-            r = runner.run(c)
-            let nmse = r.nmse.map { String(format: "%.2e", $0) } ?? "-"
-            let line = "\(c.op.padding(toLength: 22, withPad: " ", startingAt: 0)) \(c.dtype.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)) "
-                + "nmse \(nmse.padding(toLength: 9, withPad: " ", startingAt: 0)) bound \(String(format: "%.0e", c.bound))  "
-            switch r.status {
-            case .passed:
-                counts.passed += 1
-                if !quiet { print(line + "ok      \(c.variant)") }
-            case .failed(let why), .referenceError(let why):
-                counts.failed += 1
-                print(line + "FAILED  \(c.variant): \(why)")
-            case .unsupported(let why):
-                counts.unsupported += 1
-                unsupportedOps[c.op, default: 0] += 1
-                if !quiet { print(line + "n/s     \(c.variant): \(why)") }
+        run(cases, on: backend, label: "", counts: &counts, unsupportedOps: &unsupportedOps)
+        // With cuDNN the convolution cases run again on the im2col engine, so both paths are checked.
+        let convolutionCases = cases.filter { Self.convolutionOps.contains($0.op) }
+        if let gpu, gpu.usesCudnn, !convolutionCases.isEmpty {
+            let runs = gpu.convolutionRuns
+            print("convolutions on cuDNN: \(runs.cudnn) ran on cuDNN, \(runs.im2col) fell back to im2col")
+            for why in gpu.cudnnRefusals { print("  cuDNN refused: \(why)") }
+            let im2col: CUDABackend
+            do { im2col = try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256, convolutionEngine: .im2col) } catch {
+                throw ValidationError("\(error)")
             }
+            print("again on the im2col engine: \(convolutionCases.count) convolution cases")
+            run(convolutionCases, on: im2col, label: " [im2col]", counts: &counts, unsupportedOps: &unsupportedOps)
         }
         let seconds = Date().timeIntervalSince(started)
         print(String(format: "\(counts.passed) passed, \(counts.failed) failed, \(counts.unsupported) not supported (%.1f s)", seconds))
@@ -97,6 +92,36 @@ struct TestBackendCommand: ParsableCommand {
             print("not supported on \(device.rawValue): " + unsupportedOps.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", "))
         }
         if counts.failed > 0 { throw ExitCode(1) }
+    }
+}
+
+extension TestBackendCommand {
+    /// Ops whose cases also run on the im2col engine when cuDNN is in use.
+    static let convolutionOps: Set<String> = ["conv3d", "conv2d"]
+
+    /// Runs `cases` on `backend`, printing a line per case (failures always) and counting outcomes.
+    func run(_ cases: [OpCase], on backend: any Backend, label: String,
+             counts: inout (passed: Int, failed: Int, unsupported: Int), unsupportedOps: inout [String: Int]) {
+        let runner = OpCaseRunner(backend: backend, seed: seed, widenReference: backend is CPUBackend)
+        for c in cases {
+            guard runner.isInformative(c) else { continue }   // the CPU's f32 path is the oracle itself
+            let r = runner.run(c)
+            let nmse = r.nmse.map { String(format: "%.2e", $0) } ?? "-"
+            let line = "\(c.op.padding(toLength: 22, withPad: " ", startingAt: 0)) \(c.dtype.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)) "
+                + "nmse \(nmse.padding(toLength: 9, withPad: " ", startingAt: 0)) bound \(String(format: "%.0e", c.bound))  "
+            switch r.status {
+            case .passed:
+                counts.passed += 1
+                if !quiet { print(line + "ok      \(c.variant)\(label)") }
+            case .failed(let why), .referenceError(let why):
+                counts.failed += 1
+                print(line + "FAILED  \(c.variant)\(label): \(why)")
+            case .unsupported(let why):
+                counts.unsupported += 1
+                unsupportedOps[c.op, default: 0] += 1
+                if !quiet { print(line + "n/s     \(c.variant)\(label): \(why)") }
+            }
+        }
     }
 }
 

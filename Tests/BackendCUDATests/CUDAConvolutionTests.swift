@@ -59,6 +59,27 @@ struct CUDAConvolutionTests {
         #expect(p.within(bound), "conv3d \(t.testDescription): \(p)")
     }
 
+    /// With cuDNN present the default engine must run the VAE's call (bf16 operands, f32 bias,
+    /// f32 result, causal padding) on cuDNN, not fall back, and agree with im2col to f32
+    /// summation order (TF32 is exact on bf16 operands).
+    @Test(.enabled(if: CUDABackend.cudnnVersion != nil))
+    func cudnnRunsTheVAECallAndMatchesIm2col() throws {
+        let gpu = try CUDATestSupport.gpu
+        var rng = SeededRandom(seed: 23)
+        let x = try Pair(rng.values(1 * 32 * 3 * 20 * 26, -1, 1), [1, 32, 3, 20, 26], .bf16)
+        let w = try Pair(rng.values(24 * 32 * 27, -0.3, 0.3), [24, 32, 3, 3, 3], .bf16)
+        let bias = try Pair(rng.values(24, -1, 1), [24], .f32)
+        for padding in [Self.causal, [.none, Padding(1, 1), Padding(1, 1)]] {
+            let before = gpu.convolutionRuns.cudnn
+            let viaCudnn = try gpu.conv3d(x.gpu, weight: w.gpu, bias: bias.gpu, stride: [1, 1, 1], padding: padding, outputType: .f32)
+            let viaIm2col = try gpu.conv3d(x.gpu, weight: w.gpu, bias: bias.gpu, stride: [1, 1, 1], padding: padding, outputType: .f32,
+                                           workspaceBytes: CUDABackend.convolutionWorkspaceBytes)
+            #expect(gpu.convolutionRuns.cudnn == before + 1, "cuDNN refused: \(gpu.cudnnRefusals)")
+            let p = try Parity.measure(viaCudnn, gpu.toHost(viaIm2col), label: "conv3d cuDNN vs im2col \(padding)")
+            #expect(p.within(1e-6), "\(p)")
+        }
+    }
+
     @Test func conv3dRejectsMismatchedChannels() throws {
         let gpu = try CUDATestSupport.gpu
         var rng = SeededRandom(seed: 7)

@@ -1,8 +1,9 @@
-// Our own declarations for the parts of the CUDA driver API, NVRTC and cuBLASLt that
+// Our own declarations for the parts of the CUDA driver API, NVRTC, cuBLASLt and cuDNN that
 // TurboDiffusion uses. Nothing here links CUDA: the libraries are opened at run time with
 // dlopen and their entry points are collected into the function-pointer tables below.
 // Enum values and struct layouts follow the CUDA 13 headers (cuda.h, nvrtc.h, cublasLt.h,
-// library_types.h); only the values we use are listed.
+// library_types.h) and cuDNN 9's (cudnn_graph.h, cudnn_ops.h, cudnn_cnn.h); only the values we
+// use are listed.
 #ifndef CCUDA_H
 #define CCUDA_H
 
@@ -222,6 +223,87 @@ typedef struct CCUDACublasLtAPI {
                                      CUstream stream);
 } CCUDACublasLtAPI;
 
+// MARK: - cuDNN 9 (cudnn_graph.h, cudnn_ops.h, cudnn_cnn.h)
+//
+// The legacy convolution API. libcudnn.so.9 is a dispatcher that exports every entry point and
+// opens its sub-libraries (libcudnn_ops, libcudnn_cnn, the engines) from its own folder on first
+// use. The convolution calls are marked deprecated in cuDNN 9 but remain in every 9.x release.
+
+typedef int cudnnStatus_t;            // CUDNN_STATUS_SUCCESS = 0; 2000s bad parameter; 3000s not supported
+typedef struct cudnnContext *cudnnHandle_t;
+typedef struct cudnnTensorStruct *cudnnTensorDescriptor_t;
+typedef struct cudnnFilterStruct *cudnnFilterDescriptor_t;
+typedef struct cudnnConvolutionStruct *cudnnConvolutionDescriptor_t;
+
+enum { CCUDNN_STATUS_SUCCESS = 0 };
+
+// cudnnDataType_t
+enum { CCUDNN_DATA_FLOAT = 0, CCUDNN_DATA_HALF = 2, CCUDNN_DATA_BFLOAT16 = 9 };
+
+// cudnnMathType_t
+enum { CCUDNN_DEFAULT_MATH = 0, CCUDNN_TENSOR_OP_MATH = 1, CCUDNN_FMA_MATH = 3 };
+
+// cudnnTensorFormat_t, cudnnConvolutionMode_t
+enum { CCUDNN_TENSOR_NCHW = 0 };
+enum { CCUDNN_CROSS_CORRELATION = 1 };
+
+// cudnnConvolutionFwdAlgo_t (3 direct, 4/5 FFT, 6/7 Winograd are not used); COUNT = 8.
+enum {
+    CCUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM = 0,
+    CCUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM = 1,
+    CCUDNN_CONVOLUTION_FWD_ALGO_GEMM = 2,
+    CCUDNN_CONVOLUTION_FWD_ALGO_COUNT = 8,
+};
+
+typedef struct cudnnConvolutionFwdAlgoPerf_t {
+    int algo;                         // cudnnConvolutionFwdAlgo_t
+    cudnnStatus_t status;
+    float time;
+    size_t memory;                    // workspace bytes
+    int determinism;                  // cudnnDeterminism_t
+    int mathType;                     // cudnnMathType_t
+    int reserved[3];
+} cudnnConvolutionFwdAlgoPerf_t;
+
+typedef struct CCUDACudnnAPI {
+    size_t (*cudnnGetVersion)(void);
+    const char *(*cudnnGetErrorString)(cudnnStatus_t status);
+    void (*cudnnGetLastErrorString)(char *message, size_t maxSize);
+    cudnnStatus_t (*cudnnCreate)(cudnnHandle_t *handle);
+    cudnnStatus_t (*cudnnDestroy)(cudnnHandle_t handle);
+    cudnnStatus_t (*cudnnSetStream)(cudnnHandle_t handle, CUstream stream);
+    cudnnStatus_t (*cudnnCreateTensorDescriptor)(cudnnTensorDescriptor_t *desc);
+    cudnnStatus_t (*cudnnSetTensorNdDescriptor)(cudnnTensorDescriptor_t desc, int dataType, int nbDims,
+                                                const int dims[], const int strides[]);
+    cudnnStatus_t (*cudnnDestroyTensorDescriptor)(cudnnTensorDescriptor_t desc);
+    cudnnStatus_t (*cudnnCreateFilterDescriptor)(cudnnFilterDescriptor_t *desc);
+    cudnnStatus_t (*cudnnSetFilterNdDescriptor)(cudnnFilterDescriptor_t desc, int dataType, int format,
+                                                int nbDims, const int dims[]);
+    cudnnStatus_t (*cudnnDestroyFilterDescriptor)(cudnnFilterDescriptor_t desc);
+    cudnnStatus_t (*cudnnCreateConvolutionDescriptor)(cudnnConvolutionDescriptor_t *desc);
+    cudnnStatus_t (*cudnnSetConvolutionNdDescriptor)(cudnnConvolutionDescriptor_t desc, int arrayLength,
+                                                     const int pads[], const int strides[], const int dilations[],
+                                                     int mode, int computeType);
+    cudnnStatus_t (*cudnnSetConvolutionMathType)(cudnnConvolutionDescriptor_t desc, int mathType);
+    cudnnStatus_t (*cudnnDestroyConvolutionDescriptor)(cudnnConvolutionDescriptor_t desc);
+    cudnnStatus_t (*cudnnGetConvolutionNdForwardOutputDim)(cudnnConvolutionDescriptor_t conv,
+                                                           cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
+                                                           int nbDims, int outputDims[]);
+    cudnnStatus_t (*cudnnGetConvolutionForwardAlgorithm_v7)(cudnnHandle_t handle, cudnnTensorDescriptor_t x,
+                                                            cudnnFilterDescriptor_t w, cudnnConvolutionDescriptor_t conv,
+                                                            cudnnTensorDescriptor_t y, int requested, int *returned,
+                                                            cudnnConvolutionFwdAlgoPerf_t *results);
+    cudnnStatus_t (*cudnnGetConvolutionForwardWorkspaceSize)(cudnnHandle_t handle, cudnnTensorDescriptor_t x,
+                                                             cudnnFilterDescriptor_t w, cudnnConvolutionDescriptor_t conv,
+                                                             cudnnTensorDescriptor_t y, int algo, size_t *bytes);
+    cudnnStatus_t (*cudnnConvolutionForward)(cudnnHandle_t handle, const void *alpha,
+                                             cudnnTensorDescriptor_t xDesc, const void *x,
+                                             cudnnFilterDescriptor_t wDesc, const void *w,
+                                             cudnnConvolutionDescriptor_t conv, int algo,
+                                             void *workspace, size_t workspaceBytes, const void *beta,
+                                             cudnnTensorDescriptor_t yDesc, void *y);
+} CCUDACudnnAPI;
+
 // MARK: - Loading
 
 /// dlopen(path, RTLD_NOW | RTLD_LOCAL). On failure returns NULL and copies dlerror() into
@@ -234,6 +316,7 @@ void ccuda_close(void *handle);
 int ccuda_load_driver(void *handle, CCUDADriverAPI *api, const char **missing);
 int ccuda_load_nvrtc(void *handle, CCUDANVRTCAPI *api, const char **missing);
 int ccuda_load_cublaslt(void *handle, CCUDACublasLtAPI *api, const char **missing);
+int ccuda_load_cudnn(void *handle, CCUDACudnnAPI *api, const char **missing);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,11 @@ import TensorCore
 
 /// conv3d / conv2d in the Wan VAE's shapes (causal 3×3×3, temporal 3×1×1 with stride 2, 1×1×1
 /// shortcuts, 2-D 3×3 downsampling with (0,1,0,1) padding) at odd sizes, and the VAE's fused
-/// norm + SiLU against its composition.
+/// norm + SiLU against its composition. On CUDA with cuDNN, `test-backend` runs the conv3d and
+/// conv2d cases on both engines (cuDNN and im2col + cuBLASLt); the cases cover each cuDNN route:
+/// one type throughout (bf16, f16: tensor-op math; f32: FMA), bf16/f16 operands widened to f32
+/// (TF32, exact on them), mixed operands (f32 FMA), materialized asymmetric padding, and
+/// operands off a 16-byte boundary.
 enum ConvolutionCases {
     static var all: [OpCase] { conv3d + conv2d + l2NormSiLU }
 
@@ -52,6 +56,13 @@ enum ConvolutionCases {
             cases.append(conv3dCase("1×1×1 permuted x B=2 [2,8,3,4,5] → 6 no bias", x: [2, 8, 3, 4, 5], o: 6, kernel: [1, 1, 1],
                                     padding: [.none, .none, .none], bias: false, dtype: dt,
                                     view: { try $0.permuted([0, 2, 1, 3, 4]) }, viewShape: [2, 3, 8, 4, 5]))
+            // x at an element offset (channels 1..<6 of 7): not on a 16-byte boundary.
+            cases.append(conv3dCase("3×3×3 causal x at an offset [1,5,3,9,11] → 7 + bias", x: [1, 5, 3, 9, 11], o: 7, kernel: [3, 3, 3],
+                                    padding: causal, dtype: dt,
+                                    view: { try $0.narrowed(dim: 1, start: 1, length: 5) }, viewShape: [1, 7, 3, 9, 11]))
+            // Asymmetric time padding with a time stride (cuDNN pads symmetrically: the rest is materialized).
+            cases.append(conv3dCase("3×1×1 stride (2,1,1) causal [1,6,5,7,6] → 5 + bias", x: [1, 6, 5, 7, 6], o: 5, kernel: [3, 1, 1],
+                                    stride: [2, 1, 1], padding: [Padding(2, 0), .none, .none], dtype: dt))
             // The decoder's time upsampling conv: c → 2c, causal in time only.
             cases.append(conv3dCase("3×1×1 causal [1,8,3,5,6] → 16 + bias", x: [1, 8, 3, 5, 6], o: 16, kernel: [3, 1, 1],
                                     padding: [Padding(2, 0), .none, .none], dtype: dt))
@@ -74,9 +85,16 @@ enum ConvolutionCases {
                                 kernel: [3, 3, 3], padding: causal, dtype: .f32, weightType: .bf16, outputType: .f32))
         cases.append(conv3dCase("1×1×1 f32 x · bf16 weight [1,9,2,5,7] → 13 no bias", x: [1, 9, 2, 5, 7], o: 13,
                                 kernel: [1, 1, 1], padding: [.none, .none, .none], bias: false, dtype: .f32, weightType: .bf16))
-        // A realistic VAE layer: 96 → 96 channels, 3 frames of 60×104.
+        cases.append(conv3dCase("1×1×1 [1,12,2,6,7] → 10 + bias", x: [1, 12, 2, 6, 7], o: 10, kernel: [1, 1, 1],
+                                padding: [.none, .none, .none], dtype: .f16))
+        // A realistic VAE layer: 96 → 96 channels, 3 frames of 60×104 (with the two cached frames:
+        // no time padding), and the first chunk's causal padding.
         cases.append(conv3dCase("3×3×3 causal [1,96,3,60,104] → 96 + bias → f32", x: [1, 96, 3, 60, 104], o: 96, kernel: [3, 3, 3],
                                 padding: causal, dtype: .bf16, outputType: .f32))
+        cases.append(conv3dCase("3×3×3 cached [1,96,5,60,104] → 96 + bias → f32", x: [1, 96, 5, 60, 104], o: 96, kernel: [3, 3, 3],
+                                padding: [.none, Padding(1, 1), Padding(1, 1)], dtype: .bf16, outputType: .f32))
+        cases.append(conv3dCase("3×3×3 cached [1,96,5,60,104] → 96 + bias", x: [1, 96, 5, 60, 104], o: 96, kernel: [3, 3, 3],
+                                padding: [.none, Padding(1, 1), Padding(1, 1)], dtype: .bf16))
         return cases
     }
 
