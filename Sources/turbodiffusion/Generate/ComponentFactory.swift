@@ -59,6 +59,8 @@ final class WanVAECodec: VideoAutoencoder {
     }
     func decode(_ z: Tensor) throws -> Tensor { try vae.decode(z, context) }
     func encode(_ video: Tensor) throws -> Tensor { try vae.encode(video, context) }
+    func decode(_ z: Tensor, tiling: VAETiling?) throws -> Tensor { try vae.decode(z, context, tiling: tiling) }
+    func encode(_ video: Tensor, tiling: VAETiling?) throws -> Tensor { try vae.encode(video, context, tiling: tiling) }
 }
 
 extension ComponentFactory {
