@@ -7,17 +7,19 @@ import TensorCore
 /// A streamed DiT (block weights on the host, uploaded per block) computes exactly what the resident
 /// one does, through the same upload-beside-the-computation mechanism the CUDA backend implements.
 @Suite struct WeightStreamingTests {
-    /// The CPU backend behind `AsyncUploadBackend`: `uploadBeside` copies into a fresh buffer that
-    /// counts as in flight until `awaitUploads`; an op reading an in-flight tensor fails the test,
-    /// as reading a copy that has not arrived would be a race on a GPU.
+    /// The CPU backend behind `AsyncUploadBackend`: `reserveUpload` copies into a fresh buffer that
+    /// counts as in flight until `awaitUploads` after a `startUploads`; an op reading an in-flight
+    /// tensor fails the test, as reading a copy that has not arrived would be a race on a GPU.
     final class StagingBackend: AsyncUploadBackend, SparseAttentionBackend, QuantizedMatmulBackend, @unchecked Sendable {
         let cpu = CPUBackend()
         var device: Device { cpu.device }
         var name: String { "staging " + cpu.name }
         private var inFlight: Set<ObjectIdentifier> = []
-        private(set) var uploadedBytes = 0, uploads = 0, joins = 0, mostInFlight = 0
+        private var reserved = 0
+        private(set) var uploadedBytes = 0, uploads = 0, joins = 0, mostInFlight = 0, starts = 0
 
-        func uploadBeside(_ t: Tensor) throws -> Tensor {
+        func reserveUpload(_ t: Tensor) throws -> Tensor {
+            reserved += 1
             let copy = try Tensor.hostEmpty(t.shape, dtype: t.dtype)
             try t.withUnsafeBytes { try copy.hostBuffer().base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
             inFlight.insert(ObjectIdentifier(try copy.hostBuffer()))
@@ -26,7 +28,12 @@ import TensorCore
             uploads += 1
             return copy
         }
+        func startUploads() throws {
+            starts += 1
+            reserved = 0
+        }
         func awaitUploads() throws {
+            if reserved > 0 { Issue.record("awaited \(reserved) uploads that were reserved but never started") }
             inFlight.removeAll()
             joins += 1
         }
@@ -122,6 +129,7 @@ import TensorCore
         #expect(backend.uploadedBytes == bytes && backend.uploads == tensors)
         #expect(backend.mostInFlight == tensors / Self.config.numLayers)
         #expect(backend.joins == Self.config.numLayers + 1)      // one per block, and the final join
+        #expect(backend.starts == Self.config.numLayers + 1)
     }
 
     @Test func streamedBlocksHoldHostWeightsInTheirFinalForm() throws {

@@ -17,24 +17,30 @@ protocol WeightPlaceable {
 
 /// Uploads parts of a streamed model in order. On a backend that copies beside its computation
 /// (`AsyncUploadBackend`), part i + 1's copy overlaps part i's work; elsewhere each part is
-/// uploaded when asked for. Two parts are on the device at once: the one running and the next.
+/// uploaded when reserved. Two parts are on the device at once: the one running and the next.
+///
+/// Per part: `reserve` (before enqueueing the work it should overlap: its memory is then only
+/// memory that earlier work freed), `start` (after enqueueing that work), `ready` (before use).
 struct WeightStreamer {
     let backend: any Backend
 
-    /// Starts moving `part` to the device.
-    func begin<Part: WeightPlaceable>(_ part: Part) throws -> Part {
-        if let async = backend as? any AsyncUploadBackend { return try part.placed { try async.uploadBeside($0) } }
+    func reserve<Part: WeightPlaceable>(_ part: Part) throws -> Part {
+        if let async = backend as? any AsyncUploadBackend { return try part.placed { try async.reserveUpload($0) } }
         return try part.placed { try backend.upload($0) }
     }
 
-    /// `part` (from `begin`), usable by work enqueued from now on.
+    func start() throws {
+        if let async = backend as? any AsyncUploadBackend { try async.startUploads() }
+    }
+
+    /// `part` (from `reserve`), usable by work enqueued from now on.
     func ready<Part>(_ part: Part) throws -> Part {
         if let async = backend as? any AsyncUploadBackend { try async.awaitUploads() }
         return part
     }
 
-    /// Joins any copy still in flight into the computation (after an error too), so memory freed
-    /// later is reused only after the copies into it are done.
+    /// Joins any copy still reserved or in flight into the computation (after an error too), so
+    /// memory freed later is reused only after the copies into it are done.
     func finish() {
         if let async = backend as? any AsyncUploadBackend { try? async.awaitUploads() }
     }

@@ -96,15 +96,17 @@ public final class WanDiT {
         case .resident:
             for block in blocks { hidden = try block(hidden, e0: e0, context: text, rope: rope, ctx) }
         case .streamed:
-            // Block i + 1's upload starts before block i's work is enqueued, so it waits only for
-            // block i − 1 (whose weights' memory it may reuse) and overlaps block i.
+            // Block i + 1's memory is reserved before block i's work is enqueued (so it can only be
+            // memory of block i − 1 or earlier), its copy started after (so it overlaps block i).
             let streamer = WeightStreamer(backend: b)
             defer { streamer.finish() }
-            var next = try streamer.begin(blocks[0])
+            var next = try streamer.reserve(blocks[0])
+            try streamer.start()
             for i in blocks.indices {
                 let block = try streamer.ready(next)
-                if i + 1 < blocks.count { next = try streamer.begin(blocks[i + 1]) }
+                if i + 1 < blocks.count { next = try streamer.reserve(blocks[i + 1]) }
                 hidden = try block(hidden, e0: e0, context: text, rope: rope, ctx)
+                try streamer.start()
             }
         }
 
