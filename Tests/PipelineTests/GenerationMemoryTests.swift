@@ -21,7 +21,7 @@ import Models
         func velocity(x: Tensor, timestep: Double, context: Tensor) throws -> Tensor {
             trigger.calls += 1
             if trigger.calls == trigger.failAt {
-                throw TensorError.outOfMemory("allocating 512 MiB would exceed the device memory limit of 1024 MiB (--max_vram); this process holds 800 MiB in tensors")
+                throw TensorError.outOfMemory("requested 512 MiB with 224 MiB free under the device memory limit of 1024 MiB (--max_vram); this process holds 800 MiB in tensors")
             }
             return try inner.velocity(x: x, timestep: timestep, context: context)
         }
