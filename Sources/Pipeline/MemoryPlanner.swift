@@ -117,8 +117,9 @@ public enum MemoryPlanner {
 
     /// The VAE's own memory model (`WanVAE.decodeMemory`/`encodeMemory`) is 8 % over the measured
     /// 720p decode peak and 13 % under the measured 720p conditioning encode (docs/performance.md):
-    /// its working memory gets 20 %.
-    public static let vaeMargin = 0.20
+    /// the encode's working memory gets 20 %, the decode's none (a needless margin there would tile,
+    /// and tiling is not exact).
+    public static let vaeEncodeMargin = 0.20
 
     static func margined(_ activations: Int, _ margin: Double = activationMargin) -> Int {
         Int(Double(activations) * (1 + margin)) + reserve
@@ -144,31 +145,32 @@ public enum MemoryPlanner {
         // VAE: encode (I2V) and decode, tiled when the whole frames do not fit.
         let (h, w) = (latent[2], latent[3])
         var encodeTiling: VAETiling?, decodeTiling: VAETiling?
-        let vaeBudget = Int(Double(budget.bytes - reserve) / (1 + vaeMargin))
         if i.vaeOnDevice {
             do {
                 if imageToVideo {
-                    encodeTiling = try WanVAE.tiling(budget: vaeBudget, config: i.vae, decode: false, frames: r.frames,
+                    encodeTiling = try WanVAE.tiling(budget: Int(Double(budget.bytes - reserve) / (1 + vaeEncodeMargin)), config: i.vae, decode: false, frames: r.frames,
                                                      height: h, width: w, dtype: i.vaeType)
                 }
-                decodeTiling = try WanVAE.tiling(budget: vaeBudget, config: i.vae, decode: true, frames: latent[1],
+                decodeTiling = try WanVAE.tiling(budget: budget.bytes - reserve, config: i.vae, decode: true, frames: latent[1],
                                                  height: h, width: w, dtype: i.vaeType)
             } catch {
                 throw MemoryPlanError(description: "the VAE does not fit \(MemoryPlan.gib(budget.bytes)) (\(budget.source)): \(error); "
                                       + "try a smaller --size or --vae_device cpu")
             }
         }
-        func vaeStage(_ name: String, _ estimate: VAEMemoryEstimate, _ tiling: VAETiling?) -> MemoryPlan.Stage {
+        func vaeStage(_ name: String, _ estimate: VAEMemoryEstimate, _ tiling: VAETiling?, margin: Double) -> MemoryPlan.Stage {
             guard i.vaeOnDevice else { return .init(name: name, placement: "on the CPU (--vae_device)", weights: 0, activations: 0) }
             return .init(name: name, placement: tiling.map { "tiles of \($0)" } ?? "whole frames",
-                         weights: estimate.weights, activations: margined(estimate.total - estimate.weights, vaeMargin))
+                         weights: estimate.weights, activations: margined(estimate.total - estimate.weights, margin))
         }
         func vaeEstimate(decode: Bool, _ tiling: VAETiling?) -> VAEMemoryEstimate {
             let (th, tw) = tiling.map { ($0.height, $0.width) } ?? (h, w)
             return decode ? WanVAE.decodeMemory(config: i.vae, latentFrames: latent[1], height: th, width: tw, dtype: i.vaeType)
                           : WanVAE.encodeMemory(config: i.vae, videoFrames: r.frames, height: th, width: tw, dtype: i.vaeType)
         }
-        if imageToVideo { stages.append(vaeStage("encode image", vaeEstimate(decode: false, encodeTiling), encodeTiling)) }
+        if imageToVideo {
+            stages.append(vaeStage("encode image", vaeEstimate(decode: false, encodeTiling), encodeTiling, margin: vaeEncodeMargin))
+        }
 
         // DiT: resident when all of it fits beside one forward's activations, else streamed.
         let ditWeights = MemoryFootprint.ditBytes(i.dit, type: i.computeType, quantized: i.quantized, sparse: sparse)
@@ -181,7 +183,7 @@ public enum MemoryPlanner {
         let denoiseWeights = !i.ditOnDevice ? 0 : residency == .resident ? ditWeights : streamedWeights
         stages.append(.init(name: "denoise", placement: i.ditOnDevice ? "DiT \(residency.rawValue)" : "on the CPU (--dit_device)",
                             weights: denoiseWeights, activations: i.ditOnDevice ? ditActivations : 0))
-        stages.append(vaeStage("decode", vaeEstimate(decode: true, decodeTiling), decodeTiling))
+        stages.append(vaeStage("decode", vaeEstimate(decode: true, decodeTiling), decodeTiling, margin: 0))
 
         var plan = MemoryPlan(budget: budget, textEncoder: t5Placement, dit: residency, decodeTiling: decodeTiling,
                               encodeTiling: encodeTiling, keepResident: false, stages: stages)
@@ -210,7 +212,7 @@ public enum MemoryPlanner {
             if let p = try? MemoryPlanner.plan(i, request: q, budget: budget) { fits.append("\(what) (predicted peak \(MemoryPlan.gib(p.peak)))") }
         }
         if !input.quantized { attempt("--quant_linear") { i, _ in i.quantized = true } }
-        for (name, size) in [("480p", VideoGeometry.size(.p480, .wide)), ("--size 640x352", VideoSize(width: 640, height: 352))]
+        for (name, size) in [("--resolution 480p", VideoGeometry.size(.p480, .wide)), ("--size 640x352", VideoSize(width: 640, height: 352))]
             where size.width * size.height < r.size.width * r.size.height {
             attempt(name) { _, q in q.size = size }
         }

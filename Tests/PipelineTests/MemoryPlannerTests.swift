@@ -88,7 +88,7 @@ import TensorCore
         } catch let e as MemoryPlanError {
             #expect(e.description.contains("not enough device memory: denoise needs"))
             #expect(e.description.contains("9.00 GiB available (--max_vram 9)"))
-            #expect(e.description.contains("would fit: --quant_linear") || e.description.contains("would fit: 480p"))
+            #expect(e.description.contains("would fit: --quant_linear") || e.description.contains("would fit: --resolution 480p"))
         } catch {
             Issue.record("unexpected error \(error)")
         }
