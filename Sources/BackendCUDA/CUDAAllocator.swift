@@ -88,7 +88,7 @@ final class CUDAAllocator: @unchecked Sendable {
                 try emptyCache()
             }
             if held.live + size > limit {
-                throw TensorError.outOfMemory("allocating \(size >> 20) MiB would exceed the device memory limit of \(limit >> 20) MiB (--max_vram); this process holds \(held.live >> 20) MiB in tensors")
+                throw TensorError.outOfMemory("requested \(size >> 20) MiB with \(max(0, limit - held.live) >> 20) MiB free under the device memory limit of \(limit >> 20) MiB (--max_vram); this process holds \(held.live >> 20) MiB in tensors")
             }
         }
         var pointer: CUdeviceptr = 0
@@ -102,7 +102,7 @@ final class CUDAAllocator: @unchecked Sendable {
             var free = 0, total = 0
             _ = driver.api.cuMemGetInfo(&free, &total)
             let stats = statistics
-            let message = "cuMemAlloc of \(size) bytes failed: \(driver.describe(status)); device has \(free >> 20) MiB free of \(total >> 20) MiB, this process holds \(stats.live >> 20) MiB in tensors"
+            let message = "cuMemAlloc of \(size >> 20) MiB (\(size) bytes) failed: \(driver.describe(status)); the device has \(free >> 20) MiB free of \(total >> 20) MiB, this process holds \(stats.live >> 20) MiB in tensors"
             if status == CUresult(CCUDA_ERROR_OUT_OF_MEMORY) { throw TensorError.outOfMemory(message) }
             throw TensorError.deviceError(message)
         }

@@ -40,6 +40,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let convolution: ConvolutionState
     /// How conv3d and conv2d run (cuDNN when found, or always im2col); see `convolutionSummary`.
     public let convolutionEngine: ConvolutionEngine
+    let transfers: TransferQueue
+    let staging: PinnedStaging
+    /// Bytes copied from the host so far (load reports: GB/s).
+    public private(set) var uploadedBytes = 0
 
     /// True when a CUDA device can be opened (driver found, device present, NVRTC found).
     public static var isAvailable: Bool { unavailableReason == nil }
@@ -112,6 +116,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         var s: CUstream?
         try driver.check(api.cuStreamCreate(&s, UInt32(CCU_STREAM_NON_BLOCKING)), "cuStreamCreate")
         guard let s else { throw TensorError.deviceError("cuStreamCreate returned no stream") }
+        transfers = try TransferQueue(driver: driver)
+        staging = PinnedStaging(driver: driver, context: ctx)
         self.driver = driver
         self.device = device
         context = ctx
@@ -129,6 +135,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     deinit {
         _ = driver.api.cuCtxSetCurrent(context)
         _ = driver.api.cuStreamSynchronize(stream)
+        transfers.destroy(driver)
+        staging.release()
         gemm.destroy(lt: try? CublasLtLibrary.shared.get())
         convolution.destroy()
         modules.unloadAll()
@@ -148,6 +156,17 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     /// Limits the device memory this backend holds (tensors and cache) to `bytes`, or lifts the limit (nil).
     public func setMemoryLimit(_ bytes: Int?) { allocator.limit = bytes }
+
+    /// The limit of `setMemoryLimit`, if any.
+    public var memoryLimit: Int? { allocator.limit }
+
+    /// Free and total bytes of the device as the driver reports them (other processes included).
+    public func deviceMemory() throws -> (free: Int, total: Int) {
+        try activate()
+        var free = 0, total = 0
+        try driver.check(driver.api.cuMemGetInfo(&free, &total), "cuMemGetInfo")
+        return (free, total)
+    }
 
     /// True when the guard bytes after `t`'s buffer (see `guardBytes`) still hold their pattern.
     /// Waits for pending work.
@@ -203,16 +222,23 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     public func upload(_ t: Tensor) throws -> Tensor {
         if let b = t.buffer as? CUDABuffer, b.device == device { return t }
+        let out = try empty(t.shape, dtype: t.dtype)
+        guard t.count > 0 else { return out }
+        try copyToDevice(t, into: out, stream: stream)
+        return out
+    }
+
+    /// Enqueues the copy of host tensor `t` into `out` (contiguous, same size) on `stream`; large
+    /// tensors go through the pinned staging buffers. `t` may be freed when this returns.
+    func copyToDevice(_ t: Tensor, into out: Tensor, stream: CUstream) throws {
         guard let host = t.buffer as? HostBuffer else {
             throw TensorError.invalidArgument("upload: tensor lives on \(t.device); only host tensors can be uploaded to \(device)")
         }
         try activate()
-        let out = try empty(t.shape, dtype: t.dtype)
-        guard t.count > 0 else { return out }
         let dst = try address(out)
+        uploadedBytes += t.byteCount
         if t.isContiguous {
-            let src = UnsafeRawPointer(host.base) + t.offset * t.dtype.byteSize
-            try driver.check(driver.api.cuMemcpyHtoDAsync(dst, src, t.byteCount, stream), "cuMemcpyHtoDAsync")
+            try staging.copy(to: dst, from: UnsafeRawPointer(host.base) + t.offset * t.dtype.byteSize, bytes: t.byteCount, stream: stream)
         } else {
             // Gather the view on the host first; the copy call returns once the source is staged.
             let dense = try Tensor.hostEmpty(t.shape, dtype: t.dtype)
@@ -220,9 +246,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
             forEachStridedOffset(shape: t.shape, strides: t.strides, offset: t.offset) { i, e in
                 (d + i * size).copyMemory(from: s + e * size, byteCount: size)
             }
-            try driver.check(driver.api.cuMemcpyHtoDAsync(dst, UnsafeRawPointer(d), t.byteCount, stream), "cuMemcpyHtoDAsync")
+            try staging.copy(to: dst, from: UnsafeRawPointer(d), bytes: t.byteCount, stream: stream)
         }
-        return out
     }
 
     public func toHost(_ t: Tensor) throws -> Tensor {
@@ -240,7 +265,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     public func synchronize() throws {
         try activate()
-        let status = driver.api.cuStreamSynchronize(stream)
+        var status = driver.api.cuStreamSynchronize(transfers.stream)
+        if status == 0 { status = driver.api.cuStreamSynchronize(stream) }
         guard status == 0 else {
             throw TensorError.deviceError("cuStreamSynchronize reported an error from earlier asynchronous work: \(driver.describe(status))")
         }

@@ -53,6 +53,8 @@ int ccuda_load_driver(void *handle, CCUDADriverAPI *api, const char **missing) {
     LOADV2(api, cuMemAlloc);
     LOADV2(api, cuMemFree);
     LOADV2(api, cuMemGetInfo);
+    LOAD(api, cuMemHostAlloc);
+    LOAD(api, cuMemFreeHost);
     LOADV2(api, cuMemcpyHtoDAsync);
     LOADV2(api, cuMemcpyDtoHAsync);
     LOADV2(api, cuMemcpyDtoH);
@@ -62,6 +64,7 @@ int ccuda_load_driver(void *handle, CCUDADriverAPI *api, const char **missing) {
     LOAD(api, cuStreamCreate);
     LOADV2(api, cuStreamDestroy);
     LOAD(api, cuStreamSynchronize);
+    LOAD(api, cuStreamWaitEvent);
     LOAD(api, cuEventCreate);
     LOADV2(api, cuEventDestroy);
     LOAD(api, cuEventRecord);

@@ -15,6 +15,22 @@ public protocol VideoAutoencoder: AnyObject {
     var backend: any Backend { get }
     func decode(_ z: Tensor) throws -> Tensor
     func encode(_ video: Tensor) throws -> Tensor
+    /// `decode` over spatial tiles when the memory plan asks for them (nil: whole frames).
+    func decode(_ z: Tensor, tiling: VAETiling?) throws -> Tensor
+    /// `encode` over spatial tiles when the memory plan asks for them (nil: whole frames).
+    func encode(_ video: Tensor, tiling: VAETiling?) throws -> Tensor
+}
+
+extension VideoAutoencoder {
+    /// Autoencoders without tiling run whole frames and refuse a tiling they cannot honour.
+    public func decode(_ z: Tensor, tiling: VAETiling?) throws -> Tensor {
+        guard tiling == nil else { throw PipelineError.incompatible("this autoencoder cannot decode in tiles (\(tiling!))") }
+        return try decode(z)
+    }
+    public func encode(_ video: Tensor, tiling: VAETiling?) throws -> Tensor {
+        guard tiling == nil else { throw PipelineError.incompatible("this autoencoder cannot encode in tiles (\(tiling!))") }
+        return try encode(video)
+    }
 }
 
 /// A denoising network that predicts the velocity v ≈ ε − x₀ (Wan DiT: x [C, F, H, W] -> [16, F, H, W]).
@@ -48,17 +64,31 @@ public func transfer(_ t: Tensor, from source: any Backend, to target: any Backe
 }
 
 /// A pipeline component that is built on demand and, unless kept resident (the interactive
-/// session), dropped after its stage, so peak memory is one stage's.
+/// session), dropped after its stage, so peak memory is one stage's. A builder may follow the
+/// generation's memory plan (where the model lives, whether the DiT streams); a value built for
+/// another placement (`variant`) is dropped and built again.
 public final class Component<Value> {
     public let name: String
-    /// Keep the value between stages and generations.
+    /// Keep the value between stages and generations (the memory plan may withdraw it per generation).
     public var resident: Bool
-    private let build: () throws -> Value
+    /// What the owner asked for at creation; `resident` returns to it when the plan allows.
+    public let requestedResident: Bool
+    private let build: (MemoryPlan?) throws -> Value
     private var value: Value?
+    private var builtVariant = ""
 
     public init(_ name: String, resident: Bool = false, build: @escaping () throws -> Value) {
         self.name = name
         self.resident = resident
+        requestedResident = resident
+        self.build = { _ in try build() }
+    }
+
+    /// A component whose builder reads the generation's memory plan (nil when no plan was made).
+    public init(_ name: String, resident: Bool = false, planned build: @escaping (MemoryPlan?) throws -> Value) {
+        self.name = name
+        self.resident = resident
+        requestedResident = resident
         self.build = build
     }
 
@@ -66,16 +96,20 @@ public final class Component<Value> {
     public init(_ name: String, value: Value) {
         self.name = name
         resident = true
+        requestedResident = true
         self.value = value
-        build = { value }
+        build = { _ in value }
     }
 
     public var isLoaded: Bool { value != nil }
 
-    public func acquire() throws -> Value {
-        if let value { return value }
-        let v = try build()
+    /// The value, built for `plan` if it is not loaded or was built for another `variant`.
+    public func acquire(plan: MemoryPlan? = nil, variant: String = "") throws -> Value {
+        if let value, variant == builtVariant { return value }
+        value = nil                       // the old placement's memory goes before the new one's arrives
+        let v = try build(plan)
         value = v
+        builtVariant = variant
         return v
     }
 
@@ -83,4 +117,14 @@ public final class Component<Value> {
     public func release(force: Bool = false) {
         if force || !resident { value = nil }
     }
+}
+
+/// What the generator does with every component alike, whatever it holds.
+protocol ReleasableComponent: AnyObject {
+    var requestedResident: Bool { get }
+    func setResident(_ keep: Bool)
+}
+
+extension Component: ReleasableComponent {
+    func setResident(_ keep: Bool) { resident = keep }
 }

@@ -43,9 +43,12 @@ public final class ProgressReporter {
     public init(_ handler: @escaping ProgressHandler) { self.handler = handler }
 
     public var elapsed: Double { Date().timeIntervalSince(start) }
+    /// The stage running now, or the last one begun (nil before the first).
+    public private(set) var currentStage: GenerationStage?
 
     public func begin(_ s: GenerationStage, steps: Int = 0) throws {
         stage = s
+        currentStage = s
         stageStart = Date()
         try send(s, step: 0, steps: steps, finished: false)
     }

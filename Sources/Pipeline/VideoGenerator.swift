@@ -5,10 +5,15 @@ import TensorCore
 public enum PipelineError: Error, CustomStringConvertible {
     case invalidRequest(String)
     case incompatible(String)
+    /// A device ran out of memory during a stage; the generation stopped and its models were released.
+    case outOfMemory(stage: GenerationStage, String)
     public var description: String {
         switch self {
         case let .invalidRequest(m): m
         case let .incompatible(m): m
+        case let .outOfMemory(stage, m):
+            "out of device memory during \(stage.rawValue): \(m); nothing was written and the models were released "
+                + "(a smaller --max_vram, --quant_linear or a smaller size leaves more room)"
         }
     }
 }
@@ -23,6 +28,11 @@ public final class VideoGenerator {
     /// T2V: one model. I2V: the high-noise expert, then the low-noise one.
     public let experts: [Component<any VelocityModel>]
     public var fps = 16
+    /// Plans device memory for a request before anything loads (docs/pipeline.md, "Memory"): throws to
+    /// refuse the request, returns nil when no component computes on a device with a budget.
+    public var planner: ((GenerationRequest) throws -> MemoryPlan?)?
+    /// The plan of the latest generation.
+    public private(set) var plan: MemoryPlan?
 
     /// Each component computes on its own backend; tensors cross between them through `transfer`.
     public init(textEncoder: Component<any PromptEncoder>, vae: Component<any VideoAutoencoder>,
@@ -40,16 +50,34 @@ public final class VideoGenerator {
         for e in experts { e.release(force: true) }
     }
 
+    /// Runs one request. A device out-of-memory error ends it as `PipelineError.outOfMemory` with every
+    /// model released, so the process (an interactive session too) can go on with the next request.
     public func generate(_ r: GenerationRequest, progress: @escaping ProgressHandler = { _ in .proceed }) throws -> GeneratedVideo {
         if let p = r.problem { throw PipelineError.invalidRequest(p) }
+        plan = nil
+        let plan = try planner?(r)
+        self.plan = plan
+        // The session keeps models loaded only while the plan says they all fit together.
+        let components: [any ReleasableComponent] = [textEncoder, vae] + experts
+        for c in components { c.setResident(c.requestedResident && (plan?.keepResident ?? true)) }
+        if plan.map({ !$0.keepResident }) ?? false { releaseAll() }
         let reporter = ProgressReporter(progress)
         defer { for e in experts { e.release() }; textEncoder.release(); vae.release() }
+        do {
+            return try run(r, plan: plan, reporter: reporter)
+        } catch TensorError.outOfMemory(let message) {
+            releaseAll()
+            throw PipelineError.outOfMemory(stage: reporter.currentStage ?? .loadTextEncoder, message)
+        }
+    }
+
+    func run(_ r: GenerationRequest, plan: MemoryPlan?, reporter: ProgressReporter) throws -> GeneratedVideo {
 
         // Each stage's component lives in its own scope: a local reference would keep its weights
         // alive (on the device too) through the later stages.
         let text: (tensor: Tensor, backend: any Backend) = try {
             try reporter.begin(.loadTextEncoder)
-            let encoder = try textEncoder.acquire()
+            let encoder = try textEncoder.acquire(plan: plan, variant: plan?.textEncoder.rawValue ?? "")
             try reporter.end()
             try reporter.begin(.encodeText)
             let encoded = try encoder.encode(r.prompt)
@@ -62,18 +90,19 @@ public final class VideoGenerator {
         var condition: Tensor?                                                       // [20, T, h, w] on the host
         if let image = r.image, let imageSize = r.imageSize {
             try reporter.begin(.loadVAE)
-            let codec = try vae.acquire()
+            let codec = try vae.acquire(plan: plan)
             try reporter.end()
             try reporter.begin(.encodeImage)
-            condition = try imageCondition(image, imageSize, codec: codec, request: r, latentShape: latentShape)
+            condition = try imageCondition(image, imageSize, codec: codec, request: r, latentShape: latentShape,
+                                           tiling: plan?.encodeTiling)
             try reporter.end()
             vae.release()
         }
 
-        let latents = try denoise(r, text: text, condition: condition, latentShape: latentShape, reporter: reporter)
+        let latents = try denoise(r, text: text, condition: condition, latentShape: latentShape, plan: plan, reporter: reporter)
 
         try reporter.begin(.loadVAE)
-        let codec = try vae.acquire()
+        let codec = try vae.acquire(plan: plan)
         try reporter.end()
         try reporter.begin(.decode, steps: r.samples)
         let (w, h) = (r.size.width, r.size.height)
@@ -81,7 +110,7 @@ public final class VideoGenerator {
         var frames = [[UInt8]](repeating: [UInt8](repeating: 0, count: w * r.samples * h * 3), count: r.frames)
         for k in 0..<r.samples {
             let z = try codec.backend.upload(Tensor.host(Array(latents[(k * perSample)..<((k + 1) * perSample)]), shape: latentShape))
-            let video = try codec.backend.toHost(codec.decode(z))                     // [3, F, H, W]
+            let video = try codec.backend.toHost(codec.decode(z, tiling: plan?.decodeTiling))   // [3, F, H, W]
             guard video.shape == [3, r.frames, h, w] else {
                 throw PipelineError.incompatible("the VAE decoded \(video.shape), expected [3, \(r.frames), \(h), \(w)]")
             }
@@ -96,10 +125,11 @@ public final class VideoGenerator {
     /// The rCM loop: the DiT (I2V: the expert for each step's noise level) predicts the velocity of
     /// every sample. Only one expert is held at a time, and none after the loop.
     func denoise(_ r: GenerationRequest, text: (tensor: Tensor, backend: any Backend), condition: Tensor?, latentShape: [Int],
-                 reporter: ProgressReporter) throws -> [Float] {
+                 plan: MemoryPlan?, reporter: ProgressReporter) throws -> [Float] {
         try reporter.begin(.loadDiT)
         var active = 0
-        var model: (any VelocityModel)? = try experts[0].acquire()
+        let variant = plan?.dit.rawValue ?? ""
+        var model: (any VelocityModel)? = try experts[0].acquire(plan: plan, variant: variant)
         try checkChannels(model!, conditioned: condition != nil)
         var context = try transfer(text.tensor, from: text.backend, to: model!.backend)
         var modelCondition = try condition.map { try model!.backend.upload($0) }
@@ -119,7 +149,7 @@ public final class VideoGenerator {
                 model = nil                      // the old expert's weights go before the new one's arrive
                 experts[active].release()
                 active = wanted
-                model = try experts[active].acquire()
+                model = try experts[active].acquire(plan: plan, variant: variant)
                 try checkChannels(model!, conditioned: condition != nil)
                 context = try transfer(context, from: previous, to: model!.backend)
                 modelCondition = try modelCondition.map { try transfer($0, from: previous, to: model!.backend) }
@@ -156,7 +186,7 @@ public final class VideoGenerator {
     /// antialiased bilinear on uint8, exact), in [-1, 1], followed by F − 1 zero
     /// frames, VAE-encoded (16 channels), behind a 4-channel mask that is 1 on latent frame 0.
     func imageCondition(_ image: [UInt8], _ imageSize: VideoSize, codec: any VideoAutoencoder, request r: GenerationRequest,
-                        latentShape: [Int]) throws -> Tensor {
+                        latentShape: [Int], tiling: VAETiling? = nil) throws -> Tensor {
         let (w, h) = (r.size.width, r.size.height)
         let source = try RGBImage(width: imageSize.width, height: imageSize.height, pixels: image)
         let planar = try FrameConversion.conditioningImage(source, width: w, height: h)   // [3, H, W] in [-1, 1]
@@ -164,7 +194,8 @@ public final class VideoGenerator {
         for c in 0..<3 {
             for p in 0..<(h * w) { video[c * r.frames * h * w + p] = planar[c * h * w + p] }
         }
-        let latent = try codec.backend.toHost(codec.encode(codec.backend.upload(Tensor.host(video, shape: [3, r.frames, h, w]))))
+        let latent = try codec.backend.toHost(codec.encode(codec.backend.upload(Tensor.host(video, shape: [3, r.frames, h, w])),
+                                                           tiling: tiling))
         guard latent.shape == latentShape else {
             throw PipelineError.incompatible("the VAE encoded the image to \(latent.shape), expected \(latentShape)")
         }

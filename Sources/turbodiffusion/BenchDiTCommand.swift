@@ -55,6 +55,16 @@ struct BenchDiT: ParsableCommand {
     @Option(help: "Seed of weights and inputs.")
     var seed: UInt64 = 7
 
+    @Flag(help: "Keep the block weights in host memory and upload each block just before it runs (the memory plan's streamed DiT).")
+    var stream = false
+
+    @Option(name: [.customLong("max_vram"), .customLong("max-vram")],
+            help: "Most GPU memory (GiB) the run may hold; beyond it allocations fail as out-of-memory would.")
+    var maxVram: Double?
+
+    @Flag(name: .customLong("compare-resident"), help: "With --stream: also run the resident forward on the same device and compare bit for bit.")
+    var compareResident = false
+
     func validate() throws {
         guard let s = GenerationOptions.parseSize(size), s.width % 16 == 0, s.height % 16 == 0 else {
             throw ValidationError("--size must be WxH in multiples of 16, got '\(size)'")
@@ -62,6 +72,7 @@ struct BenchDiT: ParsableCommand {
         guard frames >= 1, (frames - 1) % 4 == 0 else { throw ValidationError("--frames must be 4n+1, got \(frames)") }
         guard SelfAttentionKind.names.contains(attentionType) else { throw ValidationError("--attention_type must be one of \(SelfAttentionKind.names)") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        if let maxVram, !(maxVram > 0) { throw ValidationError("--max_vram must be a positive number of GiB, got \(maxVram)") }
     }
 
     func run() throws {
@@ -80,9 +91,10 @@ struct BenchDiT: ParsableCommand {
         let context = try Tensor.host(rng.values(32 * config.textDim), shape: [32, config.textDim])
 
         let device = try self.device.makeBackend()
+        if let maxVram, let cuda = device as? CUDABackend { cuda.setMemoryLimit(Int(maxVram * 1_073_741_824)) }
         let backend: any Backend = profile ? ProfilingBackend(device) : device
         let (out, seconds) = try forward(on: backend, weights: weights, config: config, attention: attention, x: x, context: context,
-                                         repeats: repeats)
+                                         repeats: repeats, residency: stream ? .streamed : .resident)
         let flops = config.forwardFLOPs(tokens: tokens, attention: attention).total
         logLine(String(format: "forward on %@ (%@): median %.3f s over %d (min %.3f); %.1f TFLOP → %.0f TFLOP/s",
                        backend.name, dtype.rawValue, seconds.median, repeats, seconds.min, flops / 1e12, flops / seconds.median / 1e12))
@@ -92,6 +104,16 @@ struct BenchDiT: ParsableCommand {
         }
         let values = try backend.toHost(out).floats()
         guard values.allSatisfy(\.isFinite) else { throw ValidationError("the forward produced non-finite values") }
+        if stream && compareResident {
+            let (resident, _) = try forward(on: backend, weights: weights, config: config, attention: attention, x: x, context: context,
+                                            repeats: 0, residency: .resident)
+            let reference = try backend.toHost(resident).floats()
+            let differing = zip(values, reference).filter { $0.bitPattern != $1.bitPattern }.count
+            let worst = zip(values, reference).map { abs($0 - $1) }.max() ?? 0
+            logLine("streamed vs resident on \(backend.name): \(differing) of \(values.count) values differ, max |diff| \(worst)")
+            print(differing == 0 ? "streamed equals resident bit for bit" : "streamed differs from resident in \(differing) values")
+            if differing != 0 { throw ExitCode(1) }
+        }
         if compareCPU {
             start = Date()
             let (cpuOut, _) = try forward(on: CPUBackend(), weights: weights, config: config, attention: attention, x: x, context: context,
@@ -107,7 +129,7 @@ struct BenchDiT: ParsableCommand {
 
     /// Loads the model on `backend`, runs one warm-up and `repeats` timed forwards. -> the last output and the times.
     func forward(on backend: any Backend, weights: [NamedTensor], config: WanDiTConfig, attention: SelfAttentionKind,
-                 x: Tensor, context: Tensor, repeats: Int) throws -> (Tensor, (median: Double, min: Double)) {
+                 x: Tensor, context: Tensor, repeats: Int, residency: WeightResidency = .resident) throws -> (Tensor, (median: Double, min: Double)) {
         var start = Date()
         let store = WeightStore(weights, source: "seeded \(preset.rawValue)", backend: backend, matrixType: dtype.dtype,
                                 linearMode: quantLinear ? .w8a8 : .dense)
@@ -116,11 +138,12 @@ struct BenchDiT: ParsableCommand {
         }
         let profiler = backend as? ProfilingBackend
         profiler?.recording = false
-        let model = try WanDiT(store, config: config, attention: attention)
+        let model = try WanDiT(store, config: config, attention: attention, blockResidency: residency)
         try backend.synchronize()
         let bytes = weights.reduce(0) { $0 + $1.tensor.byteCount }
         let load = Date().timeIntervalSince(start)
-        logLine(String(format: "loaded on %@ in %.2f s (%.2f GB, %.1f GB/s)", backend.name, load, Double(bytes) / 1e9, Double(bytes) / 1e9 / load))
+        logLine(String(format: "loaded on %@ in %.2f s (%.2f GB, %.1f GB/s)%@", backend.name, load, Double(bytes) / 1e9, Double(bytes) / 1e9 / load,
+                       residency == .streamed ? "; blocks stay in host memory, streamed per forward" : ""))
         let ctx = ComputeContext(backend: backend, dtype: dtype.dtype)
         let (xd, cd) = (try backend.upload(x), try backend.upload(context))
         var out = try model(x: xd, timestep: 988, context: cd, ctx)

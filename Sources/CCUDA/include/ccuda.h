@@ -67,6 +67,8 @@ typedef struct CCUDADriverAPI {
     CUresult (*cuMemAlloc)(CUdeviceptr *pointer, size_t bytes);                        // _v2
     CUresult (*cuMemFree)(CUdeviceptr pointer);                                        // _v2
     CUresult (*cuMemGetInfo)(size_t *freeBytes, size_t *totalBytes);                    // _v2
+    CUresult (*cuMemHostAlloc)(void **pointer, size_t bytes, unsigned int flags);
+    CUresult (*cuMemFreeHost)(void *pointer);
     CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr dst, const void *src, size_t bytes, CUstream stream);   // _v2
     CUresult (*cuMemcpyDtoHAsync)(void *dst, CUdeviceptr src, size_t bytes, CUstream stream);         // _v2
     CUresult (*cuMemcpyDtoH)(void *dst, CUdeviceptr src, size_t bytes);                                // _v2
@@ -76,6 +78,7 @@ typedef struct CCUDADriverAPI {
     CUresult (*cuStreamCreate)(CUstream *stream, unsigned int flags);
     CUresult (*cuStreamDestroy)(CUstream stream);                                      // _v2
     CUresult (*cuStreamSynchronize)(CUstream stream);
+    CUresult (*cuStreamWaitEvent)(CUstream stream, CUevent event, unsigned int flags);
     CUresult (*cuEventCreate)(CUevent *event, unsigned int flags);
     CUresult (*cuEventDestroy)(CUevent event);                                         // _v2
     CUresult (*cuEventRecord)(CUevent event, CUstream stream);

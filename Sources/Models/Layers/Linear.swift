@@ -24,8 +24,8 @@ public struct Linear {
                 throw ModelLoadError.unsupported("\(store.source): '\(key).int8_weight' is \(values.dtype), expected i8")
             }
             switch store.linearMode {
-            case .w8a8: storage = .int8(values: try store.backend.upload(values), scales: try store.backend.upload(scales))
-            case .dense: storage = .dense(try store.backend.upload(Self.dequantize(values, scales, as: store.matrixType)))
+            case .w8a8: storage = .int8(values: try store.place(values), scales: try store.place(scales))
+            case .dense: storage = .dense(try store.place(Self.dequantize(values, scales, as: store.matrixType)))
             }
         } else if store.linearMode == .w8a8 && quantizable {
             // Quantized on the host from the checkpoint's values (widened there); only int8 and scales
@@ -35,8 +35,8 @@ public struct Linear {
                 throw ModelLoadError.unsupported("\(store.source): '\(key).weight' is \(weight.dtype); expected a floating-point weight")
             }
             let q = try weight.floats().withUnsafeBufferPointer { BlockQuantization.quantizeParallel($0.baseAddress!, rows: outFeatures, cols: inFeatures) }
-            storage = .int8(values: try store.backend.upload(Tensor.host(q.values.map(Float.init), shape: [outFeatures, inFeatures], dtype: .i8)),
-                            scales: try store.backend.upload(Tensor.host(q.scales, shape: scaleShape)))
+            storage = .int8(values: try store.place(Tensor.host(q.values.map(Float.init), shape: [outFeatures, inFeatures], dtype: .i8)),
+                            scales: try store.place(Tensor.host(q.scales, shape: scaleShape)))
         } else {
             storage = .dense(try store.matrix("\(key).weight", shape: [outFeatures, inFeatures]))
         }
@@ -46,6 +46,11 @@ public struct Linear {
     /// Wraps an already loaded dense weight (e.g. a reshaped convolution kernel).
     public init(weight: Tensor, bias: Tensor?) {
         storage = .dense(weight)
+        self.bias = bias
+    }
+
+    init(storage: Storage, bias: Tensor?) {
+        self.storage = storage
         self.bias = bias
     }
 
@@ -81,6 +86,11 @@ public struct RMSNorm {
         self.eps = eps
     }
 
+    init(weight: Tensor, eps: Float) {
+        self.weight = weight
+        self.eps = eps
+    }
+
     // x: [..., dim] -> [..., dim]
     public func callAsFunction(_ x: Tensor, _ ctx: ComputeContext) throws -> Tensor {
         try ctx.backend.rmsNorm(x, weight: weight, eps: eps)
@@ -99,6 +109,12 @@ public struct LayerNorm {
         self.eps = eps
     }
 
+    init(weight: Tensor?, bias: Tensor?, eps: Float) {
+        self.weight = weight
+        self.bias = bias
+        self.eps = eps
+    }
+
     /// Without affine parameters (Wan's norm1/norm2/head norm).
     public init(eps: Float) {
         weight = nil
@@ -110,5 +126,25 @@ public struct LayerNorm {
     public func callAsFunction(_ x: Tensor, _ ctx: ComputeContext) throws -> Tensor {
         let x32 = x.dtype == .f32 ? x : try ctx.backend.contiguous(x, dtype: .f32)
         return try ctx.backend.layerNorm(x32, weight: weight, bias: bias, eps: eps)
+    }
+}
+
+extension Linear: WeightPlaceable {
+    func placed(_ move: (Tensor) throws -> Tensor) throws -> Linear {
+        let moved: Storage = switch storage {
+        case .dense(let w): .dense(try move(w))
+        case let .int8(values, scales): .int8(values: try move(values), scales: try move(scales))
+        }
+        return Linear(storage: moved, bias: try bias.map(move))
+    }
+}
+
+extension RMSNorm: WeightPlaceable {
+    func placed(_ move: (Tensor) throws -> Tensor) throws -> RMSNorm { RMSNorm(weight: try move(weight), eps: eps) }
+}
+
+extension LayerNorm: WeightPlaceable {
+    func placed(_ move: (Tensor) throws -> Tensor) throws -> LayerNorm {
+        LayerNorm(weight: try weight.map(move), bias: try bias.map(move), eps: eps)
     }
 }

@@ -33,6 +33,9 @@ public final class WeightStore {
     /// How Linear layers run: dense (quantized files are dequantized at load) or W8A8
     /// (dense files are quantized at load).
     public let linearMode: LinearMode
+    /// Where weights taken now go: uploaded to `backend` (resident), or left in host memory in
+    /// their final form (converted, quantized) for a streamed model to upload when it runs them.
+    public private(set) var residency: WeightResidency = .resident
     private var entries: [String: Tensor] = [:]
     private var order: [String] = []
     private var used: Set<String> = []
@@ -63,6 +66,19 @@ public final class WeightStore {
     public func shape(_ key: String) -> [Int]? { entries[key]?.shape }
     public var keys: [String] { order }
 
+    /// Runs `body` with weights placed as `residency` says, then returns to the previous placement.
+    public func placing<R>(_ residency: WeightResidency, _ body: () throws -> R) rethrows -> R {
+        let previous = self.residency
+        self.residency = residency
+        defer { self.residency = previous }
+        return try body()
+    }
+
+    /// A host tensor where weights go now: uploaded to the backend, or (streamed) kept on the host.
+    public func place(_ t: Tensor) throws -> Tensor {
+        residency == .resident ? try backend.upload(t) : t
+    }
+
     /// Like `take`, but leaves the tensor on the host (for load-time conversions).
     public func hostTensor(_ key: String, shape: [Int]) throws -> Tensor {
         guard let t = entries[key] else { throw ModelLoadError.missingKey(key, expectedShape: shape, source: source) }
@@ -78,7 +94,7 @@ public final class WeightStore {
             throw ModelLoadError.shapeMismatch(key, expected: shape, found: t.shape, source: source)
         }
         used.insert(key)
-        return try backend.upload(t)
+        return try place(t)
     }
 
     /// A matrix weight, converted to `matrixType` if that is narrower than the stored float type.
@@ -87,8 +103,10 @@ public final class WeightStore {
         guard t.dtype.isFloatingPoint else {
             throw ModelLoadError.unsupported("\(source): '\(key)' is \(t.dtype); expected a floating-point weight")
         }
-        if matrixType != .f32 && t.dtype == .f32 { return try backend.contiguous(t, dtype: matrixType) }
-        return t
+        guard matrixType != .f32 && t.dtype == .f32 else { return t }
+        // On the host the conversion rounds as the backends do (to nearest, ties to even).
+        return residency == .resident ? try backend.contiguous(t, dtype: matrixType)
+                                      : try Tensor.host(t.floats(), shape: t.shape, dtype: matrixType)
     }
 
     /// Marks keys as deliberately unused, with a note said once for the whole group.

@@ -48,8 +48,8 @@ public enum SelfAttentionKind: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// SLA / SageSLA (docs/dit.md) for one block: q, k, v [B, H, L, D] after RoPE -> [B, H, L, D].
-struct SparseLinearAttention {
-    let projection: Linear     // blocks.N.self_attn.attn_op.local_attn.proj_l [D, D]
+struct SparseLinearAttention: WeightPlaceable {
+    var projection: Linear     // blocks.N.self_attn.attn_op.local_attn.proj_l [D, D]
     let topk: Double
     let blockQ: Int
     let blockK: Int
@@ -57,7 +57,7 @@ struct SparseLinearAttention {
     var quantized = false
     /// Most fp32 bytes of one head group's linear-branch temporaries (each of φ(q), φ(k), the
     /// numerator); the heads are processed in groups below it.
-    var linearGroupBytes = 512 << 20
+    var linearGroupBytes = WanDiTChunking.linearGroupBytes
 
     init(_ s: WeightStore, block: Int, headDim: Int, topk: Double, blockQ: Int, blockK: Int, quantized: Bool = false) throws {
         let key = "blocks.\(block).self_attn.attn_op.local_attn.proj_l"
@@ -81,6 +81,12 @@ struct SparseLinearAttention {
         self.quantized = quantized
     }
 
+    func placed(_ move: (Tensor) throws -> Tensor) throws -> SparseLinearAttention {
+        var out = self
+        out.projection = try projection.placed(move)
+        return out
+    }
+
     /// Key blocks kept per query block: ⌊topk·K⌋, at least one.
     static func keptBlocks(topk: Double, keyBlocks: Int) -> Int {
         max(1, min(keyBlocks, Int(topk * Double(keyBlocks))))
@@ -98,8 +104,8 @@ struct SparseLinearAttention {
 
         // The linear branch and the sum run over groups of heads, so its fp32 temporaries stay near
         // `linearGroupBytes` however long the clip (heads are independent: same values as one pass).
-        let heads = q.shape[1], perHead = q.shape[0] * l * d * 4
-        let group = max(1, min(heads, linearGroupBytes / max(perHead, 1)))
+        let heads = q.shape[1]
+        let group = WanDiTChunking.linearGroupHeads(heads: heads, tokens: q.shape[0] * l, headDim: d, groupBytes: linearGroupBytes)
         if group == heads { return try branch(q: q, k: k, v: v, sparse: sparse, ctx) }
         var parts: [Tensor] = []
         for h0 in stride(from: 0, to: heads, by: group) {

@@ -3,8 +3,8 @@ import TensorCore
 /// Attention projections shared by Wan's self- and cross-attention: q/k/v/o Linears with
 /// RMSNorm on q and k over the full width (before splitting heads).
 struct WanAttention {
-    let q, k, v, o: Linear
-    let normQ, normK: RMSNorm
+    var q, k, v, o: Linear
+    var normQ, normK: RMSNorm
     let heads: Int
     /// Set for self-attention running SLA.
     var sparse: SparseLinearAttention?
@@ -55,12 +55,12 @@ struct WanAttention {
 /// One transformer block: modulated self-attention with 3-D RoPE, cross-attention to the
 /// text, modulated GELU(tanh) feed-forward. Residual stream, norms and gates in fp32.
 struct WanBlock {
-    let modulation: Tensor         // blocks.N.modulation [1, 6, dim]
-    let selfAttention: WanAttention
-    let norm3: LayerNorm           // blocks.N.norm3 (affine)
-    let crossAttention: WanAttention
-    let ffnIn: Linear              // blocks.N.ffn.0 [ffn, dim]
-    let ffnOut: Linear             // blocks.N.ffn.2 [dim, ffn]
+    var modulation: Tensor         // blocks.N.modulation [1, 6, dim]
+    var selfAttention: WanAttention
+    var norm3: LayerNorm           // blocks.N.norm3 (affine)
+    var crossAttention: WanAttention
+    var ffnIn: Linear              // blocks.N.ffn.0 [ffn, dim]
+    var ffnOut: Linear             // blocks.N.ffn.2 [dim, ffn]
     let eps: Float
 
     init(_ s: WeightStore, index i: Int, config c: WanDiTConfig, attention: SelfAttentionKind) throws {
@@ -100,10 +100,8 @@ struct WanBlock {
         return try b.gatedResidual(out, y, gate: chunk(5))
     }
 
-    /// Token rows per FFN pass: the ffn-wide intermediate (13 824 columns in the 14B models) then
-    /// stays below ~1 GiB at any clip length. A multiple of 128, so W8A8's activation blocks are the
-    /// same as in one pass (rows are independent: same values).
-    static let feedForwardRows = 32 * 1024
+    /// Token rows per FFN pass (see `WanDiTChunking.feedForwardRows`).
+    static let feedForwardRows = WanDiTChunking.feedForwardRows
 
     // h: [L, dim] -> [L, dim] in the context's dtype
     func feedForward(_ h: Tensor, _ ctx: ComputeContext) throws -> Tensor {
@@ -112,5 +110,27 @@ struct WanBlock {
         if rows <= step { return try pass(h) }
         let parts = try stride(from: 0, to: rows, by: step).map { try pass(h.narrowed(dim: 0, start: $0, length: min(step, rows - $0))) }
         return try ctx.backend.concat(parts, dim: 0)
+    }
+}
+
+extension WanAttention: WeightPlaceable {
+    func placed(_ move: (Tensor) throws -> Tensor) throws -> WanAttention {
+        var out = self
+        (out.q, out.k, out.v, out.o) = (try q.placed(move), try k.placed(move), try v.placed(move), try o.placed(move))
+        (out.normQ, out.normK) = (try normQ.placed(move), try normK.placed(move))
+        out.sparse = try sparse?.placed(move)
+        return out
+    }
+}
+
+extension WanBlock: WeightPlaceable {
+    func placed(_ move: (Tensor) throws -> Tensor) throws -> WanBlock {
+        var out = self
+        out.modulation = try move(modulation)
+        out.selfAttention = try selfAttention.placed(move)
+        out.norm3 = try norm3.placed(move)
+        out.crossAttention = try crossAttention.placed(move)
+        (out.ffnIn, out.ffnOut) = (try ffnIn.placed(move), try ffnOut.placed(move))
+        return out
     }
 }

@@ -19,10 +19,15 @@ public final class WanDiT {
     public let loadNotes: [String]
 
     public let attention: SelfAttentionKind
+    /// Streamed: the blocks' weights stay in host memory and each block is uploaded just before it
+    /// runs (the next one's upload overlapping it where the backend can), the rest stays resident.
+    public let blockResidency: WeightResidency
 
-    public init(_ store: WeightStore, config c: WanDiTConfig, attention: SelfAttentionKind = .original) throws {
+    public init(_ store: WeightStore, config c: WanDiTConfig, attention: SelfAttentionKind = .original,
+                blockResidency: WeightResidency = .resident) throws {
         config = c
         self.attention = attention
+        self.blockResidency = blockResidency
         let patch = try store.matrix("patch_embedding.weight", shape: [c.dim, c.inChannels * 4],
                                      alternatives: [[c.dim, c.inChannels, 1, 2, 2]])
         patchEmbedding = Linear(weight: try patch.reshaped([c.dim, c.inChannels * 4]),
@@ -32,7 +37,9 @@ public final class WanDiT {
         timeEmbedding1 = try Linear(store, "time_embedding.0", in: c.frequencyDim, out: c.dim)
         timeEmbedding2 = try Linear(store, "time_embedding.2", in: c.dim, out: c.dim)
         timeProjection = try Linear(store, "time_projection.1", in: c.dim, out: 6 * c.dim)
-        blocks = try (0..<c.numLayers).map { try WanBlock(store, index: $0, config: c, attention: attention) }
+        blocks = try store.placing(blockResidency) {
+            try (0..<c.numLayers).map { try WanBlock(store, index: $0, config: c, attention: attention) }
+        }
         headModulation = try store.take("head.modulation", shape: [1, 2, c.dim])
         head = try Linear(store, "head.head", in: c.dim, out: c.headOutFeatures)
         store.ignore(where: { $0.contains(".attn_op.local_attn.proj_l.") },
@@ -85,8 +92,22 @@ public final class WanDiT {
 
         let tables = try Rope3D.tables(frames: f, height: h2, width: w2, headDim: c.headDim)
         let rope = (cos: try b.upload(tables.cos), sin: try b.upload(tables.sin))
-        for block in blocks {
-            hidden = try block(hidden, e0: e0, context: text, rope: rope, ctx)
+        switch blockResidency {
+        case .resident:
+            for block in blocks { hidden = try block(hidden, e0: e0, context: text, rope: rope, ctx) }
+        case .streamed:
+            // Block i + 1's memory is reserved before block i's work is enqueued (so it can only be
+            // memory of block i − 1 or earlier), its copy started after (so it overlaps block i).
+            let streamer = WeightStreamer(backend: b)
+            defer { streamer.finish() }
+            var next = try streamer.reserve(blocks[0])
+            try streamer.start()
+            for i in blocks.indices {
+                let block = try streamer.ready(next)
+                if i + 1 < blocks.count { next = try streamer.reserve(blocks[i + 1]) }
+                hidden = try block(hidden, e0: e0, context: text, rope: rope, ctx)
+                try streamer.start()
+            }
         }
 
         // Head: LN(x)·(1 + m1) + m0 with m = head.modulation + e, then Linear to out·4.

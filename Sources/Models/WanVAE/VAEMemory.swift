@@ -88,7 +88,7 @@ extension WanVAEConfig {
     }
 
     /// Parameter bytes of the decoder (decoder.*, conv2.*) or the encoder (encoder.*, conv1.*).
-    func parameterBytes(decoder: Bool, dtype: DType) -> Int {
+    public func parameterBytes(decoder: Bool, dtype: DType) -> Int {
         parameterShapes.filter { decoder ? ($0.name.hasPrefix("decoder.") || $0.name.hasPrefix("conv2."))
                                          : ($0.name.hasPrefix("encoder.") || $0.name.hasPrefix("conv1.")) }
             .reduce(0) { sum, p in

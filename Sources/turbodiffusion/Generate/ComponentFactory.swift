@@ -1,4 +1,5 @@
 import BackendCPU
+import BackendCUDA
 import Checkpoints
 import Foundation
 import Models
@@ -22,7 +23,7 @@ enum ComponentFactory {
     /// `attention`: overrides the flags' (the demo's block sizes).
     static func dit(path: String, flag: String, options: GenerationOptions, backend: any Backend,
                     expected preset: WanDiTConfig?, config given: WanDiTConfig? = nil,
-                    attention: SelfAttentionKind? = nil) throws -> DiTVelocityModel {
+                    attention: SelfAttentionKind? = nil, blockResidency: WeightResidency = .resident) throws -> DiTVelocityModel {
         let ckpt = try open(path, flag: flag, what: "Wan DiT checkpoint", kinds: [.wanDiT, .turboDiT])
         let tensors = ckpt.unprefixedTensors
         var config = try WanDiTConfig.detect(tensors: tensors, numHeads: given?.numHeads)
@@ -39,10 +40,13 @@ enum ComponentFactory {
         } else if !store.isQuantized && options.quantLinear {
             logLine("note: \(path) is not quantized; --quant_linear quantizes its block Linears while loading")
         }
-        let start = Date()
-        let model = try WanDiT(store, config: config, attention: attention)
-        logLine(String(format: "loaded %@ in %.1f s: %@, self-attention %@", path, Date().timeIntervalSince(start),
-                       "\(config)", "\(attention)"))
+        let (start, uploaded) = (Date(), (backend as? CUDABackend)?.uploadedBytes)
+        let model = try WanDiT(store, config: config, attention: attention, blockResidency: blockResidency)
+        try backend.synchronize()
+        let seconds = Date().timeIntervalSince(start)
+        logLine(String(format: "loaded %@ in %.1f s%@: %@, self-attention %@%@", path, seconds,
+                       MemoryPlanning.transferRate(backend, since: uploaded, seconds: seconds), "\(config)", "\(attention)",
+                       blockResidency == .streamed ? "; blocks streamed from host memory" : ""))
         for note in model.loadNotes { logLine("note: \(note)") }
         return DiTVelocityModel(model, context: ComputeContext(backend: backend, dtype: dtype))
     }
@@ -59,6 +63,8 @@ final class WanVAECodec: VideoAutoencoder {
     }
     func decode(_ z: Tensor) throws -> Tensor { try vae.decode(z, context) }
     func encode(_ video: Tensor) throws -> Tensor { try vae.encode(video, context) }
+    func decode(_ z: Tensor, tiling: VAETiling?) throws -> Tensor { try vae.decode(z, context, tiling: tiling) }
+    func encode(_ video: Tensor, tiling: VAETiling?) throws -> Tensor { try vae.encode(video, context, tiling: tiling) }
 }
 
 extension ComponentFactory {
@@ -74,10 +80,12 @@ extension ComponentFactory {
         // (relative L2 to fp32 ≤ 1.3e-2 on the parity fixtures; --vae_dtype f32 keeps fp32).
         let dtype = options.vaeDtype?.dtype ?? (backend is CPUBackend ? .f32 : .bf16)
         let store = WeightStore(tensors, source: options.vaePath, backend: backend, matrixType: dtype)
-        let start = Date()
+        let (start, uploaded) = (Date(), (backend as? CUDABackend)?.uploadedBytes)
         let vae = try WanVAE(store, config: config)
-        logLine(String(format: "loaded %@ in %.1f s: %@, compute %@", options.vaePath, Date().timeIntervalSince(start), "\(config)",
-                       dtype.rawValue))
+        try backend.synchronize()
+        let seconds = Date().timeIntervalSince(start)
+        logLine(String(format: "loaded %@ in %.1f s%@: %@, compute %@", options.vaePath, seconds,
+                       MemoryPlanning.transferRate(backend, since: uploaded, seconds: seconds), "\(config)", dtype.rawValue))
         return WanVAECodec(vae, context: ComputeContext(backend: backend, dtype: dtype))
     }
 }
@@ -124,10 +132,12 @@ extension ComponentFactory {
         }
         let dtype = options.dtype.dtype
         let store = WeightStore(tensors, source: options.textEncoderPath, backend: backend, matrixType: dtype)
-        let start = Date()
+        let (start, uploaded) = (Date(), (backend as? CUDABackend)?.uploadedBytes)
         let encoder = try UMT5Encoder(store, config: config)
-        logLine(String(format: "loaded %@ in %.1f s: %@; tokenizer %@", options.textEncoderPath, Date().timeIntervalSince(start),
-                       "\(config)", try tokenizerLocation(options)))
+        try backend.synchronize()
+        let seconds = Date().timeIntervalSince(start)
+        logLine(String(format: "loaded %@ in %.1f s%@: %@; tokenizer %@", options.textEncoderPath, seconds,
+                       MemoryPlanning.transferRate(backend, since: uploaded, seconds: seconds), "\(config)", try tokenizerLocation(options)))
         return UMT5PromptEncoder(tokenizer: tokenizer, encoder: CachedTextEncoder(encoder),
                                  context: ComputeContext(backend: backend, dtype: dtype))
     }

@@ -60,13 +60,16 @@ struct I2VCommand: ParsableCommand {
             try ModelCatalog.requireFile(low, flag: "--low_noise_model_path", what: "low-noise DiT checkpoint")
             var i2vConfig = demo?.dit
             i2vConfig?.inChannels = 36
-            let generator = try GenerationCommand.makeGenerator(options: options, demo: demo) { backend in
+            let models = MemoryPlanning.Models(ditPath: high, ditConfig: i2vConfig,
+                                               attention: demo?.attention(options) ?? options.attention(), experts: 2)
+            let generator = try GenerationCommand.makeGenerator(options: options, demo: demo, models: models) { backend in
                 [("--high_noise_model_path", high), ("--low_noise_model_path", low)].map { flag, path in
-                    Component("DiT \(path)", resident: options.serve) {
+                    Component("DiT \(path)", resident: options.serve, planned: { plan in
                         try ComponentFactory.dit(path: path, flag: flag, options: options, backend: backend,
                                                  expected: demo == nil ? .wan22I2VA14B : nil, config: i2vConfig,
-                                                 attention: demo?.attention(options))
-                    }
+                                                 attention: demo?.attention(options),
+                                                 blockResidency: plan?.dit == .streamed ? .streamed : .resident)
+                    })
                 }
             }
             let runner = GenerationRunner(generator: generator, options: options, task: "i2v", modelName: model)

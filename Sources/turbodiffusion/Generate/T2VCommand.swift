@@ -1,4 +1,5 @@
 import ArgumentParser
+import BackendCPU
 import Foundation
 import Models
 import Pipeline
@@ -46,11 +47,14 @@ struct T2VCommand: ParsableCommand {
             case .wan21_14B: .wan21T2V14B
             case .demo: nil
             }
-            let session = try GenerationCommand.makeGenerator(options: options, demo: demo) { backend in
-                [Component("DiT", resident: options.serve) {
+            let models = MemoryPlanning.Models(ditPath: dit, ditConfig: demo?.dit,
+                                               attention: demo?.attention(options) ?? options.attention(), experts: 1)
+            let session = try GenerationCommand.makeGenerator(options: options, demo: demo, models: models) { backend in
+                [Component("DiT", resident: options.serve, planned: { plan in
                     try ComponentFactory.dit(path: dit, flag: flag, options: options, backend: backend, expected: preset,
-                                             config: demo?.dit, attention: demo?.attention(options))
-                }]
+                                             config: demo?.dit, attention: demo?.attention(options),
+                                             blockResidency: plan?.dit == .streamed ? .streamed : .resident)
+                })]
             }
             let runner = GenerationRunner(generator: session, options: options, task: "t2v", modelName: model)
             if options.serve {
@@ -67,21 +71,24 @@ struct T2VCommand: ParsableCommand {
 /// Pieces shared by t2v and i2v.
 enum GenerationCommand {
     /// Checks the shared files, then builds a generator whose components load on first use.
-    static func makeGenerator(options: GenerationOptions, demo: DemoModel? = nil,
+    static func makeGenerator(options: GenerationOptions, demo: DemoModel? = nil, models: MemoryPlanning.Models,
                               experts: (any TensorCore.Backend) throws -> [Component<any VelocityModel>]) throws -> VideoGenerator {
         try ModelCatalog.requireFile(options.vaePath, flag: "--vae_path", what: "Wan2.1 VAE")
         try ModelCatalog.requireFile(options.textEncoderPath, flag: "--text_encoder_path", what: "umT5-XXL text encoder")
         _ = try ComponentFactory.tokenizerLocation(options)
         ProgressPrinter.installInterruptHandler()
         let placement = try options.placement()
-        return VideoGenerator(
-            textEncoder: Component("text encoder", resident: options.serve) {
-                try ComponentFactory.textEncoder(options, backend: placement.textEncoder)
-            },
+        let generator = VideoGenerator(
+            textEncoder: Component("text encoder", resident: options.serve, planned: { plan in
+                // The plan moves umT5 to the CPU when it does not fit beside nothing on the device.
+                try ComponentFactory.textEncoder(options, backend: plan?.textEncoder == .host ? CPUBackend() : placement.textEncoder)
+            }),
             vae: Component("VAE", resident: options.serve) {
                 try ComponentFactory.vae(options, backend: placement.vae, statistics: demo.map { ($0.vaeMean, $0.vaeStd) })
             },
             experts: try experts(placement.dit))
+        generator.planner = MemoryPlanning.planner(options: options, placement: placement, models: models)
+        return generator
     }
 
     static func request(_ o: GenerationOptions, prompt: String, defaultSigma: Double, size: VideoSize) -> GenerationRequest {
