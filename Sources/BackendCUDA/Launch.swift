@@ -21,11 +21,12 @@ struct KernelFamily: Sendable {
     static let norms = KernelFamily("norms", KernelSources.norms)
     static let sparseAttention = KernelFamily("sparse_attention", KernelSources.sparseAttention)
     static let sageAttention = KernelFamily("sage_attention", KernelSources.sageAttention)
+    static let slaLinear = KernelFamily("sla_linear", KernelSources.slaLinear)
     static let quantizedMatmul = KernelFamily("quantized_matmul", KernelSources.quantizedMatmul)
     static let conv = KernelFamily("conv", KernelSources.conv)
     /// Every family, for tests that compile them all.
     static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .flashAttention, .layout, .norms, .sparseAttention,
-                                       .quantizedMatmul, .conv]
+                                       .slaLinear, .quantizedMatmul, .conv]
 }
 
 /// Loaded modules and their functions, compiled on first use.
