@@ -8,10 +8,10 @@ import TensorCore
 /// which define the values. Fused and composed results round to the input type at the same
 /// points and differ only in fp32 summation order.
 extension CUDABackend: SparseLinearBackend {
-    /// Thread blocks the state kernel aims for (heads × token chunks): enough to fill an H200's
-    /// 132 SMs twice with its two resident blocks each, while the fp32 partials
-    /// (chunks × (D² + D) floats per head) stay small next to k and v.
-    private static let stateTargetBlocks = 528
+    /// Thread blocks per multiprocessor the state kernel aims for (heads × token chunks): two waves
+    /// of its two resident blocks, while the fp32 partials (chunks × (D² + D) floats per head) stay
+    /// small next to k and v.
+    private static let stateBlocksPerMultiprocessor = 4
     /// Tokens per tile of the state kernel (`SL_TOKENS`); chunks are multiples of it.
     private static let stateTileTokens = 64
     /// Query rows per thread block of the apply kernel (`SL_ROWS`).
@@ -38,7 +38,8 @@ extension CUDABackend: SparseLinearBackend {
         }
         let heads = nb * nh, tile = Self.stateTileTokens
         let tiles = (l + tile - 1) / tile
-        let wantedChunks = max(1, min(tiles, (Self.stateTargetBlocks + heads - 1) / heads))
+        let targetBlocks = Self.stateBlocksPerMultiprocessor * multiprocessorCount
+        let wantedChunks = max(1, min(tiles, (targetBlocks + heads - 1) / heads))
         let chunkTokens = (tiles + wantedChunks - 1) / wantedChunks * tile
         let chunks = (l + chunkTokens - 1) / chunkTokens
         let partial = try empty([heads, chunks, d * d + d], dtype: .f32)
