@@ -27,6 +27,8 @@
 #define SL_TOKENS 64
 // Row stride (halves) of the state's transposed tiles.
 #define SL_TLD (SL_TOKENS + 8)
+// Staging passes of the state kernel whose loads are issued together (more spills registers).
+#define SL_PREFETCH 2
 // Query rows per thread block of the apply kernel (16 per warp).
 #define SL_ROWS 128
 
@@ -116,27 +118,38 @@ __device__ __forceinline__ void sl_state(float* partial, const u16* k, const u16
 
     for (i64 t0 = t_begin; t0 < t_end; t0 += SL_TOKENS) {
         __syncthreads();   // every warp has read the previous tile
+        // Loads in groups of SL_PREFETCH passes (independent, so in flight together), then the math;
+        // the whole tile at once would spill.
 #pragma unroll
-        for (int pass = 0; pass < SL_TOKENS / ROWS_PER_PASS; ++pass) {
-            const int r = r_first + pass * ROWS_PER_PASS;
-            const i64 tok = t0 + r;
-            const bool inside = tok < t_end;
-            const u16* kr = kh + (inside ? tok : t0) * kst + j;
-            const u16* vr = vh + (inside ? tok : t0) * vst + j;
-            float x[8];
-            u16 vv[8];
+        for (int p0 = 0; p0 < SL_TOKENS / ROWS_PER_PASS; p0 += SL_PREFETCH) {
+            u16 kraw[SL_PREFETCH][8], vraw[SL_PREFETCH][8];
 #pragma unroll
-            for (int i = 0; i < 8; ++i) {
-                x[i] = sl_widen<BF16>(kr[i * G]);
-                vv[i] = inside ? vr[i * G] : (u16)0;
+            for (int pp = 0; pp < SL_PREFETCH; ++pp) {
+                const i64 tok = t0 + r_first + (p0 + pp) * ROWS_PER_PASS;
+                const bool inside = tok < t_end;
+                const u16* kr = kh + (inside ? tok : t0) * kst + j;
+                const u16* vr = vh + (inside ? tok : t0) * vst + j;
+#pragma unroll
+                for (int i = 0; i < 8; ++i) {
+                    kraw[pp][i] = kr[i * G];
+                    vraw[pp][i] = inside ? vr[i * G] : (u16)0;
+                }
             }
-            sl_phi<BF16, D>(x);   // all lanes: rows past the end compute a φ that is dropped
 #pragma unroll
-            for (int i = 0; i < 8; ++i) {
-                const float p = inside ? x[i] : 0.0f;
-                kacc[i] += p;
-                kt[(j + i * G) * SL_TLD + r] = sl_round<BF16>(p);
-                vt[(j + i * G) * SL_TLD + r] = vv[i];
+            for (int pp = 0; pp < SL_PREFETCH; ++pp) {
+                const int r = r_first + (p0 + pp) * ROWS_PER_PASS;
+                const bool inside = t0 + r < t_end;
+                float x[8];
+#pragma unroll
+                for (int i = 0; i < 8; ++i) x[i] = sl_widen<BF16>(kraw[pp][i]);
+                sl_phi<BF16, D>(x);   // all lanes: rows past the end compute a φ that is dropped
+#pragma unroll
+                for (int i = 0; i < 8; ++i) {
+                    const float p = inside ? x[i] : 0.0f;
+                    kacc[i] += p;
+                    kt[(j + i * G) * SL_TLD + r] = sl_round<BF16>(p);
+                    vt[(j + i * G) * SL_TLD + r] = vraw[pp][i];
+                }
             }
         }
         __syncthreads();
@@ -212,9 +225,22 @@ __device__ __forceinline__ void sl_apply(u16* out, const u16* q, const u16* kv, 
     const i64 row0 = (i64)blockIdx.x * SL_ROWS;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
 
+    // This thread's q chunks (G lanes per row, 8 contiguous channels each), loaded first so their
+    // latency overlaps the staging of kv.
+    constexpr int PASSES = SL_ROWS / ROWS_PER_PASS;
+    const u16* qh = q + (i64)b * qsb + (i64)h * qsh;
+    const int c0 = (threadIdx.x % G) * 8;
+    uint4 qw[PASSES];
+#pragma unroll
+    for (int pass = 0; pass < PASSES; ++pass) {
+        const i64 row = row0 + threadIdx.x / G + pass * ROWS_PER_PASS;
+        qw[pass] = *(const uint4*)(qh + (row < len ? row : row0) * qst + c0);
+    }
+
     // kvᵀ: thread → channel c = tid % D (consecutive lanes, conflict-free transposed stores) and
     // 8 output columns per step.
     const u16* kvh = kv + (i64)head * D * D;
+#pragma unroll 4
     for (int e = threadIdx.x; e < D * (D / 8); e += THREADS) {
         const int c = e % D, col = (e / D) * 8;
         const uint4 w = *(const uint4*)(kvh + c * D + col);
@@ -225,15 +251,11 @@ __device__ __forceinline__ void sl_apply(u16* out, const u16* q, const u16* kv, 
     for (int c = threadIdx.x; c < D; c += THREADS) ks[c] = sl_widen<BF16>(ksum[(i64)head * D + c]);
     __syncthreads();
 
-    // φ(q) rows and their denominators: G lanes per row, 8 contiguous channels each.
-    const u16* qh = q + (i64)b * qsb + (i64)h * qsh;
-    const int c0 = (threadIdx.x % G) * 8;
+    // φ(q) rows and their denominators.
 #pragma unroll
-    for (int pass = 0; pass < SL_ROWS / ROWS_PER_PASS; ++pass) {
+    for (int pass = 0; pass < PASSES; ++pass) {
         const int r = threadIdx.x / G + pass * ROWS_PER_PASS;
-        const i64 row = row0 + r;
-        const uint4 w = *(const uint4*)(qh + (row < len ? row : row0) * qst + c0);
-        const u16* hv = (const u16*)&w;
+        const u16* hv = (const u16*)&qw[pass];
         float x[8];
 #pragma unroll
         for (int i = 0; i < 8; ++i) x[i] = sl_widen<BF16>(hv[i]);
