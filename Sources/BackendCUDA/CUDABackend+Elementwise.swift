@@ -179,6 +179,14 @@ extension CUDABackend {
         let out = try empty(x.shape, dtype: x.dtype)
         let cols = x.shape[x.rank - 1], rows = cols == 0 ? 0 : x.count / cols
         guard rows > 0 else { return out }
+        if cols <= 1024 {
+            // One warp per row: a block per row would spend its time in barriers on short rows.
+            let grid = min((rows + 7) / 8, multiprocessorCount * 32)
+            try launch(.softmax, "td_softmax_warp", grid: grid, block: 256, [
+                .pointer(try address(out)), .pointer(try address(src)), .int32(dt), .int64(Int64(rows)), .int64(Int64(cols)),
+            ])
+            return out
+        }
         let block = min(512, max(32, (cols + 31) / 32 * 32))
         let grid = min(rows, multiprocessorCount * 64)
         try launch(.softmax, "td_softmax", grid: grid, block: block, [

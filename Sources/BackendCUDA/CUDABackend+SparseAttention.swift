@@ -34,6 +34,8 @@ extension CUDABackend: SparseAttentionBackend {
     private static let attentionTiles = 4
     /// Dynamic shared memory the attention kernels may use (sm_80 allows 163 KiB per block).
     private static let sharedMemoryLimit = 160 * 1024
+    /// Most query blocks per thread block of `td_sla_topk` (`SA_TOPK_ROWS`).
+    private static let topkRows = 8
     /// Tokens per chunk of the v scale's partial maxima (`SA_VMAX_TOKENS`).
     private static let vMaxTokens = 128
 
@@ -53,12 +55,28 @@ extension CUDABackend: SparseAttentionBackend {
         return [.pointer(try address(t)), .int32(code)] + t.strides.map { .int64(Int64($0)) }
     }
 
+    /// Stages × tokens of the cp.async ring of `td_sla_key_mean_async` (`SA_MEAN_STAGES`,
+    /// `SA_MEAN_STAGE_TOKENS`).
+    private static let meanStages = 8, meanStageTokens = 64
+
     /// Token mean of k per (head, channel) in the CPU's summation order (the block map's selection
-    /// depends on its bits), tokens staged through shared memory by whole blocks. -> f32 [B·H, D].
+    /// depends on its bits): one sequential sum per channel, fed by a cp.async ring where the layout
+    /// allows it (sm_80+, channels contiguous, D a multiple of 32, 16-byte aligned rows), else by
+    /// tokens staged through shared memory by whole blocks. -> f32 [B·H, D].
     private func keyMean(_ k: Tensor, op: String) throws -> Tensor {
         let heads = k.shape[0] * k.shape[1], (lk, d) = (k.shape[2], k.shape[3])
         let mean = try empty([heads, d], dtype: .f32)
         guard heads > 0, d > 0 else { return mean }
+        let elementBytes = k.dtype.byteSize
+        let aligned = try address(k) % 16 == 0
+            && (0..<3).allSatisfy { k.shape[$0] == 1 || (k.strides[$0] * elementBytes) % 16 == 0 }
+        if computeCapability.major >= 8, aligned, d % 32 == 0, k.strides[3] == 1, lk > 0 {
+            try launch(.sparseAttention, "td_sla_key_mean_async", grid: (d / 32, heads, 1), block: (256, 1, 1),
+                       sharedBytes: Self.meanStages * Self.meanStageTokens * 32 * elementBytes,
+                       [.pointer(try address(mean))] + headView(k, op).dropLast()
+                       + [.int32(Int32(k.shape[1])), .int64(Int64(lk))])
+            return mean
+        }
         try launch(.sparseAttention, "td_sla_key_mean_staged", grid: ((d + 31) / 32, heads, 1), block: (256, 1, 1),
                    [.pointer(try address(mean))] + headView(k, op)
                    + [.int32(Int32(k.shape[1])), .int64(Int64(lk)), .int32(Int32(d))])
@@ -85,7 +103,12 @@ extension CUDABackend: SparseAttentionBackend {
         let out = try empty([nb, nh, mq, keep], dtype: .i32)
         guard heads > 0, mq > 0, d > 0 else { return out }
         guard heads <= 65535 else { throw TensorError.unsupported("slaBlockMap on CUDA with \(heads) heads (at most 65535)") }
-        let shared = (mk + d + 256 + 32 + 2) * 4   // keys, q row, histogram, scan scratch, selection (SA_TOPK_EXTRA)
+        // Query blocks per thread block (SA_TOPK_ROWS at most): their keys and q rows, then the histogram,
+        // scan scratch and selection (SA_TOPK_EXTRA).
+        func topkShared(_ rows: Int) -> Int { (rows * (mk + d) + 256 + 32 + 2) * 4 }
+        var topkRows = Self.topkRows
+        while topkRows > 1 && topkShared(topkRows) > Self.sharedMemoryLimit { topkRows -= 1 }
+        let shared = topkShared(topkRows)
         guard shared <= Self.sharedMemoryLimit else {
             throw TensorError.unsupported("slaBlockMap on CUDA with \(mk) key blocks of dimension \(d) (needs \(shared) bytes of shared memory)")
         }
@@ -103,10 +126,11 @@ extension CUDABackend: SparseAttentionBackend {
                           .int32(Int32(block)), .int32(Int32(blocks)), .pointer(try shift.map { try address($0) } ?? 0),
                           .int32(transposed)])
         }
-        try launch(.sparseAttention, "td_sla_topk", grid: (mq, heads, 1), block: (256, 1, 1), sharedBytes: shared, [
-            .pointer(try address(out)), .pointer(try address(pooledQ)), .pointer(try address(pooledKT)),
-            .int32(Int32(mq)), .int32(Int32(mk)), .int32(Int32(d)), .int32(Int32(keep)),
-        ])
+        try launch(.sparseAttention, "td_sla_topk", grid: ((mq + topkRows - 1) / topkRows, heads, 1), block: (256, 1, 1),
+                   sharedBytes: shared, [
+                       .pointer(try address(out)), .pointer(try address(pooledQ)), .pointer(try address(pooledKT)),
+                       .int32(Int32(mq)), .int32(Int32(mk)), .int32(Int32(d)), .int32(Int32(keep)), .int32(Int32(topkRows)),
+                   ])
         return out
     }
 

@@ -24,11 +24,12 @@ struct KernelFamily: Sendable {
     static let modulation = KernelFamily("modulation", KernelSources.norms, KernelSources.modulation)
     static let sparseAttention = KernelFamily("sparse_attention", KernelSources.sparseAttention)
     static let sageAttention = KernelFamily("sage_attention", KernelSources.sageAttention)
+    static let slaLinear = KernelFamily("sla_linear", KernelSources.slaLinear)
     static let quantizedMatmul = KernelFamily("quantized_matmul", KernelSources.quantizedMatmul)
     static let conv = KernelFamily("conv", KernelSources.conv)
     /// Every family, for tests that compile them all.
     static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .flashAttention, .hopperAttention, .layout, .norms, .modulation,
-                                       .sparseAttention, .sageAttention, .quantizedMatmul, .conv]
+                                       .sparseAttention, .slaLinear, .sageAttention, .quantizedMatmul, .conv]
 }
 
 /// Loaded modules and their functions, compiled on first use.

@@ -4,7 +4,8 @@ import TensorCore
 /// A backend that runs every op on `inner`, waits for it and adds its wall time to a per-op table
 /// (`bench dit --profile`). Waiting after each op removes the overlap of launch and execution, so
 /// totals are a little above an unprofiled run; shares between ops are what it is for.
-final class ProfilingBackend: Backend, VAEBackend, SparseAttentionBackend, QuantizedMatmulBackend, @unchecked Sendable {
+final class ProfilingBackend: Backend, VAEBackend, SparseAttentionBackend, SparseLinearBackend, QuantizedMatmulBackend,
+    @unchecked Sendable {
     let inner: any Backend
     private(set) var table: [String: (calls: Int, seconds: Double)] = [:]
     /// When false, ops run without timing (e.g. during loading).
@@ -106,6 +107,12 @@ final class ProfilingBackend: Backend, VAEBackend, SparseAttentionBackend, Quant
         try timed("quantizedBlockSparseAttention") {
             try inner.quantizedBlockSparseAttention(q: q, k: k, v: v, blocks: blocks, blockQ: blockQ, blockK: blockK, scale: scale)
         }
+    }
+    func slaLinearState(k: Tensor, v: Tensor) throws -> (kv: Tensor, kSum: Tensor) {
+        try timed("slaLinearState") { try inner.slaLinearState(k: k, v: v) }
+    }
+    func slaLinearApply(q: Tensor, kv: Tensor, kSum: Tensor) throws -> Tensor {
+        try timed("slaLinearApply") { try inner.slaLinearApply(q: q, kv: kv, kSum: kSum) }
     }
     func quantizedMatmul(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor {
         try timed("quantizedMatmul") { try inner.quantizedMatmul(x, weight: weight, scales: scales, bias: bias, outputType: outputType) }

@@ -32,6 +32,9 @@ dit dit-i2v-hd128-f32 dit_i2v_hd128.pth dit_i2v_hd128_io.safetensors 1e-4 0 12
 dit dit-bf16-odd-bf16 dit_t2v_bf16_odd.safetensors dit_t2v_bf16_odd_io.safetensors 2e-2 2 16 --dtype bf16
 dit dit-sla-f32 dit_sla_hd64.pth dit_sla_hd64_io.safetensors 1e-3 2 16 --attention_type sla --sla_topk 0.25 --sla_block_q 16 --sla_block_k 8
 dit dit-sagesla-f32 dit_sla_hd64.pth dit_sla_hd64_sagesla_io.safetensors 1e-3 2 16 --attention_type sagesla --sla_topk 0.25 --sla_block_q 16 --sla_block_k 8
+# bf16: the fused block map and linear-branch kernels (the f32 runs compose the linear branch); 3.8e-3 on the CPU
+dit dit-sla-bf16 dit_sla_hd64.pth dit_sla_hd64_io.safetensors 2e-2 2 16 --dtype bf16 --attention_type sla --sla_topk 0.25 --sla_block_q 16 --sla_block_k 8
+dit dit-sagesla-bf16 dit_sla_hd64.pth dit_sla_hd64_sagesla_io.safetensors 2e-2 2 16 --dtype bf16 --attention_type sagesla --sla_topk 0.25 --sla_block_q 16 --sla_block_k 8
 dit dit-w8a8-f32 dit_quant_hd128.pth dit_quant_hd128_io.safetensors 1e-4 0 16 --quant_linear
 for m in "tiny padded" "tiny unpadded" "wide holes" "wide padded"; do
   set -- $m

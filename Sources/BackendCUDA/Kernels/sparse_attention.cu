@@ -41,6 +41,8 @@ extern "C" __global__ void td_sla_pool(float* out, const void* x, int dt, i64 sb
         const i64 base = sa_row(head, heads_per_batch, 0, sb, sh, st) + c * sc;
         const float sub = shift ? shift[(i64)head * d + c] : 0.0f;
         float s = 0.0f;
+        // Unrolled so the loads of 8 tokens are in flight together; the sum stays in token order.
+#pragma unroll 8
         for (i64 t = t0; t < t1; ++t) s = __fadd_rn(s, __fsub_rn(load_float(x, base + t * st, dt), sub));
         s = __fdiv_rn(s, (float)(t1 - t0));
         out[transposed ? ((i64)head * d + c) * nblocks + b : i] = s;
@@ -82,69 +84,109 @@ __device__ __forceinline__ u32 sa_order_key(float s) {
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-// One thread block per (query block i = blockIdx.x, head = blockIdx.y): scores s_j = Σ_c pq[i,c]·pk[j,c]
-// (sequential over c, no FMA), then the `keep` largest in the CPU's order (score descending, equal
-// scores by ascending index), written in ascending index order. Selection: a radix select over the
-// 32-bit order keys finds the keep-th largest key T; all keys above T are taken, and of the keys equal
-// to T the lowest indices. Dynamic shared memory only (so the launch's size is the whole need):
-// (mk + d + SA_TOPK_EXTRA) · 4 bytes.
+// Thread block (blockIdx.x, head = blockIdx.y) takes query blocks i = rows·blockIdx.x + r, r < rows: scores
+// s_j = Σ_c pq[i,c]·pk[j,c] (sequential over c, no FMA), then per query block the `keep` largest in the
+// CPU's order (score descending, equal scores by ascending index), written in ascending index order.
+// One pass over pkT serves all `rows` query blocks (pkT is read from L2 once per thread block, not once
+// per query block). Selection: a radix select over the 32-bit order keys finds the keep-th largest key
+// T; all keys above T are taken, and of the keys equal to T the lowest indices. Dynamic shared memory
+// only (so the launch's size is the whole need): (rows·(mk + d) + SA_TOPK_EXTRA) · 4 bytes.
 #define SA_TOPK_EXTRA (256 + 32 + 2)
-extern "C" __global__ void td_sla_topk(int* out, const float* pq, const float* pkT, int mq, int mk, int d, int keep) {
+// Query blocks per thread block of td_sla_topk (the host lowers it when shared memory is short).
+#define SA_TOPK_ROWS 8
+extern "C" __global__ void td_sla_topk(int* out, const float* pq, const float* pkT, int mq, int mk, int d, int keep,
+                                       int rows) {
     extern __shared__ float sa_dyn[];
-    u32* keys = (u32*)sa_dyn;
-    float* qrow = sa_dyn + mk;
-    u32* hist = (u32*)(qrow + d);
+    u32* keys = (u32*)sa_dyn;                 // [rows][mk]
+    float* qrows = sa_dyn + rows * mk;        // [rows][d]
+    u32* hist = (u32*)(qrows + rows * d);
     int* scan_scratch = (int*)(hist + 256);
     u32* selected = (u32*)(scan_scratch + 32);
-    const int i = blockIdx.x, head = blockIdx.y;
-    if (i >= mq) return;
-    for (int c = threadIdx.x; c < d; c += blockDim.x) qrow[c] = pq[((i64)head * mq + i) * d + c];
+    const int i0 = blockIdx.x * rows, head = blockIdx.y;
+    const int count = min(rows, mq - i0);
+    if (count <= 0) return;
+    for (int e = threadIdx.x; e < rows * d; e += blockDim.x) {
+        const int r = e / d;
+        qrows[e] = r < count ? pq[((i64)head * mq + i0 + r) * d + e % d] : 0.0f;
+    }
     __syncthreads();
     const float* pk = pkT + (i64)head * d * mk;
     for (int j = threadIdx.x; j < mk; j += blockDim.x) {
-        float s = 0.0f;
-        for (int c = 0; c < d; ++c) s = __fadd_rn(s, __fmul_rn(qrow[c], pk[(i64)c * mk + j]));
-        keys[j] = sa_order_key(s);
-    }
-    u32 prefix = 0, mask = 0, remaining = (u32)keep;
-    for (int shift = 24; shift >= 0; shift -= 8) {
-        for (int b = threadIdx.x; b < 256; b += blockDim.x) hist[b] = 0;
-        __syncthreads();
-        for (int j = threadIdx.x; j < mk; j += blockDim.x) {
-            const u32 u = keys[j];
-            if ((u & mask) == prefix) atomicAdd(&hist[(u >> shift) & 255u], 1u);
+        float s[SA_TOPK_ROWS];
+#pragma unroll
+        for (int r = 0; r < SA_TOPK_ROWS; ++r) s[r] = 0.0f;
+#pragma unroll 4
+        for (int c = 0; c < d; ++c) {
+            const float w = pk[(i64)c * mk + j];
+#pragma unroll
+            for (int r = 0; r < SA_TOPK_ROWS; ++r)
+                if (r < rows) s[r] = __fadd_rn(s[r], __fmul_rn(qrows[r * d + c], w));
         }
-        __syncthreads();
-        if (threadIdx.x == 0) {
-            u32 above = 0;
-            int b = 255;
-            for (; b > 0; --b) {
-                if (above + hist[b] >= remaining) break;
-                above += hist[b];
+#pragma unroll
+        for (int r = 0; r < SA_TOPK_ROWS; ++r)
+            if (r < rows) keys[r * mk + j] = sa_order_key(s[r]);
+    }
+    __syncthreads();
+    const int lane = threadIdx.x & 31;
+    for (int r = 0; r < count; ++r) {
+        const u32* rkeys = keys + r * mk;
+        u32 prefix = 0, mask = 0, remaining = (u32)keep;
+        for (int shift = 24; shift >= 0; shift -= 8) {
+            for (int b = threadIdx.x; b < 256; b += blockDim.x) hist[b] = 0;
+            __syncthreads();
+            for (int j = threadIdx.x; j < mk; j += blockDim.x) {
+                const u32 u = rkeys[j];
+                if ((u & mask) == prefix) atomicAdd(&hist[(u >> shift) & 255u], 1u);
             }
-            selected[0] = prefix | ((u32)b << shift);
-            selected[1] = remaining - above;
+            __syncthreads();
+            // The digit: the highest bin b at which the count of candidates in bins ≥ b reaches
+            // `remaining` (bin 0 if no higher one does). Lane l of warp 0 holds bins 255 − 8l down to
+            // 248 − 8l; a warp scan gives the candidates above each lane's bins.
+            if (threadIdx.x < 32) {
+                const int top = 255 - 8 * lane;
+                u32 mine = 0;
+#pragma unroll
+                for (int b = 0; b < 8; ++b) mine += hist[top - b];
+                u32 incl = mine;
+#pragma unroll
+                for (int o = 1; o < 32; o <<= 1) {
+                    const u32 y = __shfl_up_sync(0xffffffffu, incl, o);
+                    if (lane >= o) incl += y;
+                }
+                const u32 reached = __ballot_sync(0xffffffffu, incl >= remaining);
+                const int owner = reached ? __ffs(reached) - 1 : 31;
+                if (lane == owner) {
+                    u32 above = incl - mine;
+                    int b = top;
+                    for (; b > top - 7; --b) {
+                        if (above + hist[b] >= remaining) break;
+                        above += hist[b];
+                    }
+                    selected[0] = prefix | ((u32)b << shift);
+                    selected[1] = remaining - above;
+                }
+            }
+            __syncthreads();
+            prefix = selected[0];
+            remaining = selected[1];
+            mask |= 255u << shift;
+            __syncthreads();
         }
-        __syncthreads();
-        prefix = selected[0];
-        remaining = selected[1];
-        mask |= 255u << shift;
-        __syncthreads();
-    }
-    // prefix = T; `remaining` (≥ 1) keys equal to T are taken, the lowest indices first.
-    int* row = out + ((i64)head * mq + i) * keep;
-    int equal_carry = 0, taken_carry = 0;
-    for (int base = 0; base < mk; base += blockDim.x) {
-        const int j = base + threadIdx.x;
-        const u32 u = j < mk ? keys[j] : 0u;
-        const int equal = (j < mk && u == prefix) ? 1 : 0;
-        int equal_total, taken_total;
-        const int equal_before = equal_carry + sa_block_exclusive_scan(equal, scan_scratch, &equal_total);
-        const int take = (j < mk && (u > prefix || (equal && (u32)equal_before < remaining))) ? 1 : 0;
-        const int position = taken_carry + sa_block_exclusive_scan(take, scan_scratch, &taken_total);
-        if (take && position < keep) row[position] = j;
-        equal_carry += equal_total;
-        taken_carry += taken_total;
+        // prefix = T; `remaining` (≥ 1) keys equal to T are taken, the lowest indices first.
+        int* row = out + ((i64)head * mq + i0 + r) * keep;
+        int equal_carry = 0, taken_carry = 0;
+        for (int base = 0; base < mk; base += blockDim.x) {
+            const int j = base + threadIdx.x;
+            const u32 u = j < mk ? rkeys[j] : 0u;
+            const int equal = (j < mk && u == prefix) ? 1 : 0;
+            int equal_total, taken_total;
+            const int equal_before = equal_carry + sa_block_exclusive_scan(equal, scan_scratch, &equal_total);
+            const int take = (j < mk && (u > prefix || (equal && (u32)equal_before < remaining))) ? 1 : 0;
+            const int position = taken_carry + sa_block_exclusive_scan(take, scan_scratch, &taken_total);
+            if (take && position < keep) row[position] = j;
+            equal_carry += equal_total;
+            taken_carry += taken_total;
+        }
     }
 }
 
@@ -338,4 +380,87 @@ extern "C" __global__ void td_sla_key_mean_staged(float* mean, const void* k, in
         __syncthreads();
     }
     if (threadIdx.x < width) mean[(i64)head * d + c0 + threadIdx.x] = __fdiv_rn(s, (float)len);
+}
+
+// The same mean (same order: one sequential fp32 sum per channel) fed by a cp.async ring instead of
+// staging by hand: SA_MEAN_STAGES stages of SA_MEAN_STAGE_TOKENS tokens × 32 channels in k's own
+// type, so ~450 tokens are in flight while warp 0 sums; the sum, one dependent add per token, is
+// then the kernel's whole cost. Needs sm_80, channel stride 1, d a multiple of 32 and 16-byte
+// aligned row segments (the host checks; else td_sla_key_mean_staged). Grid (d/32, heads),
+// SA_THREADS threads, dynamic shared memory SA_MEAN_STAGES · SA_MEAN_STAGE_TOKENS · 32 · sizeof(T).
+#define SA_MEAN_STAGES 8
+#define SA_MEAN_STAGE_TOKENS 64
+
+__device__ __forceinline__ void sa_cp_async16(u32 dst, const void* src, u32 src_bytes) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
+#endif
+}
+
+__device__ __forceinline__ void sa_cp_commit() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+
+// Waits until at most N of this thread's committed cp.async groups are pending.
+template <int N>
+__device__ __forceinline__ void sa_cp_wait() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+#endif
+}
+
+extern "C" __global__ void td_sla_key_mean_async(float* mean, const void* k, int dt, i64 sb, i64 sh, i64 st,
+                                                 int heads_per_batch, i64 len) {
+    extern __shared__ __attribute__((aligned(16))) unsigned char sa_ring[];
+    const int es = dt == DT_F32 ? 4 : 2;
+    const int segment = 32 * es, pieces = segment / 16;         // bytes and 16-byte copies per token
+    const int stage_bytes = SA_MEAN_STAGE_TOKENS * segment;
+    const int c0 = blockIdx.x * 32, head = blockIdx.y, d = gridDim.x * 32;
+    const char* base = (const char*)k + (sa_row(head, heads_per_batch, 0, sb, sh, st) + c0) * es;
+    const i64 row_bytes = st * es;
+    const i64 chunks = (len + SA_MEAN_STAGE_TOKENS - 1) / SA_MEAN_STAGE_TOKENS;
+    u32 ring;
+    asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(ring) : "l"(sa_ring));
+    // Copies chunk n into stage n % SA_MEAN_STAGES (tokens past the end are zero filled) and commits a
+    // group, empty past the last chunk, so every thread's group count is the same.
+    auto issue = [&](i64 n) {
+        if (n < chunks) {
+            const i64 t0 = n * SA_MEAN_STAGE_TOKENS;
+            const u32 dst = ring + (u32)((n % SA_MEAN_STAGES) * stage_bytes);
+            for (int e = threadIdx.x; e < SA_MEAN_STAGE_TOKENS * pieces; e += blockDim.x) {
+                const int j = e / pieces, p = e % pieces;
+                const bool inside = t0 + j < len;
+                sa_cp_async16(dst + (u32)(j * segment + p * 16), inside ? base + (t0 + j) * row_bytes + p * 16 : base,
+                              inside ? 16u : 0u);
+            }
+        }
+        sa_cp_commit();
+    };
+    for (int n = 0; n < SA_MEAN_STAGES - 1; ++n) issue(n);
+    float s = 0.0f;
+    for (i64 n = 0; n < chunks; ++n) {
+        sa_cp_wait<SA_MEAN_STAGES - 2>();   // this thread's copies of chunk n landed
+        __syncthreads();                    // everyone's have; warp 0 is done with chunk n − 1
+        issue(n + SA_MEAN_STAGES - 1);      // into the stage of chunk n − 1
+        if (threadIdx.x < 32) {
+            const int count = (int)min((i64)SA_MEAN_STAGE_TOKENS, len - n * SA_MEAN_STAGE_TOKENS);
+            const unsigned char* stage = sa_ring + (n % SA_MEAN_STAGES) * stage_bytes;
+            if (dt == DT_F32) {
+                const float* x = (const float*)stage + threadIdx.x;
+#pragma unroll 16
+                for (int j = 0; j < count; ++j) s = __fadd_rn(s, x[j * 32]);
+            } else if (dt == DT_BF16) {
+                const u16* x = (const u16*)stage + threadIdx.x;
+#pragma unroll 16
+                for (int j = 0; j < count; ++j) s = __fadd_rn(s, bf16_to_float(x[j * 32]));
+            } else {
+                const u16* x = (const u16*)stage + threadIdx.x;
+#pragma unroll 16
+                for (int j = 0; j < count; ++j) s = __fadd_rn(s, half_to_float(x[j * 32]));
+            }
+        }
+    }
+    if (threadIdx.x < 32) mean[(i64)head * d + c0 + threadIdx.x] = __fdiv_rn(s, (float)len);
 }

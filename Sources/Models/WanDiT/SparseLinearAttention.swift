@@ -55,8 +55,8 @@ struct SparseLinearAttention: WeightPlaceable {
     let blockK: Int
     /// SageSLA: the sparse branch runs in 8-bit.
     var quantized = false
-    /// Most fp32 bytes of one head group's linear-branch temporaries (each of φ(q), φ(k), the
-    /// numerator); the heads are processed in groups below it.
+    /// Most bytes (counted as fp32) of one head group's linear-branch temporaries (each of φ(q), φ(k),
+    /// the numerator where the backend composes the branch); the heads are processed in groups below it.
     var linearGroupBytes = WanDiTChunking.linearGroupBytes
 
     init(_ s: WeightStore, block: Int, headDim: Int, topk: Double, blockQ: Int, blockK: Int, quantized: Bool = false) throws {
@@ -117,20 +117,13 @@ struct SparseLinearAttention: WeightPlaceable {
     }
 
 
-    /// sparse + proj_l(linear branch) for q, k, v [B, h, L, D] (a group of heads) -> [B, h, L, D] f32.
+    /// sparse + proj_l(linear branch) for q, k, v [B, h, L, D] (a group of heads) -> [B, h, L, D] in
+    /// q's dtype. The branch rounds where the reference does (`SparseLinearBackend`): everything in
+    /// the input type, proj_l in the compute type, the sum in the sparse output's type.
     func branch(q: Tensor, k: Tensor, v: Tensor, sparse: Tensor, _ ctx: ComputeContext) throws -> Tensor {
         let b = ctx.backend
-        let l = k.shape[2]
-        // Linear branch: φ = softmax over the head dim; o = φ(q)(φ(k)ᵀv) / (φ(q)·Σφ(k) + 1e-5).
-        let phiQ = try b.softmax(q), phiK = try b.softmax(k)
-        let phiKT = try phiK.transposed(2, 3)                                   // [B, H, D, L]
-        let kv = try b.matmul(phiKT, v, transposeB: false, bias: nil, outputType: .f32)          // [B, H, D, D]
-        let ones = try b.upload(Tensor.host([Float](repeating: 1, count: l), shape: [l, 1]))
-        let kSum = try b.matmul(phiKT, ones, transposeB: false, bias: nil, outputType: .f32)     // [B, H, D, 1]
-        let numerator = try b.matmul(phiQ, kv, transposeB: false, bias: nil, outputType: .f32)   // [B, H, L, D]
-        let denominator = try b.matmul(phiQ, kSum, transposeB: false, bias: nil, outputType: .f32) // [B, H, L, 1]
-        let linear = try b.binary(.div, numerator, b.affine(denominator, scale: 1, shift: 1e-5))
-        let projected = try projection(linear, ctx)
-        return try b.add(b.contiguous(sparse, dtype: .f32), projected)
+        let state = try b.slaLinearState(k: k, v: v)                               // φ(k)ᵀv, Σφ(k)
+        let linear = try b.slaLinearApply(q: q, kv: state.kv, kSum: state.kSum)   // [B, h, L, D]
+        return try b.add(sparse, projection(linear, ctx))
     }
 }

@@ -43,7 +43,8 @@ enum ElementwiseCases {
                                     inputs: { try [$0.tensor([1, 65], dt), $0.tensor([37, 65], .bf16, 0.5...2)] },
                                     run: { b, x in try b.binary(op, x[0], x[1]) }))
             }
-            for shape in [[7, 33], [3, 4, 1000], [5, 1]] {
+            // Rows up to 1024 columns take CUDA's warp-per-row kernel, longer ones the block-per-row one.
+            for shape in [[7, 33], [3, 4, 1000], [5, 1], [300, 128], [2, 3000]] {
                 cases.append(OpCase(op: "softmax", variant: "\(shape)", dtype: dt,
                                     inputs: { try [$0.tensor(shape, dt, -5...5)] },
                                     run: { b, x in try b.softmax(x[0]) }))

@@ -21,6 +21,9 @@ import TensorCore
 ///   and its e4m3 rounding stay identical, but the row sums and P·V are summed in another order and
 ///   the e4m3 mma sums 32 products in a narrower accumulator (chained over one key block only);
 ///   emulated with a 13-bit accumulator that costs NMSE ≈ 1e-8, so 1e-6 still holds.
+/// - linear branch (`slaLinearState`, `slaLinearApply`): the fused ops against their compositions,
+///   default bounds. Both round to T at the same points; fp32 sums in another order can move a
+///   rounding by one ulp of T, far below the bf16/f16 bounds.
 enum SparseAttentionCases {
     /// [B, H, L, D] from a dense [B, L, H·D] input, as the DiT's self-attention sees q/k/v.
     static func ditView(_ x: Tensor, heads: Int) throws -> Tensor {
@@ -80,7 +83,7 @@ enum SparseAttentionCases {
         }
     }
 
-    static var all: [OpCase] { blockMapCases + attentionCases + quantizedCases }
+    static var all: [OpCase] { blockMapCases + attentionCases + quantizedCases + linearCases }
 
     // MARK: Block map
 
@@ -93,6 +96,8 @@ enum SparseAttentionCases {
             (Problem(h: 3, lq: 200, lk: 333, d: 64, blockQ: 64, blockK: 16, keep: 17), .f32),
             (Problem(h: 3, lq: 300, lk: 300, d: 128, blockQ: 128, blockK: 64, keep: 3, dit: true), .f16),
             (Problem(h: 12, lq: 4096, lk: 4096, d: 128, blockQ: 128, blockK: 64, keep: 6, dit: true), .bf16),
+            // D not a multiple of 32: CUDA's staged key mean instead of the cp.async ring.
+            (Problem(h: 2, lq: 150, lk: 150, d: 40, blockQ: 64, blockK: 32, keep: 2), .f32),
         ]
         for (p, dt) in problems {
             cases.append(OpCase(op: "slaBlockMap", variant: p.name, dtype: dt, bound: 0,
@@ -191,5 +196,43 @@ enum SparseAttentionCases {
                                                                   blockQ: p.blockQ, blockK: p.blockK, scale: scale)
                    })
         }
+    }
+
+    // MARK: Linear branch
+
+    /// kv and Σφ(k) side by side: [B, H, D, Dv + 1].
+    static func joined(_ b: any Backend, _ s: (kv: Tensor, kSum: Tensor)) throws -> Tensor {
+        try b.concat([s.kv, s.kSum.reshaped(s.kSum.shape + [1])], dim: 3)
+    }
+
+    static var linearCases: [OpCase] {
+        // (problem, dtype): the fused CUDA kernels take bf16/f16 with D = Dv ∈ {64, 128}; the rest
+        // (f32, D = 48) checks the fallback. Token counts are not multiples of the kernels' tiles.
+        let problems: [(Problem, DType)] = [
+            (Problem(h: 3, lq: 300, lk: 300, d: 128, dv: 128, dit: true), .bf16),
+            (Problem(b: 2, h: 2, lq: 77, lk: 77, d: 64, dv: 64), .bf16),
+            (Problem(h: 2, lq: 1000, lk: 1000, d: 128, dv: 128, dit: true), .f16),
+            (Problem(h: 2, lq: 4096, lk: 4096, d: 128, dv: 128, dit: true), .bf16),
+            (Problem(h: 2, lq: 300, lk: 300, d: 64, dv: 64, dit: true), .f32),
+            (Problem(h: 2, lq: 130, lk: 130, d: 48, dv: 48), .bf16),
+        ]
+        var cases: [OpCase] = []
+        for (p, dt) in problems {
+            let variant = "\(p.dit ? "DiT view" : "dense") B=\(p.b) H=\(p.h) L=\(p.lk) D=\(p.d)"
+            cases.append(OpCase(op: "slaLinearState", variant: variant, dtype: dt,
+                                inputs: { rng in Array(try p.tensors(&rng, dt).suffix(2)) },
+                                run: { b, x in try joined(b, b.slaLinearState(k: p.view(x[0]), v: p.view(x[1]))) },
+                                reference: { b, x in try joined(b, b.composedSLALinearState(k: p.view(x[0]), v: p.view(x[1]))) }))
+            // kv and Σφ(k) of the size a state over lk tokens has (Σφ(k) sums to lk over channels).
+            let perChannel = Float(p.lk) / Float(p.d)
+            cases.append(OpCase(op: "slaLinearApply", variant: variant, dtype: dt,
+                                inputs: { rng in
+                                    [try p.tensors(&rng, dt)[0], try rng.tensor([p.b, p.h, p.d, p.dv], dt, -0.5 * perChannel...0.5 * perChannel),
+                                     try rng.tensor([p.b, p.h, p.d], dt, 0.5 * perChannel...1.5 * perChannel)]
+                                },
+                                run: { b, x in try b.slaLinearApply(q: p.view(x[0]), kv: x[1], kSum: x[2]) },
+                                reference: { b, x in try b.composedSLALinearApply(q: p.view(x[0]), kv: x[1], kSum: x[2]) }))
+        }
+        return cases
     }
 }
