@@ -4,11 +4,14 @@ import TensorCore
 
 /// How `CUDABackend` computes conv3d and conv2d.
 public enum ConvolutionEngine: String, Sendable, CaseIterable {
-    /// cuDNN 9 when libcudnn.so.9 loads; a shape cuDNN refuses (not supported, bad parameter,
-    /// no algorithm within the workspace bound) and every shape without cuDNN run im2col.
-    case automatic
-    /// im2col + cuBLASLt for every convolution (the fallback; tests and `bench conv` compare both).
+    /// im2col + cuBLASLt for every convolution: the default, checked by the op catalogue on the GPU.
     case im2col
+    /// cuDNN 9 when libcudnn.so.9 loads (a shape cuDNN refuses — not supported, bad parameter, no
+    /// algorithm within the workspace bound — and every shape without cuDNN run im2col). Opt-in
+    /// only: on an H200 with cuDNN 9.14 its results failed the op catalogue (13 conv cases, NMSE
+    /// 0.2–19, one unwritten output) and the VAE decode took 18 s, so it is not used by default
+    /// (docs/cuda-backend.md).
+    case cudnn
 }
 
 /// The convolution engine's state: the cuDNN library and handle when in use, one plan per
@@ -30,7 +33,7 @@ final class ConvolutionState: @unchecked Sendable {
         switch engine {
         case .im2col:
             (cudnn, reason) = (nil, "cuDNN not used: the backend was opened with the im2col convolution engine")
-        case .automatic:
+        case .cudnn:
             switch CudnnLibrary.shared {
             case .success(let library): (cudnn, reason) = (library, nil)
             case .failure(let error): (cudnn, reason) = (nil, "cuDNN not found: \(error.message)")

@@ -63,7 +63,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// cuDNN is optional: without it (or with `convolutionEngine: .im2col`) convolutions run im2col.
     public init(deviceIndex: Int = 0, kernelCacheDirectory: String? = KernelCompiler.defaultCacheDirectory(),
                 fillNewBuffersWith fillByte: UInt8? = nil, guardBytes: Int = 0,
-                convolutionEngine: ConvolutionEngine = .automatic) throws {
+                convolutionEngine: ConvolutionEngine = .im2col) throws {
         let driver = try CUDADriver.shared.get()
         let api = driver.api
         let initStatus = api.cuInit(0)

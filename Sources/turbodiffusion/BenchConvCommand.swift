@@ -122,9 +122,9 @@ struct BenchConv: ParsableCommand {
 
     private func runCUDA(h: Int, w: Int) throws {
         let engines: [ConvolutionEngine] = switch engine {
-        case .cudnn: [.automatic]
+        case .cudnn: [.cudnn]
         case .im2col: [.im2col]
-        case .both: [.automatic, .im2col]
+        case .both: [.cudnn, .im2col]
         }
         let backends: [CUDABackend]
         do { backends = try engines.map { try CUDABackend(convolutionEngine: $0) } } catch {

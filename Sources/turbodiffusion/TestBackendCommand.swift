@@ -29,6 +29,10 @@ struct TestBackendCommand: ParsableCommand {
     @Option(help: "Seed of the random inputs.")
     var seed: UInt64 = 1
 
+    @Option(name: .customLong("conv-engine"),
+            help: "CUDA convolution engine: im2col (the default) or cudnn (opt-in; its cases run again on im2col).")
+    var convEngine: String = "im2col"
+
     @Flag(help: "List the ops and case counts, run nothing.")
     var list = false
 
@@ -62,7 +66,10 @@ struct TestBackendCommand: ParsableCommand {
         switch device {
         case .cpu: backend = CPUBackend()
         case .cuda, .auto:
-            do { backend = try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256) } catch {
+            guard let engine = ConvolutionEngine(rawValue: convEngine) else {
+                throw ValidationError("--conv-engine must be im2col or cudnn, got '\(convEngine)'")
+            }
+            do { backend = try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256, convolutionEngine: engine) } catch {
                 throw ValidationError("\(error)")
             }
         }

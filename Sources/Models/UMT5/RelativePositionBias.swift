@@ -45,17 +45,20 @@ public enum RelativePositionBias {
         // bias[h, i, j] depends on j − i only: row i is the window byRel[L−1−i ..< 2L−1−i] of the
         // per-distance values (index r ↔ rel = r − (L − 1)), so every row is one copy.
         let buckets = (0..<(2 * l - 1)).map { bucket($0 - (l - 1), numBuckets: numBuckets, maxDistance: maxDistance) }
-        let byRel = try Tensor.hostEmpty([2 * l - 1], dtype: dtype)
-        let r = try byRel.hostBuffer().base
         let fill = try Tensor.host([maskValue(dtype)], shape: [1], dtype: dtype)
-        let f = try fill.hostBuffer().base
         let masked = (0..<l).filter { !(keep?[$0] ?? true) }
-        for h in 0..<heads {
-            for (i, b) in buckets.enumerated() { storeFloat(table[b * heads + h], r, i, dtype) }
-            for i in 0..<l {
-                let row = p + ((h * l + i) * l) * size
-                row.copyMemory(from: r + (l - 1 - i) * size, byteCount: l * size)
-                for j in masked { (row + j * size).copyMemory(from: f, byteCount: size) }
+        let outBase = UncheckedRawPointer(p), maskValueBytes = UncheckedRawPointer(try fill.hostBuffer().base)
+        // Heads in parallel: a umT5-XXL block at 512 tokens writes 64 × 512 × 512 values.
+        withExtendedLifetime(fill) {
+            DispatchQueue.concurrentPerform(iterations: heads) { h in
+                let byRel = UnsafeMutableRawPointer.allocate(byteCount: (2 * l - 1) * size, alignment: 16)
+                defer { byRel.deallocate() }
+                for (i, b) in buckets.enumerated() { storeFloat(table[b * heads + h], byRel, i, dtype) }
+                for i in 0..<l {
+                    let row = outBase.p + ((h * l + i) * l) * size
+                    row.copyMemory(from: byRel + (l - 1 - i) * size, byteCount: l * size)
+                    for j in masked { (row + j * size).copyMemory(from: maskValueBytes.p, byteCount: size) }
+                }
             }
         }
         return out
