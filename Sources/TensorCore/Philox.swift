@@ -1,3 +1,4 @@
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -50,17 +51,29 @@ public struct Philox: Sendable {
 
     /// `count` standard normals starting at element `offset` of the stream (block n gives
     /// elements 4n…4n+3: two Box–Muller pairs), so any slice can be generated independently.
+    /// Large requests (a video latent: millions) are split over threads by blocks; the values do
+    /// not depend on the split.
     public func normals(count: Int, offset: Int = 0) -> [Float] {
         var out = [Float](repeating: 0, count: count)
-        var i = 0
-        while i < count {
-            let e = offset + i
-            let (a, b, c, d) = words(UInt64(e / 4))
-            let pair = Self.boxMuller(a, b) + Self.boxMuller(c, d)
-            let first = e % 4
-            for j in first..<4 where i < count {
-                out[i] = pair[j]
-                i += 1
+        guard count > 0 else { return out }
+        let firstBlock = offset / 4, blocks = (offset + count - 1) / 4 - firstBlock + 1
+        let pieces = blocks < 1 << 14 ? 1 : 16
+        let perPiece = (blocks + pieces - 1) / pieces
+        out.withUnsafeMutableBufferPointer { buffer in
+            let target = SendablePointer(buffer.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: pieces) { k in
+                let lo = firstBlock + k * perPiece, hi = min(firstBlock + blocks, lo + perPiece)
+                guard lo < hi else { return }
+                for n in lo..<hi {
+                    let (a, b, c, d) = words(UInt64(n))
+                    let (z0, z1) = Self.boxMuller(a, b), (z2, z3) = Self.boxMuller(c, d)
+                    let values = (z0, z1, z2, z3)
+                    for j in 0..<4 {
+                        let i = 4 * n + j - offset
+                        guard i >= 0 && i < count else { continue }
+                        target.pointer[i] = j == 0 ? values.0 : j == 1 ? values.1 : j == 2 ? values.2 : values.3
+                    }
+                }
             }
         }
         return out
@@ -75,11 +88,18 @@ public struct Philox: Sendable {
         }
     }
 
-    static func boxMuller(_ a: UInt32, _ b: UInt32) -> [Float] {
+    @inline(__always)
+    static func boxMuller(_ a: UInt32, _ b: UInt32) -> (Float, Float) {
         let r = (-2 * log(unit(a))).squareRoot()
         let theta = 2 * Double.pi * unit(b)
-        return [Float(r * cos(theta)), Float(r * sin(theta))]
+        return (Float(r * cos(theta)), Float(r * sin(theta)))
     }
+}
+
+/// A pointer the threads of `Philox.normals` write disjoint elements through.
+private struct SendablePointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
 }
 
 /// Philox as a Swift `RandomNumberGenerator` (two 64-bit outputs per block), for code that wants

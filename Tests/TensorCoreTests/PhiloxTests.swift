@@ -30,6 +30,18 @@ import Testing
         #expect(Philox(seed: 43, stream: 3).normals(count: 8) != Array(all[0..<8]))
     }
 
+    /// A latent-sized request is split over threads; every element must equal the one a small
+    /// (single-threaded) request at its offset gives, at split edges and an unaligned start too.
+    @Test func threadedRequestsAgreeWithSmallSlices() {
+        let g = Philox(seed: 11, stream: 2)
+        let offset = 4 * 70_001 + 3, count = 300_007
+        let big = g.normals(count: count, offset: offset)
+        for start in [0, 1, 2, 3, 4, 18_749, 18_750, 18_751, 75_000, 150_003, count - 5] {
+            let n = min(5, count - start)
+            #expect(Array(big[start..<(start + n)]) == g.normals(count: n, offset: offset + start), "at \(start)")
+        }
+    }
+
     @Test func normalsHaveUnitMoments() {
         let z = Philox(seed: 7).normals(count: 200_000).map(Double.init)
         let mean = z.reduce(0, +) / Double(z.count)
