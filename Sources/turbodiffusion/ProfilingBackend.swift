@@ -5,7 +5,7 @@ import TensorCore
 /// (`bench dit --profile`). Waiting after each op removes the overlap of launch and execution, so
 /// totals are a little above an unprofiled run; shares between ops are what it is for.
 final class ProfilingBackend: Backend, VAEBackend, SparseAttentionBackend, SparseLinearBackend, QuantizedMatmulBackend,
-    @unchecked Sendable {
+    ModulationBackend, @unchecked Sendable {
     let inner: any Backend
     private(set) var table: [String: (calls: Int, seconds: Double)] = [:]
     /// When false, ops run without timing (e.g. during loading).
@@ -116,5 +116,11 @@ final class ProfilingBackend: Backend, VAEBackend, SparseAttentionBackend, Spars
     }
     func quantizedMatmul(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor {
         try timed("quantizedMatmul") { try inner.quantizedMatmul(x, weight: weight, scales: scales, bias: bias, outputType: outputType) }
+    }
+    func modulatedLayerNorm(_ x: Tensor, scale: Tensor, shift: Tensor, eps: Float, outputType: DType) throws -> Tensor {
+        try timed("modulatedLayerNorm") { try inner.modulatedLayerNorm(x, scale: scale, shift: shift, eps: eps, outputType: outputType) }
+    }
+    func gatedResidual(_ x: Tensor, _ y: Tensor, gate: Tensor) throws -> Tensor {
+        try timed("gatedResidual") { try inner.gatedResidual(x, y, gate: gate) }
     }
 }
