@@ -142,6 +142,23 @@ func clip(width: Int, height: Int, frames: Int) -> [RGBImage] {
         let r = try VideoWriter.writeMP4(clip(width: 8, height: 8, frames: 2), to: path, options: .init(ffmpegPath: fake))
         #expect(r.writer == .builtin && r.notes.contains { $0.contains("Unknown encoder libx264") })
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).sorted() == ["fake-ffmpeg", "v.mp4"])
+        // An "ffmpeg" that exits 0 after writing a cut-short file (as on a full disk): an error, nothing
+        // under the final name, no temporary file left.
+        let truncating = tmp.appendingPathComponent("truncating-ffmpeg").path
+        try """
+            #!/bin/sh
+            for a; do out=$a; done
+            cat > /dev/null
+            printf '\\000\\000\\000\\020ftypisom\\000\\000\\002\\000\\000\\000\\020\\000moov' > "$out"
+            exit 0
+
+            """.write(toFile: truncating, atomically: true, encoding: .utf8)
+        chmod(truncating, 0o755)
+        let cut = tmp.appendingPathComponent("cut.mp4").path
+        #expect {
+            try VideoWriter.writeMP4(clip(width: 8, height: 8, frames: 2), to: cut, options: .init(writer: .ffmpeg, ffmpegPath: truncating))
+        } throws: { error in "\(error)".contains("not a complete MP4") && "\(error)".contains("moov") }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).sorted() == ["fake-ffmpeg", "truncating-ffmpeg", "v.mp4"])
         // A path whose parent cannot be created.
         #expect(throws: MediaError.self) { try VideoWriter.writeMP4(clip(width: 8, height: 8, frames: 1), to: "/proc/version/x/v.mp4", options: .init(writer: .builtin)) }
     }

@@ -79,6 +79,11 @@ enum FFmpegWriter {
                 if detail.contains("No space left") { throw MediaError.writeFailed(path: path, reason: "ffmpeg: \(detail) (ENOSPC: the disk is full)") }
                 throw MediaError.encoderFailed("ffmpeg (\(executable)) failed with \(status): \(detail)")
             }
+            // ffmpeg can exit 0 with a file cut short (a full disk during +faststart's rewrite was seen
+            // doing this): the file must parse as complete top-level boxes with ftyp, moov and mdat.
+            if let problem = incompleteMP4(at: out.temporaryPath) {
+                throw MediaError.writeFailed(path: path, reason: "ffmpeg reported success but its output is not a complete MP4 (\(problem)); is the disk full?")
+            }
             try out.commit()
         } catch {
             out.abort()
@@ -87,6 +92,37 @@ enum FFmpegWriter {
         let attrs = try? FileManager.default.attributesOfItem(atPath: path)
         return (attrs?[.size] as? NSNumber)?.intValue ?? 0
     }
+}
+
+/// Why the file at `path` is not a complete MP4 (top-level boxes that tile the file exactly and
+/// include ftyp, moov and mdat), or nil when it is.
+func incompleteMP4(at path: String) -> String? {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return "it cannot be read" }
+    defer { try? handle.close() }
+    guard let size = try? handle.seekToEnd() else { return "its size cannot be read" }
+    var offset: UInt64 = 0
+    var types: Set<String> = []
+    while offset < size {
+        guard size - offset >= 8 else { return "\(size - offset) stray bytes at offset \(offset)" }
+        try? handle.seek(toOffset: offset)
+        guard let header = try? handle.read(upToCount: 16), header.count >= 8 else { return "unreadable box header at offset \(offset)" }
+        let bytes = [UInt8](header)
+        var boxSize = bytes[0..<4].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let type = String(decoding: bytes[4..<8], as: UTF8.self)
+        if boxSize == 1 {
+            guard bytes.count >= 16 else { return "box '\(type)' at offset \(offset) is cut short" }
+            boxSize = bytes[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        } else if boxSize == 0 {
+            boxSize = size - offset   // extends to the end of the file
+        }
+        guard boxSize >= 8, boxSize <= size - offset else {
+            return "box '\(type)' at offset \(offset) declares \(boxSize) bytes, \(size - offset) remain"
+        }
+        types.insert(type)
+        offset += boxSize
+    }
+    let missing = ["ftyp", "moov", "mdat"].filter { !types.contains($0) }
+    return missing.isEmpty ? nil : "no \(missing.joined(separator: ", ")) box"
 }
 
 @inline(__always)
