@@ -103,6 +103,36 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 
+    /// SIGTERM (as a service manager sends) stops the generation at its next step: a clear line,
+    /// exit status 130, and nothing in the output folder, temporary files included.
+    @Test func sigtermStopsTheGenerationAndWritesNothing() throws {
+        let binary = try #require(CLI.binary, "the turbodiffusion executable was not found next to the test bundle")
+        let folder = scratch.appendingPathComponent("sigterm")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = ["t2v", "--prompt", "A red ball moves left.", "--dit_path", Self.model("dit_t2v.pth"), "--num_steps", "4",
+                       "--save_path", folder.appendingPathComponent("v.mp4").path] + shared
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        // Signal once the generation has begun (the handler is installed before its first stage).
+        var log = Data()
+        while !String(decoding: log, as: UTF8.self).contains("load text encoder") {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            log.append(chunk)
+        }
+        kill(p.processIdentifier, SIGTERM)
+        log.append(err.fileHandleForReading.readDataToEndOfFile())
+        p.waitUntilExit()
+        let text = String(decoding: log, as: UTF8.self)
+        #expect(p.terminationReason == .exit && p.terminationStatus == 130, "\(p.terminationReason) \(p.terminationStatus): \(text)")
+        #expect(text.contains("cancelled") && text.contains("nothing was written"), "\(text)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
+    }
+
     @Test func interactiveSessionKeepsModelsLoaded() throws {
         let script = """
             /set num_steps 1

@@ -36,13 +36,17 @@ final class ProgressPrinter {
         s < 60 ? String(format: "%.1f s", s) : String(format: "%d min %02d s", Int(s) / 60, Int(s) % 60)
     }
 
-    /// Set by SIGINT (Ctrl-C): the generation stops at the next step and nothing is written.
+    /// Set by SIGINT (Ctrl-C) or SIGTERM (a service manager, `kill`): the generation stops at the
+    /// next step and nothing is written. A second signal quits at once (128 + the signal); files
+    /// being written then stay under their temporary names, never the final one.
     nonisolated(unsafe) static var interrupted = false
 
     static func installInterruptHandler() {
-        signal(SIGINT) { _ in
-            if ProgressPrinter.interrupted { exit(130) }     // a second Ctrl-C quits at once
-            ProgressPrinter.interrupted = true
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig) { received in
+                if ProgressPrinter.interrupted { _exit(128 + received) }
+                ProgressPrinter.interrupted = true
+            }
         }
     }
 }
