@@ -1,6 +1,6 @@
 // The Wan block's modulation, fused (ModulationBackend). Compiled after norms.cu, whose row
 // machinery (RowView, block_sum, load4/store4, round_to) it uses, so the LayerNorm statistics
-// are td_layer_norm's exactly (same launch shape, same sums). Every step after them is one
+// are td_layer_norm's exactly (layer_norm_stats, same launch shape, same sums). Every step after them is one
 // `__f*_rn` operation rounded to the dtype the composition would store, so the result equals the
 // composition (layerNorm, affine, mul, add, convert) bit for bit.
 
@@ -13,16 +13,8 @@ td_modulated_layer_norm(void* out, int out_dt, const void* x, int dt, Strided s,
     extern __shared__ __align__(16) float row_cache[];
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         const RowView row = {x, dt, strided_offset(s, r * cols), ls, cols, vec, cached ? row_cache : nullptr};
-        float sum = 0.0f;
-        row.each(true, [&](float v) { sum += v; });
-        const float mean = block_sum(sum, scratch) / (float)cols;
-        float sq = 0.0f;
-        row.each(false, [&](float v) {
-            const float c = v - mean;
-            sq += c * c;
-        });
-        const float var = block_sum(sq, scratch) / (float)cols;
-        const float rstd = 1.0f / sqrtf(var + eps);
+        float mean, rstd;
+        layer_norm_stats(row, scratch, eps, mean, rstd);
         // LN stored in x's dtype; (1 + scale) in scale's; the product and the sum in x's (a binary
         // op's result has its first operand's dtype).
         auto modulate = [&](i64 j, float v) {

@@ -106,6 +106,23 @@ struct RowView {
     }
 };
 
+// LayerNorm statistics of one row, two passes in fp32: the mean, then 1/√(Σ(x − mean)²/cols + eps).
+// The first pass fills the row cache. Shared by td_layer_norm and modulation.cu, whose results
+// must agree bit for bit.
+__device__ __forceinline__ void layer_norm_stats(const RowView& row, float* scratch, float eps, float& mean, float& rstd) {
+    float sum = 0.0f;
+    row.each(true, [&](float v) { sum += v; });
+    const float m = block_sum(sum, scratch) / (float)row.cols;
+    float sq = 0.0f;
+    row.each(false, [&](float v) {
+        const float c = v - m;
+        sq += c * c;
+    });
+    const float var = block_sum(sq, scratch) / (float)row.cols;
+    mean = m;
+    rstd = 1.0f / sqrtf(var + eps);
+}
+
 // LayerNorm over the last dim: one block per row (grid-stride), blockDim a multiple of 32,
 // at most 1024. Two passes in fp32: mean, then Σ(x − mean)²; y = (x − mean)·rstd·w + b.
 // Dynamic shared memory: cols floats when `cached`, else none (the row is re-read).
@@ -116,16 +133,8 @@ td_layer_norm(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64
     extern __shared__ __align__(16) float row_cache[];
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         const RowView row = {x, dt, strided_offset(s, r * cols), ls, cols, vec, cached ? row_cache : nullptr};
-        float sum = 0.0f;
-        row.each(true, [&](float v) { sum += v; });
-        const float mean = block_sum(sum, scratch) / (float)cols;
-        float sq = 0.0f;
-        row.each(false, [&](float v) {
-            const float c = v - mean;
-            sq += c * c;
-        });
-        const float var = block_sum(sq, scratch) / (float)cols;
-        const float rstd = 1.0f / sqrtf(var + eps);
+        float mean, rstd;
+        layer_norm_stats(row, scratch, eps, mean, rstd);
         row.write(out, r * cols, [&](i64 j, float v) {
             float y = __fmul_rn(__fsub_rn(v, mean), rstd);
             if (w) y = __fmul_rn(y, load_float(w, j, w_dt));
