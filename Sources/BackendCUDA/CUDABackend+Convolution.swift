@@ -1,9 +1,10 @@
 import CCUDA
 import TensorCore
 
-/// Convolutions as GEMMs and the VAE's fused norm + SiLU (kernels in Kernels/conv.cu). When
-/// cuDNN is in use (`CUDABackend+Cudnn.swift`) conv3d goes there first; the GEMM path below
-/// runs the shapes cuDNN refuses and everything when cuDNN is absent.
+/// Convolutions as GEMMs and the VAE's fused norm + SiLU (kernels in Kernels/conv.cu). The engine
+/// decides first: `.implicit` (the default) runs bf16/f16 convolutions as an implicit GEMM
+/// (`CUDABackend+ImplicitConvolution.swift`), `.cudnn` sends them to cuDNN
+/// (`CUDABackend+Cudnn.swift`); the im2col GEMM path below runs everything else.
 ///
 /// conv3d of one batch item is out[o, p] = W[o, k] · col[k, p] with M = O, N = T'·H'·W' output
 /// positions and K = C·kt·kh·kw. Output positions are processed in chunks: `td_im2col` gathers a
@@ -26,26 +27,26 @@ extension CUDABackend: VAEBackend {
 
     public func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding]) throws -> Tensor {
         try convolve3d(x, weight: weight, bias: bias, stride: stride, padding: padding, outputType: x.dtype,
-                       workspaceBytes: Self.convolutionWorkspaceBytes, tryCudnn: true)
+                       workspaceBytes: Self.convolutionWorkspaceBytes, useEngine: true)
     }
 
     public func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding], outputType: DType) throws -> Tensor {
         try convolve3d(x, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType,
-                       workspaceBytes: Self.convolutionWorkspaceBytes, tryCudnn: true)
+                       workspaceBytes: Self.convolutionWorkspaceBytes, useEngine: true)
     }
 
-    /// `conv3d` on the im2col path (cuDNN is not tried) with the per-chunk workspace bounded by
+    /// `conv3d` on the im2col path (neither cuDNN nor the implicit GEMM is tried) with the per-chunk workspace bounded by
     /// `workspaceBytes` (tests force many small, unaligned chunks with a tiny bound).
     public func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding], outputType: DType,
                        workspaceBytes: Int) throws -> Tensor {
         try convolve3d(x, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType,
-                       workspaceBytes: workspaceBytes, tryCudnn: false)
+                       workspaceBytes: workspaceBytes, useEngine: false)
     }
 
     /// x and weight of different float types are both multiplied in f32 (as the CPU widens
     /// both); equal types multiply in their own type.
     private func convolve3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding], outputType: DType,
-                            workspaceBytes: Int, tryCudnn: Bool) throws -> Tensor {
+                            workspaceBytes: Int, useEngine: Bool) throws -> Tensor {
         let xBuffer = try deviceBuffer(x, "conv3d")
         _ = try deviceBuffer(weight, "conv3d")
         try activate()
@@ -62,7 +63,7 @@ extension CUDABackend: VAEBackend {
             _ = try deviceBuffer(bias, "conv3d bias")
             guard bias.count == o else { throw TensorError.shapeMismatch("conv3d bias \(bias.shape) for \(o) output channels") }
         }
-        if tryCudnn, kdim > 0, nb * o * plane > 0, let y = try cudnnConv3d(x, weight: weight, bias: bias, geometry: g, stride: stride,
+        if useEngine, convolutionEngine == .cudnn, kdim > 0, nb * o * plane > 0, let y = try cudnnConv3d(x, weight: weight, bias: bias, geometry: g, stride: stride,
                                                              padding: padding, outputType: outputType) {
             return y
         }
@@ -88,6 +89,10 @@ extension CUDABackend: VAEBackend {
         let wMatrix = wReady ? weight : try contiguous(weight, dtype: inputType)
         let pointwise = g.kernel == [1, 1, 1] && stride == [1, 1, 1] && padding.allSatisfy({ $0 == .none })
             && x.isContiguous && x.dtype == inputType
+        if useEngine, implicitConvolutionApplies(x: x, weight: weight, geometry: g, pointwiseDense: pointwise) {
+            try implicitConv3d(x, weight: weight, bias: biasAddress, geometry: g, stride: stride, padding: padding, out: out)
+            return out
+        }
         // GEMM straight into the output unless a bias must be added before a rounding below f32.
         let direct = outputType == .f32 || (bias == nil && outputType == inputType)
         let perPosition = (pointwise ? 0 : kdim * inputType.byteSize) + (direct ? 0 : o * 4)

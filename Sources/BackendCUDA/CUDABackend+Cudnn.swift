@@ -4,7 +4,11 @@ import TensorCore
 
 /// How `CUDABackend` computes conv3d and conv2d.
 public enum ConvolutionEngine: String, Sendable, CaseIterable {
-    /// im2col + cuBLASLt for every convolution: the default, checked by the op catalogue on the GPU.
+    /// The default: bf16/f16 convolutions with a spatial or temporal extent run as an implicit GEMM
+    /// on tensor cores (`td_conv_igemm_*`, Kernels/implicit_conv.cu, sm_80+); f32 or mixed operand
+    /// types, 1×1×1 kernels and older GPUs run im2col + cuBLASLt.
+    case implicit
+    /// im2col + cuBLASLt for every convolution (the composition the implicit kernel is tested against).
     case im2col
     /// cuDNN 9 when libcudnn.so.9 loads (a shape cuDNN refuses — not supported, bad parameter, no
     /// algorithm within the workspace bound — and every shape without cuDNN run im2col). Opt-in
@@ -27,12 +31,13 @@ final class ConvolutionState: @unchecked Sendable {
     /// Shapes cuDNN refused, with its message; they run im2col without asking again.
     var refused: [CudnnPlanKey: String] = [:]
     var cudnnRuns = 0
+    var implicitRuns = 0
     var im2colRuns = 0
 
     init(engine: ConvolutionEngine) {
         switch engine {
-        case .im2col:
-            (cudnn, reason) = (nil, "cuDNN not used: the backend was opened with the im2col convolution engine")
+        case .implicit, .im2col:
+            (cudnn, reason) = (nil, "cuDNN not used: the backend was opened with the \(engine.rawValue) convolution engine")
         case .cudnn:
             switch CudnnLibrary.shared {
             case .success(let library): (cudnn, reason) = (library, nil)
@@ -110,6 +115,9 @@ extension CUDABackend {
     /// "im2col + cuBLASLt (cuDNN not found: reason)".
     public var convolutionSummary: String {
         if let cudnn = convolution.cudnn { return "cuDNN \(cudnn.versionString) (\(cudnn.path))" }
+        if convolutionEngine == .implicit, computeCapability.major >= 8 {
+            return "implicit GEMM on tensor cores for bf16/f16, im2col + cuBLASLt for the rest"
+        }
         return "im2col + cuBLASLt (\(convolution.reason ?? "cuDNN not used"))"
     }
 
@@ -122,8 +130,8 @@ extension CUDABackend {
     }
 
     /// Convolutions run so far by each engine (a shape cuDNN refused counts as im2col).
-    public var convolutionRuns: (cudnn: Int, im2col: Int) {
-        convolution.lock.withLock { (convolution.cudnnRuns, convolution.im2colRuns) }
+    public var convolutionRuns: (cudnn: Int, implicit: Int, im2col: Int) {
+        convolution.lock.withLock { (convolution.cudnnRuns, convolution.implicitRuns, convolution.im2colRuns) }
     }
 
     /// conv3d through cuDNN's legacy forward convolution, or nil when cuDNN is not in use or

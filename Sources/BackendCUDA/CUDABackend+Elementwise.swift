@@ -41,9 +41,8 @@ extension CUDABackend {
         let n = x.count
         guard n > 0 else { return out }
         if target == x.dtype {
-            if x.isContiguous {
-                try driver.check(driver.api.cuMemcpyDtoDAsync(try address(out), try address(x), x.byteCount, stream),
-                                 "cuMemcpyDtoDAsync")
+            if x.isContiguous || Self.pitchedRows(x, out) != nil {
+                try copyElements(x, into: out, "contiguous")
             } else {
                 let (grid, block) = elementwiseGrid(n)
                 try launch(.elementwise, "td_gather", grid: grid, block: block, [

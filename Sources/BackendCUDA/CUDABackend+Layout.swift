@@ -1,3 +1,4 @@
+import CCUDA
 import TensorCore
 
 extension StridedArgument {
@@ -46,12 +47,58 @@ extension CUDABackend {
                              "cuMemcpyDtoDAsync")
             return
         }
+        if let rows = Self.pitchedRows(src, dst) {
+            // Rows of contiguous elements at a fixed pitch on both sides (concat slices, frame ranges):
+            // the driver's 2-D copy runs near the copy bandwidth; td_copy_strided decodes every element.
+            let size = src.dtype.byteSize
+            var copy = CCUDA_MEMCPY2D()
+            copy.srcMemoryType = Int32(CCU_MEMORYTYPE_DEVICE)
+            copy.srcDevice = try address(src)
+            copy.srcPitch = rows.sourcePitch * size
+            copy.dstMemoryType = Int32(CCU_MEMORYTYPE_DEVICE)
+            copy.dstDevice = try address(dst)
+            copy.dstPitch = rows.destinationPitch * size
+            copy.WidthInBytes = rows.length * size
+            copy.Height = rows.count
+            try driver.check(driver.api.cuMemcpy2DAsync(&copy, stream), "cuMemcpy2DAsync")
+            return
+        }
         let (grid, block) = elementwiseGrid(n)
         try launch(.layout, "td_copy_strided", grid: grid, block: block, [
             .pointer(to.address), .strided(try StridedArgument(dst)),
             .pointer(from.address), .strided(try StridedArgument(src)),
             .int32(Int32(src.dtype.byteSize)), .int64(Int64(n)),
         ])
+    }
+
+    /// When both views are `count` rows of `length` contiguous elements, each at a fixed pitch
+    /// (elements), and the rows are long enough for a 2-D copy to pay: that layout, else nil.
+    /// Size-1 dims are ignored; the split between row and column dims is the same for both views.
+    static func pitchedRows(_ a: Tensor, _ b: Tensor) -> (count: Int, length: Int, sourcePitch: Int, destinationPitch: Int)? {
+        let dims = a.shape.indices.filter { a.shape[$0] != 1 }
+        guard dims.count >= 2 else { return nil }
+        // Innermost dims that are dense in both views: columns start at dims[split].
+        func dense(_ t: Tensor, from k: Int) -> Bool {
+            var expected = 1
+            for i in dims[k...].reversed() {
+                if t.strides[i] != expected { return false }
+                expected *= t.shape[i]
+            }
+            return true
+        }
+        guard var split = dims.indices.last, dense(a, from: split), dense(b, from: split) else { return nil }
+        while split > 0, dense(a, from: split - 1), dense(b, from: split - 1) { split -= 1 }
+        guard split > 0 else { return nil }
+        // The row dims must merge into one uniformly strided dim in both views.
+        func pitch(_ t: Tensor) -> Int? {
+            for j in 0..<(split - 1) where t.strides[dims[j]] != t.strides[dims[j + 1]] * t.shape[dims[j + 1]] { return nil }
+            return t.strides[dims[split - 1]]
+        }
+        let length = dims[split...].reduce(1) { $0 * a.shape[$1] }
+        let count = dims[..<split].reduce(1) { $0 * a.shape[$1] }
+        guard let pa = pitch(a), let pb = pitch(b), pa >= length, pb >= length, length >= 256,
+              max(pa, pb) * a.dtype.byteSize <= Int(Int32.max) else { return nil }
+        return (count, length, pa, pb)
     }
 
     // MARK: Pad

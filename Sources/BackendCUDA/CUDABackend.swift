@@ -38,7 +38,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let modules: KernelModules
     let gemm = GemmState()
     let convolution: ConvolutionState
-    /// How conv3d and conv2d run (cuDNN when found, or always im2col); see `convolutionSummary`.
+    /// How conv3d and conv2d run (implicit GEMM, im2col or cuDNN); see `convolutionSummary`.
     public let convolutionEngine: ConvolutionEngine
     let transfers: TransferQueue
     let staging: PinnedStaging
@@ -60,10 +60,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     /// Opens CUDA device `deviceIndex`. Throws `TensorError.deviceError` explaining what is
     /// missing: the driver library (with the paths tried), a device, NVRTC, or a new enough driver.
-    /// cuDNN is optional: without it (or with `convolutionEngine: .im2col`) convolutions run im2col.
+    /// cuDNN is optional and used only with `convolutionEngine: .cudnn`.
     public init(deviceIndex: Int = 0, kernelCacheDirectory: String? = KernelCompiler.defaultCacheDirectory(),
                 fillNewBuffersWith fillByte: UInt8? = nil, guardBytes: Int = 0,
-                convolutionEngine: ConvolutionEngine = .im2col) throws {
+                convolutionEngine: ConvolutionEngine = .implicit) throws {
         let driver = try CUDADriver.shared.get()
         let api = driver.api
         let initStatus = api.cuInit(0)

@@ -27,9 +27,18 @@ struct KernelFamily: Sendable {
     static let slaLinear = KernelFamily("sla_linear", KernelSources.slaLinear)
     static let quantizedMatmul = KernelFamily("quantized_matmul", KernelSources.quantizedMatmul)
     static let conv = KernelFamily("conv", KernelSources.conv)
+    static let implicitConv = KernelFamily("implicit_conv", primitives(of: KernelSources.flashAttention), KernelSources.implicitConv)
+
+    /// A kernel file up to its "// ---- end primitives" line: its device helpers without its kernels,
+    /// for families that share them (the whole file when it has no such line).
+    static func primitives(of source: String) -> String {
+        guard let end = source.range(of: "// ---- end primitives") else { return source }
+        return String(source[..<end.lowerBound])
+    }
     /// Every family, for tests that compile them all.
     static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .flashAttention, .hopperAttention, .layout, .norms, .modulation,
-                                       .sparseAttention, .slaLinear, .sageAttention, .quantizedMatmul, .conv]
+                                       .sparseAttention, .slaLinear, .sageAttention, .quantizedMatmul, .conv,
+                                       .implicitConv]
 }
 
 /// Loaded modules and their functions, compiled on first use.

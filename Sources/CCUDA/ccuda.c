@@ -59,6 +59,7 @@ int ccuda_load_driver(void *handle, CCUDADriverAPI *api, const char **missing) {
     LOADV2(api, cuMemcpyDtoHAsync);
     LOADV2(api, cuMemcpyDtoH);
     LOADV2(api, cuMemcpyDtoDAsync);
+    LOADV2(api, cuMemcpy2DAsync);
     LOAD(api, cuMemsetD8Async);
     LOAD(api, cuMemsetD32Async);
     LOAD(api, cuStreamCreate);

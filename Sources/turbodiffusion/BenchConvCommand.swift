@@ -5,7 +5,7 @@ import Foundation
 import TensorCore
 
 /// `turbodiffusion bench conv`: conv3d throughput on the Wan VAE's layer shapes, on the CPU or
-/// on CUDA with each convolution engine (cuDNN, im2col + cuBLASLt).
+/// on CUDA with each convolution engine (implicit GEMM, cuDNN, im2col + cuBLASLt).
 struct BenchConv: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conv",
@@ -17,11 +17,11 @@ struct BenchConv: ParsableCommand {
         two cached frames (k_t = 3) and the output the chunk's frames, at the given spatial size. \
         With --device cuda each case runs on the engines --engine names (as the VAE calls it: \
         --dtype operands, f32 bias, --output-type result); with both engines the last column is the \
-        relative RMS difference of the cuDNN result from the im2col one.
+        relative RMS difference of the first engine's result from the second's (implicit GEMM vs im2col).
         """
     )
 
-    enum Engine: String, ExpressibleByArgument, CaseIterable { case cudnn, im2col, both }
+    enum Engine: String, ExpressibleByArgument, CaseIterable { case implicit, cudnn, im2col, both }
 
     @Option(help: "cpu, or cuda (auto is cuda here: the engines are what this compares).")
     var device: DeviceChoice = .cpu
@@ -122,18 +122,19 @@ struct BenchConv: ParsableCommand {
 
     private func runCUDA(h: Int, w: Int) throws {
         let engines: [ConvolutionEngine] = switch engine {
+        case .implicit: [.implicit]
         case .cudnn: [.cudnn]
         case .im2col: [.im2col]
-        case .both: [.cudnn, .im2col]
+        case .both: [.implicit, .im2col]
         }
         let backends: [CUDABackend]
         do { backends = try engines.map { try CUDABackend(convolutionEngine: $0) } } catch {
             throw ValidationError("\(error)")
         }
         print("convolutions: \(backends[0].convolutionSummary)")
-        if engine != .im2col && !backends[0].usesCudnn { print("note: without cuDNN the cudnn engine runs im2col") }
+        if engine == .cudnn && !backends[0].usesCudnn { print("note: without cuDNN the cudnn engine runs im2col") }
         print("spatial \(h)×\(w), \(frames) output frame(s), \(dtype.rawValue) operands → \(outputType.rawValue), timed runs per case: \(repeatCount) (after 1 warm-up)\n")
-        let names = engines.map { $0 == .im2col ? "im2col" : "cudnn" }
+        let names = engines.map(\.rawValue)
         print(pad("case", 20) + names.map { String(repeating: " ", count: max(0, 10 - $0.count)) + $0 + " ms  TFLOP/s" }.joined()
               + (engines.count == 2 ? "  speedup  rel diff" : ""))
         var rng = UInt64(0x9E37_79B9_7F4A_7C15)
@@ -165,7 +166,7 @@ struct BenchConv: ParsableCommand {
         }
         for (name, gpu) in zip(names, backends) {
             let runs = gpu.convolutionRuns
-            print("\(name) engine: \(runs.cudnn) convolutions on cuDNN, \(runs.im2col) on im2col")
+            print("\(name) engine: \(runs.cudnn) convolutions on cuDNN, \(runs.implicit) as implicit GEMM, \(runs.im2col) on im2col")
             for why in gpu.cudnnRefusals { print("  cuDNN refused: \(why)") }
         }
     }

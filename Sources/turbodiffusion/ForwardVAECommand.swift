@@ -43,6 +43,9 @@ struct VAEOptions: ParsableArguments {
           help: "One pass over all frames instead of the reference's chunks (same result, memory grows with the clip).")
     var wholeClip = false
 
+    @Flag(help: "Wait for each op and print the time per op kind after the pass (slower; for finding where the time goes).")
+    var profile = false
+
     func validate() throws {
         guard (weights == nil) != (randomWeights == nil) else { throw ValidationError("give either --weights FILE or --random-weights SEED") }
         guard randomWidth >= 2, randomWidth % 2 == 0 else { throw ValidationError("--random-width must be an even number ≥ 2") }
@@ -87,6 +90,18 @@ struct VAEOptions: ParsableArguments {
     }
 
     var streaming: VAEStreaming { wholeClip ? .wholeClip : .reference }
+
+    /// The device backend, wrapped in a `ProfilingBackend` with `--profile`.
+    func makeBackend() throws -> any Backend {
+        let backend = try device.makeBackend()
+        return profile ? ProfilingBackend(backend) : backend
+    }
+
+    /// With `--profile`: the per-op table of the pass that took `seconds`.
+    func printProfile(_ backend: any Backend, seconds: Double) {
+        guard let profiler = backend as? ProfilingBackend else { return }
+        logLine(String(format: "profiled pass (each op waited for): %.3f s\n", seconds) + profiler.report(total: seconds))
+    }
 
     /// Tensors of 4 MiB and more get their own mappings, returned to the system when freed.
     /// glibc's dynamic threshold (rising to 32 MiB) would serve mid-sized tensors from arenas that
@@ -182,16 +197,19 @@ struct ForwardVAEDecode: ParsableCommand {
 
     func run() throws {
         do {
-            let backend = try options.device.makeBackend()
+            let backend = try options.makeBackend()
+            (backend as? ProfilingBackend)?.recording = false
             let vae = try options.load(.decoder, backend: backend)
             let z = try Checkpoint.open(path: options.inputs).tensor("z")
             let tiling = try options.tiling(decode: true, config: vae.config, frames: z.shape.count == 4 ? z.shape[1] : 0,
                                             height: z.shape.count == 4 ? z.shape[2] : 0, width: z.shape.count == 4 ? z.shape[3] : 0)
             let stats = RunStats()
+            (backend as? ProfilingBackend)?.recording = true
             let video = try vae.decode(backend.upload(z), ComputeContext(backend: backend, dtype: options.dtype.dtype),
                                        streaming: options.streaming, tiling: tiling)
             let host = try backend.toHost(video)
             stats.report("decode of z \(z.shape)")
+            options.printProfile(backend, seconds: Date().timeIntervalSince(stats.start))
             try options.write("video", host)
         } catch let e as ValidationError {
             throw e
@@ -211,7 +229,8 @@ struct ForwardVAEEncode: ParsableCommand {
 
     func run() throws {
         do {
-            let backend = try options.device.makeBackend()
+            let backend = try options.makeBackend()
+            (backend as? ProfilingBackend)?.recording = false
             let vae = try options.load(.encoder, backend: backend)
             let video = try Checkpoint.open(path: options.inputs).tensor("video")
             let s = vae.config.spatialStride
@@ -219,10 +238,12 @@ struct ForwardVAEEncode: ParsableCommand {
             let tiling = try options.tiling(decode: false, config: vae.config, frames: ok ? video.shape[1] : 0,
                                             height: ok ? video.shape[2] / s : 0, width: ok ? video.shape[3] / s : 0)
             let stats = RunStats()
+            (backend as? ProfilingBackend)?.recording = true
             let z = try vae.encode(backend.upload(video), ComputeContext(backend: backend, dtype: options.dtype.dtype),
                                    streaming: options.streaming, tiling: tiling)
             let host = try backend.toHost(z)
             stats.report("encode of video \(video.shape)")
+            options.printProfile(backend, seconds: Date().timeIntervalSince(stats.start))
             try options.write("z", host)
         } catch let e as ValidationError {
             throw e

@@ -77,12 +77,18 @@ final class ProfilingBackend: Backend, VAEBackend, SparseAttentionBackend, Spars
             try inner.attention(q: q, k: k, v: v, scale: scale, bias: bias)
         }
     }
+    /// "conv3d 3x3x3 384→192 bf16": convolutions grouped by kernel, channels and type.
+    static func convolutionLabel(_ op: String, _ x: Tensor, _ weight: Tensor) -> String {
+        guard weight.rank >= 3 else { return op }
+        let kernel = weight.shape[2...].map(String.init).joined(separator: "x")
+        return "\(op) \(kernel) \(weight.shape[1])→\(weight.shape[0]) \(x.dtype)"
+    }
     func rotary(_ x: Tensor, cos: Tensor, sin: Tensor) throws -> Tensor { try timed("rotary") { try inner.rotary(x, cos: cos, sin: sin) } }
     func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding]) throws -> Tensor {
-        try timed("conv3d") { try inner.conv3d(x, weight: weight, bias: bias, stride: stride, padding: padding) }
+        try timed(Self.convolutionLabel("conv3d", x, weight)) { try inner.conv3d(x, weight: weight, bias: bias, stride: stride, padding: padding) }
     }
     func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding]) throws -> Tensor {
-        try timed("conv2d") { try inner.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding) }
+        try timed(Self.convolutionLabel("conv2d", x, weight)) { try inner.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding) }
     }
     func upsampleNearest(_ x: Tensor, scaleH: Int, scaleW: Int) throws -> Tensor {
         try timed("upsampleNearest") { try inner.upsampleNearest(x, scaleH: scaleH, scaleW: scaleW) }
@@ -92,7 +98,9 @@ final class ProfilingBackend: Backend, VAEBackend, SparseAttentionBackend, Spars
         try timed("l2NormSiLU") { try inner.l2NormSiLU(x, gamma: gamma, bias: bias, eps: eps, outputType: outputType) }
     }
     func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding], outputType: DType) throws -> Tensor {
-        try timed("conv3d") { try inner.conv3d(x, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType) }
+        try timed(Self.convolutionLabel("conv3d", x, weight)) {
+            try inner.conv3d(x, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
+        }
     }
     func slaBlockMap(q: Tensor, k: Tensor, blockQ: Int, blockK: Int, keep: Int) throws -> Tensor {
         try timed("slaBlockMap") { try inner.slaBlockMap(q: q, k: k, blockQ: blockQ, blockK: blockK, keep: keep) }

@@ -30,8 +30,8 @@ struct TestBackendCommand: ParsableCommand {
     var seed: UInt64 = 1
 
     @Option(name: .customLong("conv-engine"),
-            help: "CUDA convolution engine: im2col (the default) or cudnn (opt-in; its cases run again on im2col).")
-    var convEngine: String = "im2col"
+            help: "CUDA convolution engine: implicit (the default), im2col or cudnn; with implicit or cudnn the convolution cases run again on im2col.")
+    var convEngine: String = "implicit"
 
     @Flag(help: "List the ops and case counts, run nothing.")
     var list = false
@@ -67,7 +67,7 @@ struct TestBackendCommand: ParsableCommand {
         case .cpu: backend = CPUBackend()
         case .cuda, .auto:
             guard let engine = ConvolutionEngine(rawValue: convEngine) else {
-                throw ValidationError("--conv-engine must be im2col or cudnn, got '\(convEngine)'")
+                throw ValidationError("--conv-engine must be implicit, im2col or cudnn, got '\(convEngine)'")
             }
             do { backend = try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256, convolutionEngine: engine) } catch {
                 throw ValidationError("\(error)")
@@ -80,11 +80,12 @@ struct TestBackendCommand: ParsableCommand {
         var unsupportedOps: [String: Int] = [:]
         let started = Date()
         run(cases, on: backend, label: "", counts: &counts, unsupportedOps: &unsupportedOps)
-        // With cuDNN the convolution cases run again on the im2col engine, so both paths are checked.
+        // The convolution cases run again on the im2col engine (the composition the implicit GEMM and
+        // cuDNN replace), so both paths are checked against the CPU.
         let convolutionCases = cases.filter { Self.convolutionOps.contains($0.op) }
-        if let gpu, gpu.usesCudnn, !convolutionCases.isEmpty {
+        if let gpu, gpu.convolutionEngine != .im2col, !convolutionCases.isEmpty {
             let runs = gpu.convolutionRuns
-            print("convolutions on cuDNN: \(runs.cudnn) ran on cuDNN, \(runs.im2col) fell back to im2col")
+            print("convolutions: \(runs.cudnn) on cuDNN, \(runs.implicit) as implicit GEMM, \(runs.im2col) on im2col")
             for why in gpu.cudnnRefusals { print("  cuDNN refused: \(why)") }
             let im2col: CUDABackend
             do { im2col = try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256, convolutionEngine: .im2col) } catch {

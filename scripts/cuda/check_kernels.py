@@ -12,7 +12,15 @@ import argparse, ctypes, glob, os, re, subprocess, sys, tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KERNELS = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
 # Families compiled after another family's file (its primitives), as KernelFamily does.
-PRELUDES = {"hopper_attention": ["flash_attention"], "modulation": ["norms"]}
+# "file:primitives" takes the file only up to its "// ---- end primitives" line (KernelFamily's
+# `primitives(of:)`).
+PRELUDES = {"hopper_attention": ["flash_attention"], "implicit_conv": ["flash_attention:primitives"], "modulation": ["norms"]}
+
+
+def read_part(kernels, part):
+    name, _, section = part.partition(":")
+    text = open(os.path.join(kernels, name + ".cu")).read()
+    return text[:text.index("// ---- end primitives")] if section == "primitives" else text
 
 
 def find(pattern_list):
@@ -64,7 +72,7 @@ def main():
     failed = False
     for fam in families:
         parts = PRELUDES.get(fam, []) + [fam]
-        src = common + "".join("\n" + open(os.path.join(KERNELS, p + ".cu")).read() for p in parts)
+        src = common + "".join("\n" + read_part(KERNELS, p) for p in parts)
         ptx, log = compile_ptx(lib, fam, src, args.arch)
         if ptx is None:
             print(f"== {fam}: NVRTC FAILED\n{log}")

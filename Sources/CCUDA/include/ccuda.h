@@ -25,6 +25,25 @@ typedef struct CUfunc_st *CUfunction;
 typedef struct CUstream_st *CUstream;
 typedef struct CUevent_st *CUevent;
 
+// CUDA_MEMCPY2D (v2): a copy of Height rows of WidthInBytes between pitched regions.
+typedef struct {
+    size_t srcXInBytes, srcY;
+    int srcMemoryType;                // CU_MEMORYTYPE_DEVICE = 2
+    const void *srcHost;
+    CUdeviceptr srcDevice;
+    void *srcArray;
+    size_t srcPitch;
+    size_t dstXInBytes, dstY;
+    int dstMemoryType;
+    void *dstHost;
+    CUdeviceptr dstDevice;
+    void *dstArray;
+    size_t dstPitch;
+    size_t WidthInBytes, Height;
+} CCUDA_MEMCPY2D;
+
+enum { CCU_MEMORYTYPE_DEVICE = 2 };
+
 enum {
     CCUDA_SUCCESS = 0,
     CCUDA_ERROR_OUT_OF_MEMORY = 2,
@@ -73,6 +92,7 @@ typedef struct CCUDADriverAPI {
     CUresult (*cuMemcpyDtoHAsync)(void *dst, CUdeviceptr src, size_t bytes, CUstream stream);         // _v2
     CUresult (*cuMemcpyDtoH)(void *dst, CUdeviceptr src, size_t bytes);                                // _v2
     CUresult (*cuMemcpyDtoDAsync)(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream);   // _v2
+    CUresult (*cuMemcpy2DAsync)(const CCUDA_MEMCPY2D *copy, CUstream stream);                         // _v2
     CUresult (*cuMemsetD8Async)(CUdeviceptr dst, unsigned char value, size_t count, CUstream stream);
     CUresult (*cuMemsetD32Async)(CUdeviceptr dst, unsigned int value, size_t count, CUstream stream);
     CUresult (*cuStreamCreate)(CUstream *stream, unsigned int flags);

@@ -2,8 +2,9 @@ import TensorCore
 
 /// conv3d / conv2d in the Wan VAE's shapes (causal 3×3×3, temporal 3×1×1 with stride 2, 1×1×1
 /// shortcuts, 2-D 3×3 downsampling with (0,1,0,1) padding) at odd sizes, and the VAE's fused
-/// norm + SiLU against its composition. On CUDA with cuDNN, `test-backend` runs the conv3d and
-/// conv2d cases on both engines (cuDNN and im2col + cuBLASLt); the cases cover each cuDNN route:
+/// norm + SiLU against its composition. On CUDA, `test-backend` runs the conv3d and conv2d cases on
+/// the chosen engine (implicit GEMM by default, or cuDNN) and again on im2col + cuBLASLt; the cases
+/// cover the implicit GEMM's tile edges and each cuDNN route:
 /// one type throughout (bf16, f16: tensor-op math; f32: FMA), bf16/f16 operands widened to f32
 /// (TF32, exact on them), mixed operands (f32 FMA), materialized asymmetric padding, and
 /// operands off a 16-byte boundary.
@@ -95,6 +96,18 @@ enum ConvolutionCases {
                                 padding: [.none, Padding(1, 1), Padding(1, 1)], dtype: .bf16, outputType: .f32))
         cases.append(conv3dCase("3×3×3 cached [1,96,5,60,104] → 96 + bias", x: [1, 96, 5, 60, 104], o: 96, kernel: [3, 3, 3],
                                 padding: [.none, Padding(1, 1), Padding(1, 1)], dtype: .bf16))
+        // The implicit GEMM's edges: channels padded to its K step (40 → 64), output channels over
+        // two 128-row tiles with a tail (130), positions over several 128-column tiles with a tail,
+        // two batch items; spatial stride 2 with 33 channels in f16.
+        cases.append(conv3dCase("3×3×3 cached B=2 [2,40,4,11,13] → 130 + bias", x: [2, 40, 4, 11, 13], o: 130, kernel: [3, 3, 3],
+                                padding: [.none, Padding(1, 1), Padding(1, 1)], dtype: .bf16))
+        cases.append(conv3dCase("3×3×3 stride (1,2,2) pad 1 [1,33,3,17,19] → 9 no bias", x: [1, 33, 3, 17, 19], o: 9, kernel: [3, 3, 3],
+                                stride: [1, 2, 2], padding: [Padding(1, 1), Padding(1, 1), Padding(1, 1)], bias: false, dtype: .f16))
+        // Output-channel tiles of 64 and 128 rows (the two above and the VAE's 96 use 32 and 96).
+        cases.append(conv3dCase("3×3×3 causal [1,16,3,6,7] → 64 + bias", x: [1, 16, 3, 6, 7], o: 64, kernel: [3, 3, 3],
+                                padding: causal, dtype: .bf16))
+        cases.append(conv3dCase("1×3×3 pad 1 [1,8,2,5,6] → 256 + bias → f32", x: [1, 8, 2, 5, 6], o: 256, kernel: [1, 3, 3],
+                                padding: [.none, Padding(1, 1), Padding(1, 1)], dtype: .f16, outputType: .f32))
         return cases
     }
 

@@ -25,6 +25,8 @@ enum LayoutNormCases {
             ("last dim (−1) [5,3,4|1|11]", [[5, 3, 4], [5, 3, 1], [5, 3, 11]], -1),
             ("middle dim with an empty piece [4,2|0|3,6]", [[4, 2, 6], [4, 0, 6], [4, 3, 6]], 1),
             ("VAE cache [16,2|3,9,13] dim 1", [[16, 2, 9, 13], [16, 3, 9, 13]], 1),
+            // Rows of ≥ 256 contiguous elements: the CUDA backend's 2-D copy path.
+            ("pitched rows [5,2|3,9,31] dim 1", [[5, 2, 9, 31], [5, 3, 9, 31]], 1),
         ]
         for (variant, shapes, dim) in plain {
             cases.append(OpCase(op: "concat", variant: variant, dtype: dt,
@@ -37,6 +39,14 @@ enum LayoutNormCases {
                                 try b.concat([x[0].permuted([1, 0, 2]), x[1].narrowed(dim: 1, start: 2, length: 2),
                                               x[2].permuted([2, 1, 0])], dim: 1)
                             }))
+        cases.append(OpCase(op: "concat", variant: "frame ranges of [3,7,5,61] and [3,6,5,61] (pitched rows)", dtype: dt,
+                            inputs: { try [$0.tensor([3, 7, 5, 61], dt), $0.tensor([3, 6, 5, 61], dt)] },
+                            run: { b, x in
+                                try b.concat([x[0].narrowed(dim: 1, start: 5, length: 2), x[1].narrowed(dim: 1, start: 1, length: 4)], dim: 1)
+                            }))
+        cases.append(OpCase(op: "contiguous", variant: "last 2 frames of [4,6,3,97] (pitched rows)", dtype: dt,
+                            inputs: { try [$0.tensor([4, 6, 3, 97], dt)] },
+                            run: { b, x in try b.contiguous(x[0].narrowed(dim: 1, start: 4, length: 2)) }))
         cases.append(OpCase(op: "concat", variant: "last dim of transposed [6,5|2|3]", dtype: dt,
                             inputs: { try [$0.tensor([5, 6], dt), $0.tensor([2, 6], dt), $0.tensor([6, 3], dt)] },
                             run: { b, x in try b.concat([x[0].transposed(0, 1), x[1].transposed(0, 1), x[2]], dim: 1) }))

@@ -1,0 +1,83 @@
+import CCUDA
+import TensorCore
+
+/// conv3d as an implicit GEMM on tensor cores (Kernels/implicit_conv.cu), the default engine for
+/// bf16/f16 convolutions with a kernel larger than 1×1×1. Three launches per call:
+///   td_conv_channels_last  x (any strided view) → [N, T, H, W, Cp], channels zero padded to Cp
+///   td_conv_pack_weight    weight → [O, taps, Cp]
+///   td_conv_igemm_<t>      out[n, o, p] = Σ wp[o, tap, c] · xcl[n, p + tap, c] + bias[o], fp32 sums,
+///                          one rounding to the output type
+/// The two copies cost about (1 + Cp/C) passes over x (im2col writes taps × x). The result equals the
+/// im2col path's up to the order of the fp32 sums (the op catalogue checks both on the GPU).
+extension CUDABackend {
+    /// Channel padding of the operand copies: the kernel's K step.
+    static let implicitChannelBlock = 32
+    /// Positions per thread block, threads, pipeline stages × 32-channel K steps per stage
+    /// (CG_STAGES, CG_KSUB of the kernel source: keep them equal) and the bytes of one tile row.
+    static let implicitTile = (positions: 128, threads: 256, stages: 3, stepsPerStage: 2, rowBytes: 64)
+
+    /// Output-channel tile of the kernel: 32·mt rows, mt ∈ 1…4, the one that pads `channels` least
+    /// (ties to the larger tile): 96 → 96, 192 → 2 × 96, 384 → 3 × 128, 3 → 32.
+    static func implicitChannelTiles(_ channels: Int) -> Int {
+        (1...4).min { a, b in
+            let (pa, pb) = ((channels + 32 * a - 1) / (32 * a) * 32 * a, (channels + 32 * b - 1) / (32 * b) * 32 * b)
+            return pa != pb ? pa < pb : a > b
+        }!
+    }
+
+    /// Whether `implicitConv3d` takes this convolution (else im2col).
+    func implicitConvolutionApplies(x: Tensor, weight: Tensor, geometry g: ConvolutionGeometry, pointwiseDense: Bool) -> Bool {
+        guard convolutionEngine == .implicit, computeCapability.major >= 8, !pointwiseDense,
+              x.dtype == weight.dtype, x.dtype == .bf16 || x.dtype == .f16 else { return false }
+        let cp = (g.inChannels + Self.implicitChannelBlock - 1) / Self.implicitChannelBlock * Self.implicitChannelBlock
+        let spatial = g.input.reduce(1, *)
+        // Kernel arguments are 32-bit except positions; the copies' element counts must fit i64 trivially.
+        return g.batch <= 65535 && g.outChannels <= 65535 * 32
+            && [cp, g.outChannels, g.input[0], g.input[1], g.input[2], g.output[1], g.output[2]].allSatisfy({ $0 <= Int(Int32.max) })
+            && spatial > 0 && (g.plane + Self.implicitTile.positions - 1) / Self.implicitTile.positions <= Int(Int32.max)
+    }
+
+    /// Writes conv3d(x, weight) + bias into `out` ([N, O, T', H', W'] dense, any float type).
+    /// `bias` is a dense f32 [O] address or 0. Geometry, dtypes and sizes are checked by the caller
+    /// (`implicitConvolutionApplies`).
+    func implicitConv3d(_ x: Tensor, weight: Tensor, bias: UInt64, geometry g: ConvolutionGeometry, stride: [Int], padding: [Padding],
+                        out: Tensor) throws {
+        let block = Self.implicitChannelBlock
+        let cp = (g.inChannels + block - 1) / block * block
+        let (t, h, w) = (g.input[0], g.input[1], g.input[2]), (kt, kh, kw) = (g.kernel[0], g.kernel[1], g.kernel[2])
+        let taps = kt * kh * kw
+        let xcl = try empty([g.batch, t, h, w, cp], dtype: x.dtype)
+        let wp = try empty([g.outChannels, taps, cp], dtype: x.dtype)
+        let spatial = t * h * w
+        let xBuffer = try deviceBuffer(x, "conv3d"), wBuffer = try deviceBuffer(weight, "conv3d weight")
+        try launch(.implicitConv, "td_conv_channels_last",
+                   grid: (max(1, min((spatial * cp / 8 + 255) / 256, multiprocessorCount * 16)), g.batch, 1), block: (256, 1, 1), [
+            .pointer(try address(xcl)), .pointer(xBuffer.address), .int64(Int64(x.offset)),
+            .int64(Int64(x.strides[0])), .int64(Int64(x.strides[1])), .int64(Int64(x.strides[2])),
+            .int64(Int64(x.strides[3])), .int64(Int64(x.strides[4])),
+            .int32(Int32(g.inChannels)), .int32(Int32(cp)), .int32(Int32(t)), .int32(Int32(h)), .int32(Int32(w)),
+        ])
+        let (grid, threads) = elementwiseGrid(g.outChannels * taps * cp)
+        try launch(.implicitConv, "td_conv_pack_weight", grid: grid, block: threads, [
+            .pointer(try address(wp)), .pointer(wBuffer.address), .int64(Int64(weight.offset)),
+            .int64(Int64(weight.strides[0])), .int64(Int64(weight.strides[1])), .int64(Int64(weight.strides[2])),
+            .int64(Int64(weight.strides[3])), .int64(Int64(weight.strides[4])),
+            .int32(Int32(g.outChannels)), .int32(Int32(g.inChannels)), .int32(Int32(cp)),
+            .int32(Int32(kt)), .int32(Int32(kh)), .int32(Int32(kw)),
+        ])
+        let tile = Self.implicitTile
+        let mt = Self.implicitChannelTiles(g.outChannels), rows = 32 * mt
+        let kernel = "td_conv_igemm_\(x.dtype == .bf16 ? "bf16" : "f16")_m\(mt)"
+        try launch(.implicitConv, kernel,
+                   grid: ((g.plane + tile.positions - 1) / tile.positions, (g.outChannels + rows - 1) / rows, g.batch),
+                   block: (tile.threads, 1, 1), sharedBytes: tile.stages * tile.stepsPerStage * (rows + tile.positions) * tile.rowBytes, [
+            .pointer(try address(out)), .int32(try floatCode(out.dtype, "conv3d")), .pointer(try address(xcl)), .pointer(try address(wp)),
+            .pointer(bias), .int32(Int32(g.outChannels)), .int32(Int32(cp)), .int32(Int32(t)), .int32(Int32(h)), .int32(Int32(w)),
+            .int32(Int32(kt)), .int32(Int32(kh)), .int32(Int32(kw)),
+            .int32(Int32(stride[0])), .int32(Int32(stride[1])), .int32(Int32(stride[2])),
+            .int32(Int32(padding[0].before)), .int32(Int32(padding[1].before)), .int32(Int32(padding[2].before)),
+            .int32(Int32(g.output[1])), .int32(Int32(g.output[2])), .int64(Int64(g.plane)),
+        ])
+        convolution.lock.withLock { convolution.implicitRuns += 1 }
+    }
+}
