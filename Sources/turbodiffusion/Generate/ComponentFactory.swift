@@ -105,7 +105,7 @@ final class UMT5PromptEncoder: PromptEncoder {
     }
 
     func encode(_ prompt: String) throws -> Tensor {
-        let tokens = try tokenizer.encodeWanPrompt(prompt, length: Self.textLength)   // Wan's cleaning, then ids
+        let tokens = try tokenizer.encode(PromptInput.cleaned(prompt), length: Self.textLength)   // Wan's cleaning, then ids
         if tokens.truncated {
             logLine("warning: the prompt is longer than \(Self.textLength) tokens; \(tokens.droppedPieces) token(s) at its end were cut")
         }
