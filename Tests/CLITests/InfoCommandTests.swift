@@ -31,10 +31,12 @@ enum CLI {
     }
 
     /// `stdin` as text, or `stdinBytes` as given (invalid UTF-8 included).
-    static func run(_ arguments: [String], stdin: String? = nil, stdinBytes: Data? = nil, directory: URL? = nil) throws -> Result {
+    /// `executable` runs instead of the program (e.g. a shell that sets limits before exec'ing it).
+    static func run(_ arguments: [String], stdin: String? = nil, stdinBytes: Data? = nil, directory: URL? = nil,
+                    executable: String? = nil) throws -> Result {
         let binary = try #require(binary, "the turbodiffusion executable was not found next to the test bundle; build it first")
         let p = Process()
-        p.executableURL = binary
+        p.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? binary
         p.arguments = arguments
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
