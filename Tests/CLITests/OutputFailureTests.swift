@@ -41,6 +41,18 @@ import Testing
         #expect(files(out).isEmpty, "\(files(out))")
     }
 
+    /// Checkpoints written by the program (here `quantize`, ~1 MB) obey the same rule.
+    @Test func aSafetensorsWriteOverTheLimitLeavesNothing() throws {
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let input = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("ModelsTests/Fixtures/dit_t2v_hd64.safetensors").path
+        let out = scratch.appendingPathComponent("q")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let r = try limited(200, ["quantize", input, out.appendingPathComponent("q.safetensors").path])
+        #expect(r.status != 0 && r.stderr.contains("file size limit (ulimit -f)"), "\(r.stderr)")
+        #expect(files(out).isEmpty, "\(files(out))")
+    }
+
     @Test func serveGoesOnAfterAFailedWrite() throws {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let script = "/set size 96x96\n/set num_frames 9\na red ball\n/set size 16x16\n/set num_frames 1\na red ball\n/quit\n"
