@@ -11,13 +11,19 @@ public struct ModelConfigFile: Sendable {
     public let path: String
     let members: [(key: String, value: JSONValue)]
 
-    public init(data: Data, path: String) throws {
+    /// `member`: the config is that object inside the file's top-level object (a file describing
+    /// several models, such as models/demo/demo.json); `path` then names it for messages.
+    public init(data: Data, path: String, member: String? = nil) throws {
         self.path = path
-        let root: JSONValue
+        var root: JSONValue
         do {
             root = try data.withUnsafeBytes { try JSONValue.parse($0) }
         } catch let e as CheckpointError {
             throw ModelLoadError.invalidConfig("not valid JSON (\(e.message))", source: path)
+        }
+        if let member {
+            guard let inner = root[member] else { throw ModelLoadError.invalidConfig("no \"\(member)\" object", source: path) }
+            root = inner
         }
         guard case .object(let members) = root else {
             throw ModelLoadError.invalidConfig("expected a JSON object, found \(root.typeName)", source: path)
@@ -102,13 +108,6 @@ public struct ModelConfigFile: Sendable {
             guard case .bool(let b) = $0 else { throw wrongType(key, v, "an array of booleans") }
             return b
         }
-    }
-
-    /// The first of `keys` the file states (configs of one model name a value differently:
-    /// Wan's `dim` is diffusers' `d_model`), with the key it was found under.
-    func integer(anyOf keys: [String]) throws -> (key: String, value: Int)? {
-        for k in keys { if let v = try integer(k) { return (k, v) } }
-        return nil
     }
 
     /// Throws when the file states `key` with another value than the weights' `actual`;

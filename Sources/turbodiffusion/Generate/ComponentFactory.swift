@@ -19,14 +19,14 @@ enum ComponentFactory {
         return ckpt
     }
 
-    /// `config`: the architecture when the file alone does not tell it (the demo's head count);
-    /// `attention`: overrides the flags' (the demo's block sizes).
+    /// `config`: what the weights cannot tell (the demo's head count), else a config.json in a
+    /// model folder; `attention`: overrides the flags' (the demo's block sizes).
     static func dit(path: String, flag: String, options: GenerationOptions, backend: any Backend,
-                    expected preset: WanDiTConfig?, config given: WanDiTConfig? = nil,
+                    expected preset: WanDiTConfig?, config given: ModelConfigFile? = nil,
                     attention: SelfAttentionKind? = nil, blockResidency: WeightResidency = .resident) throws -> DiTVelocityModel {
         let ckpt = try open(path, flag: flag, what: "Wan DiT checkpoint", kinds: [.wanDiT, .turboDiT])
         let tensors = ckpt.unprefixedTensors
-        var config = try WanDiTConfig.resolve(tensors: tensors, config: ModelConfigFile.find(for: path), numHeads: given?.numHeads)
+        var config = try WanDiTConfig.resolve(tensors: tensors, config: given ?? ModelConfigFile.find(for: path))
         let attention = attention ?? options.attention()
         config.textLength = UMT5PromptEncoder.textLength   // the prompt encoder pads to this
         if let preset, preset.dim != config.dim || preset.numLayers != config.numLayers || preset.inChannels != config.inChannels {

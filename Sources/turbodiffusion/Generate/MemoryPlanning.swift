@@ -14,7 +14,7 @@ enum MemoryPlanning {
     /// the architecture (the demo's head count).
     struct Models {
         var ditPath: String
-        var ditConfig: WanDiTConfig?
+        var ditConfig: ModelConfigFile?
         var attention: SelfAttentionKind
         var experts: Int
     }
@@ -43,7 +43,7 @@ enum MemoryPlanning {
     static func read(_ options: GenerationOptions, _ models: Models) throws -> (WanDiTConfig, UMT5Config, WanVAEConfig) {
         func tensors(_ path: String) throws -> [NamedTensor] { try Checkpoint.open(path: path).unprefixedTensors }
         func config(_ path: String) throws -> ModelConfigFile? { try ModelConfigFile.find(for: path) }
-        let dit = try models.ditConfig ?? WanDiTConfig.resolve(tensors: tensors(models.ditPath), config: config(models.ditPath))
+        let dit = try WanDiTConfig.resolve(tensors: tensors(models.ditPath), config: models.ditConfig ?? config(models.ditPath))
         return (dit, try UMT5Config.resolve(tensors: tensors(options.textEncoderPath), config: config(options.textEncoderPath)),
                 try WanVAEConfig.resolve(tensors: tensors(options.vaePath), config: config(options.vaePath)))
     }
