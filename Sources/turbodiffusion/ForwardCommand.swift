@@ -49,7 +49,7 @@ struct ForwardDiT: ParsableCommand {
           help: "Run block Linears as W8A8 (int8 weights and activations, 128×128 blocks).")
     var quantLinear = false
 
-    @Option(name: [.customLong("num_heads"), .customLong("num-heads")], help: "Attention heads (default: width / 128).")
+    @Option(name: [.customLong("num_heads"), .customLong("num-heads")], help: "Attention heads (default: config.json's num_heads, else width / 128).")
     var numHeads: Int?
 
     @Option(name: [.customLong("text_len"), .customLong("text-len")], help: "Rows the text context is padded to (default 512, or config.json's).")

@@ -79,6 +79,10 @@ import TensorCore
             let m = message { _ = try resolveDiT(path) }
             #expect(m.contains("\(path)/config.json") && m.contains("'\(key)' is \(stated)") && m.contains("weights have \(actual)"), "\(m)")
         }
+        let i2v = try folder("model_type", weights, config: #"{"num_heads": 2, "model_type": "i2v"}"#)
+        #expect(message { _ = try resolveDiT(i2v) }.contains("'model_type' is \"i2v\" (36 input channels) but the weights have 16 input channels"))
+        let other = try folder("other_type", weights, config: #"{"num_heads": 2, "model_type": "flf2v-experimental"}"#)
+        #expect(try resolveDiT(other).inChannels == 16)
     }
 
     @Test func ditConfigValuesShapesCannotTellAreChecked() throws {

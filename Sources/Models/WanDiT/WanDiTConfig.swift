@@ -106,6 +106,10 @@ public struct WanDiTConfig: Equatable, Sendable, CustomStringConvertible {
         try config.check("out_dim", c.outChannels, evidence: "head.head.weight \(shapes["head.head.weight"]!) = out_dim × patch volume 4")
         try config.check("text_dim", c.textDim, evidence: "text_embedding.0.weight \(shapes["text_embedding.0.weight"]!)")
         try config.check("freq_dim", c.frequencyDim, evidence: "time_embedding.0.weight \(shapes["time_embedding.0.weight"]!)")
+        // Wan's model_type names the input layout: t2v takes the 16 latent channels, i2v adds mask and image latent (36).
+        if case .string(let type)? = config.value("model_type"), let expected = ["t2v": 16, "i2v": 36][type], expected != c.inChannels {
+            throw config.contradiction("model_type", "\"\(type)\" (\(expected) input channels)", "\(c.inChannels) input channels", patch)
+        }
         if let v = try config.integer("text_len") {
             guard v > 0 else { throw ModelLoadError.invalidConfig("'text_len' must be positive, found \(v)", source: config.path) }
             c.textLength = v
