@@ -13,8 +13,13 @@ enum ContentSniffer {
 
     static func sniff(_ v: ByteView) -> Guess {
         if v.hasPrefix([0x50, 0x4B, 0x03, 0x04]) || v.hasPrefix([0x50, 0x4B, 0x05, 0x06]) { return .pytorchZip }
-        if v.count >= 9, v.bytes[8] == UInt8(ascii: "{"), let n = try? v.u64(0, ""), n >= 2, n <= UInt64(SafetensorsFile.maxHeaderBytes) {
-            return .safetensors
+        // Header lengths up to 2⁴⁸ are sniffed (the reader refuses those over its bound by name);
+        // eight bytes of text read as a length are far larger (their top byte is printable).
+        if v.count >= 9, let n = try? v.u64(0, ""), n >= 2, n < 1 << 48 {
+            // A header with leading whitespace is still recognised, so that the reader can name the rule it breaks.
+            var i = 8
+            while i < min(v.count, 8 + Int(n)) - 1, [0x20, 0x09, 0x0A, 0x0D].contains(v.bytes[i]) { i += 1 }
+            if v.bytes[i] == UInt8(ascii: "{") { return .safetensors }
         }
         if firstNonSpace(v) == UInt8(ascii: "{") { return .json }
         // PROTO 2, LONG1 10 bytes: the magic number 0x1950a86a20f9469cfc6c.

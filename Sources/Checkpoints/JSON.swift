@@ -1,7 +1,7 @@
 /// A small strict JSON reader that keeps object key order (safetensors headers list tensors
 /// in an order worth keeping) and rejects duplicate keys. Also accepts the non-standard
 /// tokens NaN / Infinity / -Infinity that Python's json module writes.
-enum JSONValue: Equatable, Sendable {
+public enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     /// A number written without fraction or exponent that fits in Int.
@@ -11,7 +11,7 @@ enum JSONValue: Equatable, Sendable {
     case array([JSONValue])
     case object([(key: String, value: JSONValue)])
 
-    static func == (a: JSONValue, b: JSONValue) -> Bool {
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case (.null, .null): true
         case (.bool(let x), .bool(let y)): x == y
@@ -24,12 +24,12 @@ enum JSONValue: Equatable, Sendable {
         }
     }
 
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.key == key }?.value
     }
 
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "a boolean"
@@ -41,7 +41,7 @@ enum JSONValue: Equatable, Sendable {
     }
 
     /// Parses a complete document (surrounding whitespace allowed).
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONValue {
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONValue {
         var p = JSONParser(bytes: bytes)
         p.skipSpace()
         let v = try p.value(depth: 0)

@@ -163,10 +163,16 @@ enum AtomicFile {
         if code == ENOSPC || code == EDQUOT {
             return CheckpointError(.io, path: path, "disk full while \(doing) (\(String(cString: strerror(code)))); nothing was written, the temporary file was removed")
         }
+        if code == EFBIG {
+            return CheckpointError(.io, path: path, "the file size limit (ulimit -f) was reached while \(doing); nothing was written, the temporary file was removed")
+        }
         return CheckpointError(.io, path: path, "\(doing) failed: \(String(cString: strerror(code)))")
     }
 
     static func write(to path: String, _ body: (Sink) throws -> Void) throws {
+        // A file-size limit would kill the process with SIGXFSZ and leave the temporary file;
+        // ignored, the write fails with EFBIG and is cleaned up like a full disk.
+        signal(SIGXFSZ, SIG_IGN)
         let slash = path.lastIndex(of: "/")
         let dir = slash.map { String(path[..<$0]) } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path

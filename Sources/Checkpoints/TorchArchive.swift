@@ -225,9 +225,12 @@ private struct TensorBuilder {
         }
         let bytes = try zip.data(of: entry)
         let byteCount = cls == "UntypedStorage" ? numel : Checked.mul(numel, dtype.byteSize)
-        guard let byteCount, byteCount % dtype.byteSize == 0, byteCount <= bytes.count else {
+        // torch.load reads a record into a storage of exactly numel × element size bytes and
+        // refuses a record of any other size.
+        guard let byteCount, byteCount % dtype.byteSize == 0, byteCount == bytes.count else {
             throw CheckpointError(.corrupt, path: "",
-                                  "storage '\(entryName)' holds \(bytes.count) bytes but tensor '\(name)' declares \(numel) elements of \(TorchGlobals.torchName(dtype))")
+                                  "storage '\(entryName)' holds \(bytes.count) bytes but tensor '\(name)' declares \(numel) elements of \(TorchGlobals.torchName(dtype))"
+                                  + (byteCount.map { " (\($0) bytes)" } ?? "") + "; the sizes must match")
         }
         let buffer = try elementBuffer(file, offset: fileOffset(of: bytes, in: file), length: byteCount, itemSize: dtype.byteSize)
         let s = Storage(buffer: buffer, dtype: dtype, location: location, className: className)

@@ -54,6 +54,25 @@ enum TorchGlobals {
         return m
     }()
 
+    /// What is wrong with a persistent id, or nil when it has the one form torch.save's zip
+    /// format writes: `('storage', storage class, key, location, numel)`, the class a typed
+    /// `torch.<Type>Storage` or `torch(.storage).UntypedStorage` (torch ≥ 2.0 writes the latter
+    /// with the dtype in `_rebuild_tensor_v3`).
+    static func persistentIDProblem(_ v: PickleValue) -> String? {
+        let form = "torch writes ('storage', storage class, key, location, numel)"
+        guard case .tuple(let p) = v else { return "a persistent id of type \(v.typeName); \(form)" }
+        guard p.count == 5, case .string("storage") = p[0] else {
+            return "a persistent id of \(p.count) item(s)\(p.first.map { " starting with a \($0.typeName)" } ?? "") rather than 5 starting with 'storage'; \(form)"
+        }
+        guard case .global(let module, let cls) = p[1], module == "torch" || module == "torch.storage", cls.hasSuffix("Storage") else {
+            let given = if case .global(let m, let n) = p[1] { "\(m).\(n)" } else { "of type \(p[1].typeName)" }
+            return "a persistent id whose storage class is \(given), not a torch storage class; \(form)"
+        }
+        guard case .string = p[2], case .string = p[3] else { return "a persistent id whose key or location is not a string; \(form)" }
+        guard case .int(let numel) = p[4], numel >= 0 else { return "a persistent id whose element count is not a non-negative integer; \(form)" }
+        return nil
+    }
+
     /// The allowlist. Everything a plain state dict pickle can name, nothing that runs code.
     static func isAllowed(module: String, name: String) -> Bool {
         switch module {

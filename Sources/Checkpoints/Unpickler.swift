@@ -3,11 +3,26 @@
 /// It only builds `PickleValue` trees: GLOBAL names are checked against an allowlist before
 /// anything else happens, REDUCE/NEWOBJ/BUILD merely record what would have been called, and
 /// the only global it interprets itself is `collections.OrderedDict` (an empty container).
-/// Every read is bounds-checked; every malformed input ends in a thrown `CheckpointError`.
+/// Every read is bounds-checked; every malformed input ends in a thrown `CheckpointError`
+/// naming the opcode and its byte offset.
+///
+/// Structure is validated as CPython's unpickler validates it (and, where CPython is lax about
+/// what it never writes, as `pickletools` does): a FRAME must fit in the remaining data and may
+/// not begin before the previous frame ends; no opcode or argument may straddle a frame's end;
+/// memo indices stay within what the pickle's size allows and a fetched index must have been
+/// stored; no opcode pops below the innermost MARK; STOP leaves exactly its result and no open
+/// MARK; persistent ids must have the form torch writes (`persistentIDProblem`).
 struct Unpickler {
     private let data: ByteView
     private let isAllowed: (String, String) -> Bool
+    private let persistentIDProblem: (PickleValue) -> String?
     private var pos = 0
+    /// The opcode being run and its offset (for errors raised while reading its arguments).
+    private var op: UInt8 = 0
+    private var opAt = 0
+    /// Where the current frame ends (nil outside frames) and where it began.
+    private var frameEnd: Int?
+    private var frameStart = 0
     private var stack: [Item] = []
     private var marks: [Int] = []
     private var memo: [Int: Item] = [:]
@@ -24,23 +39,32 @@ struct Unpickler {
     /// Deeper value nesting is refused: releasing it would recurse once per level.
     static let maxDepth = 200
 
-    /// `isAllowed(module, name)` decides which globals may appear at all.
-    init(_ data: ByteView, isAllowed: @escaping (String, String) -> Bool) {
+    /// `isAllowed(module, name)` decides which globals may appear at all; `persistentIDProblem`
+    /// says what is wrong with a persistent id (nil: acceptable).
+    init(_ data: ByteView, persistentIDProblem: @escaping (PickleValue) -> String? = TorchGlobals.persistentIDProblem,
+         isAllowed: @escaping (String, String) -> Bool) {
         self.data = data
         self.isAllowed = isAllowed
+        self.persistentIDProblem = persistentIDProblem
     }
 
     /// Runs the machine to STOP and returns the top value.
     mutating func load() throws -> PickleValue {
         while true {
             let at = pos
+            if let end = frameEnd, pos == end { frameEnd = nil }   // the frame is used up; what follows is unframed
             guard pos < data.count else {
                 throw fail(.truncated, "truncated: the pickle ends at byte \(pos) without a STOP opcode")
             }
             let op = data.bytes[pos]
+            (self.op, opAt) = (op, at)
             pos += 1
             if op == 0x2E {  // STOP
-                return try pop(op, at)
+                let result = try pop(op, at)
+                guard marks.isEmpty, stack.isEmpty else {
+                    throw fail(.corrupt, "malformed pickle: STOP at byte \(at) leaves \(marks.count) open MARK(s) and \(stack.count) value(s) besides its result")
+                }
+                return result
             }
             try step(op, at)
         }
@@ -62,7 +86,15 @@ struct Unpickler {
         case 0x80:  // PROTO
             let v = try readByte()
             guard v <= 5 else { throw fail(.unsupported, "pickle protocol \(v) (at byte \(at)) is newer than 5") }
-        case 0x95: _ = try readInt(8, at)  // FRAME: a length hint only, the opcodes just continue
+        case 0x95:  // FRAME: the next `length` bytes hold whole opcodes
+            let length = try readInt(8, at)
+            if let end = frameEnd, pos < end {
+                throw fail(.corrupt, "malformed pickle: FRAME at byte \(at) begins before the frame started at byte \(frameStart) ends (at byte \(end))")
+            }
+            guard length <= data.count - pos else {
+                throw fail(.truncated, "truncated: FRAME at byte \(at) announces \(length) bytes but only \(data.count - pos) remain")
+            }
+            (frameStart, frameEnd) = (at, pos + length)
         case 0x28: marks.append(stack.count)  // MARK
         case 0x29: try push(.tuple([]), depth: 1)  // EMPTY_TUPLE
         case 0x5D, 0x8F: try push(.list(arena.list()))  // EMPTY_LIST, EMPTY_SET (a set is kept as a list)
@@ -193,13 +225,19 @@ struct Unpickler {
             try get(i, at)
         case 0x51:  // BINPERSID
             guard stack.count > (marks.last ?? 0), let pid = stack.popLast() else { throw underflow(op, at, 1) }
+            if let problem = persistentIDProblem(pid.value) {
+                throw fail(.corrupt, "BINPERSID at byte \(at): \(problem)")
+            }
             try push(.persistent(pid.value), depth: pid.depth + 1)
-        case 0x50: try push(.persistent(.string(try readLine(at))))  // PERSID
+        case 0x50:  // PERSID (text)
+            let id = PickleValue.string(try readLine(at))
+            if let problem = persistentIDProblem(id) { throw fail(.corrupt, "PERSID at byte \(at): \(problem)") }
+            try push(.persistent(id))
         case 0x30:  // POP (pops a mark when the stack above it is empty, as CPython does)
             if stack.count > (marks.last ?? 0) { stack.removeLast() } else { _ = try popMark(op, at) }
         case 0x31: _ = try popMark(op, at)  // POP_MARK
         case 0x32:  // DUP
-            guard let top = stack.last else { throw underflow(op, at, 1) }
+            guard stack.count > (marks.last ?? 0), let top = stack.last else { throw underflow(op, at, 1) }
             try push(top.value, depth: top.depth)
         case 0x82, 0x83, 0x84:  // EXT1/2/4
             let code = try readInt(op == 0x82 ? 1 : op == 0x83 ? 2 : 4, at)
@@ -294,27 +332,39 @@ struct Unpickler {
     }
 
     private mutating func put(_ index: Int, _ op: UInt8, _ at: Int) throws {
-        guard let top = stack.last else { throw underflow(op, at, 1) }
-        guard index >= 0 else { throw fail(.corrupt, "memo index \(index) at byte \(at) is negative") }
+        guard stack.count > (marks.last ?? 0), let top = stack.last else { throw underflow(op, at, 1) }
+        // CPython grows its memo table to the index; an index beyond what a pickle of this size
+        // could number is an attempt to exhaust memory, never a real pickle.
+        guard index >= 0, index <= data.count else {
+            throw fail(.corrupt, "malformed pickle: \(opName(op)) at byte \(at) stores memo index \(index), out of range (0...\(data.count) for a pickle of \(data.count) bytes)")
+        }
         memo[index] = top
     }
 
     private mutating func get(_ index: Int, _ at: Int) throws {
-        guard let v = memo[index] else { throw fail(.corrupt, "memo entry \(index) fetched at byte \(at) was never stored") }
+        guard let v = memo[index] else {
+            throw fail(.corrupt, "malformed pickle: \(opName(op)) at byte \(at) fetches memo index \(index), which was never stored (\(memo.count) stored)")
+        }
         stack.append(v)
     }
 
     // MARK: Reading
 
+    /// Checks that `n` argument bytes follow, inside the current frame if there is one.
+    private func need(_ n: Int) throws {
+        guard data.contains(pos, n) else { throw endOfData(n) }
+        if let end = frameEnd, n > end - pos { throw frameOverrun(end) }
+    }
+
     private mutating func readByte() throws -> UInt8 {
-        guard pos < data.count else { throw endOfData(1) }
+        try need(1)
         defer { pos += 1 }
         return data.bytes[pos]
     }
 
     /// An unsigned little-endian integer of `n` (1, 2, 4 or 8) bytes as Int (8-byte values above Int.max fail).
     private mutating func readInt(_ n: Int, _ at: Int) throws -> Int {
-        guard data.contains(pos, n) else { throw endOfData(n) }
+        try need(n)
         var v: UInt64 = 0
         for i in stride(from: n - 1, through: 0, by: -1) { v = v << 8 | UInt64(data.bytes[pos + i]) }
         pos += n
@@ -323,13 +373,13 @@ struct Unpickler {
     }
 
     private mutating func readBytes(_ n: Int, _ at: Int) throws -> [UInt8] {
-        guard data.contains(pos, n) else { throw endOfData(n) }
+        try need(n)
         defer { pos += n }
         return Array(data.bytes[pos ..< pos + n])
     }
 
     private mutating func readString(count n: Int, _ at: Int) throws -> String {
-        guard data.contains(pos, n) else { throw endOfData(n) }
+        try need(n)
         defer { pos += n }
         guard let s = String(validating: data.bytes[pos ..< pos + n], as: UTF8.self) else {
             throw fail(.corrupt, "string at byte \(at) is not valid UTF-8")
@@ -340,10 +390,12 @@ struct Unpickler {
     /// A newline-terminated text argument (protocol-0 opcodes, GLOBAL), at most 4096 bytes.
     private mutating func readLine(_ at: Int) throws -> String {
         var end = pos
-        while end < data.count, data.bytes[end] != 0x0A {
+        let limit = frameEnd ?? data.count
+        while end < limit, data.bytes[end] != 0x0A {
             end += 1
-            guard end - pos <= 4096 else { throw fail(.corrupt, "text argument at byte \(at) is longer than 4096 bytes") }
+            guard end - pos <= 4096 else { throw fail(.corrupt, "\(opName(op)) at byte \(at): text argument longer than 4096 bytes") }
         }
+        if let frame = frameEnd, end == frame { throw frameOverrun(frame) }
         guard end < data.count else { throw endOfData(end - pos + 1) }
         defer { pos = end + 1 }
         guard let s = String(validating: data.bytes[pos ..< end], as: UTF8.self) else {
@@ -354,7 +406,7 @@ struct Unpickler {
 
     /// Two's-complement little-endian integer of `count` bytes (LONG1/LONG4).
     private mutating func readLong(count n: Int, _ at: Int) throws -> PickleValue {
-        guard data.contains(pos, n) else { throw endOfData(n) }
+        try need(n)
         defer { pos += n }
         if n == 0 { return .int(0) }
         let bytes = data.bytes[pos ..< pos + n]
@@ -379,7 +431,11 @@ struct Unpickler {
     }
 
     private func endOfData(_ n: Int) -> CheckpointError {
-        fail(.truncated, "truncated: the pickle \(data.name) needs \(n) more byte(s) at byte \(pos) but has only \(data.count) bytes")
+        fail(.truncated, "truncated: \(opName(op)) at byte \(opAt) of the pickle \(data.name) needs \(n) more byte(s) of argument at byte \(pos) but the pickle has only \(data.count) bytes")
+    }
+
+    private func frameOverrun(_ end: Int) -> CheckpointError {
+        fail(.corrupt, "malformed pickle: \(opName(op)) at byte \(opAt) is split across frames: its argument runs past the end of the frame started at byte \(frameStart) (at byte \(end))")
     }
 
     private func clip(_ s: String) -> String { s.count <= 200 ? s : String(s.prefix(200)) + "…" }
@@ -388,37 +444,5 @@ struct Unpickler {
         (0x21 ... 0x7E).contains(op) ? " ('\(Character(Unicode.Scalar(op)))')" : ""
     }
 
-    private func opName(_ op: UInt8) -> String {
-        switch op {
-        case 0x74: "TUPLE"
-        case 0x85: "TUPLE1"
-        case 0x86: "TUPLE2"
-        case 0x87: "TUPLE3"
-        case 0x6C: "LIST"
-        case 0x64: "DICT"
-        case 0x61: "APPEND"
-        case 0x65: "APPENDS"
-        case 0x90: "ADDITEMS"
-        case 0x91: "FROZENSET"
-        case 0x73: "SETITEM"
-        case 0x75: "SETITEMS"
-        case 0x52: "REDUCE"
-        case 0x81: "NEWOBJ"
-        case 0x92: "NEWOBJ_EX"
-        case 0x62: "BUILD"
-        case 0x93: "STACK_GLOBAL"
-        case 0x69: "INST"
-        case 0x6F: "OBJ"
-        case 0x51: "BINPERSID"
-        case 0x2E: "STOP"
-        case 0x30: "POP"
-        case 0x31: "POP_MARK"
-        case 0x32: "DUP"
-        case 0x82: "EXT1"
-        case 0x83: "EXT2"
-        case 0x84: "EXT4"
-        case 0x71, 0x72, 0x94, 0x70: "PUT"
-        default: "opcode 0x\(hexByte(op))"
-        }
-    }
+    private func opName(_ op: UInt8) -> String { PickleOpcodes.name(op) }
 }

@@ -17,6 +17,9 @@ public final class AtomicOutput {
     public private(set) var bytesWritten = 0
 
     public init(path: String) throws {
+        // A file-size limit (ulimit -f) kills the writer with SIGXFSZ by default, leaving its
+        // temporary file behind; ignored, the write fails with EFBIG and is reported like a full disk.
+        signal(SIGXFSZ, SIG_IGN)
         self.path = path
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
@@ -45,7 +48,7 @@ public final class AtomicOutput {
     }
 
     public func write(_ buffer: UnsafeRawBufferPointer) throws {
-        guard !finished else { throw MediaError.writeFailed(path: path, reason: "output already closed") }
+        guard !finished, fd >= 0 else { throw MediaError.writeFailed(path: path, reason: "output already closed") }
         var done = 0
         while done < buffer.count {
             let n = Glibc_write(fd, buffer.baseAddress! + done, buffer.count - done)
@@ -60,16 +63,24 @@ public final class AtomicOutput {
         bytesWritten += done
     }
 
-    /// Closes the temporary file and renames it onto `path` (replacing an existing file).
-    public func commit() throws {
+    /// Closes the temporary file (where a delayed write error, e.g. of a network file system,
+    /// shows); the file stays temporary until `commit()`. Frees the descriptor early when many
+    /// files are staged at once.
+    public func finishWriting() throws {
         guard !finished else { throw MediaError.writeFailed(path: path, reason: "output already closed") }
-        if close(fd) != 0 {
+        guard fd >= 0 else { return }
+        let status = close(fd)
+        fd = -1
+        if status != 0 {
             let reason = AtomicOutput.systemReason(errno)
-            fd = -1
             discard()
             throw MediaError.writeFailed(path: path, reason: reason)
         }
-        fd = -1
+    }
+
+    /// Closes the temporary file and renames it onto `path` (replacing an existing file).
+    public func commit() throws {
+        try finishWriting()
         if rename(temporaryPath, path) != 0 {
             let reason = AtomicOutput.systemReason(errno)
             discard()
@@ -101,6 +112,7 @@ public final class AtomicOutput {
         case EDQUOT: return "\(text) (EDQUOT: disk quota exceeded)"
         case EACCES: return "\(text) (EACCES)"
         case EROFS: return "\(text) (EROFS)"
+        case EFBIG: return "\(text) (EFBIG: the file size limit, ulimit -f, is reached)"
         default: return text
         }
     }

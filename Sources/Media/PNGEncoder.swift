@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// PNG encoding of RGB8 images (colour type 2, depth 8, not interlaced), with a per-row adaptive
 /// filter choice (minimum sum of absolute differences) and our own deflate.
 public enum PNGEncoder {
@@ -45,16 +51,32 @@ public enum PNGEncoder {
     }
 
     /// The `--frames_dir` layout: frame_00000.png, frame_00001.png, ... Returns the paths written.
+    /// All or nothing: every frame is written to its temporary file first and only then renamed
+    /// into place; a failure (full disk, file-size limit, unwritable folder, a rename refused)
+    /// removes the temporary files and any frame of this call already renamed, so the folder never
+    /// holds part of a clip.
     @discardableResult
     public static func writeFrames(_ frames: [RGBImage], toDirectory dir: String) throws -> [String] {
-        var paths: [String] = []
+        var staged: [AtomicOutput] = []
+        defer { for out in staged { out.abort() } }
         for (i, frame) in frames.enumerated() {
             let name = "frame_" + String(repeating: "0", count: max(0, 5 - String(i).count)) + String(i) + ".png"
-            let path = (dir.hasSuffix("/") ? dir : dir + "/") + name
-            try write(frame, to: path)
-            paths.append(path)
+            let out = try AtomicOutput(path: (dir.hasSuffix("/") ? dir : dir + "/") + name)
+            staged.append(out)
+            try out.write(encode(frame))
+            try out.finishWriting()
         }
-        return paths
+        var committed: [String] = []
+        do {
+            for out in staged {
+                try out.commit()
+                committed.append(out.path)
+            }
+        } catch {
+            for path in committed { unlink(path) }
+            throw error
+        }
+        return committed
     }
 
     /// Applies PNG filter `f` to one row (bpp 3) into `out`; returns the sum of |signed residuals|,

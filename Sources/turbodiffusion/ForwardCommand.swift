@@ -19,8 +19,9 @@ struct ForwardDiT: ParsableCommand {
         commandName: "dit",
         abstract: "One Wan DiT forward: reads x [C,F,H,W], t (scalar), context [L,text_dim] from --inputs; writes out [C_out,F,H,W].",
         discussion: """
-            The architecture is read from the weights (and from a config.json beside them when \
-            present). Released Wan models use 128-wide heads; pass --num_heads for other models.
+            The architecture is read from the weights; a config.json beside them (or inside a weights \
+            directory) supplies the head count, text length and eps, and must agree with the weights \
+            on everything else. Released Wan models use 128-wide heads; pass --num_heads for other models.
             """
     )
 
@@ -48,7 +49,7 @@ struct ForwardDiT: ParsableCommand {
           help: "Run block Linears as W8A8 (int8 weights and activations, 128×128 blocks).")
     var quantLinear = false
 
-    @Option(name: [.customLong("num_heads"), .customLong("num-heads")], help: "Attention heads (default: width / 128).")
+    @Option(name: [.customLong("num_heads"), .customLong("num-heads")], help: "Attention heads (default: config.json's num_heads, else width / 128).")
     var numHeads: Int?
 
     @Option(name: [.customLong("text_len"), .customLong("text-len")], help: "Rows the text context is padded to (default 512, or config.json's).")
@@ -68,9 +69,9 @@ struct ForwardDiT: ParsableCommand {
         do {
             let backend = try files.device.makeBackend()
             let tensors = try files.weightTensors()
-            var config = try configJSON() ?? WanDiTConfig.detect(tensors: tensors, numHeads: numHeads)
+            var config = try WanDiTConfig.resolve(tensors: tensors, config: ModelConfigFile.find(for: files.weights[0], besideFiles: true),
+                                                  numHeads: numHeads)
             if let textLength { config.textLength = textLength }
-            if let numHeads { config.numHeads = numHeads }
             let store = files.store(tensors, on: backend, linearMode: quantLinear ? .w8a8 : .dense)
             if store.isQuantized && !quantLinear {
                 logLine("note: the checkpoint is W8A8-quantized; without --quant_linear its weights are dequantized (W = int8·scale)")
@@ -96,16 +97,6 @@ struct ForwardDiT: ParsableCommand {
             logLine("error: \(error)")
             throw ExitCode(1)
         }
-    }
-
-    /// config.json beside the first weights file, as official Wan repositories ship it.
-    func configJSON() throws -> WanDiTConfig? {
-        var dir = URL(fileURLWithPath: files.weights[0])
-        var isDir: ObjCBool = false
-        if !(FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir) && isDir.boolValue) { dir.deleteLastPathComponent() }
-        let url = dir.appendingPathComponent("config.json")
-        guard let data = try? Data(contentsOf: url) else { return nil }
-        return try WanDiTConfig.fromConfigJSON(data)
     }
 }
 

@@ -34,7 +34,7 @@ struct ForwardT5: ParsableCommand {
             let sampler = memoryStats ? MemorySampler() : nil
             let backend = try files.device.makeBackend()
             let tensors = try files.weightTensors()
-            let config = try UMT5Config.detect(tensors: tensors)
+            let config = try UMT5Config.resolve(tensors: tensors, config: ModelConfigFile.find(for: files.weights[0]))
             let store = files.store(tensors, on: backend)
             let encoder = try UMT5Encoder(store, config: config)
             logLine("loaded \(config) on \(backend.name)")

@@ -121,19 +121,21 @@ struct VAEOptions: ParsableArguments {
         Self.tuneAllocator()
         let wanted: (String) -> Bool = part == .decoder
             ? { $0.hasPrefix("decoder.") || $0.hasPrefix("conv2.") } : { $0.hasPrefix("encoder.") || $0.hasPrefix("conv1.") }
-        let tensors: [NamedTensor], source: String
+        let tensors: [NamedTensor], source: String, config: ModelConfigFile?
         if let seed = randomWeights {
             tensors = try WanVAERandomWeights.stateDict(WanVAEConfig(dim: randomWidth, zDim: 16), seed: seed, keep: wanted)
             source = "random weights (seed \(seed))"
+            config = nil
         } else {
             let ckpt = try Checkpoint.open(path: weights!)
             tensors = ckpt.unprefixedTensors
             source = ckpt.path
+            config = try ModelConfigFile.find(for: weights!)
         }
-        let config = try WanVAEConfig.detect(tensors: tensors)
+        let architecture = try WanVAEConfig.resolve(tensors: tensors, config: config)
         let store = WeightStore(tensors, source: source, backend: backend, matrixType: dtype.dtype)
-        let vae = try WanVAE(store, config: config, parts: part)
-        logLine("loaded \(config) from \(source) on \(backend.name), compute \(dtype.rawValue)")
+        let vae = try WanVAE(store, config: architecture, parts: part)
+        logLine("loaded \(architecture) from \(source) on \(backend.name), compute \(dtype.rawValue)")
         for note in vae.loadNotes { logLine("note: \(note)") }
         return vae
     }

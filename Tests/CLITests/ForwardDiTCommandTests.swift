@@ -45,4 +45,28 @@ import Testing
                              "--num_heads", "2", "--text_len", "16"])
         #expect(r.status == 1 && r.stderr.contains("nope.safetensors"), "\(r.stderr)")
     }
+
+    /// A model folder as the official repositories ship it: config.json without text_dim (the
+    /// weights' text width is not 4096) and with keys the loader does not know.
+    @Test func readsTheHeadCountFromAConfigThatOmitsShapeKeys() throws {
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let source = Self.fixtures.appendingPathComponent("dit_t2v_hd64.safetensors")
+        let io = Self.fixtures.appendingPathComponent("dit_t2v_hd64_io.safetensors").path
+        let shapes = Dictionary(uniqueKeysWithValues: try Checkpoint.open(path: source.path).unprefixedTensors.map { ($0.name, $0.tensor.shape) })
+        let (dim, textDim) = (shapes["patch_embedding.weight"]![0], shapes["text_embedding.0.weight"]![1])
+        #expect(textDim != 4096)
+        let model = scratch.appendingPathComponent("model")
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: source, to: model.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        let config = model.appendingPathComponent("config.json")
+        try Data(#"{"_class_name": "WanModel", "dim": \#(dim), "num_heads": \#(dim / 64), "text_len": 16, "window_size": [-1, -1]}"#.utf8).write(to: config)
+        let out = scratch.appendingPathComponent("out.safetensors").path
+        let r = try CLI.run(["forward", "dit", "--weights", model.path, "--inputs", io, "--output", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("text \(textDim)×16"), "\(r.stderr)")
+
+        try Data(#"{"num_heads": \#(dim / 64), "text_dim": 4096}"#.utf8).write(to: config)
+        let bad = try CLI.run(["forward", "dit", "--weights", model.path, "--inputs", io, "--output", out])
+        #expect(bad.status == 1 && bad.stderr.contains(config.path) && bad.stderr.contains("'text_dim' is 4096 but the weights have \(textDim)"), "\(bad.stderr)")
+    }
 }

@@ -183,9 +183,9 @@ import Testing
         }
         try Self.writePNG(width: 48, height: 48, to: demo.appendingPathComponent("sample_i2v.png"))
         let stats = (0..<16).map { _ in "0.5" }.joined(separator: ", ")
-        func describe(heads: Int) throws {
+        func describe(heads: Int, textDim: Int = 64) throws {
             try Data("""
-                {"dit": {"dim": 128, "ffn_dim": 256, "num_heads": \(heads), "num_layers": 2, "text_dim": 64},
+                {"dit": {"dim": 128, "ffn_dim": 256, "num_heads": \(heads), "num_layers": 2, "text_dim": \(textDim)},
                  "vae": {"dim": 8, "z_dim": 16, "latent_mean": [\(stats)], "latent_std": [\(stats)]},
                  "size": [48, 32], "frames": 9, "sla_topk": 0.5, "sla_block_q": 8, "sla_block_k": 8}
                 """.utf8).write(to: demo.appendingPathComponent("demo.json"))
@@ -196,6 +196,11 @@ import Testing
         try describe(heads: 2)
         let wrong = try CLI.run(arguments, directory: scratch)
         #expect(wrong.status != 0 && wrong.stderr.contains("proj_l.weight' has shape [128, 128], expected [64, 64]"))
+        // Sizes demo.json states must agree with the weights.
+        try describe(heads: 1, textDim: 4096)
+        let contradicted = try CLI.run(arguments, directory: scratch)
+        #expect(contradicted.status != 0 && contradicted.stderr.contains("demo.json (\"dit\"): 'text_dim' is 4096 but the weights have 64"),
+                "\(contradicted.stderr)")
         try describe(heads: 1)
         let t2v = try CLI.run(arguments, directory: scratch)
         #expect(t2v.status == 0, "\(t2v.stderr)")

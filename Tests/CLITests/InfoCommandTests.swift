@@ -30,10 +30,13 @@ enum CLI {
         let stderr: String
     }
 
-    static func run(_ arguments: [String], stdin: String? = nil, directory: URL? = nil) throws -> Result {
+    /// `stdin` as text, or `stdinBytes` as given (invalid UTF-8 included).
+    /// `executable` runs instead of the program (e.g. a shell that sets limits before exec'ing it).
+    static func run(_ arguments: [String], stdin: String? = nil, stdinBytes: Data? = nil, directory: URL? = nil,
+                    executable: String? = nil) throws -> Result {
         let binary = try #require(binary, "the turbodiffusion executable was not found next to the test bundle; build it first")
         let p = Process()
-        p.executableURL = binary
+        p.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? binary
         p.arguments = arguments
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -43,6 +46,7 @@ enum CLI {
         p.standardInput = input
         try p.run()
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        if let stdinBytes { input.fileHandleForWriting.write(stdinBytes) }
         try input.fileHandleForWriting.close()
         // Read before waiting so a full pipe cannot block the child.
         let o = out.fileHandleForReading.readDataToEndOfFile()

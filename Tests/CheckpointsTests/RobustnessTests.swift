@@ -90,6 +90,59 @@ import TensorCore
         }
     }
 
+    /// Random pickles assembled from the structures the unpickler validates (frames of random
+    /// length, marks, memo indices near and far, persistent ids of right and wrong form, cut-off
+    /// arguments): they load or throw a `CheckpointError` naming a byte offset, and every
+    /// structural rule is met at least once.
+    @Test func structuredRandomPicklesOnlyThrow() throws {
+        var rng = SplitMix64(seed: 0x91C)
+        func r(_ n: Int) -> Int { Int.random(in: 0 ..< n, using: &rng) }
+        let pieces: [(inout [UInt8], () -> Int) -> Void] = [
+            { b, _ in b += [0x28] }, { b, _ in b += [0x5D] }, { b, _ in b += [0x7D] }, { b, _ in b += [0x29] },
+            { b, n in b += [0x4B, UInt8(n() % 256)] }, { b, _ in b += [0x8C, 1, 0x61] }, { b, _ in b += [0x74] },
+            { b, n in b += [0x85 + UInt8(n() % 3)] }, { b, _ in b += [0x61] }, { b, _ in b += [0x65] }, { b, _ in b += [0x73] },
+            { b, _ in b += [0x75] }, { b, _ in b += [0x64] }, { b, _ in b += [0x6C] }, { b, _ in b += [0x30] }, { b, _ in b += [0x31] },
+            { b, _ in b += [0x32] }, { b, _ in b += [0x94] }, { b, n in b += [0x71, UInt8(n() % 6)] }, { b, n in b += [0x68, UInt8(n() % 6)] },
+            { b, n in b += [0x72] + le32(n() % 2 == 0 ? n() % 6 : 0x7FFF_FFF0) }, { b, n in b += [0x6A] + le32(n() % 8) },
+            { b, n in b += [0x95] + withUnsafeBytes(of: UInt64(n() % 24).littleEndian) { Array($0) } },
+            { b, _ in b += [0x51] }, { b, _ in b += Array("ctorch\nFloatStorage\n".utf8) },
+            { b, n in  // a persistent id, right or wrong
+                var p = PickleBuilder(protocol: 2)
+                p.op(0x28)
+                p.string(n() % 3 == 0 ? "module" : "storage")
+                if n() % 4 != 0 { p.global("torch", "FloatStorage") }
+                p.string("0"); p.string("cpu"); p.int(n() % 5)
+                p.op(0x74, 0x51)
+                b += p.bytes.dropFirst(2)
+            },
+            { b, n in b += [[0x4A, 0x58, 0x72, 0x8E][n() % 4], 1] },  // an argument cut short
+        ]
+        var accepted = 0
+        var seen: [String: Int] = [:]
+        let rules = ["split across frames", "FRAME at byte", "memo index", "open MARK", "persistent id", "needs a MARK",
+                     "above the last mark", "truncated"]
+        for round in 0 ..< 4000 {
+            var bytes: [UInt8] = [0x80, 4]
+            for _ in 0 ..< r(24) { pieces[r(pieces.count)](&bytes, { r(1 << 20) }) }
+            if r(8) != 0 { bytes.append(0x2E) }
+            do {
+                _ = try bytes.withUnsafeBytes { raw in
+                    var u = Unpickler(ByteView(bytes: raw, name: "fuzz")) { TorchGlobals.isAllowed(module: $0, name: $1) }
+                    defer { u.dismantle() }
+                    return try u.load()
+                }
+                accepted += 1
+            } catch let e as CheckpointError {
+                #expect(e.message.contains("byte"), "round \(round): \(e.message)")
+                for rule in rules where e.message.contains(rule) { seen[rule, default: 0] += 1 }
+            } catch {
+                Issue.record("round \(round): \(type(of: error)): \(error)")
+            }
+        }
+        #expect(accepted > 20, "only \(accepted) random pickles were well formed")
+        for rule in rules { #expect(seen[rule, default: 0] > 0, "no random pickle broke the rule '\(rule)'") }
+    }
+
     @Test func hostileSafetensorsHeaders() throws {
         let tmp = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: tmp) }

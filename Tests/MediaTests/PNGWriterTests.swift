@@ -37,6 +37,24 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == paths.map { URL(fileURLWithPath: $0).lastPathComponent })
     }
 
+    /// A frame that cannot be put in place (here a folder squats its name, which even root cannot
+    /// rename over) fails the whole set: no frame of it, no temporary file is left.
+    @Test func frameSetIsAllOrNothing() throws {
+        let tmp = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let dir = tmp.appendingPathComponent("frames")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("frame_00002.png"), withIntermediateDirectories: true)
+        let frames = (0..<4).map { testImage(width: 8, height: 6, seed: $0) }
+        #expect { try PNGEncoder.writeFrames(frames, toDirectory: dir.path) } throws: { error in
+            "\(error)".contains("frame_00002.png")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["frame_00002.png"])
+        // A folder that cannot be created (its parent is a file) fails before anything is written.
+        let file = tmp.appendingPathComponent("plain")
+        try Data([1]).write(to: file)
+        #expect(throws: MediaError.self) { try PNGEncoder.writeFrames(frames, toDirectory: file.appendingPathComponent("frames").path) }
+    }
+
     @Test func abortedOutputLeavesNothing() throws {
         let tmp = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: tmp) }

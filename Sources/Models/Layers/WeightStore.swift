@@ -7,6 +7,8 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(String, expected: [Int], found: [Int], source: String)
     case unusedKeys([String], source: String)
     case unsupported(String)
+    /// A config file that cannot be read or that contradicts the weights; the message names the file.
+    case invalidConfig(String, source: String)
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
         case let .unusedKeys(keys, src):
             "\(src): \(keys.count) tensor(s) were not used by the model, e.g. \(keys.prefix(5).map { "'\($0)'" }.joined(separator: ", ")); refusing to load a checkpoint that does not match"
         case let .unsupported(m): m
+        case let .invalidConfig(m, src): "\(src): \(m)"
         }
     }
 }

@@ -72,6 +72,38 @@ public struct UMT5Config: Equatable, Sendable, CustomStringConvertible {
 
     /// `detect(shapes:)` over named tensors; a repeated name keeps its last tensor, as `WeightStore` does.
     public static func detect(tensors: [NamedTensor]) throws -> UMT5Config {
-        try detect(shapes: Dictionary(tensors.map { ($0.name, $0.tensor.shape) }, uniquingKeysWith: { _, last in last }))
+        try detect(shapes: shapeMap(tensors))
+    }
+
+    /// The architecture from the shapes (`detect`), with what they cannot tell from `config` (a
+    /// Hugging Face T5 `config.json`): `relative_attention_max_distance` and `layer_norm_epsilon`.
+    /// Its shape-determined keys must agree with the weights; unknown keys are ignored.
+    public static func resolve(shapes: [String: [Int]], config: ModelConfigFile?) throws -> UMT5Config {
+        var c = try detect(shapes: shapes)
+        guard let config else { return c }
+        let embedding = "token_embedding.weight \(shapes["token_embedding.weight"]!)"
+        let table = "blocks.0.pos_embedding.embedding.weight \(shapes["blocks.0.pos_embedding.embedding.weight"]!)"
+        try config.check("vocab_size", c.vocabSize, evidence: embedding)
+        try config.check("d_model", c.dim, evidence: embedding)
+        try config.check("d_kv", c.headDim, evidence: "blocks.0.attn.q.weight \(shapes["blocks.0.attn.q.weight"]!) over \(c.numHeads) heads")
+        try config.check("d_ff", c.ffnDim, evidence: "blocks.0.ffn.fc1.weight \(shapes["blocks.0.ffn.fc1.weight"]!)")
+        try config.check("num_heads", c.numHeads, evidence: table)
+        try config.check("relative_attention_num_buckets", c.numBuckets, evidence: table)
+        try config.check("num_layers", c.numLayers, evidence: "blocks.0 … blocks.\(c.numLayers - 1)")
+        if let v = try config.integer("relative_attention_max_distance") {
+            guard v > c.numBuckets / 4 else {   // the logarithmic buckets start at a quarter of the buckets
+                throw ModelLoadError.invalidConfig("'relative_attention_max_distance' is \(v); it must exceed a quarter of the \(c.numBuckets) buckets", source: config.path)
+            }
+            c.maxDistance = v
+        }
+        if let v = try config.number("layer_norm_epsilon") {
+            guard v > 0, v < 1 else { throw ModelLoadError.invalidConfig("'layer_norm_epsilon' must lie in (0, 1), found \(v)", source: config.path) }
+            c.eps = Float(v)
+        }
+        return c
+    }
+
+    public static func resolve(tensors: [NamedTensor], config: ModelConfigFile?) throws -> UMT5Config {
+        try resolve(shapes: shapeMap(tensors), config: config)
     }
 }

@@ -49,55 +49,91 @@ public struct WanDiTConfig: Equatable, Sendable, CustomStringConvertible {
     /// Reads the architecture from tensor shapes alone. The head count is not stored in the
     /// weights: it comes from `headDim` (128 in every released Wan model) unless `numHeads` is given.
     public static func detect(shapes: [String: [Int]], headDim: Int = 128, numHeads: Int? = nil) throws -> WanDiTConfig {
-        func shape(_ key: String) throws -> [Int] {
+        func shape(_ key: String, rank: Int) throws -> [Int] {
             guard let s = shapes[key] else { throw ModelLoadError.unsupported("not a Wan DiT checkpoint: no '\(key)'") }
+            guard s.count == rank else { throw ModelLoadError.unsupported("'\(key)' has shape \(s); expected \(rank) dimensions") }
             return s
         }
-        let patch = try shape("patch_embedding.weight")
+        guard let patch = shapes["patch_embedding.weight"] else {
+            throw ModelLoadError.unsupported("not a Wan DiT checkpoint: no 'patch_embedding.weight'")
+        }
         let dim = patch[0]
         let inChannels: Int
         switch patch.count {
-        case 5: inChannels = patch[1]                     // official [dim, in, 1, 2, 2]
+        case 5 where Array(patch[2...]) == [1, 2, 2]: inChannels = patch[1]      // official [dim, in, 1, 2, 2]
+        case 5: throw ModelLoadError.unsupported("patch_embedding.weight \(patch): patch size \(Array(patch[2...])) is not supported (Wan uses [1, 2, 2])")
         case 2 where patch[1] % 4 == 0: inChannels = patch[1] / 4   // TurboDiffusion [dim, in·4]
         default: throw ModelLoadError.unsupported("patch_embedding.weight has shape \(patch); expected [dim, in, 1, 2, 2] or [dim, in·4]")
         }
         // Quantized files store int8_weight in place of weight.
-        let ffn = try (shapes["blocks.0.ffn.0.int8_weight"] ?? shape("blocks.0.ffn.0.weight"))[0]
-        let text = try shape("text_embedding.0.weight")[1]
-        let headOut = try shape("head.head.weight")[0]
+        let ffn = try shapes["blocks.0.ffn.0.int8_weight"].map { $0[0] } ?? shape("blocks.0.ffn.0.weight", rank: 2)[0]
+        let text = try shape("text_embedding.0.weight", rank: 2)[1]
+        let frequency = try shape("time_embedding.0.weight", rank: 2)[1]
+        let headOut = try shape("head.head.weight", rank: 2)[0]
         guard headOut % 4 == 0 else { throw ModelLoadError.unsupported("head.head.weight has \(headOut) rows, not a multiple of the patch volume 4") }
         var layers = 0
         while shapes["blocks.\(layers).modulation"] != nil { layers += 1 }
+        guard layers > 0 else { throw ModelLoadError.unsupported("not a Wan DiT checkpoint: no 'blocks.0.modulation'") }
         let heads = numHeads ?? dim / headDim
         guard heads > 0, dim % heads == 0, (dim / heads) % 2 == 0 else {
             throw ModelLoadError.unsupported("width \(dim) does not split into \(heads) heads of even size; pass the head count")
         }
         return WanDiTConfig(dim: dim, ffnDim: ffn, numHeads: heads, numLayers: layers, inChannels: inChannels,
-                            outChannels: headOut / 4, textDim: text)
+                            outChannels: headOut / 4, textDim: text, frequencyDim: frequency)
+    }
+
+    /// The architecture of a checkpoint: every dimension from its tensor shapes (`detect`); from
+    /// `config` (a diffusers-style `config.json`) only what shapes cannot tell: `num_heads`,
+    /// `text_len`, `eps`. Its other known keys must agree with the weights; unknown keys are
+    /// ignored. `numHeads` (a command-line flag) overrides the file's head count.
+    public static func resolve(shapes: [String: [Int]], config: ModelConfigFile?, numHeads: Int? = nil,
+                               headDim: Int = 128) throws -> WanDiTConfig {
+        guard let config else { return try detect(shapes: shapes, headDim: headDim, numHeads: numHeads) }
+        let stated = try config.integer("num_heads")
+        if numHeads == nil, let stated {
+            let dim = shapes["patch_embedding.weight"]?.first ?? 0
+            guard stated > 0, dim % stated == 0, (dim / stated) % 2 == 0 else {
+                throw ModelLoadError.invalidConfig("'num_heads' is \(stated), which does not split the weights' width \(dim) into heads of even size", source: config.path)
+            }
+        }
+        var c = try detect(shapes: shapes, headDim: headDim, numHeads: numHeads ?? stated)
+        let patch = "patch_embedding.weight \(shapes["patch_embedding.weight"]!)"
+        try config.check("dim", c.dim, evidence: patch)
+        try config.check("in_dim", c.inChannels, evidence: patch)
+        try config.check("patch_size", [1, 2, 2], evidence: patch)
+        try config.check("ffn_dim", c.ffnDim, evidence: "blocks.0.ffn.0 \(shapes["blocks.0.ffn.0.weight"] ?? shapes["blocks.0.ffn.0.int8_weight"]!)")
+        try config.check("num_layers", c.numLayers, evidence: "blocks.0 … blocks.\(c.numLayers - 1)")
+        try config.check("out_dim", c.outChannels, evidence: "head.head.weight \(shapes["head.head.weight"]!) = out_dim × patch volume 4")
+        try config.check("text_dim", c.textDim, evidence: "text_embedding.0.weight \(shapes["text_embedding.0.weight"]!)")
+        try config.check("freq_dim", c.frequencyDim, evidence: "time_embedding.0.weight \(shapes["time_embedding.0.weight"]!)")
+        // Wan's model_type names the input layout: t2v takes the 16 latent channels, i2v adds mask and image latent (36).
+        if case .string(let type)? = config.value("model_type"), let expected = ["t2v": 16, "i2v": 36][type], expected != c.inChannels {
+            throw config.contradiction("model_type", "\"\(type)\" (\(expected) input channels)", "\(c.inChannels) input channels", patch)
+        }
+        if let v = try config.integer("text_len") {
+            guard v > 0 else { throw ModelLoadError.invalidConfig("'text_len' must be positive, found \(v)", source: config.path) }
+            c.textLength = v
+        }
+        if let v = try config.number("eps") {
+            guard v > 0, v < 1 else { throw ModelLoadError.invalidConfig("'eps' must lie in (0, 1), found \(v)", source: config.path) }
+            c.eps = Float(v)
+        }
+        return c
+    }
+
+    public static func resolve(tensors: [NamedTensor], config: ModelConfigFile?, numHeads: Int? = nil,
+                               headDim: Int = 128) throws -> WanDiTConfig {
+        try resolve(shapes: shapeMap(tensors), config: config, numHeads: numHeads, headDim: headDim)
     }
 
     /// `detect(shapes:)` over named tensors (model keys, prefix already stripped); a repeated
     /// name keeps its last tensor, as `WeightStore` does.
     public static func detect(tensors: [NamedTensor], headDim: Int = 128, numHeads: Int? = nil) throws -> WanDiTConfig {
-        try detect(shapes: Dictionary(tensors.map { ($0.name, $0.tensor.shape) }, uniquingKeysWith: { _, last in last }),
-                   headDim: headDim, numHeads: numHeads)
+        try detect(shapes: shapeMap(tensors), headDim: headDim, numHeads: numHeads)
     }
+}
 
-    /// Reads a diffusers-style `config.json` (official Wan repositories ship one beside the weights).
-    public static func fromConfigJSON(_ data: Data) throws -> WanDiTConfig {
-        guard let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ModelLoadError.unsupported("config.json is not a JSON object")
-        }
-        func int(_ k: String) throws -> Int {
-            guard let v = obj[k] as? Int else { throw ModelLoadError.unsupported("config.json lacks integer '\(k)'") }
-            return v
-        }
-        var c = WanDiTConfig(dim: try int("dim"), ffnDim: try int("ffn_dim"), numHeads: try int("num_heads"),
-                             numLayers: try int("num_layers"), inChannels: try int("in_dim"), outChannels: try int("out_dim"))
-        if let v = obj["text_dim"] as? Int { c.textDim = v }
-        if let v = obj["text_len"] as? Int { c.textLength = v }
-        if let v = obj["freq_dim"] as? Int { c.frequencyDim = v }
-        if let v = obj["eps"] as? Double { c.eps = Float(v) }
-        return c
-    }
+/// Name → shape; a repeated name keeps its last tensor, as `WeightStore` does.
+func shapeMap(_ tensors: [NamedTensor]) -> [String: [Int]] {
+    Dictionary(tensors.map { ($0.name, $0.tensor.shape) }, uniquingKeysWith: { _, last in last })
 }

@@ -56,21 +56,6 @@ public struct WanVAEConfig: Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         "Wan VAE dim \(dim), z \(zDim), mult \(dimMult), \(numResBlocks) res blocks, stride \(temporalStride)×\(spatialStride)×\(spatialStride)"
     }
-
-    /// Reads dim and z from the checkpoint's shapes (keys without any prefix).
-    public static func detect(shapes: [String: [Int]]) throws -> WanVAEConfig {
-        if let conv = shapes["decoder.conv1.weight"], conv.count == 5, let head = shapes["decoder.head.2.weight"], head.count == 5 {
-            return WanVAEConfig(dim: head[1], zDim: conv[1])
-        }
-        if let conv = shapes["encoder.conv1.weight"], conv.count == 5, let head = shapes["encoder.head.2.weight"], head.count == 5 {
-            return WanVAEConfig(dim: conv[0], zDim: head[0] / 2)
-        }
-        throw ModelLoadError.unsupported("not a Wan2.1 VAE checkpoint: no 'decoder.conv1.weight'/'decoder.head.2.weight' (or encoder.*) found")
-    }
-
-    public static func detect(tensors: [NamedTensor]) throws -> WanVAEConfig {
-        try detect(shapes: Dictionary(tensors.map { ($0.name, $0.tensor.shape) }, uniquingKeysWith: { a, _ in a }))
-    }
 }
 
 // MARK: - The checkpoint's key set

@@ -19,16 +19,16 @@ enum ComponentFactory {
         return ckpt
     }
 
-    /// `config`: the architecture when the file alone does not tell it (the demo's head count);
-    /// `attention`: overrides the flags' (the demo's block sizes).
+    /// `config`: what the weights cannot tell (the demo's head count), else a config.json in a
+    /// model folder; `attention`: overrides the flags' (the demo's block sizes).
     static func dit(path: String, flag: String, options: GenerationOptions, backend: any Backend,
-                    expected preset: WanDiTConfig?, config given: WanDiTConfig? = nil,
+                    expected preset: WanDiTConfig?, config given: ModelConfigFile? = nil,
                     attention: SelfAttentionKind? = nil, blockResidency: WeightResidency = .resident) throws -> DiTVelocityModel {
         let ckpt = try open(path, flag: flag, what: "Wan DiT checkpoint", kinds: [.wanDiT, .turboDiT])
         let tensors = ckpt.unprefixedTensors
-        var config = try WanDiTConfig.detect(tensors: tensors, numHeads: given?.numHeads)
+        var config = try WanDiTConfig.resolve(tensors: tensors, config: given ?? ModelConfigFile.find(for: path))
         let attention = attention ?? options.attention()
-        config.textLength = 512
+        config.textLength = UMT5PromptEncoder.textLength   // the prompt encoder pads to this
         if let preset, preset.dim != config.dim || preset.numLayers != config.numLayers || preset.inChannels != config.inChannels {
             logLine("note: \(path) holds a model of width \(config.dim), \(config.numLayers) layers, \(config.inChannels) input channels; --model named one of width \(preset.dim), \(preset.numLayers) layers: using the file's architecture")
         }
@@ -73,7 +73,7 @@ extension ComponentFactory {
                     statistics: (mean: [Double], std: [Double])? = nil) throws -> WanVAECodec {
         let ckpt = try open(options.vaePath, flag: "--vae_path", what: "Wan2.1 VAE", kinds: [.wanVAE])
         let tensors = ckpt.unprefixedTensors
-        var config = try WanVAEConfig.detect(tensors: tensors)
+        var config = try WanVAEConfig.resolve(tensors: tensors, config: ModelConfigFile.find(for: options.vaePath))
         if let statistics { (config.mean, config.std) = statistics }
         // On the CPU the VAE runs in fp32 (its checkpoint's type). On a GPU it runs as the reference
         // stack does there: bf16 weights and convolution operands, f32 accumulation and norms
@@ -105,7 +105,7 @@ final class UMT5PromptEncoder: PromptEncoder {
     }
 
     func encode(_ prompt: String) throws -> Tensor {
-        let tokens = try tokenizer.encodeWanPrompt(prompt, length: Self.textLength)   // Wan's cleaning, then ids
+        let tokens = try tokenizer.encode(PromptInput.cleaned(prompt), length: Self.textLength)   // Wan's cleaning, then ids
         if tokens.truncated {
             logLine("warning: the prompt is longer than \(Self.textLength) tokens; \(tokens.droppedPieces) token(s) at its end were cut")
         }
@@ -126,7 +126,7 @@ extension ComponentFactory {
         let tokenizer = try TokenizerLocation.load(options.tokenizerPath)
         let ckpt = try open(options.textEncoderPath, flag: "--text_encoder_path", what: "umT5 text encoder", kinds: [.umt5Encoder])
         let tensors = ckpt.unprefixedTensors
-        let config = try UMT5Config.detect(tensors: tensors)
+        let config = try UMT5Config.resolve(tensors: tensors, config: ModelConfigFile.find(for: options.textEncoderPath))
         guard config.vocabSize >= tokenizer.vocabSize else {
             throw GenerationCommandError("the tokenizer (\(tokenizer.vocabSize) pieces) does not fit the text encoder's \(config.vocabSize)-row embedding; check --tokenizer_path")
         }

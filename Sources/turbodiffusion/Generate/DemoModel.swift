@@ -5,10 +5,11 @@ import Pipeline
 /// The tiny models trained here (`models/demo`, see its README): `--model demo` runs them with the
 /// same code paths as the released checkpoints. `demo.json` carries what the released models
 /// hard-code: the DiT's head count, the VAE's latent statistics, the clip size and SLA blocks.
+/// Its "dit" object is the DiTs' config (T2V and I2V): the sizes it states must agree with the weights.
 struct DemoModel {
     static let defaultDirectory = "models/demo"
     let directory: String
-    let dit: WanDiTConfig           // T2V; I2V has 36 input channels
+    let dit: ModelConfigFile
     let vaeMean: [Double], vaeStd: [Double]
     let size: VideoSize
     let frames: Int
@@ -40,10 +41,8 @@ struct DemoModel {
             guard let v = o[k] as? [Double], v.count == 16 else { throw GenerationCommandError("\(file): '\(k)' must hold 16 numbers") }
             return v
         }
-        var config = WanDiTConfig(dim: try int(dit, "dim"), ffnDim: try int(dit, "ffn_dim"), numHeads: try int(dit, "num_heads"),
-                                  numLayers: try int(dit, "num_layers"), inChannels: 16, outChannels: 16,
-                                  textDim: try int(dit, "text_dim"))
-        if let f = dit["freq_dim"] as? Int { config.frequencyDim = f }
+        _ = try int(dit, "num_heads")   // the one thing the weights cannot tell
+        let config = try ModelConfigFile(data: data, path: "\(file) (\"dit\")", member: "dit")
         let size = (root["size"] as? [Int]) ?? [64, 64]
         guard size.count == 2 else { throw GenerationCommandError("\(file): 'size' must be [width, height]") }
         return DemoModel(directory: directory, dit: config, vaeMean: try doubles(vae, "latent_mean"), vaeStd: try doubles(vae, "latent_std"),

@@ -102,7 +102,7 @@ struct GenerationOptions: ParsableArguments {
 
     func validate() throws {
         if prompt == nil && !serve { throw ValidationError("give --prompt \"…\" (or --serve for an interactive session)") }
-        if let p = prompt, p.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("--prompt is empty") }
+        if let p = prompt, (try? PromptInput.cleaned(p)) == nil { throw ValidationError("--prompt: \(PromptInput.Empty())") }
         guard (1...4).contains(numSteps) else { throw ValidationError("--num_steps must be 1, 2, 3 or 4, got \(numSteps)") }
         guard numSamples >= 1 else { throw ValidationError("--num_samples must be at least 1, got \(numSamples)") }
         if let m = VideoGeometry.problem(frames: frames, size: VideoSize(width: 16, height: 16)) { throw ValidationError(m) }

@@ -29,8 +29,13 @@ struct GenerationRunner {
         let result = try VideoWriter.writeMP4(frames, to: path, options: writeOptions)
         for note in result.notes { logLine("note: \(note)") }
         if let dir = options.framesDir {
-            let written = try PNGEncoder.writeFrames(frames, toDirectory: dir)
-            logLine("wrote \(written.count) PNG frames to \(dir)")
+            do {
+                let written = try PNGEncoder.writeFrames(frames, toDirectory: dir)
+                logLine("wrote \(written.count) PNG frames to \(dir)")
+            } catch {
+                // The video is already in place: say so, so that the one error line does not read as a lost result.
+                throw GenerationCommandError("the video was saved to \(path), but the PNG frames were not (none were left in \(dir)): \(error)")
+            }
         }
         let writeTime = Date().timeIntervalSince(writeStart)
 

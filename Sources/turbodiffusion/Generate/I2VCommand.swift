@@ -58,8 +58,7 @@ struct I2VCommand: ParsableCommand {
             let low = lowNoisePath ?? demo?.i2v ?? ModelCatalog.i2vDefault(noise: "low", quantized: options.quantLinear)
             try ModelCatalog.requireFile(high, flag: "--high_noise_model_path", what: "high-noise DiT checkpoint")
             try ModelCatalog.requireFile(low, flag: "--low_noise_model_path", what: "low-noise DiT checkpoint")
-            var i2vConfig = demo?.dit
-            i2vConfig?.inChannels = 36
+            let i2vConfig = demo?.dit
             let models = MemoryPlanning.Models(ditPath: high, ditConfig: i2vConfig,
                                                attention: demo?.attention(options) ?? options.attention(), experts: 2)
             let generator = try GenerationCommand.makeGenerator(options: options, demo: demo, models: models) { backend in

@@ -28,7 +28,7 @@ final class InteractiveSession {
     private var input: () -> String?
 
     init(runner: GenerationRunner, imageToVideo: Bool, boundary: Double = 0.9, adaptiveResolution: Bool = false,
-         imagePath: String? = nil, input: @escaping () -> String? = { readLine(strippingNewline: true) }) {
+         imagePath: String? = nil, input: @escaping () -> String? = InteractiveSession.standardInputLine) {
         self.runner = runner
         self.imageToVideo = imageToVideo
         let o = runner.options
@@ -40,6 +40,15 @@ final class InteractiveSession {
                            adaptiveResolution: adaptiveResolution, image: imagePath)
         settings = initial
         self.input = input
+    }
+
+    /// A line of standard input, invalid UTF-8 replaced as Python replaces it (and said so).
+    static func standardInputLine() -> String? {
+        guard let line = PromptInput.readLine() else { return nil }
+        if line.replaced > 0 {
+            logLine("note: the line is not valid UTF-8: \(line.replaced) invalid byte sequence(s) read as U+FFFD")
+        }
+        return line.text
     }
 
     func say(_ s: String) {
@@ -174,6 +183,7 @@ final class InteractiveSession {
 
     func generate(_ prompt: String) {
         do {
+            _ = try PromptInput.cleaned(prompt)
             var size = settings.size ?? VideoGeometry.size(settings.resolution, settings.aspectRatio)
             var request = GenerationRequest(prompt: prompt)
             if imageToVideo {

@@ -14,7 +14,7 @@ enum MemoryPlanning {
     /// the architecture (the demo's head count).
     struct Models {
         var ditPath: String
-        var ditConfig: WanDiTConfig?
+        var ditConfig: ModelConfigFile?
         var attention: SelfAttentionKind
         var experts: Int
     }
@@ -42,9 +42,10 @@ enum MemoryPlanning {
 
     static func read(_ options: GenerationOptions, _ models: Models) throws -> (WanDiTConfig, UMT5Config, WanVAEConfig) {
         func tensors(_ path: String) throws -> [NamedTensor] { try Checkpoint.open(path: path).unprefixedTensors }
-        let dit = try models.ditConfig ?? WanDiTConfig.detect(tensors: tensors(models.ditPath))
-        return (dit, try UMT5Config.detect(tensors: tensors(options.textEncoderPath)),
-                try WanVAEConfig.detect(tensors: tensors(options.vaePath)))
+        func config(_ path: String) throws -> ModelConfigFile? { try ModelConfigFile.find(for: path) }
+        let dit = try WanDiTConfig.resolve(tensors: tensors(models.ditPath), config: models.ditConfig ?? config(models.ditPath))
+        return (dit, try UMT5Config.resolve(tensors: tensors(options.textEncoderPath), config: config(options.textEncoderPath)),
+                try WanVAEConfig.resolve(tensors: tensors(options.vaePath), config: config(options.vaePath)))
     }
 
     /// --max_vram when given (or what the device has, if less), else the device's free memory; both
