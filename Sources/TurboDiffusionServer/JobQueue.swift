@@ -180,8 +180,9 @@ public final class JobQueue: @unchecked Sendable {
 }
 
 /// Turns stage events into a job's overall progress. `fraction` is a weighted sum over the stages
-/// the task runs (the DiT's steps weigh most) and never decreases; `eta_s` extrapolates the elapsed
-/// time once a tenth is done.
+/// the task runs (the DiT's steps weigh most) and never decreases. `eta_s` comes from the last
+/// stage with steps: its seconds per unit of weight times the weight left; between such events it
+/// counts down; nil before the first step.
 struct ProgressTracker {
     static let weights: [GenerationStage: Double] = [
         .loadTextEncoder: 0.05, .encodeText: 0.05, .encodeImage: 0.05, .loadDiT: 0.1, .denoise: 0.55,
@@ -191,6 +192,7 @@ struct ProgressTracker {
     var finished = 0.0
     var best = 0.0
     var finishedStages: Set<String> = []
+    var estimate: (eta: Double, at: Date)?
 
     init(task: String) {
         total = Self.weights.values.reduce(0, +) - (task == "i2v" ? 0 : Self.weights[.encodeImage]!)
@@ -202,8 +204,13 @@ struct ProgressTracker {
             if finishedStages.insert(p.stage.rawValue).inserted { finished += w }
         }
         let partial = p.stageFinished || p.steps == 0 ? 0 : w * Double(p.step) / Double(p.steps)
-        best = max(best, min(0.99, (finished + partial) / total))
-        let eta: Double? = best >= 0.1 ? p.elapsed / best * (1 - best) : p.stageRemaining
+        let done = finished + partial
+        best = max(best, min(0.99, done / total))
+        if !p.stageFinished, p.steps > 0, p.step > 0, partial > 0 {
+            let secondsPerWeight = p.stageElapsed / partial
+            estimate = (secondsPerWeight * max(0, total - done), Date())
+        }
+        let eta = estimate.map { max(0, $0.eta - Date().timeIntervalSince($0.at)) }
         return JobProgress(stage: p.stage.rawValue, step: p.step, steps: p.steps, fraction: (best * 1000).rounded() / 1000,
                            etaSeconds: eta.map { ($0 * 10).rounded() / 10 })
     }

@@ -25,8 +25,11 @@ public struct WebUIConfiguration: Sendable {
         stateDirectory ?? (outputDirectory as NSString).appendingPathComponent(".webui")
     }
 
+    /// localhost, ::1 or an IPv4 address in 127.0.0.0/8.
     public static func isLoopback(_ host: String) -> Bool {
-        host == "127.0.0.1" || host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
 }
 
