@@ -10,7 +10,7 @@ body { margin: 0; background: var(--bg); color: var(--text);
   font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "PingFang SC", "Microsoft YaHei", sans-serif; }
 .top { display: flex; align-items: center; justify-content: space-between; gap: 1rem; padding: .8rem 1.4rem;
   border-bottom: 1px solid var(--line); background: #12161c; position: sticky; top: 0; z-index: 2; }
-.brand { font-weight: 700; font-size: 1.15rem; letter-spacing: .01em; }
+.brand { font-weight: 700; font-size: 1.15rem; letter-spacing: .01em; white-space: nowrap; }
 .brand .logo { display: inline-grid; place-items: center; width: 1.7rem; height: 1.7rem; border-radius: 8px; margin-right: .35rem;
   background: linear-gradient(135deg, var(--accent), var(--accent2)); font-size: .8rem; }
 .brand .sub { color: var(--muted); font-weight: 400; font-size: .9rem; margin-left: .4rem; }
@@ -31,14 +31,15 @@ input[type=range] { padding: 0; accent-color: var(--accent); }
 input[type=checkbox], input[type=radio] { width: auto; accent-color: var(--accent); }
 output { color: var(--text); font-weight: 600; }
 .row { display: grid; gap: .75rem; }
-.row.two { grid-template-columns: 1fr 1fr; }
+.row.two { grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
+.row.model-mode { grid-template-columns: minmax(0, 1fr) auto; }
 .row.three { grid-template-columns: repeat(3, 1fr); align-items: end; }
 .check { flex-direction: row; align-items: center; gap: .45rem; color: var(--text); padding-bottom: .55rem; }
 .checks { display: flex; flex-direction: column; }
 .checks .check { padding-bottom: .2rem; }
-fieldset.mode { border: 0; padding: 0; margin: 0; display: flex; flex-wrap: wrap; gap: .3rem; align-content: end; }
+fieldset.mode { border: 0; padding: 0; margin: 0; display: flex; flex-wrap: nowrap; gap: .3rem; align-content: end; }
 fieldset.mode legend { padding: 0 0 .3rem; }
-.seg { flex-direction: row; align-items: center; gap: .3rem; border: 1px solid var(--line); border-radius: 8px; padding: .45rem .6rem; cursor: pointer; color: var(--text); }
+.seg { white-space: nowrap; flex-direction: row; align-items: center; gap: .3rem; border: 1px solid var(--line); border-radius: 8px; padding: .45rem .6rem; cursor: pointer; color: var(--text); }
 .seg:has(input:checked) { border-color: var(--accent); background: color-mix(in srgb, var(--accent) 15%, transparent); }
 .seg input { display: none; }
 .note { margin: 0; font-size: .82rem; color: #f3c96b; background: #2a2414; border: 1px solid #4a3d1a; border-radius: 8px; padding: .5rem .6rem; white-space: pre-wrap; }
@@ -48,7 +49,7 @@ fieldset.mode legend { padding: 0 0 .3rem; }
 .drop img { max-width: 100%; max-height: 12rem; display: block; }
 .advanced summary { cursor: pointer; color: var(--muted); margin-bottom: .6rem; }
 .advanced[open] { display: flex; flex-direction: column; gap: .75rem; }
-button { font: inherit; cursor: pointer; border-radius: 8px; border: 1px solid var(--line); padding: .5rem .9rem; color: var(--text); background: #222833; }
+button { font: inherit; cursor: pointer; white-space: nowrap; border-radius: 8px; border: 1px solid var(--line); padding: .5rem .9rem; color: var(--text); background: #222833; }
 button:disabled { opacity: .55; cursor: progress; }
 button.primary { border: 0; padding: .75rem; font-weight: 700; font-size: 1rem; background: linear-gradient(135deg, var(--accent), var(--accent2)); }
 button.ghost { background: transparent; }
@@ -60,8 +61,8 @@ button.danger { color: var(--danger); }
 .muted { color: var(--muted); }
 .bar { height: 10px; background: #0f1318; border-radius: 999px; overflow: hidden; border: 1px solid var(--line); }
 #bar-fill { height: 100%; width: 0; background: linear-gradient(90deg, var(--accent), var(--accent2)); transition: width .25s ease; }
-.player { margin-top: .9rem; background: #0b0d11; border-radius: 10px; aspect-ratio: 16 / 9; display: grid; place-items: center; overflow: hidden; }
-.player video { width: 100%; height: 100%; object-fit: contain; background: #000; }
+.player { position: relative; margin-top: .9rem; background: #0b0d11; border-radius: 10px; aspect-ratio: 16 / 9; display: grid; place-items: center; overflow: hidden; }
+.player video { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain; background: #000; }
 .placeholder { color: var(--muted); }
 .job-actions { display: flex; justify-content: flex-end; margin-top: .5rem; min-height: 2.2rem; }
 h3 { margin: .4rem 0 .6rem; font-size: .95rem; }
@@ -87,6 +88,7 @@ h3 { margin: .4rem 0 .6rem; font-size: .95rem; }
 }
 @media (max-width: 480px) {
   .row.three { grid-template-columns: 1fr 1fr; }
+  .pill { display: none; }
   .top { padding: .6rem .8rem; }
 }
 """#

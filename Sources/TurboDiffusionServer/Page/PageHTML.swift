@@ -21,7 +21,7 @@ extension WebPage {
 </header>
 <main class="layout">
   <form id="form" class="card controls" novalidate>
-    <div class="row two">
+    <div class="row model-mode">
       <label><span data-i18n="model">Model</span>
         <select id="model" name="model"></select></label>
       <fieldset class="mode"><legend data-i18n="mode">Mode</legend>
@@ -82,7 +82,7 @@ extension WebPage {
   </form>
   <section class="card result">
     <div class="progress-head">
-      <span id="stage" data-i18n="idle">Idle</span>
+      <span id="stage">Idle</span>
       <span id="eta" class="muted"></span>
     </div>
     <div class="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100"><div id="bar-fill"></div></div>

@@ -17,7 +17,7 @@ const I18N = {
     ready: 'ready', busy: 'running {r} · queued {q}', queued: 'Queued', needImage: 'Choose an image for image-to-video.',
     uploading: 'Uploading…', uploaded: '{w}×{h} image', eta: 'ETA {s}', done: 'Done in {s}', failed: 'Failed', cancelled: 'Cancelled',
     noPrompt: 'Type a prompt.', offline: 'server unreachable', auto: 'auto',
-    stages: {}
+    stages: {}, statuses: {}
   },
   zh: {
     subtitle: '视频生成', restart: '重启', model: '模型', mode: '模式', t2v: '文生视频', i2v: '图生视频',
@@ -33,17 +33,19 @@ const I18N = {
     uploading: '上传中…', uploaded: '{w}×{h} 图片', eta: '预计剩余 {s}', done: '完成，用时 {s}', failed: '失败', cancelled: '已取消',
     noPrompt: '请输入提示词。', offline: '无法连接服务器', auto: '自动',
     stages: { 'queued': '排队中', 'load text encoder': '加载文本编码器', 'encode text': '编码提示词', 'encode image': '编码图片',
-      'load DiT': '加载 DiT', 'denoise': '去噪', 'load VAE': '加载 VAE', 'decode': '解码', 'write video': '写入视频', 'done': '完成' }
+      'load DiT': '加载 DiT', 'denoise': '去噪', 'load VAE': '加载 VAE', 'decode': '解码', 'write video': '写入视频', 'done': '完成' },
+    statuses: { queued: '排队', running: '运行中', succeeded: '成功', failed: '失败', cancelled: '已取消' }
   }
 };
 let lang = localStorage.getItem('td-lang') || ((navigator.language || '').startsWith('zh') ? 'zh' : 'en');
-let models = [], defaults = {}, upload = null, current = null, source = null, pollTimer = null;
+let models = [], defaults = {}, upload = null, current = null, source = null, pollTimer = null, shown = null;
 
 function t(key, vars) {
   let s = (I18N[lang] && I18N[lang][key]) || I18N.en[key] || key;
   for (const [k, v] of Object.entries(vars || {})) s = s.replace('{' + k + '}', v);
   return s;
 }
+function statusName(s) { return (I18N[lang].statuses && I18N[lang].statuses[s]) || s; }
 function stageName(s) { return (I18N[lang].stages && I18N[lang].stages[s]) || s; }
 function duration(s) { return s < 60 ? s.toFixed(1) + ' s' : Math.floor(s / 60) + ' min ' + String(Math.round(s % 60)).padStart(2, '0') + ' s'; }
 function task() { return document.querySelector('input[name=task]:checked').value; }
@@ -55,6 +57,7 @@ function applyLang() {
   $('lang').textContent = lang === 'zh' ? 'English' : '中文';
   $('resolution').options[0].textContent = t('auto');
   renderModels();
+  if (shown) setProgress(shown); else $('stage').textContent = t('idle');
   if (upload) $('drop-text').textContent = t('uploaded', { w: upload.width, h: upload.height });
 }
 
@@ -153,6 +156,7 @@ async function generate(event) {
 }
 
 function setProgress(job) {
+  shown = job;
   const p = job.progress || { stage: job.status, step: 0, steps: 0, fraction: 0 };
   const fill = $('bar-fill');
   let label = stageName(p.stage) + (p.steps ? ' ' + p.step + '/' + p.steps : '');
@@ -206,7 +210,7 @@ async function refreshJobs() {
       const li = document.createElement('li');
       const status = document.createElement('span');
       status.className = 'status ' + job.status;
-      status.textContent = job.status === 'running' && job.progress ? Math.round(job.progress.fraction * 100) + '%' : job.status;
+      status.textContent = job.status === 'running' && job.progress ? Math.round(job.progress.fraction * 100) + '%' : statusName(job.status);
       const prompt = document.createElement('span');
       prompt.className = 'prompt';
       prompt.textContent = job.request.task + ' · ' + job.request.model + ' · ' + job.request.seed + ' · ' + job.request.prompt;
@@ -332,7 +336,7 @@ async function chooseImage() {
 
 async function start() {
   applyLang();
-  $('lang').onclick = () => { lang = lang === 'zh' ? 'en' : 'zh'; localStorage.setItem('td-lang', lang); applyLang(); refreshJobs(); refreshGallery(); };
+  $('lang').onclick = () => { lang = lang === 'zh' ? 'en' : 'zh'; localStorage.setItem('td-lang', lang); applyLang(); refreshHealth(); refreshJobs(); refreshGallery(); };
   $('form').addEventListener('submit', generate);
   $('model').onchange = modelChanged;
   document.querySelectorAll('input[name=task]').forEach((r) => { r.onchange = renderModels; });
