@@ -95,7 +95,7 @@ enum OpenAPIDocument {
         "operationId": "jobEvents",
         "summary": "Server-sent events: 'progress' with the job while it waits or runs, then one 'done' with the final job; the stream then ends",
         "responses": {
-          "200": {"description": "Event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+          "200": {"description": "Event stream", "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/JobEvent"}}}},
           "400": {"$ref": "#/components/responses/Error"},
           "404": {"$ref": "#/components/responses/Error"}
         }
@@ -200,13 +200,18 @@ enum OpenAPIDocument {
         "type": "object", "required": ["id", "width", "height", "format"],
         "properties": {"id": {"type": "string"}, "width": {"type": "integer"}, "height": {"type": "integer"}, "format": {"type": "string", "enum": ["png", "jpeg"]}}
       },
+      "JobEvent": {
+        "type": "object", "required": ["event", "data"],
+        "description": "One server-sent event; data holds the Job as JSON",
+        "properties": {"event": {"type": "string", "enum": ["progress", "done"]}, "data": {"type": "string"}}
+      },
       "Created": {"type": "object", "required": ["id", "url"], "properties": {"id": {"type": "string"}, "url": {"type": "string"}}},
       "JobRequest": {
         "type": "object", "required": ["prompt"], "additionalProperties": false,
         "description": "Upstream's flag names. Fields left out take the model's defaults.",
         "properties": {
           "task": {"type": "string", "enum": ["t2v", "i2v"], "default": "t2v"},
-          "model": {"type": "string", "description": "An id from GET /models; default: the server's model for the task"},
+          "model": {"type": "string", "enum": ["Wan2.1-1.3B", "Wan2.1-14B", "Wan2.2-A14B", "demo"], "description": "An id from GET /models; default: the server's model for the task"},
           "prompt": {"type": "string", "minLength": 1, "maxLength": 4000},
           "num_steps": {"type": "integer", "minimum": 1, "maximum": 4, "default": 4},
           "seed": {"description": "An integer, or \"random\" (also when left out)", "oneOf": [{"type": "integer", "minimum": 0, "maximum": 9007199254740991}, {"type": "string", "enum": ["random"]}]},
@@ -222,7 +227,7 @@ enum OpenAPIDocument {
           "boundary": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.9, "description": "i2v only"},
           "adaptive_resolution": {"type": "boolean", "default": false, "description": "i2v only"},
           "num_samples": {"type": "integer", "minimum": 1, "maximum": 4, "default": 1},
-          "image": {"type": "string", "description": "i2v: an upload id (required unless the model is demo, which has a sample image)"}
+          "image": {"type": "string", "pattern": "^u[0-9a-f]{16}$", "description": "i2v: an upload id (required unless the model is demo, which has a sample image)"}
         }
       },
       "Progress": {

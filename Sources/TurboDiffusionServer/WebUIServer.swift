@@ -66,8 +66,10 @@ public final class WebUIServer: Sendable {
     public func run(onRunning: @escaping @Sendable (String) -> Void) async throws {
         queue.start()
         let router = Router(context: BasicRequestContext.self)
+        let table = routes()
         router.add(middleware: GuardMiddleware(token: configuration.token, loopbackOnly: Self.isLoopbackOnly(configuration)))
-        for route in routes() {
+        router.add(middleware: MethodMiddleware(routes: table.map { ($0.method, $0.path) }))
+        for route in table {
             router.on(RouterPath(stringLiteral: route.path), method: route.method, use: route.handler)
         }
         let config = configuration
@@ -152,5 +154,33 @@ struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
         var diff = UInt8(x.count == y.count ? 0 : 1)
         for i in 0 ..< max(x.count, y.count) { diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0) }
         return diff == 0
+    }
+}
+
+/// 405 with an Allow header (instead of the router's 404) for a known path asked with a method it
+/// does not serve.
+struct MethodMiddleware<Context: RequestContext>: RouterMiddleware {
+    let routes: [(method: HTTPRequest.Method, path: String)]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as HTTPResponseError where e.status == .notFound && !(e is APIError) {
+            let allowed = Self.allowed(routes, request.uri.path)
+            guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else { throw e }
+            let answer = APIError(.methodNotAllowed, "\(request.method.rawValue) is not served here; allowed: \(allowed.joined(separator: ", "))")
+            var response = try answer.response(from: request, context: context)
+            response.headers[.allow] = allowed.joined(separator: ", ")
+            return response
+        }
+    }
+
+    /// The methods of the routes whose pattern matches `path` (`:name` matches one segment).
+    static func allowed(_ routes: [(method: HTTPRequest.Method, path: String)], _ path: String) -> [String] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        return routes.filter { route in
+            let pattern = route.path.split(separator: "/", omittingEmptySubsequences: true)
+            return pattern.count == segments.count && zip(pattern, segments).allSatisfy { $0.hasPrefix(":") || $0 == $1 }
+        }.map(\.method.rawValue).sorted()
     }
 }

@@ -28,6 +28,14 @@ typealias BasicRequestContextAlias = BasicRequestContext
         #expect(served.count == 14)
     }
 
+    @Test func methodsAllowedOnAPath() throws {
+        let table = try routeTable().map { ($0.method, $0.path) }
+        #expect(MethodMiddleware<BasicRequestContext>.allowed(table, "/api/v1/jobs") == ["GET", "POST"])
+        #expect(MethodMiddleware<BasicRequestContext>.allowed(table, "/api/v1/jobs/0123456789abcdef") == ["DELETE", "GET"])
+        #expect(MethodMiddleware<BasicRequestContext>.allowed(table, "/api/v1/outputs/a.mp4/") == ["DELETE", "GET"])
+        #expect(MethodMiddleware<BasicRequestContext>.allowed(table, "/api/v1/nothing").isEmpty)
+    }
+
     @Test func theJobSchemaHasExactlyTheRequestFields() throws {
         let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: [String: Any]])
         let properties = try #require(schemas["JobRequest"]?["properties"] as? [String: Any])

@@ -127,6 +127,8 @@ import Testing
         #expect(try s.request("GET", "api/v1/jobs/xyz").errorField == "id")
         #expect(try s.request("GET", "api/v1/jobs/0123456789abcdef").status == 404)
         #expect(try s.request("GET", "api/v1/nothing").status == 404)
+        let put = try s.request("PUT", "api/v1/jobs", json: ["prompt": "a"])
+        #expect(put.status == 405 && put.headers["allow"] == "GET, POST")
         // The page, its assets and the OpenAPI document.
         let page = try s.request("GET", "")
         #expect(page.status == 200 && page.text.contains("/static/app.js") && (page.headers["content-security-policy"] ?? "").contains("default-src 'self'"))
