@@ -19,7 +19,7 @@ body { margin: 0; background: var(--bg); color: var(--text);
 .pill.busy { color: var(--accent); border-color: var(--accent); }
 .layout { display: grid; grid-template-columns: minmax(320px, 440px) 1fr; gap: 1rem; padding: 1rem 1.4rem; max-width: 1400px; margin: 0 auto; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: var(--radius); padding: 1rem 1.1rem; }
-.controls { grid-row: span 2; display: flex; flex-direction: column; gap: .75rem; align-self: start; }
+.controls { grid-row: span 3; display: flex; flex-direction: column; gap: .75rem; align-self: start; position: sticky; top: 4.5rem; }
 .gallery-card, .logs-card { grid-column: 2; }
 label { display: flex; flex-direction: column; gap: .3rem; font-size: .85rem; color: var(--muted); }
 label > span, legend { font-size: .85rem; color: var(--muted); }
@@ -73,16 +73,16 @@ h3 { margin: .4rem 0 .6rem; font-size: .95rem; }
 .status.running { color: var(--accent); } .status.succeeded { color: var(--ok); }
 .status.failed { color: var(--danger); } .status.cancelled { color: var(--muted); }
 .section-head { display: flex; justify-content: space-between; align-items: center; }
-.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: .8rem; }
+.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(210px, 1fr)); gap: .8rem; }
 .tile { background: #12161c; border: 1px solid var(--line); border-radius: 10px; overflow: hidden; display: flex; flex-direction: column; }
 .tile video { width: 100%; aspect-ratio: 16 / 9; object-fit: cover; background: #000; cursor: pointer; }
 .tile .meta { padding: .4rem .5rem; font-size: .75rem; color: var(--muted); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.tile .acts { display: flex; gap: .3rem; padding: 0 .5rem .5rem; }
+.tile .acts { display: flex; flex-wrap: wrap; gap: .3rem; padding: 0 .5rem .5rem; }
 .tile .acts a, .tile .acts button { font-size: .75rem; padding: .2rem .5rem; color: var(--text); text-decoration: none; border: 1px solid var(--line); border-radius: 6px; background: transparent; }
 .logs { margin: 0; max-height: 16rem; overflow: auto; font: 12px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; color: #c9d1dc; background: #0b0d11; border-radius: 8px; padding: .6rem .7rem; white-space: pre-wrap; word-break: break-all; }
 @media (max-width: 900px) {
   .layout { grid-template-columns: 1fr; padding: .7rem; }
-  .controls { grid-row: auto; }
+  .controls { grid-row: auto; position: static; }
   .gallery-card, .logs-card { grid-column: 1; }
   .brand .sub { display: none; }
 }
