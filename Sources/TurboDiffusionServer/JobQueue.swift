@@ -133,7 +133,16 @@ public final class JobQueue: @unchecked Sendable {
     }
 
     private func execute(_ id: String) {
-        guard let record = try? store.update(id, { $0.status = .running; $0.startedAt = Date(); $0.progress = JobProgress(stage: "queued") }) else { return }
+        let record: JobRecord
+        do {
+            guard let r = try store.update(id, { $0.status = .running; $0.startedAt = Date(); $0.progress = JobProgress(stage: "queued") }) else { return }
+            record = r
+        } catch {
+            // The record could not be saved (a full disk): end the job rather than leave it queued forever.
+            _ = try? finish(id, .failed, error: "\(error)")
+            log("job \(id) failed: \(error)")
+            return
+        }
         hub.publish(record)
         let request = record.request
         let name = Self.outputName(request, id: id)
