@@ -110,15 +110,18 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
     output_dir = tempfile.mkdtemp(prefix="webui-hostile-")
+    # schemathesis keeps a cache in its working folder; keep it out of the repository.
+    scratch = tempfile.mkdtemp(prefix="webui-schemathesis-")
     proc, url = start(args.binary, output_dir)
     client = Client(url)
     try:
         st = subprocess.run([sys.executable, "-m", "schemathesis.cli", "run", url + "api/v1/openapi.json", "--url", url + "api/v1",
                              "-n", str(args.examples), "--seed", str(args.seed), "--checks", "all",
                              "--exclude-checks", "positive_data_acceptance,use_after_free", "--request-timeout", "60"],
-                            capture_output=True, text=True, timeout=900)
+                            capture_output=True, text=True, timeout=900, cwd=scratch)
         print(st.stdout[-3000:])
         if st.returncode != 0:
+            print(st.stderr[-3000:])
             raise AssertionError("schemathesis reported failures")
         png = open("models/demo/sample_i2v.png", "rb").read()
         accepted, statuses = mixed(client, args.requests, random.Random(args.seed), png)
@@ -149,6 +152,7 @@ def main():
         proc.terminate()
         proc.wait(timeout=30)
         shutil.rmtree(output_dir, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
