@@ -10,4 +10,17 @@ struct TurboDiffusion: AsyncParsableCommand {
                       CompareCommand.self, CompareFramesCommand.self, SynthesizeCommand.self, ModelsCommand.self,
                       WebUICommand.self]
     )
+
+    /// `serve --http …` is an alias of `webui …`.
+    static func main() async {
+        await main(aliased(Array(CommandLine.arguments.dropFirst())))
+    }
+
+    static func aliased(_ arguments: [String]) -> [String] {
+        guard arguments.first == "serve", let i = arguments.firstIndex(of: "--http") else { return arguments }
+        var rest = arguments
+        rest.remove(at: i)
+        rest[0] = "webui"
+        return rest
+    }
 }

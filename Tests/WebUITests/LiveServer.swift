@@ -31,14 +31,14 @@ final class LiveServer {
     }()
 
     /// Starts the server and waits for the URL it prints; `outputDir` nil: a fresh temporary folder.
-    init(_ extra: [String] = [], outputDir: String? = nil) throws {
+    init(_ extra: [String] = [], outputDir: String? = nil, command: [String] = ["webui"]) throws {
         let dir = outputDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("webui-\(UUID().uuidString)").path
         self.outputDir = dir
         guard let binary = Self.binary else {
             throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "the turbodiffusion executable was not found next to the test bundle; build it first"])
         }
         process.executableURL = binary
-        process.arguments = ["webui", "--model", "demo", "--device", "cpu", "--port", "0", "--output_dir", dir] + extra
+        process.arguments = command + ["--model", "demo", "--device", "cpu", "--port", "0", "--output_dir", dir] + extra
         process.currentDirectoryURL = Self.repositoryRoot
         let out = Pipe()
         process.standardOutput = out

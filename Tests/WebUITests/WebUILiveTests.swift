@@ -189,6 +189,11 @@ import Testing
         #expect(try noAuth.request("GET", "api/v1/health").status == 200)
     }
 
+    @Test func serveHTTPIsAnAliasOfWebUI() throws {
+        let s = try LiveServer(command: ["serve", "--http"])
+        #expect(try s.request("GET", "api/v1/health").json["status"] as? String == "ok")
+    }
+
     @Test func aJobInterruptedByACrashIsFailedAtTheNextStart() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("webui-crash-\(UUID().uuidString)").path
         var id = ""
