@@ -17,6 +17,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The web UI's HTTP server (docs/webui.md). Default traits off: no swift-configuration.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
     ],
     targets: [
         // C declarations for the CUDA driver API, NVRTC and cuBLASLt, resolved with dlopen.
@@ -39,11 +41,15 @@ let package = Package(
         // Optimized in debug builds too: its parity tests encode thousands of strings.
         .target(name: "Tokenizer", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "Pipeline", dependencies: ["TensorCore", "Checkpoints", "Models", "Media"]),
+        // `turbodiffusion webui`: the HTTP API, the page, the job queue; generation is behind `JobExecutor`.
+        .target(name: "TurboDiffusionServer", dependencies: [
+            "Media", "Pipeline", .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         .executableTarget(
             name: "turbodiffusion",
             dependencies: [
                 "TensorCore", "BackendCPU", "BackendCUDA", "OpCatalogue", "Checkpoints", "Models", "Pipeline", "Tokenizer",
-                "Media",
+                "Media", "TurboDiffusionServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuTuning
@@ -59,6 +65,9 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models", "Pipeline"]),
         // CLITests read their fixtures by path (the program under test needs real files).
         .testTarget(name: "CLITests", dependencies: ["turbodiffusion", "BackendCUDA", "Checkpoints", "TensorCore", "Media", "Models"], exclude: ["Fixtures"]),
+        .testTarget(name: "TurboDiffusionServerTests", dependencies: ["TurboDiffusionServer", "Media"]),
+        // Live-server API tests: they start the built executable on an ephemeral loopback port.
+        .testTarget(name: "WebUITests", dependencies: ["turbodiffusion", "Media"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
     ]

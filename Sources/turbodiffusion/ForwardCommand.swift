@@ -100,6 +100,3 @@ struct ForwardDiT: ParsableCommand {
     }
 }
 
-func logLine(_ s: String) {
-    FileHandle.standardError.write(Data((s + "\n").utf8))
-}

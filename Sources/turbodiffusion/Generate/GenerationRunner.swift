@@ -10,8 +10,9 @@ struct GenerationRunner {
     /// "t2v" or "i2v", and the model name used in default file names.
     let task: String, modelName: String
 
+    /// `observer`, when given, sees every progress event (including the write stage) and can cancel.
     @discardableResult
-    func run(_ request: GenerationRequest, savePath: String?) throws -> String {
+    func run(_ request: GenerationRequest, savePath: String?, observer: ProgressHandler? = nil) throws -> String {
         let path = savePath ?? OutputNaming.defaultPath(task: task, seed: request.seed, model: modelName)
         guard path.lowercased().hasSuffix(".mp4") else {
             throw GenerationCommandError("--save_path must name an .mp4 file, got \(path)")
@@ -19,7 +20,12 @@ struct GenerationRunner {
         let printer = ProgressPrinter()
         ProgressPrinter.interrupted = false
         let start = Date()
-        let video = try generator.generate(request, progress: printer.handle)
+        let video = try generator.generate(request) { p in
+            let printed = printer.handle(p), observed = observer?(p) ?? .proceed
+            return printed == .cancel || observed == .cancel ? .cancel : .proceed
+        }
+        let writeStage = observer.map(ProgressReporter.init)
+        try writeStage?.begin(.write)
 
         let writeStart = Date()
         logLine(String(format: "[%6.1fs] write video…", Date().timeIntervalSince(start)))
@@ -38,6 +44,7 @@ struct GenerationRunner {
             }
         }
         let writeTime = Date().timeIntervalSince(writeStart)
+        try? writeStage?.end()
 
         let stages = (printer.stageTimes + [("write", writeTime)])
             .map { "\($0.0) \(ProgressPrinter.duration($0.1))" }.joined(separator: ", ")

@@ -50,37 +50,43 @@ struct I2VCommand: ParsableCommand {
 
     func run() throws {
         try GenerationCommand.guarded {
-            // The demo ships one I2V model that serves as both experts.
-            let demo = model == "demo" ? try DemoModel.load() : nil
-            let options = demo?.apply(to: self.options) ?? self.options
-            let imagePath = self.imagePath ?? demo?.sampleImage
-            let high = highNoisePath ?? demo?.i2v ?? ModelCatalog.i2vDefault(noise: "high", quantized: options.quantLinear)
-            let low = lowNoisePath ?? demo?.i2v ?? ModelCatalog.i2vDefault(noise: "low", quantized: options.quantLinear)
-            try ModelCatalog.requireFile(high, flag: "--high_noise_model_path", what: "high-noise DiT checkpoint")
-            try ModelCatalog.requireFile(low, flag: "--low_noise_model_path", what: "low-noise DiT checkpoint")
-            let i2vConfig = demo?.dit
-            let models = MemoryPlanning.Models(ditPath: high, ditConfig: i2vConfig,
-                                               attention: demo?.attention(options) ?? options.attention(), experts: 2)
-            let generator = try GenerationCommand.makeGenerator(options: options, demo: demo, models: models) { backend in
-                [("--high_noise_model_path", high), ("--low_noise_model_path", low)].map { flag, path in
-                    Component("DiT \(path)", resident: options.serve, planned: { plan in
-                        try ComponentFactory.dit(path: path, flag: flag, options: options, backend: backend,
-                                                 expected: demo == nil ? .wan22I2VA14B : nil, config: i2vConfig,
-                                                 attention: demo?.attention(options),
-                                                 blockResidency: plan?.dit == .streamed ? .streamed : .resident)
-                    })
-                }
-            }
-            let runner = GenerationRunner(generator: generator, options: options, task: "i2v", modelName: model)
-            if options.serve {
+            let runner = try makeRunner()
+            let imagePath = try self.imagePath ?? (model == "demo" ? DemoModel.load().sampleImage : nil)
+            if runner.options.serve {
                 try InteractiveSession(runner: runner, imageToVideo: true, boundary: boundary,
                                        adaptiveResolution: adaptiveResolution, imagePath: imagePath).run()
             } else {
                 let image = try ImageDecoder.decode(path: imagePath!)
-                print(try runner.run(Self.request(options, prompt: options.prompt!, image: image, boundary: boundary,
-                                            adaptive: adaptiveResolution), savePath: options.savePath))
+                print(try runner.run(Self.request(runner.options, prompt: runner.options.prompt!, image: image, boundary: boundary,
+                                                  adaptive: adaptiveResolution), savePath: runner.options.savePath))
             }
         }
+    }
+
+    /// The generator with both experts (models load on first use; resident with --serve) and its
+    /// runner, whose options have the demo's files and sizes filled in for `--model demo`.
+    func makeRunner(interruptible: Bool = true) throws -> GenerationRunner {
+        // The demo ships one I2V model that serves as both experts.
+        let demo = model == "demo" ? try DemoModel.load() : nil
+        let options = demo?.apply(to: self.options) ?? self.options
+        let high = highNoisePath ?? demo?.i2v ?? ModelCatalog.i2vDefault(noise: "high", quantized: options.quantLinear)
+        let low = lowNoisePath ?? demo?.i2v ?? ModelCatalog.i2vDefault(noise: "low", quantized: options.quantLinear)
+        try ModelCatalog.requireFile(high, flag: "--high_noise_model_path", what: "high-noise DiT checkpoint")
+        try ModelCatalog.requireFile(low, flag: "--low_noise_model_path", what: "low-noise DiT checkpoint")
+        let i2vConfig = demo?.dit
+        let models = MemoryPlanning.Models(ditPath: high, ditConfig: i2vConfig,
+                                           attention: demo?.attention(options) ?? options.attention(), experts: 2)
+        let generator = try GenerationCommand.makeGenerator(options: options, demo: demo, models: models, interruptible: interruptible) { backend in
+            [("--high_noise_model_path", high), ("--low_noise_model_path", low)].map { flag, path in
+                Component("DiT \(path)", resident: options.serve, planned: { plan in
+                    try ComponentFactory.dit(path: path, flag: flag, options: options, backend: backend,
+                                             expected: demo == nil ? .wan22I2VA14B : nil, config: i2vConfig,
+                                             attention: demo?.attention(options),
+                                             blockResidency: plan?.dit == .streamed ? .streamed : .resident)
+                })
+            }
+        }
+        return GenerationRunner(generator: generator, options: options, task: "i2v", modelName: model)
     }
 
     static func request(_ o: GenerationOptions, prompt: String, image: RGBImage, boundary: Double, adaptive: Bool) -> GenerationRequest {

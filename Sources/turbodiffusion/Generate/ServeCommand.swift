@@ -1,11 +1,15 @@
 import ArgumentParser
 
 /// `turbodiffusion serve t2v|i2v [flags]`: the interactive session, the same as `t2v --serve`.
+/// `serve --http [flags]` never reaches it: `TurboDiffusion.main` turns it into `webui [flags]`.
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Interactive session: models load once and stay resident; type prompts, /help for commands.",
-        discussion: "Takes every flag of the chosen command (see `turbodiffusion t2v --help`); --prompt is not needed."
+        discussion: """
+            Takes every flag of the chosen command (see `turbodiffusion t2v --help`); --prompt is not needed. \
+            `serve --http [flags]` is `webui [flags]`: the web UI and HTTP API.
+            """
     )
 
     @Argument(help: "t2v or i2v.")

@@ -35,48 +35,59 @@ struct T2VCommand: ParsableCommand {
 
     func run() throws {
         try GenerationCommand.guarded {
-            let m = ModelCatalog.T2VModel(rawValue: model)!
-            let demo = m == .demo ? try DemoModel.load() : nil
-            let options = demo?.apply(to: self.options) ?? self.options
-            let dit = ditPath ?? demo.map { options.quantLinear ? $0.t2vQuantized : $0.t2v }
-                ?? ModelCatalog.ditDefault(m, quantized: options.quantLinear)
-            let flag = ditPath == nil ? "--dit_path (or --model)" : "--dit_path"
-            try ModelCatalog.requireFile(dit, flag: flag, what: "DiT checkpoint")
-            let preset: WanDiTConfig? = switch m {
-            case .wan21_1_3B: .wan21T2V1_3B
-            case .wan21_14B: .wan21T2V14B
-            case .demo: nil
-            }
-            let models = MemoryPlanning.Models(ditPath: dit, ditConfig: demo?.dit,
-                                               attention: demo?.attention(options) ?? options.attention(), experts: 1)
-            let session = try GenerationCommand.makeGenerator(options: options, demo: demo, models: models) { backend in
-                [Component("DiT", resident: options.serve, planned: { plan in
-                    try ComponentFactory.dit(path: dit, flag: flag, options: options, backend: backend, expected: preset,
-                                             config: demo?.dit, attention: demo?.attention(options),
-                                             blockResidency: plan?.dit == .streamed ? .streamed : .resident)
-                })]
-            }
-            let runner = GenerationRunner(generator: session, options: options, task: "t2v", modelName: model)
+            let runner = try makeRunner()
+            let options = runner.options
             if options.serve {
                 try InteractiveSession(runner: runner, imageToVideo: false).run()
             } else {
-                print(try runner.run(GenerationCommand.request(options, prompt: options.prompt!, defaultSigma: 80,
-                                                         size: options.size(defaultResolution: .p480)),
-                               savePath: options.savePath))
+                print(try runner.run(Self.request(options, prompt: options.prompt!), savePath: options.savePath))
             }
         }
+    }
+
+    /// The generator (models load on first use; resident with --serve) and its runner, whose
+    /// options have the demo's files and sizes filled in for `--model demo`.
+    func makeRunner(interruptible: Bool = true) throws -> GenerationRunner {
+        let m = ModelCatalog.T2VModel(rawValue: model)!
+        let demo = m == .demo ? try DemoModel.load() : nil
+        let options = demo?.apply(to: self.options) ?? self.options
+        let dit = ditPath ?? demo.map { options.quantLinear ? $0.t2vQuantized : $0.t2v }
+            ?? ModelCatalog.ditDefault(m, quantized: options.quantLinear)
+        let flag = ditPath == nil ? "--dit_path (or --model)" : "--dit_path"
+        try ModelCatalog.requireFile(dit, flag: flag, what: "DiT checkpoint")
+        let preset: WanDiTConfig? = switch m {
+        case .wan21_1_3B: .wan21T2V1_3B
+        case .wan21_14B: .wan21T2V14B
+        case .demo: nil
+        }
+        let models = MemoryPlanning.Models(ditPath: dit, ditConfig: demo?.dit,
+                                           attention: demo?.attention(options) ?? options.attention(), experts: 1)
+        let session = try GenerationCommand.makeGenerator(options: options, demo: demo, models: models, interruptible: interruptible) { backend in
+            [Component("DiT", resident: options.serve, planned: { plan in
+                try ComponentFactory.dit(path: dit, flag: flag, options: options, backend: backend, expected: preset,
+                                         config: demo?.dit, attention: demo?.attention(options),
+                                         blockResidency: plan?.dit == .streamed ? .streamed : .resident)
+            })]
+        }
+        return GenerationRunner(generator: session, options: options, task: "t2v", modelName: model)
+    }
+
+    /// The request of `options` (demo defaults already applied).
+    static func request(_ options: GenerationOptions, prompt: String) -> GenerationRequest {
+        GenerationCommand.request(options, prompt: prompt, defaultSigma: 80, size: options.size(defaultResolution: .p480))
     }
 }
 
 /// Pieces shared by t2v and i2v.
 enum GenerationCommand {
     /// Checks the shared files, then builds a generator whose components load on first use.
-    static func makeGenerator(options: GenerationOptions, demo: DemoModel? = nil, models: MemoryPlanning.Models,
+    /// `interruptible`: Ctrl-C / SIGTERM stop the generation (the web UI handles signals itself).
+    static func makeGenerator(options: GenerationOptions, demo: DemoModel? = nil, models: MemoryPlanning.Models, interruptible: Bool = true,
                               experts: (any TensorCore.Backend) throws -> [Component<any VelocityModel>]) throws -> VideoGenerator {
         try ModelCatalog.requireFile(options.vaePath, flag: "--vae_path", what: "Wan2.1 VAE")
         try ModelCatalog.requireFile(options.textEncoderPath, flag: "--text_encoder_path", what: "umT5-XXL text encoder")
         _ = try ComponentFactory.tokenizerLocation(options)
-        ProgressPrinter.installInterruptHandler()
+        if interruptible { ProgressPrinter.installInterruptHandler() }
         let placement = try options.placement()
         let generator = VideoGenerator(
             textEncoder: Component("text encoder", resident: options.serve, planned: { plan in

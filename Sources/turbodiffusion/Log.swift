@@ -1,0 +1,11 @@
+import Foundation
+
+/// Receives every log line as well as stderr (`webui` keeps the recent ones for its log panel).
+/// Set once, before any work starts.
+nonisolated(unsafe) var logObserver: ((String) -> Void)?
+
+/// One line of progress or diagnostics on stderr.
+func logLine(_ s: String) {
+    FileHandle.standardError.write(Data((s + "\n").utf8))
+    logObserver?(s)
+}
