@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,15 +21,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-
-def start_server(binary, output_dir):
-    proc = subprocess.Popen([binary, "webui", "--model", "demo", "--device", "cpu", "--port", "0", "--output_dir", output_dir],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http://127.0.0.1:"):
-        proc.kill()
-        sys.exit(f"the server printed no URL (got {url!r})")
-    return proc, url
+from live_server import start_server
 
 
 def make_driver(width, height):

@@ -22,16 +22,7 @@ import sys
 import tempfile
 import time
 
-
-def start(binary, output_dir):
-    proc = subprocess.Popen([binary, "webui", "--model", "demo", "--device", "cpu", "--port", "0", "--output_dir", output_dir,
-                             "--queue_size", "8", "--max_upload_mb", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http://127.0.0.1:"):
-        proc.kill()
-        sys.exit(f"the server printed no URL (got {url!r})")
-    return proc, url
+from live_server import start_server
 
 
 class Client:
@@ -112,7 +103,7 @@ def main():
     output_dir = tempfile.mkdtemp(prefix="webui-hostile-")
     # schemathesis keeps a cache in its working folder; keep it out of the repository.
     scratch = tempfile.mkdtemp(prefix="webui-schemathesis-")
-    proc, url = start(args.binary, output_dir)
+    proc, url = start_server(args.binary, output_dir, "--queue_size", "8", "--max_upload_mb", "1")
     client = Client(url)
     try:
         st = subprocess.run([sys.executable, "-m", "schemathesis.cli", "run", url + "api/v1/openapi.json", "--url", url + "api/v1",
