@@ -41,9 +41,7 @@ extension CUDABackend {
         let n = x.count
         guard n > 0 else { return out }
         if target == x.dtype {
-            if x.isContiguous || Self.pitchedRows(x, out) != nil {
-                try copyElements(x, into: out, "contiguous")
-            } else {
+            if try !copyWithDriver(x, into: out, "contiguous") {
                 let (grid, block) = elementwiseGrid(n)
                 try launch(.elementwise, "td_gather", grid: grid, block: block, [
                     .pointer(try address(out)), .pointer(try deviceBuffer(x, "contiguous").address),

@@ -39,36 +39,40 @@ extension CUDABackend {
     /// dst ← src element for element (same shape and dtype; dst a view of a buffer of this backend).
     func copyElements(_ src: Tensor, into dst: Tensor, _ op: String) throws {
         precondition(src.shape == dst.shape && src.dtype == dst.dtype)
-        let n = src.count
-        guard n > 0 else { return }
+        guard src.count > 0, try !copyWithDriver(src, into: dst, op) else { return }
         let from = try deviceBuffer(src, op), to = try deviceBuffer(dst, op)
-        if src.isContiguous && dst.isContiguous {
-            try driver.check(driver.api.cuMemcpyDtoDAsync(try address(dst), try address(src), src.byteCount, stream),
-                             "cuMemcpyDtoDAsync")
-            return
-        }
-        if let rows = Self.pitchedRows(src, dst) {
-            // Rows of contiguous elements at a fixed pitch on both sides (concat slices, frame ranges):
-            // the driver's 2-D copy runs near the copy bandwidth; td_copy_strided decodes every element.
-            let size = src.dtype.byteSize
-            var copy = CCUDA_MEMCPY2D()
-            copy.srcMemoryType = Int32(CCU_MEMORYTYPE_DEVICE)
-            copy.srcDevice = try address(src)
-            copy.srcPitch = rows.sourcePitch * size
-            copy.dstMemoryType = Int32(CCU_MEMORYTYPE_DEVICE)
-            copy.dstDevice = try address(dst)
-            copy.dstPitch = rows.destinationPitch * size
-            copy.WidthInBytes = rows.length * size
-            copy.Height = rows.count
-            try driver.check(driver.api.cuMemcpy2DAsync(&copy, stream), "cuMemcpy2DAsync")
-            return
-        }
-        let (grid, block) = elementwiseGrid(n)
+        let (grid, block) = elementwiseGrid(src.count)
         try launch(.layout, "td_copy_strided", grid: grid, block: block, [
             .pointer(to.address), .strided(try StridedArgument(dst)),
             .pointer(from.address), .strided(try StridedArgument(src)),
-            .int32(Int32(src.dtype.byteSize)), .int64(Int64(n)),
+            .int32(Int32(src.dtype.byteSize)), .int64(Int64(src.count)),
         ])
+    }
+
+    /// dst ← src with one driver copy when both views are dense (a linear copy) or pitched rows (a
+    /// 2-D copy, near the copy bandwidth; a kernel would decode every element's index). Returns false,
+    /// copying nothing, for other layouts. Same shape and dtype, count > 0.
+    func copyWithDriver(_ src: Tensor, into dst: Tensor, _ op: String) throws -> Bool {
+        _ = try deviceBuffer(src, op)
+        _ = try deviceBuffer(dst, op)
+        if src.isContiguous && dst.isContiguous {
+            try driver.check(driver.api.cuMemcpyDtoDAsync(try address(dst), try address(src), src.byteCount, stream),
+                             "cuMemcpyDtoDAsync")
+            return true
+        }
+        guard let rows = Self.pitchedRows(src, dst) else { return false }
+        let size = src.dtype.byteSize
+        var copy = CCUDA_MEMCPY2D()
+        copy.srcMemoryType = Int32(CCU_MEMORYTYPE_DEVICE)
+        copy.srcDevice = try address(src)
+        copy.srcPitch = rows.sourcePitch * size
+        copy.dstMemoryType = Int32(CCU_MEMORYTYPE_DEVICE)
+        copy.dstDevice = try address(dst)
+        copy.dstPitch = rows.destinationPitch * size
+        copy.WidthInBytes = rows.length * size
+        copy.Height = rows.count
+        try driver.check(driver.api.cuMemcpy2DAsync(&copy, stream), "cuMemcpy2DAsync")
+        return true
     }
 
     /// When both views are `count` rows of `length` contiguous elements, each at a fixed pitch

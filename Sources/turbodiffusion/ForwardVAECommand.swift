@@ -91,10 +91,14 @@ struct VAEOptions: ParsableArguments {
 
     var streaming: VAEStreaming { wholeClip ? .wholeClip : .reference }
 
-    /// The device backend, wrapped in a `ProfilingBackend` with `--profile`.
+    /// The device backend, wrapped with `--profile` in a `ProfilingBackend` that records nothing
+    /// until the pass sets `recording` (loading is not profiled).
     func makeBackend() throws -> any Backend {
         let backend = try device.makeBackend()
-        return profile ? ProfilingBackend(backend) : backend
+        guard profile else { return backend }
+        let profiler = ProfilingBackend(backend)
+        profiler.recording = false
+        return profiler
     }
 
     /// With `--profile`: the per-op table of the pass that took `seconds`.
@@ -200,7 +204,6 @@ struct ForwardVAEDecode: ParsableCommand {
     func run() throws {
         do {
             let backend = try options.makeBackend()
-            (backend as? ProfilingBackend)?.recording = false
             let vae = try options.load(.decoder, backend: backend)
             let z = try Checkpoint.open(path: options.inputs).tensor("z")
             let tiling = try options.tiling(decode: true, config: vae.config, frames: z.shape.count == 4 ? z.shape[1] : 0,
@@ -232,7 +235,6 @@ struct ForwardVAEEncode: ParsableCommand {
     func run() throws {
         do {
             let backend = try options.makeBackend()
-            (backend as? ProfilingBackend)?.recording = false
             let vae = try options.load(.encoder, backend: backend)
             let video = try Checkpoint.open(path: options.inputs).tensor("video")
             let s = vae.config.spatialStride
