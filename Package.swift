@@ -62,7 +62,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "PipelineTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models", "Pipeline"]),
+        .testTarget(name: "PipelineTests", dependencies: ["TensorCore", "BackendCPU", "Checkpoints", "Models", "Pipeline", "Media"]),
         // CLITests read their fixtures by path (the program under test needs real files).
         .testTarget(name: "CLITests", dependencies: ["turbodiffusion", "BackendCUDA", "Checkpoints", "TensorCore", "Media", "Models"], exclude: ["Fixtures"]),
         .testTarget(name: "TurboDiffusionServerTests", dependencies: ["TurboDiffusionServer", "Media"]),

@@ -4,6 +4,11 @@ import Glibc
 #endif
 
 extension CPUBackend: VAEBackend {
+    public func videoBytes(_ video: Tensor) throws -> Tensor {
+        try requireHost(video, "videoBytes")
+        return try VideoBytes.convert(video)
+    }
+
     public func l2NormSiLU(_ x: Tensor, gamma: Tensor, bias: Tensor?, eps: Float, outputType: DType) throws -> Tensor {
         try requireHost(x, "l2NormSiLU")
         guard x.rank >= 1, x.dtype.isFloatingPoint, outputType.isFloatingPoint else {

@@ -186,6 +186,26 @@ extension CUDABackend: VAEBackend {
         return out
     }
 
+    // MARK: Frames
+
+    public func videoBytes(_ video: Tensor) throws -> Tensor {
+        _ = try deviceBuffer(video, "videoBytes")
+        try activate()
+        guard video.rank == 4, video.shape[0] == 3, video.dtype.isFloatingPoint else {
+            throw TensorError.invalidArgument("videoBytes needs a float video [3, F, H, W], got \(video.dtype)\(video.shape)")
+        }
+        let code = try floatCode(video.dtype, "videoBytes")
+        let out = try empty([video.shape[1], video.shape[2], video.shape[3], 3], dtype: .u8)
+        let plane = video.count / 3
+        guard plane > 0 else { return out }
+        let src = video.isContiguous ? video : try contiguous(video)
+        let (grid, block) = elementwiseGrid(plane)
+        try launch(.conv, "td_video_bytes", grid: grid, block: block, [
+            .pointer(try address(out)), .pointer(try address(src)), .int32(code), .int64(Int64(plane)),
+        ])
+        return out
+    }
+
     /// A per-channel parameter (C elements, shaped [C], [C,1,1,1], [1,C]…) as a dense f32 vector on
     /// this device; the shape rule is the CPU backend's.
     private func channelVector(_ t: Tensor, count: Int, _ what: String) throws -> Tensor {

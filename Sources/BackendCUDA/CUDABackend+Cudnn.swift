@@ -5,9 +5,14 @@ import TensorCore
 /// How `CUDABackend` computes conv3d and conv2d.
 public enum ConvolutionEngine: String, Sendable, CaseIterable {
     /// The default: bf16/f16 convolutions with a spatial or temporal extent run as an implicit GEMM
-    /// on tensor cores (`td_conv_igemm_*`, Kernels/implicit_conv.cu, sm_80+); f32 or mixed operand
-    /// types, 1×1×1 kernels and older GPUs run im2col + cuBLASLt.
+    /// on tensor cores: on Hopper (compute capability 9.0) with ≥ 96 output channels the wgmma
+    /// kernel (`td_conv_wgmma_*`, Kernels/hopper_conv.cu), otherwise the mma.sync kernel
+    /// (`td_conv_igemm_*`, Kernels/implicit_conv.cu, sm_80+); f32 or mixed operand types, 1×1×1
+    /// kernels and older GPUs run im2col + cuBLASLt.
     case implicit
+    /// As `implicit` but never the wgmma kernel: the mma.sync kernel on every sm_80+ GPU (so the
+    /// op catalogue checks it on Hopper too).
+    case implicitMMA = "implicit-mma"
     /// im2col + cuBLASLt for every convolution (the composition the implicit kernel is tested against).
     case im2col
     /// cuDNN 9 when libcudnn.so.9 loads (a shape cuDNN refuses — not supported, bad parameter, no
@@ -36,7 +41,7 @@ final class ConvolutionState: @unchecked Sendable {
 
     init(engine: ConvolutionEngine) {
         switch engine {
-        case .implicit, .im2col:
+        case .implicit, .implicitMMA, .im2col:
             (cudnn, reason) = (nil, "cuDNN not used: the backend was opened with the \(engine.rawValue) convolution engine")
         case .cudnn:
             switch CudnnLibrary.shared {

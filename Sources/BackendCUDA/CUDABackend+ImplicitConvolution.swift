@@ -1,11 +1,12 @@
 import CCUDA
 import TensorCore
 
-/// conv3d as an implicit GEMM on tensor cores (Kernels/implicit_conv.cu), the default engine for
-/// bf16/f16 convolutions with a kernel larger than 1×1×1. Three launches per call:
+/// conv3d as an implicit GEMM on tensor cores (Kernels/implicit_conv.cu, Kernels/hopper_conv.cu),
+/// the default engine for bf16/f16 convolutions with a kernel larger than 1×1×1. Three launches per call:
 ///   td_conv_channels_last  x (any strided view) → [N, T, H, W, Cp], channels zero padded to Cp
 ///   td_conv_pack_weight    weight → [O, taps, Cp]
-///   td_conv_igemm_<t>      out[n, o, p] = Σ wp[o, tap, c] · xcl[n, p + tap, c] + bias[o], fp32 sums,
+///   td_conv_wgmma_<t>_n<N> (Hopper, ≥ 96 output channels) or td_conv_igemm_<t>_m<MT>:
+///                          out[n, o, p] = Σ wp[o, tap, c] · xcl[n, p + tap, c] + bias[o], fp32 sums,
 ///                          one rounding to the output type
 /// The two copies cost about (1 + Cp/C) passes over x (im2col writes taps × x). The result equals the
 /// im2col path's up to the order of the fp32 sums (the op catalogue checks both on the GPU).
@@ -15,6 +16,32 @@ extension CUDABackend {
     /// Positions per thread block, threads, pipeline stages × 32-channel K steps per stage
     /// (CG_STAGES, CG_KSUB of the kernel source: keep them equal) and the bytes of one tile row.
     static let implicitTile = (positions: 128, threads: 256, stages: 3, stepsPerStage: 2, rowBytes: 64)
+    /// The wgmma kernel: positions per block, threads (two consumer warpgroups and a producer),
+    /// CW_STAGES × CW_KSUB of the kernel source (keep them equal), and its channel tiles.
+    static let hopperConvolutionTile = (positions: 128, threads: 384, stages: 4, stepsPerStage: 2, channelTiles: [96, 128, 192])
+
+    /// The wgmma kernel's channel tile for `channels` output channels: the one that pads least, ties
+    /// to the larger (96 → 96, 192 → 192, 384 → 2 × 192, 100 → 128, 768 → 4 × 192).
+    static func hopperChannelTile(_ channels: Int) -> Int {
+        hopperConvolutionTile.channelTiles.min { a, b in
+            let (pa, pb) = ((channels + a - 1) / a * a, (channels + b - 1) / b * b)
+            return pa != pb ? pa < pb : a > b
+        }!
+    }
+
+    /// Dynamic shared memory of the wgmma kernel with channel tile `n` (CW_PIPE_BYTES + alignment + barriers).
+    static func hopperConvolutionSharedBytes(_ n: Int) -> Int {
+        let tile = hopperConvolutionTile
+        let pipeline = tile.stages * tile.stepsPerStage * (tile.positions + n) * 64
+        return 1024 + max(pipeline, n * (tile.positions + 4) * 4) + 16 * tile.stages
+    }
+
+    /// The wgmma kernel's channel tile for this convolution, or nil for the mma.sync kernel.
+    func hopperTile(outChannels: Int) -> Int? {
+        guard convolutionEngine == .implicit, computeCapability == (9, 0), outChannels >= 96 else { return nil }
+        let n = Self.hopperChannelTile(outChannels)
+        return Self.hopperConvolutionSharedBytes(n) <= maxSharedMemoryPerBlock ? n : nil
+    }
 
     /// Output-channel tile of the kernel: 32·mt rows, mt ∈ 1…4, the one that pads `channels` least
     /// (ties to the larger tile): 96 → 96, 192 → 2 × 96, 384 → 3 × 128, 3 → 32.
@@ -27,7 +54,7 @@ extension CUDABackend {
 
     /// Whether `implicitConv3d` takes this convolution (else im2col).
     func implicitConvolutionApplies(x: Tensor, weight: Tensor, geometry g: ConvolutionGeometry, pointwiseDense: Bool) -> Bool {
-        guard convolutionEngine == .implicit, computeCapability.major >= 8, !pointwiseDense,
+        guard convolutionEngine == .implicit || convolutionEngine == .implicitMMA, computeCapability.major >= 8, !pointwiseDense,
               x.dtype == weight.dtype, x.dtype == .bf16 || x.dtype == .f16 else { return false }
         let cp = (g.inChannels + Self.implicitChannelBlock - 1) / Self.implicitChannelBlock * Self.implicitChannelBlock
         let spatial = g.input.reduce(1, *)
@@ -57,20 +84,29 @@ extension CUDABackend {
             .int64(Int64(x.strides[3])), .int64(Int64(x.strides[4])),
             .int32(Int32(g.inChannels)), .int32(Int32(cp)), .int32(Int32(t)), .int32(Int32(h)), .int32(Int32(w)),
         ])
-        let (grid, threads) = elementwiseGrid(g.outChannels * taps * cp)
-        try launch(.implicitConv, "td_conv_pack_weight", grid: grid, block: threads, [
+        let packing = elementwiseGrid(g.outChannels * taps * cp)
+        try launch(.implicitConv, "td_conv_pack_weight", grid: packing.0, block: packing.1, [
             .pointer(try address(wp)), .pointer(wBuffer.address), .int64(Int64(weight.offset)),
             .int64(Int64(weight.strides[0])), .int64(Int64(weight.strides[1])), .int64(Int64(weight.strides[2])),
             .int64(Int64(weight.strides[3])), .int64(Int64(weight.strides[4])),
             .int32(Int32(g.outChannels)), .int32(Int32(g.inChannels)), .int32(Int32(cp)),
             .int32(Int32(kt)), .int32(Int32(kh)), .int32(Int32(kw)),
         ])
-        let tile = Self.implicitTile
-        let mt = Self.implicitChannelTiles(g.outChannels), rows = 32 * mt
-        let kernel = "td_conv_igemm_\(x.dtype == .bf16 ? "bf16" : "f16")_m\(mt)"
-        try launch(.implicitConv, kernel,
-                   grid: ((g.plane + tile.positions - 1) / tile.positions, (g.outChannels + rows - 1) / rows, g.batch),
-                   block: (tile.threads, 1, 1), sharedBytes: tile.stages * tile.stepsPerStage * (rows + tile.positions) * tile.rowBytes, [
+        let type = x.dtype == .bf16 ? "bf16" : "f16"
+        let family: KernelFamily, kernel: String, grid: (Int, Int, Int), threads: Int, sharedBytes: Int
+        if let n = hopperTile(outChannels: g.outChannels) {
+            let tile = Self.hopperConvolutionTile
+            (family, kernel) = (.hopperConv, "td_conv_wgmma_\(type)_n\(n)")
+            grid = ((g.plane + tile.positions - 1) / tile.positions, (g.outChannels + n - 1) / n, g.batch)
+            (threads, sharedBytes) = (tile.threads, Self.hopperConvolutionSharedBytes(n))
+        } else {
+            let tile = Self.implicitTile
+            let mt = Self.implicitChannelTiles(g.outChannels), rows = 32 * mt
+            (family, kernel) = (.implicitConv, "td_conv_igemm_\(type)_m\(mt)")
+            grid = ((g.plane + tile.positions - 1) / tile.positions, (g.outChannels + rows - 1) / rows, g.batch)
+            (threads, sharedBytes) = (tile.threads, tile.stages * tile.stepsPerStage * (rows + tile.positions) * tile.rowBytes)
+        }
+        try launch(family, kernel, grid: grid, block: (threads, 1, 1), sharedBytes: sharedBytes, [
             .pointer(try address(out)), .int32(try floatCode(out.dtype, "conv3d")), .pointer(try address(xcl)), .pointer(try address(wp)),
             .pointer(bias), .int32(Int32(g.outChannels)), .int32(Int32(cp)), .int32(Int32(t)), .int32(Int32(h)), .int32(Int32(w)),
             .int32(Int32(kt)), .int32(Int32(kh)), .int32(Int32(kw)),

@@ -28,6 +28,8 @@ struct KernelFamily: Sendable {
     static let quantizedMatmul = KernelFamily("quantized_matmul", KernelSources.quantizedMatmul)
     static let conv = KernelFamily("conv", KernelSources.conv)
     static let implicitConv = KernelFamily("implicit_conv", primitives(of: KernelSources.flashAttention), KernelSources.implicitConv)
+    static let hopperConv = KernelFamily("hopper_conv", primitives(of: KernelSources.flashAttention),
+                                         primitives(of: KernelSources.hopperAttention), KernelSources.hopperConv)
 
     /// A kernel file up to its "// ---- end primitives" line: its device helpers without its kernels,
     /// for families that share them (the whole file when it has no such line).
@@ -38,7 +40,7 @@ struct KernelFamily: Sendable {
     /// Every family, for tests that compile them all.
     static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .flashAttention, .hopperAttention, .layout, .norms, .modulation,
                                        .sparseAttention, .slaLinear, .sageAttention, .quantizedMatmul, .conv,
-                                       .implicitConv]
+                                       .implicitConv, .hopperConv]
 }
 
 /// Loaded modules and their functions, compiled on first use.

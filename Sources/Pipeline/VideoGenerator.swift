@@ -110,11 +110,13 @@ public final class VideoGenerator {
         var frames = [[UInt8]](repeating: [UInt8](repeating: 0, count: w * r.samples * h * 3), count: r.frames)
         for k in 0..<r.samples {
             let z = try codec.backend.upload(Tensor.host(Array(latents[(k * perSample)..<((k + 1) * perSample)]), shape: latentShape))
-            let video = try codec.backend.toHost(codec.decode(z, tiling: plan?.decodeTiling))   // [3, F, H, W]
+            let video = try codec.decode(z, tiling: plan?.decodeTiling)   // [3, F, H, W]
             guard video.shape == [3, r.frames, h, w] else {
                 throw PipelineError.incompatible("the VAE decoded \(video.shape), expected [3, \(r.frames), \(h), \(w)]")
             }
-            Self.place(try video.floats(), sample: k, of: r.samples, into: &frames, width: w, height: h)
+            // Converted to bytes where it was decoded: a quarter of the f32 video crosses to the host.
+            let bytes = try codec.backend.toHost(codec.backend.videoBytes(video))   // [F, H, W, 3] u8
+            try Self.place(bytes, sample: k, of: r.samples, into: &frames, width: w, height: h)
             try reporter.step(k + 1, of: r.samples)
         }
         try reporter.end()
@@ -205,19 +207,15 @@ public final class VideoGenerator {
         return try Tensor.host(mask + latent.floats(), shape: [4 + latentShape[0], t, lh, lw])
     }
 
-    /// Decoded sample k ([3, F, H, W] in [-1, 1]) into its column of the tiled RGB8 frames, as
-    /// upstream saves: u8 = ⌊((clamp(x) + 1)/2)·255 + 0.5⌋.
-    static func place(_ v: [Float], sample k: Int, of n: Int, into frames: inout [[UInt8]], width w: Int, height h: Int) {
-        let f = frames.count, plane = f * h * w
-        for t in 0..<f {
-            frames[t].withUnsafeMutableBufferPointer { out in
-                for y in 0..<h {
-                    for x in 0..<w {
-                        let dst = (y * w * n + k * w + x) * 3
-                        for c in 0..<3 {
-                            let s = (min(max(v[c * plane + (t * h + y) * w + x], -1), 1) + 1) / 2
-                            out[dst + c] = UInt8(s * 255 + 0.5)
-                        }
+    /// Copies one sample's frames ([F, H, W, 3] u8 on the host) into its column of the side-by-side
+    /// frames (sample k of n occupies columns k·w ..< (k+1)·w).
+    static func place(_ bytes: Tensor, sample k: Int, of n: Int, into frames: inout [[UInt8]], width w: Int, height h: Int) throws {
+        try bytes.withUnsafeBytes { src in
+            for t in 0..<frames.count {
+                frames[t].withUnsafeMutableBytes { out in
+                    for y in 0..<h {
+                        let from = ((t * h + y) * w) * 3, to = (y * w * n + k * w) * 3
+                        out.baseAddress!.advanced(by: to).copyMemory(from: src.baseAddress!.advanced(by: from), byteCount: w * 3)
                     }
                 }
             }

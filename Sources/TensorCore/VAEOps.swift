@@ -9,6 +9,41 @@ public protocol VAEBackend {
 
     /// `Backend.conv3d` with the result in `outputType` (x and weight may be bf16; f32 accumulation).
     func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding], outputType: DType) throws -> Tensor
+
+    /// A decoded video as frame bytes: [3, F, H, W] float in [−1, 1] → [F, H, W, 3] u8, each
+    /// value `VideoBytes.byte(v)`, on this backend (a quarter of the float video's bytes to read back).
+    func videoBytes(_ video: Tensor) throws -> Tensor
+}
+
+/// The VAE's output range [−1, 1] as 8-bit RGB.
+public enum VideoBytes {
+    /// UInt8((clamp(v, −1, 1) + 1) / 2 · 255 + 0.5), truncated; every operation rounded to f32 on its
+    /// own (no fused multiply-add, which a GPU kernel must not contract either); NaN → 0.
+    @inline(__always)
+    public static func byte(_ v: Float) -> UInt8 {
+        if v.isNaN { return 0 }
+        let c: Float = v < -1 ? -1 : (v > 1 ? 1 : v)
+        let s = (c + 1) / 2
+        return UInt8(s * 255 + 0.5)
+    }
+
+    /// `byte` over a host video [3, F, H, W] (any float type, any strides) into a host [F, H, W, 3] u8 tensor.
+    public static func convert(_ video: Tensor) throws -> Tensor {
+        guard video.rank == 4, video.shape[0] == 3, video.dtype.isFloatingPoint else {
+            throw TensorError.invalidArgument("videoBytes needs a float video [3, F, H, W], got \(video.dtype)\(video.shape)")
+        }
+        let (f, h, w) = (video.shape[1], video.shape[2], video.shape[3])
+        let values = try video.floats()   // [3, F, H, W] row-major
+        let out = try Tensor.hostEmpty([f, h, w, 3], dtype: .u8)
+        let o = try out.hostBuffer().base.assumingMemoryBound(to: UInt8.self)
+        let plane = f * h * w
+        values.withUnsafeBufferPointer { v in
+            for i in 0..<plane {
+                for c in 0..<3 { o[3 * i + c] = byte(v[c * plane + i]) }
+            }
+        }
+        return out
+    }
 }
 
 extension Backend {
@@ -17,6 +52,11 @@ extension Backend {
         let x32 = x.dtype == .f32 ? x : try contiguous(x, dtype: .f32)
         let y = try unary(.silu, l2Norm(x32, dim: 0, gamma: gamma, bias: bias, eps: eps))
         return outputType == .f32 ? y : try contiguous(y, dtype: outputType)
+    }
+
+    public func videoBytes(_ video: Tensor) throws -> Tensor {
+        if let v = self as? any VAEBackend { return try v.videoBytes(video) }
+        return try VideoBytes.convert(toHost(video))
     }
 
     public func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding], outputType: DType) throws -> Tensor {

@@ -21,7 +21,7 @@ struct BenchConv: ParsableCommand {
         """
     )
 
-    enum Engine: String, ExpressibleByArgument, CaseIterable { case implicit, cudnn, im2col, both }
+    enum Engine: String, ExpressibleByArgument, CaseIterable { case implicit, implicitMMA = "implicit-mma", cudnn, im2col, both }
 
     @Option(help: "cpu, or cuda (auto is cuda here: the engines are what this compares).")
     var device: DeviceChoice = .cpu
@@ -123,6 +123,7 @@ struct BenchConv: ParsableCommand {
     private func runCUDA(h: Int, w: Int) throws {
         let engines: [ConvolutionEngine] = switch engine {
         case .implicit: [.implicit]
+        case .implicitMMA: [.implicitMMA]
         case .cudnn: [.cudnn]
         case .im2col: [.im2col]
         case .both: [.implicit, .im2col]

@@ -30,7 +30,7 @@ struct TestBackendCommand: ParsableCommand {
     var seed: UInt64 = 1
 
     @Option(name: .customLong("conv-engine"),
-            help: "CUDA convolution engine: implicit (the default), im2col or cudnn; with implicit or cudnn the convolution cases run again on im2col.")
+            help: "CUDA convolution engine: implicit (the default), implicit-mma, im2col or cudnn; the convolution cases run again on im2col, and with implicit on Hopper also on implicit-mma.")
     var convEngine: String = "implicit"
 
     @Flag(help: "List the ops and case counts, run nothing.")
@@ -67,7 +67,7 @@ struct TestBackendCommand: ParsableCommand {
         case .cpu: backend = CPUBackend()
         case .cuda, .auto:
             guard let engine = ConvolutionEngine(rawValue: convEngine) else {
-                throw ValidationError("--conv-engine must be implicit, im2col or cudnn, got '\(convEngine)'")
+                throw ValidationError("--conv-engine must be one of \(ConvolutionEngine.allCases.map(\.rawValue).joined(separator: ", ")), got '\(convEngine)'")
             }
             do { backend = try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256, convolutionEngine: engine) } catch {
                 throw ValidationError("\(error)")
@@ -87,12 +87,18 @@ struct TestBackendCommand: ParsableCommand {
             let runs = gpu.convolutionRuns
             print("convolutions: \(runs.cudnn) on cuDNN, \(runs.implicit) as implicit GEMM, \(runs.im2col) on im2col")
             for why in gpu.cudnnRefusals { print("  cuDNN refused: \(why)") }
-            let im2col: CUDABackend
-            do { im2col = try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256, convolutionEngine: .im2col) } catch {
-                throw ValidationError("\(error)")
+            // On Hopper the implicit engine runs the wgmma kernel where it applies: the mma.sync kernel
+            // it replaces there is checked as its own engine.
+            var others: [ConvolutionEngine] = [.im2col]
+            if gpu.convolutionEngine == .implicit, gpu.computeCapability == (9, 0) { others.insert(.implicitMMA, at: 0) }
+            for other in others {
+                let again: CUDABackend
+                do { again = try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256, convolutionEngine: other) } catch {
+                    throw ValidationError("\(error)")
+                }
+                print("again on the \(other.rawValue) engine: \(convolutionCases.count) convolution cases")
+                run(convolutionCases, on: again, label: " [\(other.rawValue)]", counts: &counts, unsupportedOps: &unsupportedOps)
             }
-            print("again on the im2col engine: \(convolutionCases.count) convolution cases")
-            run(convolutionCases, on: im2col, label: " [im2col]", counts: &counts, unsupportedOps: &unsupportedOps)
         }
         let seconds = Date().timeIntervalSince(started)
         print(String(format: "\(counts.passed) passed, \(counts.failed) failed, \(counts.unsupported) not supported (%.1f s)", seconds))

@@ -87,3 +87,23 @@ extern "C" __global__ void td_l2norm_silu(void* out, int out_dt, const void* x, 
         }
     }
 }
+
+// [3, F, H, W] float video (dense, x_dt) → [F, H, W, 3] u8: VideoBytes.byte of TensorCore, operation
+// by operation (the __f*_rn intrinsics keep the compiler from contracting s·255 + 0.5 into an FMA,
+// which would round differently from the CPU). One thread per pixel; reads of each channel plane
+// are consecutive across a warp. Grid-stride over plane = F·H·W.
+extern "C" __global__ void td_video_bytes(unsigned char* out, const void* x, int x_dt, i64 plane) {
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < plane; i += (i64)gridDim.x * blockDim.x) {
+#pragma unroll
+        for (int c = 0; c < 3; ++c) {
+            const float v = load_float(x, (i64)c * plane + i, x_dt);
+            unsigned char b = 0;
+            if (v == v) {
+                const float clamped = v < -1.0f ? -1.0f : (v > 1.0f ? 1.0f : v);
+                const float s = __fdiv_rn(__fadd_rn(clamped, 1.0f), 2.0f);
+                b = (unsigned char)(int)__fadd_rn(__fmul_rn(s, 255.0f), 0.5f);
+            }
+            out[3 * i + c] = b;
+        }
+    }
+}

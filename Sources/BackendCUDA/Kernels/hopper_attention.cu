@@ -124,20 +124,6 @@ __device__ __forceinline__ u32 fa3_pack(float lo, float hi) {
     return r;
 }
 
-// Barriers (8 bytes each, after the tiles): full_k[s], full_v[s] (count FA3_PRODUCERS: each
-// producer thread arrives after its own copies landed and a proxy fence), empty[s] (count 256: every
-// consumer thread once its P·V of the tile finished).
-// Stages and producer threads are overridable for experiments (bench_attention.py); the engine
-// compiles the defaults.
-#ifndef FA3_STAGES
-#define FA3_STAGES 3
-#endif
-#ifndef FA3_PRODUCERS
-#define FA3_PRODUCERS 128
-#endif
-#define FA3_THREADS (256 + FA3_PRODUCERS)
-#define FA3_SMEM_BYTES ((1 + 2 * FA3_STAGES) * FA3_TILE_BYTES + 1024 + 3 * 8 * FA3_STAGES)
-
 __device__ __forceinline__ void fa3_mbar_init(u32 bar, u32 count) {
 #ifdef FA3_ENABLED
     asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
@@ -161,6 +147,22 @@ __device__ __forceinline__ void fa3_mbar_wait(u32 bar, u32 parity) {
     } while (!done);
 #endif
 }
+
+// ---- end primitives (hopper_conv.cu uses everything above)
+
+// Barriers (8 bytes each, after the tiles): full_k[s], full_v[s] (count FA3_PRODUCERS: each
+// producer thread arrives after its own copies landed and a proxy fence), empty[s] (count 256: every
+// consumer thread once its P·V of the tile finished).
+// Stages and producer threads are overridable for experiments (bench_attention.py); the engine
+// compiles the defaults.
+#ifndef FA3_STAGES
+#define FA3_STAGES 3
+#endif
+#ifndef FA3_PRODUCERS
+#define FA3_PRODUCERS 128
+#endif
+#define FA3_THREADS (256 + FA3_PRODUCERS)
+#define FA3_SMEM_BYTES ((1 + 2 * FA3_STAGES) * FA3_TILE_BYTES + 1024 + 3 * 8 * FA3_STAGES)
 
 // Rows [r0, r0 + ROWS) into a swizzled tile whose column blocks are `block` bytes apart, by
 // THREADS threads (this one is `tid`); rows at or past `end` zero filled.

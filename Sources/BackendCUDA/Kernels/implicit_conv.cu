@@ -92,7 +92,12 @@ __device__ __forceinline__ void cg_conv_body(void* out, int out_dt, const u16* x
                 const int z = bz[j] + dt, y = by[j] + dh, x = bx[j] + dw;
                 const bool inside = real && b_valid[j] && z >= 0 && z < T && y >= 0 && y < H && x >= 0 && x < W;
                 const u16* b_src = x_batch + (((i64)z * H + y) * W + x) * Cp + c0;
+#if defined(CG_INPUT_CA)
+                asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;" ::"r"(b_tile + cg_swizzle(r, load_chunk)),
+                             "l"(inside ? b_src : xcl), "r"(inside ? 16u : 0u) : "memory");
+#else
                 fa2_cp_async16(b_tile + cg_swizzle(r, load_chunk), inside ? b_src : xcl, inside ? 16u : 0u);
+#endif
             }
         }
     };

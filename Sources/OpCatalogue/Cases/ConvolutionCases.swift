@@ -9,7 +9,7 @@ import TensorCore
 /// (TF32, exact on them), mixed operands (f32 FMA), materialized asymmetric padding, and
 /// operands off a 16-byte boundary.
 enum ConvolutionCases {
-    static var all: [OpCase] { conv3d + conv2d + l2NormSiLU }
+    static var all: [OpCase] { conv3d + conv2d + l2NormSiLU + videoBytes }
 
     /// The causal padding of a 3×3×3 CausalConv3d: two frames in front, one pixel around.
     static let causal = [Padding(2, 0), Padding(1, 1), Padding(1, 1)]
@@ -108,6 +108,15 @@ enum ConvolutionCases {
                                 padding: causal, dtype: .bf16))
         cases.append(conv3dCase("1×3×3 pad 1 [1,8,2,5,6] → 256 + bias → f32", x: [1, 8, 2, 5, 6], o: 256, kernel: [1, 3, 3],
                                 padding: [.none, Padding(1, 1), Padding(1, 1)], dtype: .f16, outputType: .f32))
+        // The Hopper (wgmma) kernel's channel tiles with tails: 100 → one 128 tile (f16, spatial
+        // stride 2, a position tail), 200 → two 128 tiles (72 rows unused), 384 → two 192 tiles.
+        cases.append(conv3dCase("3×3×3 stride (1,2,2) pad 1 [1,24,3,17,19] → 100 + bias", x: [1, 24, 3, 17, 19], o: 100,
+                                kernel: [3, 3, 3], stride: [1, 2, 2], padding: [Padding(1, 1), Padding(1, 1), Padding(1, 1)],
+                                dtype: .f16))
+        cases.append(conv3dCase("3×1×1 causal [1,48,3,9,10] → 200 + bias → f32", x: [1, 48, 3, 9, 10], o: 200, kernel: [3, 1, 1],
+                                padding: [Padding(2, 0), .none, .none], dtype: .bf16, outputType: .f32))
+        cases.append(conv3dCase("3×3×3 cached [1,64,4,5,6] → 384 no bias", x: [1, 64, 4, 5, 6], o: 384, kernel: [3, 3, 3],
+                                padding: [.none, Padding(1, 1), Padding(1, 1)], bias: false, dtype: .bf16))
         return cases
     }
 
@@ -128,6 +137,28 @@ enum ConvolutionCases {
     }
 
     /// l2NormSiLU against the protocol's fallback: SiLU(l2Norm(x in f32)), one rounding.
+    /// The decoded video as bytes, exactly (bound 0): values beyond [−1, 1] clamp, a permuted view,
+    /// a bf16 video, and a NaN (→ 0).
+    static var videoBytes: [OpCase] {
+        var cases: [OpCase] = []
+        for dt in [DType.f32, .bf16] {
+            cases.append(OpCase(op: "videoBytes", variant: "[3,5,7,9] in ±1.3 → [5,7,9,3] u8", dtype: dt, bound: 0,
+                                inputs: { r in [try r.tensor([3, 5, 7, 9], dt, -1.3...1.3)] },
+                                run: { b, t in try b.videoBytes(t[0]) }))
+        }
+        cases.append(OpCase(op: "videoBytes", variant: "permuted [4,3,6,10] → [4,6,10,3] u8", dtype: .f32, bound: 0,
+                            inputs: { r in [try r.tensor([4, 3, 6, 10], .f32, -1.1...1.1)] },
+                            run: { b, t in try b.videoBytes(t[0].permuted([1, 0, 2, 3])) }))
+        cases.append(OpCase(op: "videoBytes", variant: "a NaN among [3,2,3,4]", dtype: .f32, bound: 0,
+                            inputs: { r in
+                                var v = try r.tensor([3, 2, 3, 4], .f32).floats()
+                                v[5] = .nan
+                                return [try Tensor.host(v, shape: [3, 2, 3, 4])]
+                            },
+                            run: { b, t in try b.videoBytes(t[0]) }))
+        return cases
+    }
+
     static var l2NormSiLU: [OpCase] {
         var cases: [OpCase] = []
         let composed: @Sendable (any Backend, Tensor, Tensor, Tensor?, DType) throws -> Tensor = { b, x, gamma, bias, out in
