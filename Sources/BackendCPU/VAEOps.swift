@@ -4,6 +4,11 @@ import Glibc
 #endif
 
 extension CPUBackend: VAEBackend {
+    public func conv3d(concatenating parts: [Tensor], weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding],
+                       outputType: DType) throws -> Tensor {
+        try concatenatedConv3d(parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
+    }
+
     public func videoBytes(_ video: Tensor) throws -> Tensor {
         try requireHost(video, "videoBytes")
         return try VideoBytes.convert(video)

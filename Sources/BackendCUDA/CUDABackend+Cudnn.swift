@@ -5,7 +5,7 @@ import TensorCore
 /// How `CUDABackend` computes conv3d and conv2d.
 public enum ConvolutionEngine: String, Sendable, CaseIterable {
     /// The default: bf16/f16 convolutions with a spatial or temporal extent run as an implicit GEMM
-    /// on tensor cores: on Hopper (compute capability 9.0) with ≥ 96 output channels the wgmma
+    /// on tensor cores: on Hopper (compute capability 9.0) with ≥ 192 output channels the wgmma
     /// kernel (`td_conv_wgmma_*`, Kernels/hopper_conv.cu), otherwise the mma.sync kernel
     /// (`td_conv_igemm_*`, Kernels/implicit_conv.cu, sm_80+); f32 or mixed operand types, 1×1×1
     /// kernels and older GPUs run im2col + cuBLASLt.

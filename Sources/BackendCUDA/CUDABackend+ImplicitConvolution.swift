@@ -20,6 +20,9 @@ extension CUDABackend {
     /// CW_STAGES × CW_KSUB of the kernel source (keep them equal), and its channel tiles.
     static let hopperConvolutionTile = (positions: 128, threads: 384, stages: 4, stepsPerStage: 2, channelTiles: [96, 128, 192])
 
+    /// Fewest output channels the wgmma kernel takes.
+    static let hopperMinimumChannels = 192
+
     /// The wgmma kernel's channel tile for `channels` output channels: the one that pads least, ties
     /// to the larger (96 → 96, 192 → 192, 384 → 2 × 192, 100 → 128, 768 → 4 × 192).
     static func hopperChannelTile(_ channels: Int) -> Int {
@@ -38,7 +41,9 @@ extension CUDABackend {
 
     /// The wgmma kernel's channel tile for this convolution, or nil for the mma.sync kernel.
     func hopperTile(outChannels: Int) -> Int? {
-        guard convolutionEngine == .implicit, computeCapability == (9, 0), outChannels >= 96 else { return nil }
+        // Below 192 output channels the mma.sync kernel was as fast or faster on an H200
+        // (scripts/cuda/bench_conv.py: 96 → 96 at 480×832, 6.2 ms against 7.3 ms).
+        guard convolutionEngine == .implicit, computeCapability == (9, 0), outChannels >= Self.hopperMinimumChannels else { return nil }
         let n = Self.hopperChannelTile(outChannels)
         return Self.hopperConvolutionSharedBytes(n) <= maxSharedMemoryPerBlock ? n : nil
     }
@@ -54,8 +59,13 @@ extension CUDABackend {
 
     /// Whether `implicitConv3d` takes this convolution (else im2col).
     func implicitConvolutionApplies(x: Tensor, weight: Tensor, geometry g: ConvolutionGeometry, pointwiseDense: Bool) -> Bool {
+        implicitConvolutionApplies(dtype: x.dtype, weight: weight, geometry: g, pointwiseDense: pointwiseDense)
+    }
+
+    /// Whether `implicitConv3d` takes a convolution of `dtype` operands.
+    func implicitConvolutionApplies(dtype: DType, weight: Tensor, geometry g: ConvolutionGeometry, pointwiseDense: Bool) -> Bool {
         guard convolutionEngine == .implicit || convolutionEngine == .implicitMMA, computeCapability.major >= 8, !pointwiseDense,
-              x.dtype == weight.dtype, x.dtype == .bf16 || x.dtype == .f16 else { return false }
+              dtype == weight.dtype, dtype == .bf16 || dtype == .f16 else { return false }
         let cp = (g.inChannels + Self.implicitChannelBlock - 1) / Self.implicitChannelBlock * Self.implicitChannelBlock
         let spatial = g.input.reduce(1, *)
         // Kernel arguments are 32-bit except positions; the copies' element counts must fit i64 trivially.
@@ -64,26 +74,39 @@ extension CUDABackend {
             && spatial > 0 && (g.plane + Self.implicitTile.positions - 1) / Self.implicitTile.positions <= Int(Int32.max)
     }
 
-    /// Writes conv3d(x, weight) + bias into `out` ([N, O, T', H', W'] dense, any float type).
-    /// `bias` is a dense f32 [O] address or 0. Geometry, dtypes and sizes are checked by the caller
-    /// (`implicitConvolutionApplies`).
-    func implicitConv3d(_ x: Tensor, weight: Tensor, bias: UInt64, geometry g: ConvolutionGeometry, stride: [Int], padding: [Padding],
+    /// Writes conv3d(x, weight) + bias into `out` ([N, O, T', H', W'] dense, any float type), x being
+    /// the concatenation of `parts` along time: each part is copied into its frames of the
+    /// channels-last operand, so the concatenation itself is never made. `bias` is a dense f32 [O]
+    /// address or 0. Geometry (of the whole input), dtypes and sizes are checked by the caller
+    /// (`implicitConvolutionApplies`); the parts agree on every dimension but time.
+    func implicitConv3d(_ parts: [Tensor], weight: Tensor, bias: UInt64, geometry g: ConvolutionGeometry, stride: [Int], padding: [Padding],
                         out: Tensor) throws {
+        let x = parts[0]
         let block = Self.implicitChannelBlock
         let cp = (g.inChannels + block - 1) / block * block
         let (t, h, w) = (g.input[0], g.input[1], g.input[2]), (kt, kh, kw) = (g.kernel[0], g.kernel[1], g.kernel[2])
         let taps = kt * kh * kw
         let xcl = try empty([g.batch, t, h, w, cp], dtype: x.dtype)
         let wp = try empty([g.outChannels, taps, cp], dtype: x.dtype)
-        let spatial = t * h * w
-        let xBuffer = try deviceBuffer(x, "conv3d"), wBuffer = try deviceBuffer(weight, "conv3d weight")
-        try launch(.implicitConv, "td_conv_channels_last",
-                   grid: (max(1, min((spatial * cp / 8 + 255) / 256, multiprocessorCount * 16)), g.batch, 1), block: (256, 1, 1), [
-            .pointer(try address(xcl)), .pointer(xBuffer.address), .int64(Int64(x.offset)),
-            .int64(Int64(x.strides[0])), .int64(Int64(x.strides[1])), .int64(Int64(x.strides[2])),
-            .int64(Int64(x.strides[3])), .int64(Int64(x.strides[4])),
-            .int32(Int32(g.inChannels)), .int32(Int32(cp)), .int32(Int32(t)), .int32(Int32(h)), .int32(Int32(w)),
-        ])
+        let frameElements = h * w * cp
+        var firstFrame = 0
+        for part in parts {
+            let (partFrames, spatial) = (part.shape[2], part.shape[2] * h * w)
+            let partBuffer = try deviceBuffer(part, "conv3d")
+            // One launch per batch item: its frames of xcl start at (n·T + firstFrame)·H·W·Cp.
+            for n in 0..<g.batch where spatial > 0 {
+                try launch(.implicitConv, "td_conv_channels_last",
+                           grid: (max(1, min((spatial * cp / 8 + 255) / 256, multiprocessorCount * 16)), 1, 1), block: (256, 1, 1), [
+                    .pointer(try address(xcl) + UInt64(((n * t + firstFrame) * frameElements) * x.dtype.byteSize)),
+                    .pointer(partBuffer.address), .int64(Int64(part.offset + n * part.strides[0])),
+                    .int64(0), .int64(Int64(part.strides[1])), .int64(Int64(part.strides[2])),
+                    .int64(Int64(part.strides[3])), .int64(Int64(part.strides[4])),
+                    .int32(Int32(g.inChannels)), .int32(Int32(cp)), .int32(Int32(partFrames)), .int32(Int32(h)), .int32(Int32(w)),
+                ])
+            }
+            firstFrame += partFrames
+        }
+        let wBuffer = try deviceBuffer(weight, "conv3d weight")
         let packing = elementwiseGrid(g.outChannels * taps * cp)
         try launch(.implicitConv, "td_conv_pack_weight", grid: packing.0, block: packing.1, [
             .pointer(try address(wp)), .pointer(wBuffer.address), .int64(Int64(weight.offset)),

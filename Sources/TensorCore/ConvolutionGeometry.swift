@@ -8,17 +8,23 @@ public struct ConvolutionGeometry: Sendable {
     public private(set) var output: [Int] = []
 
     public init(x: Tensor, weight: Tensor, stride: [Int], padding: [Padding]) throws {
-        guard x.rank == 5, weight.rank == 5, stride.count == 3, padding.count == 3, stride.allSatisfy({ $0 >= 1 }),
+        try self.init(xShape: x.shape, weight: weight, stride: stride, padding: padding)
+    }
+
+    /// The geometry for an input of shape `xShape` (an input given in parts, such as frames to be
+    /// concatenated, has no tensor of its own).
+    public init(xShape: [Int], weight: Tensor, stride: [Int], padding: [Padding]) throws {
+        guard xShape.count == 5, weight.rank == 5, stride.count == 3, padding.count == 3, stride.allSatisfy({ $0 >= 1 }),
               padding.allSatisfy({ $0.before >= 0 && $0.after >= 0 }) else {
-            throw TensorError.invalidArgument("conv3d needs x [B,C,T,H,W], weight [O,C,kt,kh,kw], 3 strides ≥ 1, 3 non-negative paddings; got \(x.shape), \(weight.shape), \(stride), \(padding)")
+            throw TensorError.invalidArgument("conv3d needs x [B,C,T,H,W], weight [O,C,kt,kh,kw], 3 strides ≥ 1, 3 non-negative paddings; got \(xShape), \(weight.shape), \(stride), \(padding)")
         }
-        (batch, inChannels, outChannels) = (x.shape[0], x.shape[1], weight.shape[0])
-        input = Array(x.shape[2...])
+        (batch, inChannels, outChannels) = (xShape[0], xShape[1], weight.shape[0])
+        input = Array(xShape[2...])
         kernel = Array(weight.shape[2...])
         self.weightChannels = weight.shape[1]
         self.stride = stride
         self.padding = padding
-        self.shapes = (x.shape, weight.shape)
+        self.shapes = (xShape, weight.shape)
     }
 
     private let weightChannels: Int

@@ -10,6 +10,12 @@ public protocol VAEBackend {
     /// `Backend.conv3d` with the result in `outputType` (x and weight may be bf16; f32 accumulation).
     func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding], outputType: DType) throws -> Tensor
 
+    /// `conv3d(outputType:)` of the concatenation of `parts` along time (dim 2 of [N, C, T, H, W]),
+    /// without materializing the concatenation where the backend can (a causal layer's cached
+    /// frames followed by its new ones). Same values as concat + conv3d.
+    func conv3d(concatenating parts: [Tensor], weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding],
+                outputType: DType) throws -> Tensor
+
     /// A decoded video as frame bytes: [3, F, H, W] float in [−1, 1] → [F, H, W, 3] u8, each
     /// value `VideoBytes.byte(v)`, on this backend (a quarter of the float video's bytes to read back).
     func videoBytes(_ video: Tensor) throws -> Tensor
@@ -52,6 +58,22 @@ extension Backend {
         let x32 = x.dtype == .f32 ? x : try contiguous(x, dtype: .f32)
         let y = try unary(.silu, l2Norm(x32, dim: 0, gamma: gamma, bias: bias, eps: eps))
         return outputType == .f32 ? y : try contiguous(y, dtype: outputType)
+    }
+
+    public func conv3d(concatenating parts: [Tensor], weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding],
+                       outputType: DType) throws -> Tensor {
+        if let v = self as? any VAEBackend {
+            return try v.conv3d(concatenating: parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
+        }
+        return try concatenatedConv3d(parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
+    }
+
+    /// The composition of `conv3d(concatenating:)`: concat, then conv3d.
+    public func concatenatedConv3d(_ parts: [Tensor], weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding],
+                                   outputType: DType) throws -> Tensor {
+        guard let first = parts.first else { throw TensorError.invalidArgument("conv3d of an empty list of parts") }
+        let x = parts.count == 1 ? first : try concat(parts, dim: 2)
+        return try conv3d(x, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
     }
 
     public func videoBytes(_ video: Tensor) throws -> Tensor {

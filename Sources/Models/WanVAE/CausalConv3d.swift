@@ -67,15 +67,23 @@ struct CausalConv3d {
         let b = ctx.backend
         guard let slot else { return try conv(x, front: 0, ctx) }
         let history = kernel[0] - 1
-        var input = try Self.operand(x, ctx)
-        var front = history
-        if let previous = state.frames[slot] {
-            input = try b.concat([previous, input], dim: 1)      // [C, cached + T, H, W]
-            front -= previous.frameCount
+        let input = try Self.operand(x, ctx)
+        // The cached frames and the new ones, in order; the backend convolves them without
+        // concatenating where it can.
+        let parts = (state.frames[slot].map { [$0] } ?? []) + [input]
+        let total = parts.reduce(0) { $0 + $1.frameCount }
+        let front = history - (total - input.frameCount)
+        // The last `keep` frames of the parts become the cache (copied: the parts are released).
+        let keep = min(history, total)
+        var tail: [Tensor] = [], needed = keep
+        for part in parts.reversed() where needed > 0 {
+            let n = min(needed, part.frameCount)
+            tail.insert(try part.frames(part.frameCount - n, n), at: 0)
+            needed -= n
         }
-        let keep = min(history, input.frameCount)
-        state.frames[slot] = try b.contiguous(input.frames(input.frameCount - keep, keep))
-        return try conv(input, front: front, ctx)
+        let output = try conv(parts, front: front, ctx)
+        state.frames[slot] = tail.count == 1 ? try b.contiguous(tail[0]) : try b.concat(tail, dim: 1)
+        return output
     }
 
     /// x in the context's operand type (bf16 compute rounds convolution inputs once, as autocast does).
@@ -87,6 +95,15 @@ struct CausalConv3d {
     func conv(_ x: Tensor, front: Int, _ ctx: ComputeContext) throws -> Tensor {
         let p = Padding(spatialPadding, spatialPadding)
         return try run(x, stride: [1, 1, 1], padding: [Padding(front, 0), p, p], ctx)
+    }
+
+    // parts: [C, Tᵢ, H, W] frames in order, in the operand type (zero-padded by `front` frames in time)
+    // -> [O, ΣTᵢ + front − kt + 1, H', W'] f32
+    func conv(_ parts: [Tensor], front: Int, _ ctx: ComputeContext) throws -> Tensor {
+        guard parts.count > 1 else { return try conv(parts[0], front: front, ctx) }
+        let p = Padding(spatialPadding, spatialPadding)
+        return try ctx.backend.conv3d(concatenating: parts.map { try $0.unsqueezed(0) }, weight: weight, bias: bias, stride: [1, 1, 1],
+                                      padding: [Padding(front, 0), p, p], outputType: .f32).squeezed(0)
     }
 
     // x: [C, T, H, W] -> [O, T', H', W'] f32 with explicit stride and padding (the resamplers).

@@ -9,7 +9,7 @@ import TensorCore
 /// (TF32, exact on them), mixed operands (f32 FMA), materialized asymmetric padding, and
 /// operands off a 16-byte boundary.
 enum ConvolutionCases {
-    static var all: [OpCase] { conv3d + conv2d + l2NormSiLU + videoBytes }
+    static var all: [OpCase] { conv3d + conv3dConcatenating + conv2d + l2NormSiLU + videoBytes }
 
     /// The causal padding of a 3×3×3 CausalConv3d: two frames in front, one pixel around.
     static let causal = [Padding(2, 0), Padding(1, 1), Padding(1, 1)]
@@ -108,9 +108,10 @@ enum ConvolutionCases {
                                 padding: causal, dtype: .bf16))
         cases.append(conv3dCase("1×3×3 pad 1 [1,8,2,5,6] → 256 + bias → f32", x: [1, 8, 2, 5, 6], o: 256, kernel: [1, 3, 3],
                                 padding: [.none, Padding(1, 1), Padding(1, 1)], dtype: .f16, outputType: .f32))
-        // The Hopper (wgmma) kernel's channel tiles with tails: 100 → one 128 tile (f16, spatial
-        // stride 2, a position tail), 200 → two 128 tiles (72 rows unused), 384 → two 192 tiles.
-        cases.append(conv3dCase("3×3×3 stride (1,2,2) pad 1 [1,24,3,17,19] → 100 + bias", x: [1, 24, 3, 17, 19], o: 100,
+        // The Hopper (wgmma) kernel's channel tiles (it takes ≥ 192 output channels): 288 → three
+        // 96 tiles (f16, spatial stride 2, a position tail), 200 → two 128 tiles (56 rows unused),
+        // 256 above → two 128 tiles, 384 → two 192 tiles.
+        cases.append(conv3dCase("3×3×3 stride (1,2,2) pad 1 [1,24,3,17,19] → 288 + bias", x: [1, 24, 3, 17, 19], o: 288,
                                 kernel: [3, 3, 3], stride: [1, 2, 2], padding: [Padding(1, 1), Padding(1, 1), Padding(1, 1)],
                                 dtype: .f16))
         cases.append(conv3dCase("3×1×1 causal [1,48,3,9,10] → 200 + bias → f32", x: [1, 48, 3, 9, 10], o: 200, kernel: [3, 1, 1],
@@ -118,6 +119,41 @@ enum ConvolutionCases {
         cases.append(conv3dCase("3×3×3 cached [1,64,4,5,6] → 384 no bias", x: [1, 64, 4, 5, 6], o: 384, kernel: [3, 3, 3],
                                 padding: [.none, Padding(1, 1), Padding(1, 1)], bias: false, dtype: .bf16))
         return cases
+    }
+
+    /// conv3d over frames given in parts (a causal layer's cached frames, then its new ones) against
+    /// concat + conv3d: two bf16 parts into f32 (192 channels: the Hopper kernel), three f16 parts
+    /// over two batch items with a permuted middle part and a one-frame part.
+    static var conv3dConcatenating: [OpCase] {
+        var cases: [OpCase] = []
+        cases.append(OpCase(op: "conv3d", variant: "parts 2+3 frames [1,40,5,9,11] → 192 + bias → f32", dtype: .bf16,
+                            inputs: { r in [try r.tensor([1, 40, 5, 9, 11], .bf16), try r.tensor([192, 40, 3, 3, 3], .bf16, -0.3...0.3),
+                                            try r.tensor([192], .f32)] },
+                            run: { b, t in try b.conv3d(concatenating: parts(t, [2, 3]), weight: t[1], bias: t[2], stride: [1, 1, 1],
+                                                        padding: [.none, Padding(1, 1), Padding(1, 1)], outputType: .f32) },
+                            reference: { b, t in try b.conv3d(t[0], weight: t[1], bias: t[2], stride: [1, 1, 1],
+                                                              padding: [.none, Padding(1, 1), Padding(1, 1)], outputType: .f32) }))
+        cases.append(OpCase(op: "conv3d", variant: "parts 2+1+2 frames B=2 [2,24,5,6,7], permuted part → 20 no bias", dtype: .f16,
+                            inputs: { r in [try r.tensor([2, 24, 5, 6, 7], .f16), try r.tensor([20, 24, 3, 3, 3], .f16, -0.3...0.3)] },
+                            run: { b, t in
+                                var p = try parts(t, [2, 1, 2])
+                                // The same values through a permuted copy: a part with non-default strides.
+                                p[2] = try b.contiguous(p[2].permuted([0, 2, 1, 3, 4])).permuted([0, 2, 1, 3, 4])
+                                return try b.conv3d(concatenating: p, weight: t[1], bias: nil, stride: [1, 1, 1],
+                                                    padding: [Padding(2, 0), Padding(1, 1), Padding(1, 1)], outputType: .f16)
+                            },
+                            reference: { b, t in try b.conv3d(t[0], weight: t[1], bias: nil, stride: [1, 1, 1],
+                                                              padding: [Padding(2, 0), Padding(1, 1), Padding(1, 1)], outputType: .f16) }))
+        return cases
+    }
+
+    /// t[0] split along time into parts of `frames` frames (views).
+    @Sendable static func parts(_ t: [Tensor], _ frames: [Int]) throws -> [Tensor] {
+        var start = 0
+        return try frames.map { f in
+            defer { start += f }
+            return try t[0].narrowed(dim: 2, start: start, length: f)
+        }
     }
 
     static var conv2d: [OpCase] {
