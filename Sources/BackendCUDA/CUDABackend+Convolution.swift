@@ -35,32 +35,12 @@ extension CUDABackend: VAEBackend {
                        workspaceBytes: Self.convolutionWorkspaceBytes, useEngine: true)
     }
 
-    /// The parts go straight into the implicit GEMM's channels-last operand when that engine takes
-    /// the convolution; otherwise (and for any argument error) the composition runs.
+    /// The composition (concat + conv3d) for now: the path that copies each part straight into the
+    /// implicit GEMM's channels-last operand (`implicitConv3d` takes the parts) lives on the branch
+    /// cuda-concat-conv until the op catalogue has passed it on a GPU.
     public func conv3d(concatenating parts: [Tensor], weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding],
                        outputType: DType) throws -> Tensor {
-        let composed = { try self.concatenatedConv3d(parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType) }
-        guard parts.count > 1, let first = parts.first,
-              parts.allSatisfy({ $0.rank == 5 && $0.dtype == first.dtype && $0.device == first.device
-                  && Array($0.shape[0..<2]) == Array(first.shape[0..<2]) && Array($0.shape[3...]) == Array(first.shape[3...]) }),
-              Self.cudaDataType(outputType) != nil, bias.map({ $0.count == weight.shape.first }) ?? true else { return try composed() }
-        for part in parts { _ = try deviceBuffer(part, "conv3d") }
-        _ = try deviceBuffer(weight, "conv3d")
-        try activate()
-        var shape = first.shape
-        shape[2] = parts.reduce(0) { $0 + $1.shape[2] }
-        var g = try ConvolutionGeometry(xShape: shape, weight: weight, stride: stride, padding: padding)
-        try g.resolve()
-        guard g.plane > 0, g.taps > 0, implicitConvolutionApplies(dtype: first.dtype, weight: weight, geometry: g, pointwiseDense: false)
-        else { return try composed() }
-        let biasF32 = try bias.map { b -> Tensor in
-            _ = try deviceBuffer(b, "conv3d bias")
-            return b.dtype == .f32 && b.isContiguous ? b : try contiguous(b, dtype: .f32)
-        }
-        let out = try empty([g.batch, g.outChannels] + g.output, dtype: outputType)
-        try implicitConv3d(parts, weight: weight, bias: try biasF32.map { try address($0) } ?? 0, geometry: g, stride: stride,
-                           padding: padding, out: out)
-        return out
+        try concatenatedConv3d(parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
     }
 
     /// `conv3d` on the im2col path (neither cuDNN nor the implicit GEMM is tried) with the per-chunk workspace bounded by
