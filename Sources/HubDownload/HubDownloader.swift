@@ -12,8 +12,8 @@ public enum DownloadEvent: Sendable {
     case alreadyComplete(HubFile, size: Int64, checked: Checksum)
     /// Offline: the file exists and is used unchecked.
     case presentOffline(HubFile)
-    /// Hashing a file or a kept partial download before deciding.
-    case verifying(HubFile, bytes: Int64)
+    /// Hashing the existing destination, or (`partial`) the kept `.incomplete` prefix before resuming.
+    case verifying(HubFile, bytes: Int64, partial: Bool)
     case started(HubFile, size: Int64, resumingAt: Int64)
     case progress(HubFile, received: Int64, size: Int64)
     case retrying(HubFile, attempt: Int, delay: Double, reason: String)
@@ -78,7 +78,7 @@ public struct HubDownloader: Sendable {
             let meta = try await transport.metadata(f) { n, delay, reason in events(.retrying(f, attempt: n, delay: delay, reason: reason)) }
             try LocalFiles.makeDirectories(LocalFiles.directory(of: f.destination))
             if LocalFiles.size(f.destination) == meta.size {
-                events(.verifying(f, bytes: meta.size))
+                events(.verifying(f, bytes: meta.size, partial: false))
                 var hasher = ContentHasher(meta.checksum, size: meta.size)
                 try LocalFiles.read(f.destination, upTo: meta.size) { hasher.update($0) }
                 try Task.checkCancellation()
@@ -116,7 +116,7 @@ public struct HubDownloader: Sendable {
         var have = LocalFiles.size(partial) ?? 0
         if have > meta.size { LocalFiles.remove(partial); have = 0 }
         if have > 0 {
-            events(.verifying(f, bytes: have))
+            events(.verifying(f, bytes: have, partial: true))
             try LocalFiles.read(partial, upTo: have) { hasher.update($0) }
         }
         events(.started(f, size: meta.size, resumingAt: have))

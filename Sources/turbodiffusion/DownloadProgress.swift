@@ -23,8 +23,8 @@ final class DownloadProgress: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         switch event {
-        case .verifying(let f, let bytes):
-            line("checking \(f.destination) (\(ByteCount.text(bytes)))…")
+        case .verifying(let f, let bytes, let partial):
+            line("checking \(partial ? HubDownloader.partialPath(f.destination) : f.destination) (\(ByteCount.text(bytes)))…")
         case .alreadyComplete(let f, _, let checked):
             skipped.append(f.destination)
             line("\(f.destination): already complete (\(checked.method) match the Hub), skipped")
@@ -46,7 +46,8 @@ final class DownloadProgress: @unchecked Sendable {
             fetchedBytes += size
             let seconds = elapsed()
             let rate = seconds > 0 ? ", \(Self.rate(Double(size - startBytes) / seconds))" : ""
-            line("\(f.destination): \(ByteCount.text(size)) in \(ProgressPrinter.duration(seconds))\(rate), \(checked.method) verified")
+            let resumed = startBytes > 0 ? " (\(ByteCount.text(size - startBytes)) of it now)" : ""
+            line("\(f.destination): \(ByteCount.text(size))\(resumed) in \(ProgressPrinter.duration(seconds))\(rate), \(checked.method) verified")
         }
     }
 

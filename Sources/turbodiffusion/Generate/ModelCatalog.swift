@@ -107,20 +107,22 @@ enum ModelCatalog {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) { return }
         var m = "\(what) not found at \(path) (set it with \(flag))"
         if let url = source(of: path) {
-            m += "; download it with `turbodiffusion download \(downloadCommandHint(for: path))`, or from \(url)"
+            m += "; download it with `turbodiffusion download \(downloadCommandHint(for: path)), or from \(url)"
         }
         throw GenerationCommandError(m)
     }
 
-    /// The `download` arguments that fetch the file at `path` into its directory.
+    /// The `download` arguments that fetch the file at `path` into its directory. The VAE and the
+    /// text encoder come with every model, so their hint names the model to choose as MODEL.
     static func downloadCommandHint(for path: String) -> String {
         let name = URL(fileURLWithPath: path).lastPathComponent
         let dir = URL(fileURLWithPath: path).deletingLastPathComponent().relativePath
+        let dirFlag = dir == checkpointsDirectory ? "" : " --dir \(dir)"
+        guard name.hasPrefix("TurboWan") else { return "MODEL\(dirFlag)` (MODEL: the --model you run)" }
         let quant = name.contains("-quant") ? " --quant" : ""
         let model: DownloadModel = name.hasPrefix("TurboWan2.2") ? .wan22_A14B : name.hasPrefix("TurboWan2.1-T2V-14B") ? .wan21_14B : .wan21_1_3B
         let resolution = name.hasPrefix("TurboWan2.1-T2V-14B-720P") ? " --resolution 720p" : ""
-        let dirFlag = dir == checkpointsDirectory ? "" : " --dir \(dir)"
-        return "\(model.rawValue)\(quant)\(resolution)\(dirFlag)"
+        return "\(model.rawValue)\(quant)\(resolution)\(dirFlag)`"
     }
 }
 
