@@ -49,6 +49,7 @@ final class FakeHub: @unchecked Sendable {
     private var files: [String: File] = [:]          // "owner/name/path"
     private var faults: [String: [(stage: Stage, fault: Fault)]] = [:]
     private var log: [Request] = []
+    private var renamed: [String: String] = [:]    // old "owner/name" -> new
     private var stopped = false
 
     init() throws {
@@ -84,6 +85,9 @@ final class FakeHub: @unchecked Sendable {
         lock.unlock()
         if !was { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
     }
+
+    /// Requests for `old` answer 307 with a relative Location under `new`, as the Hub does for a renamed repository.
+    func rename(_ old: String, to new: String) { lock.withLock { renamed[old] = new } }
 
     func add(repo: String, path: String, content: [UInt8], lfs: Bool) {
         lock.withLock { files["\(repo)/\(path)"] = File(content: content, lfs: lfs) }
@@ -136,6 +140,9 @@ final class FakeHub: @unchecked Sendable {
         }
         let parts = r.path.split(separator: "/", maxSplits: 4).map { String($0).removingPercentEncoding ?? "" }
         guard parts.count == 5, parts[2] == "resolve" else { return send(c, 404, [], body: []) }
+        if let target = lock.withLock({ renamed["\(parts[0])/\(parts[1])"] }) {
+            return send(c, 307, [("Location", "/\(target)/resolve/\(parts[3])/\(parts[4])")], body: [])
+        }
         let key = "\(parts[0])/\(parts[1])/\(parts[4])"
         guard let file = lock.withLock({ files[key] }) else {
             return send(c, 404, [("X-Error-Code", "EntryNotFound"), ("X-Error-Message", "Entry not found")], body: [])

@@ -79,6 +79,20 @@ import Testing
         #expect(reqs.allSatisfy { $0.headers["accept-encoding"] == "identity" })
     }
 
+    @Test func renamedRepositoryRelativeRedirectKeepsTheToken() async throws {
+        var s = try Setup()
+        defer { s.cleanup() }
+        s.hub.rename("Old/name", to: Self.repo)
+        s.file.repo = "Old/name"
+        try await s.run()
+        #expect(s.final == Self.content(100_000))
+        let reqs = s.hub.requests
+        // HEAD: 307 (relative, same host) then the 302 with X-Linked-*; GET: 307, 302, CDN.
+        #expect(reqs.map(\.method) == ["HEAD", "HEAD", "GET", "GET", "GET"])
+        #expect(reqs[1].path == "/\(Self.repo)/resolve/main/\(Self.name)" && reqs[1].headers["authorization"] == "Bearer hf_secret")
+        #expect(reqs[4].isCDN && reqs[4].headers["authorization"] == nil)
+    }
+
     @Test func gitFileVerifiedByBlobSHA1() async throws {
         let s = try Setup(size: 3000, lfs: false)
         defer { s.cleanup() }
