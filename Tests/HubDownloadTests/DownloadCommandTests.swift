@@ -67,7 +67,7 @@ import Testing
             env.merge(environment) { $1 }
             p.environment = env
             let log = dir.appendingPathComponent("stderr-\(UUID().uuidString).txt")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             p.standardError = try FileHandle(forWritingTo: log)
             p.standardOutput = FileHandle.nullDevice
             try p.run()

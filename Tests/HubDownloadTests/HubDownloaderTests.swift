@@ -207,7 +207,7 @@ import Testing
         let e = await Self.expectError(.offline) { try await s.run() }
         #expect(e?.description.contains(s.file.destination) == true)
         try FileManager.default.createDirectory(atPath: "\(s.dir)/sub", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: s.file.destination, contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: s.file.destination, contents: Data([1, 2, 3]))
         try await s.run()
         #expect(s.recorder.events.contains { if case .presentOffline = $0 { true } else { false } })
         #expect(s.hub.requests.isEmpty)
@@ -223,7 +223,7 @@ import Testing
         // Same size, other bytes: fetched again.
         var bad = Self.content(100_000)
         bad[5] ^= 1
-        FileManager.default.createFile(atPath: s.file.destination, contents: Data(bad))
+        _ = FileManager.default.createFile(atPath: s.file.destination, contents: Data(bad))
         try await s.run()
         #expect(s.final == Self.content(100_000) && s.gets.count > before)
     }
