@@ -106,28 +106,40 @@ final class FakeHub: @unchecked Sendable {
 
     // MARK: serving
 
+    /// One request per connection (`Connection: close`), after an optional CONNECT: the server is
+    /// also an HTTP proxy that tunnels to itself, so proxied downloads can be checked.
     private func serve(_ c: Int32) {
         defer { close(c) }
+        var tunnelled = false
+        while let request = readRequest(c) {
+            lock.withLock { log.append(request) }
+            if request.method == "CONNECT" && !tunnelled {
+                tunnelled = true
+                writeAll(c, Array("HTTP/1.1 200 Connection Established\r\n\r\n".utf8))
+                continue
+            }
+            return respond(request, on: c)
+        }
+    }
+
+    private func readRequest(_ c: Int32) -> Request? {
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while !buffer.containsHeaderEnd {
             let n = read(c, &chunk, chunk.count)
             if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
+            if n <= 0 { return nil }
             buffer += chunk[0..<n]
         }
-        let text = String(decoding: buffer, as: UTF8.self)
-        let lines = text.components(separatedBy: "\r\n")
+        let lines = String(decoding: buffer, as: UTF8.self).components(separatedBy: "\r\n")
         let start = lines[0].split(separator: " ")
-        guard start.count >= 2 else { return }
+        guard start.count >= 2 else { return nil }
         var headers: [String: String] = [:]
         for l in lines.dropFirst() where l.contains(":") {
             let i = l.firstIndex(of: ":")!
             headers[l[..<i].lowercased()] = l[l.index(after: i)...].trimmingCharacters(in: .whitespaces)
         }
-        let request = Request(method: String(start[0]), path: String(start[1]), headers: headers)
-        lock.withLock { log.append(request) }
-        respond(request, on: c)
+        return Request(method: String(start[0]), path: String(start[1]), headers: headers)
     }
 
     private func respond(_ r: Request, on c: Int32) {

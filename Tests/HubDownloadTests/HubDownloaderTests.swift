@@ -93,6 +93,23 @@ import Testing
         #expect(reqs[4].isCDN && reqs[4].headers["authorization"] == nil)
     }
 
+    @Test func httpProxyTunnelsEveryRequestWithItsCredentials() async throws {
+        var s = try Setup()
+        defer { s.cleanup() }
+        // FakeHub is also the proxy; the endpoint's host name is resolved by the proxy only.
+        let proxy = try ProxyServer(parsing: "http://u:pw@127.0.0.1:\(s.hub.port)", variable: "HTTP_PROXY")
+        s.settings.endpoint = "http://hub.example"
+        s.settings.proxies = ProxySettings(http: proxy)
+        try await s.run()
+        #expect(s.final == Self.content(100_000))
+        let reqs = s.hub.requests
+        let connects = reqs.filter { $0.method == "CONNECT" }
+        #expect(connects.count == 3 && connects.count * 2 == reqs.count)
+        #expect(connects.first?.path == "hub.example:80")
+        #expect(connects.allSatisfy { $0.headers["proxy-authorization"] == "Basic dTpwdw==" })
+        #expect(reqs.last?.isCDN == true && reqs.last?.headers["authorization"] == nil)
+    }
+
     @Test func gitFileVerifiedByBlobSHA1() async throws {
         let s = try Setup(size: 3000, lfs: false)
         defer { s.cleanup() }
