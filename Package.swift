@@ -19,6 +19,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // The web UI's HTTP server (docs/webui.md). Default traits off: no swift-configuration.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        // `turbodiffusion download` (docs/download.md): the Hub client and SHA-256 (also the kernel cache key).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C declarations for the CUDA driver API, NVRTC and cuBLASLt, resolved with dlopen.
@@ -28,7 +32,7 @@ let package = Package(
         // Kernels/*.cu are embedded as Swift strings at build time (EmbedKernels plugin).
         .executableTarget(name: "EmbedKernelsTool"),
         .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["EmbedKernelsTool"]),
-        .target(name: "BackendCUDA", dependencies: ["TensorCore", "CCUDA"], exclude: [],
+        .target(name: "BackendCUDA", dependencies: ["TensorCore", "CCUDA", .product(name: "Crypto", package: "swift-crypto")], exclude: [],
                 plugins: ["EmbedKernels"]),
         // The op catalogue (ggml's test-backend-ops): cases, the CPU oracle runner, bounds.
         .target(name: "OpCatalogue", dependencies: ["TensorCore", "BackendCPU"]),
@@ -45,11 +49,18 @@ let package = Package(
         .target(name: "TurboDiffusionServer", dependencies: [
             "Media", "Pipeline", .product(name: "Hummingbird", package: "hummingbird"),
         ]),
+        // Hugging Face Hub downloads: resumable, verified, atomic (`turbodiffusion download`).
+        .target(name: "HubDownload", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .executableTarget(
             name: "turbodiffusion",
             dependencies: [
                 "TensorCore", "BackendCPU", "BackendCUDA", "OpCatalogue", "Checkpoints", "Models", "Pipeline", "Tokenizer",
-                "Media", "TurboDiffusionServer",
+                "Media", "TurboDiffusionServer", "HubDownload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuTuning
@@ -68,6 +79,10 @@ let package = Package(
         .testTarget(name: "TurboDiffusionServerTests", dependencies: ["TurboDiffusionServer", "Media"]),
         // Live-server API tests: they start the built executable on an ephemeral loopback port.
         .testTarget(name: "WebUITests", dependencies: ["turbodiffusion", "Media"]),
+        // Downloads against a fault-injecting Hub-like server on loopback; the CLI test runs the built executable.
+        .testTarget(name: "HubDownloadTests", dependencies: [
+            "HubDownload", "turbodiffusion", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
     ]

@@ -63,7 +63,7 @@ public final class KernelCompiler: @unchecked Sendable {
         let key = ["turbodiffusion-cubin-v1", source, options(extra).joined(separator: "\u{1}"),
                    "nvrtc \(nvrtc.major).\(nvrtc.minor)", architecture].joined(separator: "\u{0}")
         let safeName = String(name.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" })
-        return "\(dir)/\(safeName)-\(architecture)-\(SHA256.hex(key).prefix(32)).cubin"
+        return "\(dir)/\(safeName)-\(architecture)-\(KernelCacheKey.hex(key).prefix(32)).cubin"
     }
 
     /// The cubin for `source`, from the cache when present (unless `refresh`), else compiled

@@ -10,7 +10,8 @@ public enum TokenizerLocation {
     public static let fileNames = ["tokenizer.json", "spiece.model"]
 
     public static var downloadHint: String {
-        "Download spiece.model or tokenizer.json from \(repository) (files tab), e.g. "
+        "Download spiece.model or tokenizer.json from \(repository) (files tab): `turbodiffusion download` "
+            + "fetches them into \(defaultDirectory) with the models, or "
             + "`huggingface-cli download google/umt5-xxl tokenizer.json spiece.model --local-dir \(defaultDirectory)`."
     }
 

@@ -88,11 +88,13 @@ enum InstalledModels {
             ("shared", URL(fileURLWithPath: ModelCatalog.textEncoderDefault).lastPathComponent, [.umt5Encoder]),
         ]
         for quant in [false, true] {
-            let q = quant ? "-quant" : ""
-            list.append(("Wan2.1-1.3B", "TurboWan2.1-T2V-1.3B-480P\(q).pth", dit))
-            list.append(("Wan2.1-14B", "TurboWan2.1-T2V-14B-480P\(q).pth", dit))
-            list.append(("Wan2.1-14B", "TurboWan2.1-T2V-14B-720P\(q).pth", dit))
-            for noise in ["high", "low"] { list.append(("Wan2.2-A14B", "TurboWan2.2-I2V-A14B-\(noise)-720P\(q).pth", dit)) }
+            for m in ModelCatalog.DownloadModel.allCases {
+                for r in m.resolutions {
+                    for path in m.ditPaths(quantized: quant, resolution: r) {
+                        list.append((m.rawValue, URL(fileURLWithPath: path).lastPathComponent, dit))
+                    }
+                }
+            }
         }
         return list
     }()

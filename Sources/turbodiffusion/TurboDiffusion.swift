@@ -8,7 +8,7 @@ struct TurboDiffusion: AsyncParsableCommand {
         subcommands: [T2VCommand.self, I2VCommand.self, InfoCommand.self, ForwardCommand.self, QuantizeCommand.self,
                       ServeCommand.self, TokenizeCommand.self, BenchCommand.self, TestBackendCommand.self,
                       CompareCommand.self, CompareFramesCommand.self, SynthesizeCommand.self, ModelsCommand.self,
-                      WebUICommand.self]
+                      WebUICommand.self, DownloadCommand.self]
     )
 
     /// `serve --http …` is an alias of `webui …`.

@@ -79,7 +79,13 @@ import Testing
         let missing = try CLI.run(["t2v", "--prompt", "x", "--save_path", out.path, "--vae_path", Self.model("vae.pth"),
                                    "--text_encoder_path", Self.model("t5.pth"), "--tokenizer_path", Self.model("tokenizer")])
         #expect(missing.status != 0 && missing.stderr.contains("TurboWan2.1-T2V-1.3B-480P.pth")
-                && missing.stderr.contains("huggingface.co/TurboDiffusion"))
+                && missing.stderr.contains("huggingface.co/TurboDiffusion") && missing.stderr.contains("`turbodiffusion download Wan2.1-1.3B`"))
+        // The 14B model at 720p reads the 720P checkpoint by default, and the message says how to get it.
+        let missing720 = try CLI.run(["t2v", "--prompt", "x", "--model", "Wan2.1-14B", "--resolution", "720p", "--quant_linear",
+                                      "--save_path", out.path, "--vae_path", Self.model("vae.pth"),
+                                      "--text_encoder_path", Self.model("t5.pth"), "--tokenizer_path", Self.model("tokenizer")])
+        #expect(missing720.status != 0 && missing720.stderr.contains("checkpoints/TurboWan2.1-T2V-14B-720P-quant.pth")
+                && missing720.stderr.contains("`turbodiffusion download Wan2.1-14B --quant --resolution 720p`"), "\(missing720.stderr)")
         let frames = try t2v(["--num_frames", "8"], save: "never.mp4")
         #expect(frames.status != 0 && frames.stderr.contains("4n+1"))
         if !CUDABackend.isAvailable {

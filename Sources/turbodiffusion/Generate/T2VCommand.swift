@@ -52,7 +52,7 @@ struct T2VCommand: ParsableCommand {
         let demo = m == .demo ? try DemoModel.load() : nil
         let options = demo?.apply(to: self.options) ?? self.options
         let dit = ditPath ?? demo.map { options.quantLinear ? $0.t2vQuantized : $0.t2v }
-            ?? ModelCatalog.ditDefault(m, quantized: options.quantLinear)
+            ?? ModelCatalog.ditDefault(m, quantized: options.quantLinear, resolution: options.resolution.flatMap(Resolution.init) ?? .p480)
         let flag = ditPath == nil ? "--dit_path (or --model)" : "--dit_path"
         try ModelCatalog.requireFile(dit, flag: flag, what: "DiT checkpoint")
         let preset: WanDiTConfig? = switch m {
