@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 
 /// The released checkpoints the generation commands know by name, with where they are published,
 /// so a missing file gets a message that says what to download from where.
@@ -41,7 +46,7 @@ enum ModelCatalog {
 
     /// Throws a message naming the missing file, the flag that sets it and where to get it.
     static func requireFile(_ path: String, flag: String, what: String) throws {
-        var isDir: ObjCBool = false
+        var isDir = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) { return }
         var m = "\(what) not found at \(path) (set it with \(flag))"
         if let url = source(of: path) { m += "; download it with:\n  mkdir -p \(URL(fileURLWithPath: path).deletingLastPathComponent().relativePath) && wget -O \(path) \(url)" }
