@@ -27,8 +27,9 @@ extension String {
     /// C `printf` formatting without Foundation's `String(format:)` (which lives in
     /// FoundationInternationalization). Numbers are formatted by the C library, so `%6.1f`, `%.3e`,
     /// `%g`, `%02d`, `%016llx` read exactly as before; `%@` and `%s` take a string (width and `-` pad it).
-    /// Length modifiers in the format are ignored: the argument's own type decides. A conversion
-    /// whose argument is missing or of the wrong kind is a programming error and traps.
+    /// Length modifiers in the format are ignored: the argument's own type decides. An argument of
+    /// another kind than its conversion is converted (a number for `%@`, a double for `%d`), a missing
+    /// one formats as nothing, and an unknown conversion is kept as written.
     public init(printf format: String, _ arguments: any PrintfArgument...) {
         var out = ""
         var args = arguments.makeIterator()
@@ -44,28 +45,63 @@ extension String {
                 while let d = chars.first, ("0" ... "9").contains(d) { precision.unicodeScalars.append(d); chars.removeFirst() }
             }
             while let l = chars.first, "hlqLjzt".unicodeScalars.contains(l) { chars.removeFirst() }
-            guard let conversion = chars.popFirst() else { preconditionFailure("printf format ends inside a conversion: \(format)") }
+            guard let conversion = chars.popFirst() else { out += "%" + flags + width + precision; break }
             if conversion == "%" { out += "%"; continue }
-            guard let argument = args.next() else { preconditionFailure("printf format \(format) has more conversions than arguments") }
             let spec = "%" + flags + width + precision
-            switch (conversion, argument.printfValue) {
-            case ("@", .text(let s)), ("s", .text(let s)):
-                out += Self.pad(s, width: Int(width) ?? 0, left: flags.contains("-"))
-            case ("d", .signed(let v)), ("i", .signed(let v)):
-                out += Self.c(spec + "lld", v)
-            case ("d", .unsigned(let v)), ("u", .unsigned(let v)):
-                out += Self.c(spec + "llu", v)
-            case ("u", .signed(let v)), ("x", .signed(let v)), ("X", .signed(let v)):
-                out += Self.c(spec + "ll" + String(conversion), UInt64(bitPattern: v))
-            case ("x", .unsigned(let v)), ("X", .unsigned(let v)):
+            guard "@sdiuxXfeEgGa".unicodeScalars.contains(conversion) else {
+                out += spec + String(conversion)   // not a conversion this formatter knows: kept as written
+                continue
+            }
+            // A missing argument formats as nothing; a mismatched one is converted (a log line must not
+            // bring the program down).
+            guard let value = args.next()?.printfValue else { continue }
+            switch conversion {
+            case "@", "s":
+                out += Self.pad(Self.text(value), width: Int(width) ?? 0, left: flags.contains("-"))
+            case "d", "i":
+                switch value {
+                case .unsigned(let v): out += Self.c(spec + "llu", v)
+                default: out += Self.c(spec + "lld", Self.signed(value))
+                }
+            case "u", "x", "X":
+                let v: UInt64
+                switch value {
+                case .unsigned(let u): v = u
+                default: v = UInt64(bitPattern: Self.signed(value))
+                }
                 out += Self.c(spec + "ll" + String(conversion), v)
-            case (_, .double(let v)) where "feEgGa".unicodeScalars.contains(conversion):
-                out += Self.c(spec + String(conversion), v)
             default:
-                preconditionFailure("printf format \(format): %\(conversion) does not take \(argument.printfValue)")
+                out += Self.c(spec + String(conversion), Self.double(value))
             }
         }
         self = out
+    }
+
+    private static func text(_ v: PrintfValue) -> String {
+        switch v {
+        case .text(let s): return s
+        case .signed(let i): return String(i)
+        case .unsigned(let u): return String(u)
+        case .double(let d): return String(d)
+        }
+    }
+
+    private static func signed(_ v: PrintfValue) -> Int64 {
+        switch v {
+        case .signed(let i): return i
+        case .unsigned(let u): return Int64(truncatingIfNeeded: u)
+        case .double(let d): return d.isFinite ? Int64(Swift.max(-9.2e18, Swift.min(9.2e18, d.rounded(.towardZero)))) : 0
+        case .text(let s): return Int64(s) ?? 0
+        }
+    }
+
+    private static func double(_ v: PrintfValue) -> Double {
+        switch v {
+        case .signed(let i): return Double(i)
+        case .unsigned(let u): return Double(u)
+        case .double(let d): return d
+        case .text(let s): return Double(s) ?? .nan
+        }
     }
 
     private static func pad(_ s: String, width: Int, left: Bool) -> String {

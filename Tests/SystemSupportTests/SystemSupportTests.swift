@@ -29,6 +29,12 @@ import SystemSupport
         #expect(String(printf: "100%% of %@", "é") == "100% of é")
     }
 
+    @Test func mismatchesAreConvertedNotFatal() {
+        #expect(String(printf: "%d|%.1f|%@|%x", 2.9, 3, 4.5, -1) == "2|3.0|4.5|ffffffffffffffff")
+        #expect(String(printf: "%d and %@", 1) == "1 and ")
+        #expect(String(printf: "%y%d %", 5) == "%y5 %")
+    }
+
     @Test func longResultsAreNotCut() {
         let s = String(printf: "%.60f", 1.0)
         #expect(s.count == 62 && s.hasPrefix("1.000"))
