@@ -27,27 +27,31 @@ let package = Package(
     targets: [
         // C declarations for the CUDA driver API, NVRTC and cuBLASLt, resolved with dlopen.
         .target(name: "CCUDA", linkerSettings: [.linkedLibrary("dl")]),
+        // What full Foundation used to give and FoundationEssentials lacks (locks, threads, printf
+        // formatting, paths, standard streams): nothing may import full Foundation, whose ICU data
+        // would triple the static binary (scripts/build-release).
+        .target(name: "SystemSupport"),
         .target(name: "TensorCore", swiftSettings: cpuTuning),
         .target(name: "BackendCPU", dependencies: ["TensorCore"], swiftSettings: cpuTuning),
         // Kernels/*.cu are embedded as Swift strings at build time (EmbedKernels plugin).
         .executableTarget(name: "EmbedKernelsTool"),
         .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["EmbedKernelsTool"]),
-        .target(name: "BackendCUDA", dependencies: ["TensorCore", "CCUDA", .product(name: "Crypto", package: "swift-crypto")], exclude: [],
+        .target(name: "BackendCUDA", dependencies: ["TensorCore", "CCUDA", "SystemSupport", .product(name: "Crypto", package: "swift-crypto")], exclude: [],
                 plugins: ["EmbedKernels"]),
         // The op catalogue (ggml's test-backend-ops): cases, the CPU oracle runner, bounds.
         .target(name: "OpCatalogue", dependencies: ["TensorCore", "BackendCPU"]),
-        .target(name: "Checkpoints", dependencies: ["TensorCore"]),
-        .target(name: "Models", dependencies: ["TensorCore", "Checkpoints"]),
+        .target(name: "Checkpoints", dependencies: ["TensorCore", "SystemSupport"]),
+        .target(name: "Models", dependencies: ["TensorCore", "Checkpoints", "SystemSupport"]),
         // Image decoding (PNG, JPEG), resizing, PNG and MP4 writing. Foundation only: no system zlib or
         // ffmpeg is needed to build (ffmpeg is used at run time when it is on PATH).
-        .target(name: "Media"),
+        .target(name: "Media", dependencies: ["SystemSupport"]),
         // umT5 SentencePiece tokenizer (spiece.model / tokenizer.json) and Wan prompt cleaning.
         // Optimized in debug builds too: its parity tests encode thousands of strings.
-        .target(name: "Tokenizer", swiftSettings: [.unsafeFlags(["-O"])]),
-        .target(name: "Pipeline", dependencies: ["TensorCore", "Checkpoints", "Models", "Media"]),
+        .target(name: "Tokenizer", dependencies: ["SystemSupport"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "Pipeline", dependencies: ["TensorCore", "Checkpoints", "Models", "Media", "SystemSupport"]),
         // `turbodiffusion webui`: the HTTP API, the page, the job queue; generation is behind `JobExecutor`.
         .target(name: "TurboDiffusionServer", dependencies: [
-            "Media", "Pipeline", .product(name: "Hummingbird", package: "hummingbird"),
+            "Media", "Pipeline", "SystemSupport", .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         // Hugging Face Hub downloads: resumable, verified, atomic (`turbodiffusion download`).
         .target(name: "HubDownload", dependencies: [
@@ -60,11 +64,12 @@ let package = Package(
             name: "turbodiffusion",
             dependencies: [
                 "TensorCore", "BackendCPU", "BackendCUDA", "OpCatalogue", "Checkpoints", "Models", "Pipeline", "Tokenizer",
-                "Media", "TurboDiffusionServer", "HubDownload",
+                "Media", "TurboDiffusionServer", "HubDownload", "SystemSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuTuning
         ),
+        .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "BackendCPUTests", dependencies: ["TensorCore", "BackendCPU"]),
         .testTarget(name: "BackendCUDATests", dependencies: ["TensorCore", "BackendCPU", "BackendCUDA"]),

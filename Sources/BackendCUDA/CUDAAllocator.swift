@@ -1,5 +1,11 @@
 import CCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import TensorCore
 
 /// A block of device memory. When the last tensor viewing it goes away the block returns to
@@ -40,7 +46,7 @@ final class CUDAAllocator: @unchecked Sendable {
     /// beyond it first returns the cache to the driver, then fails as an out-of-memory would.
     var limit: Int?
 
-    private let lock = NSLock()
+    private let lock = Lock()
     private var cache: [Int: [UInt64]] = [:]
     private var cachedBytes = 0
     private var liveBytes = 0

@@ -1,5 +1,10 @@
 import CCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import TensorCore
 
 /// Dense attention, `softmax(q·kᵀ·scale + bias)·v`, in two paths:
@@ -76,12 +81,12 @@ extension CUDABackend {
         if allowFused, biasView == nil, let kernel = try flashKernel(q: q, k: k, v: v) {
             if scale > 0, scale.isFinite, max(lq, lk) <= Self.fa2MaxTokens, d == 128, computeCapability == (9, 0),
                Self.fa3SharedBytes <= maxSharedMemoryPerBlock {
-                return try fa3Attention(kernel.replacingOccurrences(of: "td_flash_attn_", with: "td_fa3_"),
+                return try fa3Attention(kernel.replacing("td_flash_attn_", with: "td_fa3_"),
                                         q: q, k: k, v: v, scale: scale)
             }
             if scale > 0, scale.isFinite, max(lq, lk) <= Self.fa2MaxTokens,
                Self.fa2SharedBytes(rows: Self.fa2Rows, d: d) <= maxSharedMemoryPerBlock {
-                return try fa2Attention(kernel.replacingOccurrences(of: "td_flash_attn_", with: "td_fa2_"),
+                return try fa2Attention(kernel.replacing("td_flash_attn_", with: "td_fa2_"),
                                         q: q, k: k, v: v, scale: scale)
             }
             return try flashAttention(kernel, q: q, k: k, v: v, scale: scale)

@@ -1,5 +1,11 @@
 import CCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import TensorCore
 
 /// How `CUDABackend` computes conv3d and conv2d.
@@ -26,7 +32,7 @@ public enum ConvolutionEngine: String, Sendable, CaseIterable {
 /// The convolution engine's state: the cuDNN library and handle when in use, one plan per
 /// problem shape, the shapes cuDNN refused, and how many convolutions each engine ran.
 final class ConvolutionState: @unchecked Sendable {
-    let lock = NSLock()
+    let lock = Lock()
     /// nil: every convolution runs im2col (`reason` says why).
     let cudnn: CudnnLibrary?
     /// Why cuDNN is not used (nil when it is).

@@ -1,10 +1,16 @@
 import CCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import TensorCore
 
 /// cuBLASLt handle, workspace and the algorithms chosen per problem shape.
 final class GemmState: @unchecked Sendable {
-    let lock = NSLock()
+    let lock = Lock()
     var handle: cublasLtHandle_t?
     var workspace: CUDABuffer?
     var algorithms: [GemmKey: cublasLtMatmulAlgo_t] = [:]

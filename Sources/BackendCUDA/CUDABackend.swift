@@ -1,5 +1,10 @@
 import CCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import TensorCore
 
 /// The CUDA backend: one device, its primary context, one stream on which every op is

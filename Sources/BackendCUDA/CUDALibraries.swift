@@ -1,5 +1,11 @@
 import CCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import TensorCore
 
 /// Finds and opens the CUDA libraries at run time. Nothing is linked at build time, so a
@@ -189,7 +195,7 @@ final class NVRTCLibrary: @unchecked Sendable {
     /// As a CUDA version number, e.g. 13000 for 13.0.
     var version: Int { major * 1000 + minor * 10 }
 
-    private static let cacheLock = NSLock()
+    private static let cacheLock = Lock()
     nonisolated(unsafe) private static var cache: [Int: Result<NVRTCLibrary, TensorError>] = [:]
 
     /// The library for a driver of CUDA version `maxVersion` (nil: any), loaded once per process.

@@ -1,5 +1,11 @@
 import CCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import Dispatch
 import TensorCore
 
 /// Host-to-device copies through two pinned (page-locked) staging buffers: each chunk of the

@@ -1,5 +1,11 @@
 import CCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import TensorCore
 
 /// Compiles CUDA C++ sources to cubins with NVRTC for one GPU architecture and keeps the
@@ -12,7 +18,7 @@ public final class KernelCompiler: @unchecked Sendable {
     /// Where cubins are kept; nil disables the disk cache.
     public let cacheDirectory: String?
 
-    private let lock = NSLock()
+    private let lock = Lock()
     private var hits = 0
     private var compiles = 0
 

@@ -1,5 +1,11 @@
 import CCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import TensorCore
 
 /// A kernel family: one `Kernels/<name>.cu` file, compiled (after `common.cu` and any files whose
@@ -34,7 +40,7 @@ struct KernelFamily: Sendable {
     /// A kernel file up to its "// ---- end primitives" line: its device helpers without its kernels,
     /// for families that share them (the whole file when it has no such line).
     static func primitives(of source: String) -> String {
-        guard let end = source.range(of: "// ---- end primitives") else { return source }
+        guard let end = source.firstRange(of: "// ---- end primitives") else { return source }
         return String(source[..<end.lowerBound])
     }
     /// Every family, for tests that compile them all.
@@ -47,7 +53,7 @@ struct KernelFamily: Sendable {
 final class KernelModules: @unchecked Sendable {
     let driver: CUDADriver
     let compiler: KernelCompiler
-    private let lock = NSLock()
+    private let lock = Lock()
     private var modules: [String: CUmodule] = [:]
     private var functions: [String: CUfunction] = [:]
     private var sharedMemoryRaised: [UInt: Int] = [:]

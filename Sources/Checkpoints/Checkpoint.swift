@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import TensorCore
 
 /// A tensor with its checkpoint key.
@@ -109,11 +115,11 @@ public struct Checkpoint: Sendable {
     /// holding one index or some safetensors files. Throws `CheckpointError` for anything
     /// else; never traps on malformed input.
     public static func open(path: String) throws -> Checkpoint {
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw CheckpointError(.io, path: path, "no such file or directory")
         }
-        if isDirectory.boolValue { return try openDirectory(path) }
+        if isDirectory { return try openDirectory(path) }
         let file = try map(path)
         let view = ByteView(bytes: file.bytes, name: basename(path))
         if file.size == 0 {
@@ -166,7 +172,7 @@ public struct Checkpoint: Sendable {
         guard case .object(let weightMap)? = json["weight_map"] else {
             throw CheckpointError(.notACheckpoint, path: path, "not a checkpoint: a JSON file without a \"weight_map\" (a sharded safetensors index has one)")
         }
-        let dir = (path as NSString).deletingLastPathComponent
+        let dir = Path.directory(of: path)
         var shardOrder: [String] = []
         var expected: [String: [String]] = [:]
         for (name, value) in weightMap {
@@ -215,7 +221,7 @@ public struct Checkpoint: Sendable {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
         } catch {
-            throw CheckpointError(.io, path: path, "cannot list the directory: \(error.localizedDescription)")
+            throw CheckpointError(.io, path: path, "cannot list the directory: \(error)")
         }
         let join = { (n: String) in path.hasSuffix("/") ? path + n : path + "/" + n }
         let indexes = names.filter { $0.hasSuffix(".index.json") }

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -26,7 +31,7 @@ public final class AtomicOutput {
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         } catch {
-            throw MediaError.writeFailed(path: path, reason: "cannot create folder \(dir): \(error.localizedDescription)")
+            throw MediaError.writeFailed(path: path, reason: "cannot create folder \(dir): \(error)")
         }
         let base = url.lastPathComponent
         var tmp = ""

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 
 /// Reads PNG and JPEG files (recognised by content, not by extension) into RGB8 images.
 public enum ImageDecoder {
@@ -15,16 +20,16 @@ public enum ImageDecoder {
     }
 
     public static func decode(path: String, options: Options = Options()) throws -> RGBImage {
-        var isDir: ObjCBool = false
+        var isDir = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw MediaError.unreadable(path: path, reason: "no such file")
         }
-        guard !isDir.boolValue else { throw MediaError.unreadable(path: path, reason: "it is a directory") }
+        guard !isDir else { throw MediaError.unreadable(path: path, reason: "it is a directory") }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         } catch {
-            throw MediaError.unreadable(path: path, reason: error.localizedDescription)
+            throw MediaError.unreadable(path: path, reason: "\(error)")
         }
         return try decode(bytes: [UInt8](data), name: path, options: options)
     }

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 
 /// Errors of the Media module. Every case names the file (or stream) and says what is wrong with it.
 public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {

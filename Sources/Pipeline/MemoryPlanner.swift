@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Models
 import TensorCore
 
@@ -79,7 +85,7 @@ public struct MemoryPlan: Sendable, CustomStringConvertible {
 
     public var peak: Int { stages.map(\.peak).max() ?? 0 }
 
-    static func gib(_ b: Int) -> String { String(format: "%.2f GiB", Double(b) / 1_073_741_824) }
+    static func gib(_ b: Int) -> String { String(printf: "%.2f GiB", Double(b) / 1_073_741_824) }
 
     /// The plan as a short table: stage, placement, weights, activations, peak; then the budget.
     public var description: String {
@@ -87,7 +93,7 @@ public struct MemoryPlan: Sendable, CustomStringConvertible {
         let header = ["stage", "placement", "weights", "activations", "peak"]
         let widths = (0..<header.count).map { i in ([header] + rows).map { $0[i].count }.max()! }
         func line(_ r: [String]) -> String {
-            r.enumerated().map { i, s in i < 2 ? s.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            r.enumerated().map { i, s in i < 2 ? s.padded(to: widths[i])
                                                : String(repeating: " ", count: widths[i] - s.count) + s }
                 .joined(separator: "  ")
         }

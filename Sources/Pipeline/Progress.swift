@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 
 /// The stages of a generation, in the order they run.
 public enum GenerationStage: String, Sendable {

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 
 /// Wan's 3-D rotary position tables. A head of `headDim` has headDim/2 complex slots split
 /// into temporal, height and width groups (for 128: 22, 21, 21 slots); slot j of a group with
@@ -29,8 +34,8 @@ public enum Rope3D {
                     for (pos, freqs) in [(f, ft), (y, fh), (x, fw)] {
                         for theta in freqs {
                             let angle = Double(pos) * theta
-                            cosV[token * half + slot] = Float(Foundation.cos(angle))
-                            sinV[token * half + slot] = Float(Foundation.sin(angle))
+                            cosV[token * half + slot] = Float(Glibc.cos(angle))
+                            sinV[token * half + slot] = Float(Glibc.sin(angle))
                             slot += 1
                         }
                     }

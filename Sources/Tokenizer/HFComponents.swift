@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 
 /// The normalizers of a tokenizer.json that SentencePiece-converted Unigram tokenizers use.
 /// Others are refused when the file is loaded, naming the type.
@@ -84,11 +89,11 @@ indirect enum HFNormalizer {
 }
 
 /// The `pattern` of a Replace normalizer: a literal string, or a regular expression
-/// (Oniguruma in the reference; NSRegularExpression here, which agrees on the simple
+/// (Oniguruma in the reference; the standard library's `Regex` here, which agrees on the simple
 /// patterns these files use such as " {2,}").
 enum HFPattern {
     case string([Unicode.Scalar])
-    case regex(NSRegularExpression)
+    case regex(Regex<AnyRegexOutput>)
 
     /// Non-overlapping matches, left to right, as character ranges.
     func matches(in scalars: [Unicode.Scalar]) -> [Range<Int>] {
@@ -110,19 +115,11 @@ enum HFPattern {
             var view = String.UnicodeScalarView()
             view.append(contentsOf: scalars)
             let string = String(view)
-            let ns = string as NSString
-            // UTF-16 offset -> character index.
-            var utf16ToScalar = [Int](repeating: 0, count: ns.length + 1)
-            var u = 0
-            for (k, s) in scalars.enumerated() {
-                let w = s.value > 0xFFFF ? 2 : 1
-                for j in 0 ..< w { utf16ToScalar[u + j] = k }
-                u += w
-            }
-            utf16ToScalar[u] = scalars.count
-            return re.matches(in: string, range: NSRange(location: 0, length: ns.length)).compactMap { m in
-                guard m.range.location != NSNotFound, m.range.length > 0 else { return nil }
-                return utf16ToScalar[m.range.location] ..< utf16ToScalar[m.range.location + m.range.length]
+            // Matched scalar by scalar (not by grapheme cluster), as the reference's engines do.
+            return string.matches(of: re.matchingSemantics(.unicodeScalar)).compactMap { m in
+                let lower = string.unicodeScalars.distance(from: string.startIndex, to: m.range.lowerBound)
+                let count = string.unicodeScalars.distance(from: m.range.lowerBound, to: m.range.upperBound)
+                return count > 0 ? lower ..< lower + count : nil
             }
         }
     }

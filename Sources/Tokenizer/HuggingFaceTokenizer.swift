@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 
 /// A Hugging Face `tokenizer.json` holding a Unigram model, encoded the way the `tokenizers`
 /// library does it (tokenizer/mod.rs `encode_single_sequence`):

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 
 /// Reads a Hugging Face `tokenizer.json` into a `HuggingFaceTokenizer`. Only the components
 /// that SentencePiece-derived Unigram tokenizers use are accepted; anything else is refused
@@ -89,7 +94,7 @@ enum HuggingFaceTokenizerFile {
             if let s = pattern["String"]?.string { return .replace(.string(Array(s.unicodeScalars)), content) }
             if let r = pattern["Regex"]?.string {
                 do {
-                    return .replace(.regex(try NSRegularExpression(pattern: r)), content)
+                    return .replace(.regex(try Regex(r)), content)
                 } catch {
                     throw TokenizerError(.unsupported, "Replace normalizer: cannot compile the regular expression \(r)")
                 }

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 
 /// A read-only prefix index over byte-string keys (vocabulary pieces, user-defined symbols).
 ///

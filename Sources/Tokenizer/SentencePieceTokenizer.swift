@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 
 /// A fixed-length encoding of one prompt, as the text encoder consumes it.
 public struct TokenizedText: Equatable, Sendable {
@@ -21,8 +26,8 @@ public struct TokenizedText: Equatable, Sendable {
 ///   what Wan's `HuggingfaceTokenizer` (transformers' AutoTokenizer) uses.
 /// The two differ in places (byte fallback, added tokens, whitespace); see docs/tokenizer.md.
 ///
-/// Immutable after loading, so it is safe to share between threads (the only Foundation
-/// object inside, NSRegularExpression, is documented as thread-safe).
+/// Immutable after loading (values only, compiled regular expressions included), so it is safe
+/// to share between threads.
 public final class SentencePieceTokenizer: @unchecked Sendable {
     public enum Format: String, Sendable {
         case sentencePieceModel = "SentencePiece model"
@@ -53,7 +58,7 @@ public final class SentencePieceTokenizer: @unchecked Sendable {
             if !FileManager.default.fileExists(atPath: path) {
                 throw TokenizerError(.notFound, path: path, "no such file. \(TokenizerLocation.downloadHint)")
             }
-            throw TokenizerError(.io, path: path, "cannot read the file: \(error.localizedDescription)")
+            throw TokenizerError(.io, path: path, "cannot read the file: \(error)")
         }
         try self.init(data: data, path: path)
     }

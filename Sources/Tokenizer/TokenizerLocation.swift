@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 
 /// Where the umT5 tokenizer lives (`--tokenizer_path`): a directory holding `tokenizer.json`
 /// or `spiece.model` (default `checkpoints/umt5-xxl/`), or one of those files itself.
@@ -18,13 +24,13 @@ public enum TokenizerLocation {
     /// The tokenizer file for `path` (nil: the default directory).
     public static func resolve(_ path: String? = nil) throws -> String {
         let p = path ?? defaultDirectory
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard FileManager.default.fileExists(atPath: p, isDirectory: &isDirectory) else {
             throw TokenizerError(.notFound, path: p, "no tokenizer here. \(downloadHint)")
         }
-        guard isDirectory.boolValue else { return p }
+        guard isDirectory else { return p }
         for name in fileNames {
-            let candidate = (p as NSString).appendingPathComponent(name)
+            let candidate = Path.join(p, name)
             if FileManager.default.fileExists(atPath: candidate) { return candidate }
         }
         throw TokenizerError(.notFound, path: p, "the directory holds neither tokenizer.json nor spiece.model. \(downloadHint)")

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import Hummingbird
 
 /// A 4xx/5xx answer with a JSON body `{"error": {"message": …, "field": …}}`; `field` names the

@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Media
 import Pipeline
 
@@ -8,9 +14,11 @@ public protocol JobExecutor: AnyObject, Sendable {
     /// The models and whether their files are present.
     func models() -> [ModelInfo]
     /// Generates the video of `request` (with the decoded upload for I2V) and writes it atomically
-    /// to `outputPath`. `progress` returns `.cancel` when the job is to stop; throw
+    /// to `outputPath`, and, when `framesDirectory` is given, every frame into it as
+    /// `frame_00000.png`, … . `progress` returns `.cancel` when the job is to stop; throw
     /// `GenerationCancelled` then.
-    func run(_ request: JobRequest, image: RGBImage?, outputPath: String, progress: @escaping ProgressHandler) throws
+    func run(_ request: JobRequest, image: RGBImage?, outputPath: String, framesDirectory: String?,
+             progress: @escaping ProgressHandler) throws
     /// Unloads every model and frees device memory; returns what was done, in words.
     func release() -> String
 }
@@ -23,10 +31,11 @@ public final class JobQueue: @unchecked Sendable {
     let executor: any JobExecutor
     let uploads: Uploads
     let outputs: Outputs
+    let frames: FrameStore
     let log: (String) -> Void
     public let capacity: Int
 
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var pending: [String] = []
     private var running: String?
     private var cancelRequested = false
@@ -34,21 +43,19 @@ public final class JobQueue: @unchecked Sendable {
     private var stopping = false
 
     public init(store: JobStore, hub: EventHub, executor: any JobExecutor, uploads: Uploads, outputs: Outputs,
-                capacity: Int = 16, log: @escaping (String) -> Void) {
+                frames: FrameStore, capacity: Int = 16, log: @escaping (String) -> Void) {
         self.store = store
         self.hub = hub
         self.executor = executor
         self.uploads = uploads
         self.outputs = outputs
+        self.frames = frames
         self.capacity = capacity
         self.log = log
     }
 
     public func start() {
-        let t = Thread { [self] in loop() }
-        t.name = "turbodiffusion-worker"
-        t.stackSize = 16 << 20
-        t.start()
+        startThread(name: "td-worker", stackSize: 16 << 20) { [self] in loop() }
     }
 
     /// Accepts a job or throws 429 when `capacity` jobs already wait.
@@ -150,19 +157,24 @@ public final class JobQueue: @unchecked Sendable {
         var tracker = ProgressTracker(task: request.task)
         do {
             let image = try request.image.map { try uploads.image($0) }
-            try executor.run(request, image: image, outputPath: outputs.path(name)) { [self] p in
+            let framesDirectory = request.frames ? frames.folder(id) : nil
+            try executor.run(request, image: image, outputPath: outputs.path(name), framesDirectory: framesDirectory) { [self] p in
                 let progress = tracker.update(p)
                 // Progress is published at once but persisted only at stage ends: a crash loses at most a stage's steps.
                 if let r = try? store.update(id, persist: p.stageFinished, { $0.progress = progress }) { hub.publish(r) }
                 return condition.withLock { cancelRequested } ? .cancel : .proceed
             }
             let done = JobProgress(stage: "done", step: 0, steps: 0, fraction: 1, etaSeconds: 0)
-            _ = try finish(id, .succeeded, progress: done, output: JobOutput(name: name, url: Outputs.url(name)))
+            let frameCount = request.frames ? frames.count(id) : nil
+            if request.frames { frames.prune() }
+            _ = try finish(id, .succeeded, progress: done, output: JobOutput(name: name, url: Outputs.url(name), frames: frameCount))
             log("job \(id) succeeded: \(name)")
         } catch let e as GenerationCancelled {
+            if request.frames { frames.remove(id) }
             _ = try? finish(id, .cancelled, error: "\(e); nothing was written")
             log("job \(id) cancelled")
         } catch {
+            if request.frames { frames.remove(id) }
             _ = try? finish(id, .failed, error: "\(error)")
             log("job \(id) failed: \(error)")
         }
@@ -183,7 +195,7 @@ public final class JobQueue: @unchecked Sendable {
 
     /// `{t2v|i2v}_{seed}_{model}_{job id}.mp4`, the model name with `.`/`-` as `_` (as the CLI names files).
     static func outputName(_ r: JobRequest, id: String) -> String {
-        let model = r.model.replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: "-", with: "_")
+        let model = r.model.replacing(".", with: "_").replacing("-", with: "_")
         return "\(r.task)_\(r.seed)_\(model)_\(id).mp4"
     }
 }

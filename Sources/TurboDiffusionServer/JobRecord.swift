@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 
 public enum JobStatus: String, Codable, Sendable {
     case queued, running, succeeded, failed, cancelled
@@ -30,6 +36,8 @@ public struct JobProgress: Codable, Sendable, Equatable {
 public struct JobOutput: Codable, Sendable, Equatable {
     public var name: String
     public var url: String
+    /// How many PNG frames `/jobs/{id}/frames/{index}` serves (jobs that asked for frames only).
+    public var frames: Int?
 }
 
 /// One job as the API shows it and as it is persisted.
@@ -58,7 +66,7 @@ public struct JobRecord: Codable, Sendable, Equatable {
 
     /// A fresh random id: 16 lowercase hex digits.
     public static func newID() -> String {
-        String(format: "%016llx", UInt64.random(in: 1 ... UInt64.max))
+        String(printf: "%016llx", UInt64.random(in: 1 ... UInt64.max))
     }
 
     public static func isValidID(_ s: String) -> Bool {

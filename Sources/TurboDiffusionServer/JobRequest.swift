@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 
 /// A model the server can run, as `GET /models` lists it.
 public struct ModelInfo: Codable, Sendable, Equatable {
@@ -61,9 +67,11 @@ public struct JobRequest: Codable, Sendable, Equatable {
     public var numSamples: Int = 1
     /// An upload id (`POST /uploads`) for I2V.
     public var image: String?
+    /// Also keep every frame as PNG, served at `/jobs/{id}/frames/{index}` (exact pixels, unlike the MP4's).
+    public var frames: Bool = false
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case task, model, prompt, seed, resolution, size, ode, boundary, image
+        case task, model, prompt, seed, resolution, size, ode, boundary, image, frames
         case numSteps = "num_steps", aspectRatio = "aspect_ratio", numFrames = "num_frames"
         case attentionType = "attention_type", slaTopk = "sla_topk", quantLinear = "quant_linear"
         case sigmaMax = "sigma_max", adaptiveResolution = "adaptive_resolution", numSamples = "num_samples"
@@ -103,7 +111,7 @@ public struct JobRequest: Codable, Sendable, Equatable {
         }
         r.model = model
 
-        guard let prompt = try fields.string("prompt"), !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard let prompt = try fields.string("prompt"), !prompt.trimmingWhitespace().isEmpty else {
             throw APIError.invalid("prompt", "must be a non-empty string")
         }
         guard prompt.count <= maxPromptLength else { throw APIError.invalid("prompt", "longer than \(maxPromptLength) characters") }
@@ -140,6 +148,7 @@ public struct JobRequest: Codable, Sendable, Equatable {
         r.adaptiveResolution = try fields.bool("adaptive_resolution") ?? false
         r.numSamples = try fields.int("num_samples", in: 1 ... maxSamples) ?? 1
         r.image = try fields.string("image")
+        r.frames = try fields.bool("frames") ?? false
         if r.task == "t2v", r.image != nil { throw APIError.invalid("image", "only i2v jobs take an image") }
         if let id = r.image, !Uploads.isValidID(id) { throw APIError.invalid("image", "is not an upload id (POST /api/v1/uploads gives one)") }
         if r.task == "i2v", r.image == nil, model != "demo" { throw APIError.invalid("image", "an i2v job needs an upload id") }
@@ -203,7 +212,7 @@ struct JSONFields {
     func int(_ k: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let d = try double(k) else { return nil }
         guard d == d.rounded(), d >= Double(range.lowerBound), d <= Double(range.upperBound) else {
-            throw APIError.invalid(k, "must be an integer in \(range.lowerBound)…\(range.upperBound), got \(String(format: "%g", d))")
+            throw APIError.invalid(k, "must be an integer in \(range.lowerBound)…\(range.upperBound), got \(String(printf: "%g", d))")
         }
         return Int(d)
     }

@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 
 /// The job records, kept in memory and persisted as one JSON file written atomically (a temporary
 /// file renamed over the old one) after every change, so a crash leaves either the old or the new
@@ -6,7 +12,7 @@ import Foundation
 /// finishing them: they are marked failed.
 public final class JobStore: @unchecked Sendable {
     public let path: String
-    private let lock = NSLock()
+    private let lock = Lock()
     private var records: [String: JobRecord] = [:]
     /// Oldest first.
     private var order: [String] = []
@@ -23,7 +29,7 @@ public final class JobStore: @unchecked Sendable {
     public init(path: String, keep: Int = 500) throws {
         self.path = path
         self.keep = keep
-        let dir = (path as NSString).deletingLastPathComponent
+        let dir = Path.directory(of: path)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         guard let data = FileManager.default.contents(atPath: path) else { return }
         let decoder = JSONDecoder()
@@ -93,15 +99,15 @@ public final class JobStore: @unchecked Sendable {
 /// Whole-file atomic writes: a uniquely named temporary file beside the destination, flushed, then renamed.
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        let tmp = (dir as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))")
+        let dir = Path.directory(of: path)
+        let tmp = Path.join(dir, ".\(Path.lastComponent(of: path)).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))")
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw APIError(.internalServerError, "cannot write \(tmp): \(String(cString: strerror(errno)))") }
         var ok = true
         data.withUnsafeBytes { buffer in
             var done = 0
             while done < buffer.count {
-                let n = Foundation.write(fd, buffer.baseAddress! + done, buffer.count - done)
+                let n = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
                 if n < 0 { if errno == EINTR { continue }; ok = false; break }
                 done += n
             }

@@ -1,8 +1,14 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 
 /// The most recent lines of the server's log (what it prints on stderr), for `GET /logs`.
 public final class LogBuffer: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var lines: [String] = []
     private var start = 0
     public let capacity: Int
@@ -31,18 +37,14 @@ public final class LogBuffer: @unchecked Sendable {
     }
 
     private static func stamp() -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "HH:mm:ss"
-        return f.string(from: Date())
+        formatTime(Date().timeIntervalSince1970, "%H:%M:%S", utc: true)
     }
 }
 
 /// Fan-out of job record snapshots to server-sent-event streams. A subscriber first gets the
 /// record as it is, then every change; the stream finishes after a terminal state.
 public final class EventHub: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var subscribers: [String: [UUID: AsyncStream<JobRecord>.Continuation]] = [:]
 
     public init() {}

@@ -101,6 +101,18 @@ enum OpenAPIDocument {
         }
       }
     },
+    "/jobs/{id}/frames/{index}": {
+      "parameters": [{"$ref": "#/components/parameters/JobID"}, {"name": "index", "in": "path", "required": true, "description": "0 … output.frames - 1", "schema": {"type": "integer", "minimum": 0}}],
+      "get": {
+        "operationId": "getJobFrame",
+        "summary": "One frame as PNG, of a succeeded job submitted with \"frames\": true (exact pixels, unlike the MP4)",
+        "responses": {
+          "200": {"description": "The frame", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
     "/outputs": {
       "get": {
         "operationId": "listOutputs",
@@ -227,7 +239,8 @@ enum OpenAPIDocument {
           "boundary": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.9, "description": "i2v only"},
           "adaptive_resolution": {"type": "boolean", "default": false, "description": "i2v only"},
           "num_samples": {"type": "integer", "minimum": 1, "maximum": 4, "default": 1},
-          "image": {"type": "string", "pattern": "^u[0-9a-f]{16}$", "description": "i2v: an upload id (required unless the model is demo, which has a sample image)"}
+          "image": {"type": "string", "pattern": "^u[0-9a-f]{16}$", "description": "i2v: an upload id (required unless the model is demo, which has a sample image)"},
+          "frames": {"type": "boolean", "default": false, "description": "Also keep every frame as PNG (GET /jobs/{id}/frames/{index}); the 16 most recent jobs' frames are kept"}
         }
       },
       "Progress": {
@@ -241,7 +254,7 @@ enum OpenAPIDocument {
           "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled"]},
           "request": {"type": "object", "description": "The request with its defaults filled in (the seed as used)"},
           "progress": {"$ref": "#/components/schemas/Progress"},
-          "output": {"type": "object", "required": ["name", "url"], "properties": {"name": {"type": "string"}, "url": {"type": "string"}}},
+          "output": {"type": "object", "required": ["name", "url"], "properties": {"name": {"type": "string"}, "url": {"type": "string"}, "frames": {"type": "integer", "description": "PNG frames served at /jobs/{id}/frames/{index} (jobs submitted with frames: true)"}}},
           "error": {"type": "string"},
           "created_at": {"type": "string", "format": "date-time"},
           "started_at": {"type": "string", "format": "date-time"},

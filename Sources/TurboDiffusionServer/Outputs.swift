@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 
 /// The videos in the output folder. Only plain `.mp4` files directly inside it are visible: names
 /// are checked against a strict pattern (no separators, no leading dot, so no traversal and no
@@ -33,7 +39,7 @@ public struct Outputs: Sendable {
 
     public static func url(_ name: String) -> String { "/api/v1/outputs/\(name)" }
 
-    public func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+    public func path(_ name: String) -> String { Path.join(directory, name) }
 
     /// lstat of a valid name: a regular file (not a link) or nil.
     func regularFile(_ name: String) -> stat? {
@@ -56,7 +62,7 @@ public struct Outputs: Sendable {
     /// Opens a valid name for reading without following a link; the descriptor and the file size.
     public func open(_ name: String) throws -> (fd: Int32, size: Int) {
         guard Self.isValidName(name) else { throw APIError.invalid("name", "not a video name (letters, digits, _ - . and .mp4)") }
-        let fd = Foundation.open(path(name), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        let fd = Glibc.open(path(name), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw APIError.notFound("output \(name)") }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
@@ -93,12 +99,12 @@ public enum ByteRange {
 
     public static func parse(_ header: String?, size: Int) -> Parsed {
         guard let header, header.hasPrefix("bytes=") else { return .whole }
-        let spec = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        let spec = header.dropFirst(6).trimmingWhitespace(newlines: false)
         // Several ranges would need a multipart answer; the whole file is a valid answer instead.
         if spec.contains(",") { return .whole }
         let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2 else { return .whole }
-        let a = parts[0].trimmingCharacters(in: .whitespaces), b = parts[1].trimmingCharacters(in: .whitespaces)
+        let a = parts[0].trimmingWhitespace(newlines: false), b = parts[1].trimmingWhitespace(newlines: false)
         if a.isEmpty {
             guard let n = Int(b), n > 0 else { return size == 0 ? .unsatisfiable : .whole }
             guard size > 0 else { return .unsatisfiable }

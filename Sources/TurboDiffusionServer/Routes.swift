@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import Hummingbird
 import NIOCore
 
@@ -39,6 +44,7 @@ extension WebUIServer {
             Route(method: .get, path: "\(a)/jobs/:id", handler: { [self] _, c in JSONResponse.make(try job(c)) }),
             Route(method: .delete, path: "\(a)/jobs/:id", handler: { [self] _, c in try cancel(c) }),
             Route(method: .get, path: "\(a)/jobs/:id/events", handler: { [self] _, c in try events(c) }),
+            Route(method: .get, path: "\(a)/jobs/:id/frames/:index", handler: { [self] _, c in try frame(c) }),
             Route(method: .get, path: "\(a)/outputs", handler: { [self] _, _ in JSONResponse.make(["outputs": outputs.list()]) }),
             Route(method: .get, path: "\(a)/outputs/:name", handler: { [self] r, c in try serveOutput(r, c) }),
             Route(method: .delete, path: "\(a)/outputs/:name", handler: { [self] _, c in
@@ -138,6 +144,24 @@ extension WebUIServer {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
+    }
+
+    /// One PNG frame of a job that asked for frames; 404 until the job has succeeded.
+    func frame(_ c: BasicRequestContext) throws -> Response {
+        let r = try job(c)
+        let text = try c.parameters.require("index")
+        guard let index = Int(text), index >= 0, String(index) == text else {
+            throw APIError.invalid("index", "must be a frame number (0, 1, …), got '\(text)'")
+        }
+        guard r.request.frames else { throw APIError.notFound("frames of job \(r.id) (it was not submitted with \"frames\": true)") }
+        guard r.status == .succeeded, let count = r.output?.frames, index < count else {
+            throw APIError.notFound("frame \(index) of job \(r.id) (\(r.status.rawValue), \(r.output?.frames ?? 0) frames)")
+        }
+        let png = try frames.png(r.id, index)
+        var buffer = ByteBufferAllocator().buffer(capacity: png.count)
+        buffer.writeBytes(png)
+        return Response(status: .ok, headers: [.contentType: "image/png", .contentLength: "\(png.count)", .cacheControl: "no-cache"],
+                        body: ResponseBody(byteBuffer: buffer))
     }
 
     func serveOutput(_ r: Request, _ c: BasicRequestContext) throws -> Response {

@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Media
 
 /// Images uploaded for I2V. An upload is decoded with the engine's own PNG/JPEG decoders before it
@@ -56,7 +62,7 @@ public final class Uploads: @unchecked Sendable {
         return Stored(id: id, width: image.width, height: image.height, format: format)
     }
 
-    public func path(_ id: String) -> String { (directory as NSString).appendingPathComponent(id + ".img") }
+    public func path(_ id: String) -> String { Path.join(directory, id + ".img") }
 
     /// The decoded image of an upload.
     public func image(_ id: String) throws -> RGBImage {
@@ -88,12 +94,12 @@ public final class Uploads: @unchecked Sendable {
 
     /// The first file part of a multipart/form-data body (field "image" or "file", or else the first part with a filename).
     public static func multipartFile(_ body: [UInt8], contentType: String) throws -> [UInt8] {
-        guard let range = contentType.range(of: "boundary=") else {
+        guard let range = contentType.firstRange(of: "boundary=") else {
             throw APIError.invalid("Content-Type", "multipart/form-data without a boundary")
         }
         var boundary = String(contentType[range.upperBound...])
         if let semicolon = boundary.firstIndex(of: ";") { boundary = String(boundary[..<semicolon]) }
-        boundary = boundary.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
+        boundary = boundary.trimming(["\"", " "])
         guard !boundary.isEmpty, boundary.utf8.count <= 200 else { throw APIError.invalid("Content-Type", "bad multipart boundary") }
         let delimiter = Array(("--" + boundary).utf8)
         var parts: [(headers: String, body: ArraySlice<UInt8>)] = []

@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Hummingbird
 import NIOCore
 
@@ -22,7 +28,7 @@ public struct WebUIConfiguration: Sendable {
     public init() {}
 
     public var resolvedStateDirectory: String {
-        stateDirectory ?? (outputDirectory as NSString).appendingPathComponent(".webui")
+        stateDirectory ?? Path.join(outputDirectory, ".webui")
     }
 
     /// localhost, ::1 or an IPv4 address in 127.0.0.0/8.
@@ -41,6 +47,7 @@ public final class WebUIServer: Sendable {
     let hub: EventHub
     let uploads: Uploads
     let outputs: Outputs
+    let frames: FrameStore
     let logs: LogBuffer
     let executor: any JobExecutor
     let log: @Sendable (String) -> Void
@@ -53,10 +60,11 @@ public final class WebUIServer: Sendable {
         self.log = log
         let state = configuration.resolvedStateDirectory
         outputs = try Outputs(directory: configuration.outputDirectory)
-        uploads = try Uploads(directory: (state as NSString).appendingPathComponent("uploads"), maxBytes: configuration.maxUploadBytes)
-        store = try JobStore(path: (state as NSString).appendingPathComponent("jobs.json"))
+        uploads = try Uploads(directory: Path.join(state, "uploads"), maxBytes: configuration.maxUploadBytes)
+        store = try JobStore(path: Path.join(state, "jobs.json"))
+        frames = try FrameStore(directory: Path.join(state, "frames"))
         hub = EventHub()
-        queue = JobQueue(store: store, hub: hub, executor: executor, uploads: uploads, outputs: outputs,
+        queue = JobQueue(store: store, hub: hub, executor: executor, uploads: uploads, outputs: outputs, frames: frames,
                          capacity: configuration.queueCapacity, log: log)
         let stale = outputs.removeStaleTemporaries()
         if stale > 0 { log("removed \(stale) temporary file(s) that an interrupted write left in \(configuration.outputDirectory)") }
@@ -107,7 +115,7 @@ struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(.forbidden, "Host '\(host)' is not the loopback; this server only answers to 127.0.0.1 or localhost")
         }
         if request.method != .get && request.method != .head, let origin = request.headers[.origin] {
-            let stripped = origin.replacingOccurrences(of: "http://", with: "").replacingOccurrences(of: "https://", with: "")
+            let stripped = origin.replacing("http://", with: "").replacing("https://", with: "")
             guard stripped == host else { throw APIError(.forbidden, "cross-origin request from \(origin) refused") }
         }
         guard let token else { return try await next(request, context) }
@@ -141,7 +149,7 @@ struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
     static func cookie(_ name: String, _ values: [String]) -> String? {
         for header in values {
             for pair in header.split(separator: ";") {
-                let kv = pair.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+                let kv = pair.trimmingWhitespace(newlines: false).split(separator: "=", maxSplits: 1)
                 if kv.count == 2, kv[0] == name { return String(kv[1]) }
             }
         }

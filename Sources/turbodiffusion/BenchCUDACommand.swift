@@ -1,6 +1,12 @@
 import ArgumentParser
 import BackendCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import TensorCore
 
 /// `turbodiffusion bench cuda`: throughput of the CUDA backend's kernels against the device's
@@ -82,10 +88,10 @@ struct BenchCUDA: ParsableCommand {
             for r in rows { print("{\"op\": \"\(r.op)\", \"ms\": \(r.ms), \"rate\": \(r.rate), \"unit\": \"\(r.unit)\"}") }
         } else {
             print("device: \(gpu.name)")
-            print("op".padding(toLength: 30, withPad: " ", startingAt: 0) + "      ms        rate")
+            print("op".padded(to: 30) + "      ms        rate")
             for r in rows {
-                print(r.op.padding(toLength: 30, withPad: " ", startingAt: 0)
-                      + String(format: "%8.3f  %8.1f %@", r.ms, r.rate, r.unit))
+                print(r.op.padded(to: 30)
+                      + String(printf: "%8.3f  %8.1f %@", r.ms, r.rate, r.unit))
             }
         }
     }

@@ -1,6 +1,12 @@
 import ArgumentParser
 import BackendCPU
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import TensorCore
 
 /// `turbodiffusion bench …`: micro-benchmarks of backend kernels. Add kernels as subcommands.
@@ -23,7 +29,7 @@ struct CPUPeak {
     var gflops: Double { Double(cores) * gigahertz * Double(flopsPerCycle) }
 
     var formula: String {
-        String(format: "peak = %d cores × %.3f GHz (%@) × %d FLOP/cycle (%@) = %.1f GFLOP/s",
+        String(printf: "peak = %d cores × %.3f GHz (%@) × %d FLOP/cycle (%@) = %.1f GFLOP/s",
                cores, gigahertz, clockSource, flopsPerCycle, isa, gflops)
     }
 
@@ -31,13 +37,13 @@ struct CPUPeak {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         var ghz = 0.0, source = "unknown clock"
         if let text = try? String(contentsOfFile: "/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", encoding: .utf8),
-           let khz = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+           let khz = Double(text.trimmingWhitespace()) {
             ghz = khz / 1e6
             source = "cpuinfo_max_freq"
         } else {
             // No cpufreq (typical in VMs): the highest "cpu MHz" reported.
             for line in cpuinfo.split(separator: "\n") where line.hasPrefix("cpu MHz") {
-                if let v = line.split(separator: ":").last.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }) {
+                if let v = line.split(separator: ":").last.flatMap({ Double($0.trimmingWhitespace(newlines: false)) }) {
                     ghz = max(ghz, v / 1000)
                     source = "/proc/cpuinfo cpu MHz"
                 }
@@ -147,9 +153,9 @@ struct BenchGemm: ParsableCommand {
             print(row([
                 c.name, "\(c.m)×\(c.n)×\(c.k)",
                 "\(c.aType)·\(c.bType)\(c.weightLayout ? "ᵀ" : "")",
-                String(format: "%.1f", r.median * 1e3), String(format: "%.1f", r.best * 1e3),
-                String(format: "%.1f", gflops), String(format: "%.1f", 100 * gflops / peak.gflops),
-                String(format: "%.1e", r.spotError),
+                String(printf: "%.1f", r.median * 1e3), String(printf: "%.1f", r.best * 1e3),
+                String(printf: "%.1f", gflops), String(printf: "%.1f", 100 * gflops / peak.gflops),
+                String(printf: "%.1e", r.spotError),
             ], widths))
         }
     }

@@ -1,7 +1,13 @@
 import ArgumentParser
 import BackendCPU
 import BackendCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import TensorCore
 
 /// `turbodiffusion bench conv`: conv3d throughput on the Wan VAE's layer shapes, on the CPU or
@@ -100,7 +106,7 @@ struct BenchConv: ParsableCommand {
             let cpuMedian = cpuSeconds[cpuSeconds.count / 2]
             let flop = 2.0 * Double(c.outChannels * c.inChannels * c.kernel.reduce(1, *)) * Double(frames * h * w)
             let gflops = flop / median / 1e9
-            print(pad(c.name, 20) + String(format: " %9.1f %10.1f %9.1f %7.1f %8.1f %12.1f", median * 1e3, times[0] * 1e3,
+            print(pad(c.name, 20) + String(printf: " %9.1f %10.1f %9.1f %7.1f %8.1f %12.1f", median * 1e3, times[0] * 1e3,
                                            gflops, 100 * gflops / peak.gflops, cpuMedian * 1e3, flop / cpuMedian / 1e9))
         }
     }
@@ -156,12 +162,12 @@ struct BenchConv: ParsableCommand {
                 }
                 medians.append(median)
                 if let y, engines.count == 2 { results.append(try gpu.toHost(gpu.contiguous(y, dtype: .f32)).floats()) }
-                line += String(format: " %12.3f %8.1f", median * 1e3, flop / median / 1e12)
+                line += String(printf: " %12.3f %8.1f", median * 1e3, flop / median / 1e12)
             }
             if results.count == 2 {
                 var num = 0.0, den = 0.0
                 for (a, b) in zip(results[0], results[1]) { num += Double(a - b) * Double(a - b); den += Double(b) * Double(b) }
-                line += String(format: " %7.2f× %9.1e", medians[1] / medians[0], (num / max(den, 1e-30)).squareRoot())
+                line += String(printf: " %7.2f× %9.1e", medians[1] / medians[0], (num / max(den, 1e-30)).squareRoot())
             }
             print(line)
         }

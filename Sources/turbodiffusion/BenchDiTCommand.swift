@@ -2,7 +2,13 @@ import ArgumentParser
 import BackendCPU
 import BackendCUDA
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Models
 import TensorCore
 
@@ -84,7 +90,7 @@ struct BenchDiT: ParsableCommand {
         let attention = SelfAttentionKind(name: attentionType, topk: slaTopk) ?? .original
         var start = Date()
         let weights = try WanDiTRandomWeights.stateDict(config, layout: .turbo, seed: seed)
-        logLine(String(format: "\(config): %.2fB parameters made in %.1f s; %d tokens (%d×%d×%d latent), self-attention \(attention)",
+        logLine(String(printf: "\(config): %.2fB parameters made in %.1f s; %d tokens (%d×%d×%d latent), self-attention \(attention)",
                        Double(config.parameterCount) / 1e9, Date().timeIntervalSince(start), tokens, t, h, w))
         var rng = SplitMixInputs(seed: seed ^ 0xABCD)
         let x = try Tensor.host(rng.values(config.inChannels * t * h * w), shape: [config.inChannels, t, h, w])
@@ -96,11 +102,11 @@ struct BenchDiT: ParsableCommand {
         let (out, seconds) = try forward(on: backend, weights: weights, config: config, attention: attention, x: x, context: context,
                                          repeats: repeats, residency: stream ? .streamed : .resident)
         let flops = config.forwardFLOPs(tokens: tokens, attention: attention).total
-        logLine(String(format: "forward on %@ (%@): median %.3f s over %d (min %.3f); %.1f TFLOP → %.0f TFLOP/s",
+        logLine(String(printf: "forward on %@ (%@): median %.3f s over %d (min %.3f); %.1f TFLOP → %.0f TFLOP/s",
                        backend.name, dtype.rawValue, seconds.median, repeats, seconds.min, flops / 1e12, flops / seconds.median / 1e12))
         if let cuda = device as? CUDABackend {
             let m = cuda.memoryStatistics
-            logLine(String(format: "device memory: peak live %.2f GiB, cached %.2f GiB", Double(m.peak) / 1073741824, Double(m.cached) / 1073741824))
+            logLine(String(printf: "device memory: peak live %.2f GiB, cached %.2f GiB", Double(m.peak) / 1073741824, Double(m.cached) / 1073741824))
         }
         let values = try backend.toHost(out).floats()
         guard values.allSatisfy(\.isFinite) else { throw ValidationError("the forward produced non-finite values") }
@@ -122,8 +128,8 @@ struct BenchDiT: ParsableCommand {
             var num = 0.0, den = 0.0
             for (a, b) in zip(values, reference) { num += Double(a - b) * Double(a - b); den += Double(b) * Double(b) }
             let err = (num / max(den, 1e-30)).squareRoot()
-            logLine(String(format: "CPU forward %.1f s; relative L2 %@ vs CPU: %.3e", Date().timeIntervalSince(start), backend.name, err))
-            print(String(format: "relative L2 vs CPU %.3e", err))
+            logLine(String(printf: "CPU forward %.1f s; relative L2 %@ vs CPU: %.3e", Date().timeIntervalSince(start), backend.name, err))
+            print(String(printf: "relative L2 vs CPU %.3e", err))
         }
     }
 
@@ -142,7 +148,7 @@ struct BenchDiT: ParsableCommand {
         try backend.synchronize()
         let bytes = weights.reduce(0) { $0 + $1.tensor.byteCount }
         let load = Date().timeIntervalSince(start)
-        logLine(String(format: "loaded on %@ in %.2f s (%.2f GB, %.1f GB/s)%@", backend.name, load, Double(bytes) / 1e9, Double(bytes) / 1e9 / load,
+        logLine(String(printf: "loaded on %@ in %.2f s (%.2f GB, %.1f GB/s)%@", backend.name, load, Double(bytes) / 1e9, Double(bytes) / 1e9 / load,
                        residency == .streamed ? "; blocks stay in host memory, streamed per forward" : ""))
         let ctx = ComputeContext(backend: backend, dtype: dtype.dtype)
         let (xd, cd) = (try backend.upload(x), try backend.upload(context))
@@ -163,7 +169,7 @@ struct BenchDiT: ParsableCommand {
             try backend.synchronize()
             let total = Date().timeIntervalSince(start)
             profiler.recording = false
-            logLine(String(format: "profiled forward (each op waited for): %.3f s\n", total) + profiler.report(total: total))
+            logLine(String(printf: "profiled forward (each op waited for): %.3f s\n", total) + profiler.report(total: total))
         }
         times.sort()
         return (out, (times.isEmpty ? 0 : times[times.count / 2], times.first ?? 0))

@@ -1,7 +1,13 @@
 import ArgumentParser
 import BackendCPU
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Models
 import TensorCore
 
@@ -36,7 +42,7 @@ struct BenchDiTMemory: ParsableCommand {
     var preset: Preset = .wan21_14b
 
     @Option(help: "Folder for the synthetic checkpoint (needs the file's size free).")
-    var dir: String = NSTemporaryDirectory()
+    var dir: String = FileManager.default.temporaryDirectory.path
 
     @Option(help: "Compute type of the forward: f32 or bf16.")
     var dtype: ComputeType = .bf16
@@ -53,7 +59,7 @@ struct BenchDiTMemory: ParsableCommand {
         let bytes = specs.reduce(0) { $0 + $1.shape.reduce(1, *) * 2 }
         let largest = specs.map { $0.shape.reduce(1, *) * 2 }.max() ?? 0
         let path = URL(fileURLWithPath: dir).appendingPathComponent("synthetic-\(preset.rawValue)-bf16.safetensors").path
-        logLine("\(config); \(String(format: "%.2f", Double(config.parameterCount) / 1e9))B parameters, \(gib(bytes)) bf16, largest tensor \(mib(largest))")
+        logLine("\(config); \(String(printf: "%.2f", Double(config.parameterCount) / 1e9))B parameters, \(gib(bytes)) bf16, largest tensor \(mib(largest))")
 
         if !(keep && FileManager.default.fileExists(atPath: path)) {
             try synthesize(specs, bytes: bytes, to: path)
@@ -70,7 +76,7 @@ struct BenchDiTMemory: ParsableCommand {
         c.textLength = 512
         let model = try WanDiT(store, config: c)
         var peaks = sampler.takePeaks()
-        logLine(String(format: "load: %.2f s; peak anonymous %@ (%@ above the %@ before loading), peak resident %@",
+        logLine(String(printf: "load: %.2f s; peak anonymous %@ (%@ above the %@ before loading), peak resident %@",
                        Date().timeIntervalSince(start), gib(peaks.anonymous), mib(peaks.anonymous - baseline.anonymous),
                        mib(baseline.anonymous), gib(peaks.resident)))
         if !skipForward {
@@ -80,7 +86,7 @@ struct BenchDiTMemory: ParsableCommand {
             let out = try model(x: x, timestep: 500, context: context, ComputeContext(backend: backend, dtype: dtype.dtype))
             let values = try out.floats()
             peaks = sampler.takePeaks()
-            logLine(String(format: "forward over 1 token (%@): %.2f s; peak anonymous %@, peak resident %@; output finite: %@",
+            logLine(String(printf: "forward over 1 token (%@): %.2f s; peak anonymous %@, peak resident %@; output finite: %@",
                            dtype.rawValue, Date().timeIntervalSince(start), gib(peaks.anonymous), gib(peaks.resident),
                            values.allSatisfy(\.isFinite) ? "yes" : "NO"))
         }
@@ -112,10 +118,10 @@ struct BenchDiTMemory: ParsableCommand {
                 written += chunk.count
                 if written - reported >= 4 << 30 {
                     reported = written
-                    logLine(String(format: "writing %@: %.0f%%", path, 100 * Double(written) / Double(bytes)))
+                    logLine(String(printf: "writing %@: %.0f%%", path, 100 * Double(written) / Double(bytes)))
                 }
             }
         }
-        logLine(String(format: "wrote %@ (%@) in %.1f s", path, gib(bytes), Date().timeIntervalSince(start)))
+        logLine(String(printf: "wrote %@ (%@) in %.1f s", path, gib(bytes), Date().timeIntervalSince(start)))
     }
 }

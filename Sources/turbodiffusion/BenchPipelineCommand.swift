@@ -2,7 +2,14 @@ import ArgumentParser
 import BackendCPU
 import BackendCUDA
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import Dispatch
+import SystemSupport
 import Media
 import Models
 import TensorCore
@@ -96,7 +103,7 @@ struct BenchPipeline: ParsableCommand {
 
         let sizes = backend is CPUBackend ? [(m: 256, n: 256, k: 256)] : [(m: 8192, n: 8192, k: 8192), (m: 16384, n: 8192, k: 4096)]
         let peak = try PipelineBenchReport.gemmPeak(backend, sizes: sizes)
-        print(String(format: "GEMM peak: %.1f TFLOP/s (bf16 %@, median of 10 after 3 warm-ups, through the backend's matmul)",
+        print(String(printf: "GEMM peak: %.1f TFLOP/s (bf16 %@, median of 10 after 3 warm-ups, through the backend's matmul)",
                      peak.flops / 1e12, peak.shape))
         print("warm-up: each model runs once before its timed stage (kernel compilation, cuBLASLt heuristics); not counted below")
         var stages: [PipelineStage] = []
@@ -220,7 +227,7 @@ struct BenchPipeline: ParsableCommand {
     func load<T>(_ what: String, _ body: () throws -> T) throws -> T {
         let start = Date()
         let value = try body()
-        logLine(String(format: "made and loaded %@ in %.1f s (not timed as a stage)", what, Date().timeIntervalSince(start)))
+        logLine(String(printf: "made and loaded %@ in %.1f s (not timed as a stage)", what, Date().timeIntervalSince(start)))
         return value
     }
 }

@@ -1,6 +1,13 @@
 import ArgumentParser
 import BackendCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import Dispatch
+import SystemSupport
 import Models
 import TensorCore
 
@@ -113,13 +120,13 @@ enum PipelineBenchReport {
         Swift.print(pad("stage", 20) + "   seconds      TFLOP  (attention)   TFLOP/s  of peak   peak memory")
         for r in rows {
             let rate = r.seconds > 0 ? r.flops.total / r.seconds : 0
-            Swift.print(pad(r.name, 20) + String(format: " %9.3f %10.2f  (%9.2f) %9.1f %7.1f%%   %@",
+            Swift.print(pad(r.name, 20) + String(printf: " %9.3f %10.2f  (%9.2f) %9.1f %7.1f%%   %@",
                                                   r.seconds, r.flops.total / 1e12, r.flops.attention / 1e12, rate / 1e12,
                                                   peak > 0 ? 100 * rate / peak : 0, r.peakBytes.map(gib) ?? "n/a"))
         }
-        Swift.print(String(format: "PEAK gemm_tflops %.1f", peak / 1e12))
+        Swift.print(String(printf: "PEAK gemm_tflops %.1f", peak / 1e12))
         for r in rows {
-            Swift.print(String(format: "STAGE %@ %.6f %.9g %d", r.name, r.seconds, r.flops.total / 1e12, r.peakBytes ?? -1))
+            Swift.print(String(printf: "STAGE %@ %.6f %.9g %d", r.name, r.seconds, r.flops.total / 1e12, r.peakBytes ?? -1))
         }
     }
 }

@@ -1,6 +1,12 @@
 import ArgumentParser
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Media
 import TensorCore
 
@@ -56,7 +62,7 @@ struct CompareCommand: ParsableCommand {
         }
         let error = den > 0 ? (num / den).squareRoot() : num.squareRoot()
         let ok = finite && error <= bound
-        print(String(format: "%@: relative L2 %.3e (bound %.0e)  %@", name, error, bound, ok ? "ok" : "FAILED"))
+        print(String(printf: "%@: relative L2 %.3e (bound %.0e)  %@", name, error, bound, ok ? "ok" : "FAILED"))
         if !ok { throw ExitCode(1) }
     }
 }
@@ -95,7 +101,7 @@ struct CompareFramesCommand: ParsableCommand {
         }
         let mean = total / Double(count)
         let ok = mean <= bound
-        print(String(format: "%d frames: mean absolute difference %.3f levels, largest %d (bound %.2f)  %@",
+        print(String(printf: "%d frames: mean absolute difference %.3f levels, largest %d (bound %.2f)  %@",
                      names.count, mean, largest, bound, ok ? "ok" : "FAILED"))
         if !ok { throw ExitCode(1) }
     }

@@ -44,8 +44,8 @@ enum DeviceChoice: String, ExpressibleByArgument, CaseIterable {
     /// "no usable CUDA device (the NVIDIA driver library libcuda.so.1 could not be loaded)".
     static func firstLine(_ reason: String) -> String {
         var line = reason.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? reason
-        if let r = line.range(of: "CUDA is not available: ") { line = String(line[r.upperBound...]) }
-        if let r = line.range(of: ". ") { line = String(line[..<r.lowerBound]) }
+        if let r = line.firstRange(of: "CUDA is not available: ") { line = String(line[r.upperBound...]) }
+        if let r = line.firstRange(of: ". ") { line = String(line[..<r.lowerBound]) }
         return "no usable CUDA device (\(line))"
     }
 }

@@ -1,11 +1,17 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import HubDownload
 
 /// Download progress on stderr. On a terminal: one bar per file, redrawn in place, with bytes,
 /// rate and ETA. Otherwise (a log, CI): a line when a file starts, at every tenth of it, and when
 /// it ends. Events arrive in order from the downloading task; the lock guards the counters.
 final class DownloadProgress: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private let terminal: Bool
     private var started = ContinuousClock.now
     private var startBytes: Int64 = 0
@@ -63,7 +69,7 @@ final class DownloadProgress: @unchecked Sendable {
         let fraction = size > 0 ? Double(received) / Double(size) : 1
         let filled = min(width, Int(fraction * Double(width)))
         let bar = "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "]"
-        let percent = String(format: "%3d%%", Int(fraction * 100))
+        let percent = String(printf: "%3d%%", Int(fraction * 100))
         var s = "\(bar) \(percent)  \(ByteCount.text(received)) / \(ByteCount.text(size))"
         let speed = seconds > 0.2 ? Double(received - startBytes) / seconds : 0
         if speed > 0 {
@@ -75,7 +81,7 @@ final class DownloadProgress: @unchecked Sendable {
     private func progress(_ f: HubFile, received: Int64, size: Int64) {
         let s = Self.status(received: received, size: size, startBytes: startBytes, seconds: elapsed())
         if terminal {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(s)".utf8))
+            StandardStreams.writeError("\r\u{1B}[K\(s)")
             barShown = true
         } else {
             let tenth = size > 0 ? Int(received * 10 / size) : 10
@@ -89,7 +95,7 @@ final class DownloadProgress: @unchecked Sendable {
     /// A whole line, after ending the bar being redrawn.
     private func line(_ s: String) {
         if barShown {
-            FileHandle.standardError.write(Data("\n".utf8))
+            StandardStreams.writeError("\n")
             barShown = false
         }
         logLine(s)

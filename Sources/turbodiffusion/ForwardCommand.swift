@@ -1,6 +1,12 @@
 import ArgumentParser
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Models
 import TensorCore
 
@@ -89,7 +95,7 @@ struct ForwardDiT: ParsableCommand {
             let out = try model(x: backend.upload(io.tensor("x")), timestep: Double(t[0]),
                                 context: backend.upload(io.tensor("context")), ComputeContext(backend: backend, dtype: files.dtype.dtype))
             let host = try backend.toHost(out)
-            logLine(String(format: "forward took %.2f s; out %@", Date().timeIntervalSince(start), "\(host.shape)"))
+            logLine(String(printf: "forward took %.2f s; out %@", Date().timeIntervalSince(start), "\(host.shape)"))
             try files.writeOutput(host)
         } catch let e as ValidationError {
             throw e

@@ -1,6 +1,11 @@
 import ArgumentParser
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import Models
 import TensorCore
 

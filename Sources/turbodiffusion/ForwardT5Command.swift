@@ -1,6 +1,12 @@
 import ArgumentParser
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Models
 import TensorCore
 
@@ -47,7 +53,7 @@ struct ForwardT5: ParsableCommand {
             let encoded = try backend.toHost(encoder.encode(tokens, ComputeContext(backend: backend, dtype: files.dtype.dtype)))
             let seconds = Date().timeIntervalSince(start)
             let computed = real == 0 ? 0 : (tokens.isPrefixMasked ? real : length)
-            logLine(String(format: "encode took %.2f s (%d of %d positions real, %d computed)", seconds, real, length, computed))
+            logLine(String(printf: "encode took %.2f s (%d of %d positions real, %d computed)", seconds, real, length, computed))
 
             // [real, dim] in the compute type -> [L, dim] f32 with zero rows after the real ones.
             let out = try Tensor.hostEmpty([length, config.dim], dtype: .f32)

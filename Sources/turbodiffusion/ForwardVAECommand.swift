@@ -1,6 +1,12 @@
 import ArgumentParser
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Models
 import TensorCore
 #if canImport(Glibc)
@@ -104,7 +110,7 @@ struct VAEOptions: ParsableArguments {
     /// With `--profile`: the per-op table of the pass that took `seconds`.
     func printProfile(_ backend: any Backend, seconds: Double) {
         guard let profiler = backend as? ProfilingBackend else { return }
-        logLine(String(format: "profiled pass (each op waited for): %.3f s\n", seconds) + profiler.report(total: seconds))
+        logLine(String(printf: "profiled pass (each op waited for): %.3f s\n", seconds) + profiler.report(total: seconds))
     }
 
     /// Tensors of 4 MiB and more get their own mappings, returned to the system when freed.
@@ -189,7 +195,7 @@ struct RunStats {
     }
 
     func report(_ what: String) {
-        logLine(String(format: "%@ took %.1f s (CPU %.1f s); peak RSS %d MiB", what, Date().timeIntervalSince(start),
+        logLine(String(printf: "%@ took %.1f s (CPU %.1f s); peak RSS %d MiB", what, Date().timeIntervalSince(start),
                        RunStats.cpuSeconds() - cpu0, RunStats.peakRSS >> 20))
     }
 }

@@ -1,6 +1,12 @@
 import ArgumentParser
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import TensorCore
 
 /// `turbodiffusion info FILE...`: what a checkpoint holds, without loading any values.
@@ -39,10 +45,10 @@ struct InfoCommand: ParsableCommand {
                 let checkpoint = try Checkpoint.open(path: path)
                 var text = i > 0 ? "\n" : ""
                 describe(checkpoint, into: &text)
-                FileHandle.standardOutput.write(Data(text.utf8))
+                StandardStreams.writeOutput(text)
             } catch {
                 failures += 1
-                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                StandardStreams.writeError("error: \(error)\n")
             }
         }
         if failures > 0 { throw ExitCode(1) }
@@ -112,6 +118,6 @@ extension InfoCommand {
             v /= 1000
             u += 1
         }
-        return String(format: v < 10 ? "%.2f" : "%.1f", v) + " " + units[u]
+        return String(printf: v < 10 ? "%.2f" : "%.1f", v) + " " + units[u]
     }
 }

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import Dispatch
+import SystemSupport
 
 /// Resident-memory figures of this process from /proc/self/status (Linux), in bytes.
 /// `anonymous` is memory the process owns (heap, copies); `file` is mapped file pages, which the
@@ -27,13 +34,13 @@ struct MemoryUsage {
 /// Samples `MemoryUsage` on a background thread and keeps the peaks, so a figure reflects the
 /// worst moment of a stage rather than its end.
 final class MemorySampler: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var peakAnonymous = 0, peakResident = 0
     private var running = true
     private let done = DispatchSemaphore(value: 0)
 
     init(interval: TimeInterval = 0.02) {
-        Thread.detachNewThread { [self] in
+        startThread(name: "memory-sampler") { [self] in
             while true {
                 let m = MemoryUsage.now()
                 lock.lock()
@@ -42,7 +49,7 @@ final class MemorySampler: @unchecked Sendable {
                 let go = running
                 lock.unlock()
                 if !go { break }
-                Thread.sleep(forTimeInterval: interval)
+                sleepSeconds(interval)
             }
             done.signal()
         }
@@ -67,5 +74,5 @@ final class MemorySampler: @unchecked Sendable {
     }
 }
 
-func gib(_ bytes: Int) -> String { String(format: "%.2f GiB", Double(bytes) / Double(1 << 30)) }
-func mib(_ bytes: Int) -> String { String(format: "%.0f MiB", Double(bytes) / Double(1 << 20)) }
+func gib(_ bytes: Int) -> String { String(printf: "%.2f GiB", Double(bytes) / Double(1 << 30)) }
+func mib(_ bytes: Int) -> String { String(printf: "%.0f MiB", Double(bytes) / Double(1 << 20)) }

@@ -1,7 +1,13 @@
 import ArgumentParser
 import BackendCUDA
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Models
 import Pipeline
 import TensorCore
@@ -37,11 +43,11 @@ struct ModelsCommand: ParsableCommand {
         print("checkpoints in \(dir)/")
         for e in entries {
             let state = e.state.description
-            print("  \(e.model.padding(toLength: 13, withPad: " ", startingAt: 0)) \(e.file.padding(toLength: 42, withPad: " ", startingAt: 0)) \(state)")
+            print("  \(e.model.padded(to: 13)) \(e.file.padded(to: 42)) \(state)")
         }
         let budget = try Self.budget(maxVram: maxVram)
         print("")
-        let heading = budget.map { "fit by the memory planner (\($0.source): \(String(format: "%.1f GiB", Double($0.bytes) / 1_073_741_824)); " }
+        let heading = budget.map { "fit by the memory planner (\($0.source): \(String(printf: "%.1f GiB", Double($0.bytes) / 1_073_741_824)); " }
             ?? "predicted peaks by the memory planner (no usable CUDA device: generation runs on the CPU; "
         print(heading + "\(attentionType), 81 frames, 4 steps):")
         let attention = SelfAttentionKind(name: attentionType, topk: 0.1)!
@@ -50,7 +56,7 @@ struct ModelsCommand: ParsableCommand {
 
     /// --max_vram, else the free memory of the first CUDA device, else nil (CPU only).
     static func budget(maxVram: Double?) throws -> MemoryBudget? {
-        if let maxVram { return MemoryBudget(bytes: Int(maxVram * 1_073_741_824), source: String(format: "--max_vram %g", maxVram)) }
+        if let maxVram { return MemoryBudget(bytes: Int(maxVram * 1_073_741_824), source: String(printf: "--max_vram %g", maxVram)) }
         guard CUDABackend.isAvailable, let cuda = try? CUDABackend() else { return nil }
         return MemoryBudget(bytes: try cuda.deviceMemory().free, source: "free on \(cuda.device)")
     }
@@ -68,7 +74,7 @@ enum InstalledModels {
         var description: String {
             switch self {
             case .missing: "missing"
-            case let .complete(bytes, summary): String(format: "ok, %.2f GB, %@", Double(bytes) / 1e9, summary)
+            case let .complete(bytes, summary): String(printf: "ok, %.2f GB, %@", Double(bytes) / 1e9, summary)
             case let .broken(why): "BROKEN: \(why)"
             }
         }
@@ -123,9 +129,9 @@ enum InstalledModels {
     }
 
     static func folderBytes(_ path: String) -> Int {
-        var isDir: ObjCBool = false
+        var isDir = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return 0 }
-        if !isDir.boolValue { return ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
+        if !isDir { return ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         return names.reduce(0) { $0 + folderBytes("\(path)/\($1)") }
     }
@@ -137,7 +143,7 @@ enum InstalledModels {
                        ("720p", .p720, false), ("720p W8A8", .p720, true)]
         let models: [(String, WanDiTConfig, Int)] = [("Wan2.1-1.3B", .wan21T2V1_3B, 1), ("Wan2.1-14B", .wan21T2V14B, 1),
                                                      ("Wan2.2-A14B", .wan22I2VA14B, 2)]
-        func cell(_ s: String) -> String { s.padding(toLength: 24, withPad: " ", startingAt: 0) }
+        func cell(_ s: String) -> String { s.padded(to: 24) }
         var rows = [cell("model") + columns.map { cell($0.0) }.joined()]
         let unlimited = MemoryBudget(bytes: Int.max / 4, source: "no limit")
         for (name, config, experts) in models {
@@ -153,7 +159,7 @@ enum InstalledModels {
                 do {
                     let plan = try MemoryPlanner.plan(input, request: request, budget: budget ?? unlimited)
                     let residency = plan.dit == .streamed ? "streamed" : "resident"
-                    line += cell(String(format: "%.1f GiB %@", Double(plan.peak) / 1_073_741_824, residency))
+                    line += cell(String(printf: "%.1f GiB %@", Double(plan.peak) / 1_073_741_824, residency))
                 } catch {
                     line += cell("does not fit")
                 }

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import Dispatch
+import SystemSupport
 import TensorCore
 
 /// A backend that runs every op on `inner`, waits for it and adds its wall time to a per-op table
@@ -36,9 +43,9 @@ final class ProfilingBackend: Backend, VAEBackend, SparseAttentionBackend, Spars
         let sum = table.values.reduce(0) { $0 + $1.seconds }
         var lines = [pad("op", 40) + "  calls         ms   share"]
         for (op, e) in table.sorted(by: { $0.value.seconds > $1.value.seconds }) {
-            lines.append(pad(op, 40) + String(format: " %6d %10.2f %6.1f%%", e.calls, e.seconds * 1000, 100 * e.seconds / max(total, 1e-12)))
+            lines.append(pad(op, 40) + String(printf: " %6d %10.2f %6.1f%%", e.calls, e.seconds * 1000, 100 * e.seconds / max(total, 1e-12)))
         }
-        lines.append(pad("sum of ops", 40) + String(format: " %6@ %10.2f %6.1f%%", "", sum * 1000, 100 * sum / max(total, 1e-12)))
+        lines.append(pad("sum of ops", 40) + String(printf: " %6@ %10.2f %6.1f%%", "", sum * 1000, 100 * sum / max(total, 1e-12)))
         return lines.joined(separator: "\n")
     }
 

@@ -1,6 +1,12 @@
 import ArgumentParser
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Models
 
 /// `turbodiffusion quantize IN… OUT`: write a W8A8-quantized TurboDiffusion-layout DiT.
@@ -43,7 +49,7 @@ struct QuantizeCommand: ParsableCommand {
                                                     withIntermediateDirectories: true)
             try SafetensorsWriter.write(quantized, to: output, metadata: ["format": "pt", "quantization": "w8a8-block128"])
             let layers = quantized.filter { $0.name.hasSuffix(".int8_weight") }.count
-            logLine(String(format: "wrote %@: %d int8 layers in %.1f s", output, layers, Date().timeIntervalSince(start)))
+            logLine(String(printf: "wrote %@: %d int8 layers in %.1f s", output, layers, Date().timeIntervalSince(start)))
         } catch {
             logLine("error: \(error)")
             throw ExitCode(1)

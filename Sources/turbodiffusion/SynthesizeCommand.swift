@@ -1,6 +1,12 @@
 import ArgumentParser
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Models
 import TensorCore
 
@@ -119,6 +125,6 @@ struct SynthesizeCommand: ParsableCommand {
             }
             data.withUnsafeBytes { chunk.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[at..<(at + chunk.count)])) }
         }
-        logLine(String(format: "wrote %@ (%.2f GB%@) in %.1f s", path, Double(bytes) / 1e9, quantized ? ", W8A8" : "", Date().timeIntervalSince(start)))
+        logLine(String(printf: "wrote %@ (%.2f GB%@) in %.1f s", path, Double(bytes) / 1e9, quantized ? ", W8A8" : "", Date().timeIntervalSince(start)))
     }
 }

@@ -1,6 +1,12 @@
 import ArgumentParser
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Models
 import TensorCore
 
@@ -46,6 +52,6 @@ struct SyntheticT5: ParsableCommand {
             let p = chunk.bindMemory(to: UInt16.self)
             UMT5RandomWeights.fill(std: entries[index].std, drawStart: starts[index], first: at / 2, seed: seed, into: p)
         }
-        logLine(String(format: "wrote %@ (%.2f GB, %d layers) in %.1f s", output, Double(bytes) / 1e9, config.numLayers, Date().timeIntervalSince(start)))
+        logLine(String(printf: "wrote %@ (%.2f GB, %d layers) in %.1f s", output, Double(bytes) / 1e9, config.numLayers, Date().timeIntervalSince(start)))
     }
 }

@@ -1,7 +1,13 @@
 import ArgumentParser
 import BackendCPU
 import BackendCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import OpCatalogue
 import TensorCore
 
@@ -101,7 +107,7 @@ struct TestBackendCommand: ParsableCommand {
             }
         }
         let seconds = Date().timeIntervalSince(started)
-        print(String(format: "\(counts.passed) passed, \(counts.failed) failed, \(counts.unsupported) not supported (%.1f s)", seconds))
+        print(String(printf: "\(counts.passed) passed, \(counts.failed) failed, \(counts.unsupported) not supported (%.1f s)", seconds))
         if !unsupportedOps.isEmpty {
             print("not supported on \(device.rawValue): " + unsupportedOps.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", "))
         }
@@ -120,9 +126,9 @@ extension TestBackendCommand {
         for c in cases {
             guard runner.isInformative(c) else { continue }   // the CPU's f32 path is the oracle itself
             let r = runner.run(c)
-            let nmse = r.nmse.map { String(format: "%.2e", $0) } ?? "-"
-            let line = "\(c.op.padding(toLength: 22, withPad: " ", startingAt: 0)) \(c.dtype.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)) "
-                + "nmse \(nmse.padding(toLength: 9, withPad: " ", startingAt: 0)) bound \(String(format: "%.0e", c.bound))  "
+            let nmse = r.nmse.map { String(printf: "%.2e", $0) } ?? "-"
+            let line = "\(c.op.padded(to: 22)) \(c.dtype.rawValue.padded(to: 5)) "
+                + "nmse \(nmse.padded(to: 9)) bound \(String(printf: "%.0e", c.bound))  "
             switch r.status {
             case .passed:
                 counts.passed += 1

@@ -1,5 +1,11 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Tokenizer
 
 /// `turbodiffusion tokenize --tokenizer FILE_OR_DIR TEXT`: the umT5 token ids of a prompt.
@@ -41,12 +47,12 @@ struct TokenizeCommand: ParsableCommand {
         do {
             tok = try TokenizerLocation.load(tokenizer)
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            StandardStreams.writeError("error: \(error)\n")
             throw ExitCode(1)
         }
         var input = text
         if text == "-" {
-            input = UTF8Repair.decode([UInt8](FileHandle.standardInput.readDataToEndOfFile()))
+            input = UTF8Repair.decode(StandardStreams.readInput())
         }
         if clean { input = WanTextCleaner.clean(input) }
 
@@ -57,7 +63,7 @@ struct TokenizeCommand: ParsableCommand {
                 out += r.ids.map(String.init).joined(separator: " ") + "\n"
                 out += "mask " + r.attentionMask.map(String.init).joined(separator: " ") + "\n"
                 if r.truncated {
-                    FileHandle.standardError.write(Data("warning: the text needs \(r.realLength + r.droppedPieces) tokens; \(r.droppedPieces) were cut to fit \(length)\n".utf8))
+                    StandardStreams.writeError("warning: the text needs \(r.realLength + r.droppedPieces) tokens; \(r.droppedPieces) were cut to fit \(length)\n")
                 }
             } else {
                 out += try tok.encode(input).map(String.init).joined(separator: " ") + "\n"
@@ -67,9 +73,9 @@ struct TokenizeCommand: ParsableCommand {
                 out += "\(tok.eosID)\t</s>\n"
             }
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            StandardStreams.writeError("error: \(error)\n")
             throw ExitCode(1)
         }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        StandardStreams.writeOutput(out)
     }
 }

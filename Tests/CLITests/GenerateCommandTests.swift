@@ -178,8 +178,9 @@ import Testing
         #expect(r.stdout.contains("image = \(image.path)") && r.stdout.contains("boundary = 0.9"))
     }
 
-    /// `--model demo` reads models/demo (relative to the working directory): here a stand-in built
-    /// from the tiny random models, to check the plumbing; the trained demo has its own tests.
+    /// `--model demo` reads models/demo (relative to the working directory, else beside the
+    /// executable, else in the source tree): here a stand-in built from the tiny random models, to
+    /// check the plumbing; the trained demo has its own tests.
     @Test func demoModelFolderSuppliesFilesAndSizes() throws {
         let demo = scratch.appendingPathComponent("models/demo")
         try FileManager.default.createDirectory(at: demo, withIntermediateDirectories: true)
@@ -222,8 +223,22 @@ import Testing
                               directory: scratch)
         #expect(i2v.status == 0, "\(i2v.stderr)")
         #expect(i2v.stdout.contains("outputs/i2v_0_demo_"))
-        let missing = try CLI.run(["t2v", "--model", "demo", "--prompt", "x"], directory: scratch.appendingPathComponent("models"))
-        #expect(missing.status != 0 && missing.stderr.contains("models/demo/demo.json"))
+        // Beside the executable (a release binary with dist/models/demo): a link to the program in a
+        // folder holding the stand-in, run from a folder with no models/demo.
+        let install = scratch.appendingPathComponent("install")
+        try FileManager.default.createDirectory(at: install, withIntermediateDirectories: true)
+        try FileManager.default.moveItem(at: scratch.appendingPathComponent("models"), to: install.appendingPathComponent("models"))
+        let program = install.appendingPathComponent("turbodiffusion").path
+        let binary = try #require(CLI.binary).path
+        if link(binary, program) != 0 { try FileManager.default.copyItem(atPath: binary, toPath: program) }
+        let elsewhere = scratch.appendingPathComponent("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let beside = try CLI.run(arguments, directory: elsewhere, executable: program)
+        #expect(beside.status == 0 && beside.stderr.contains("demo models: \(install.path)/models/demo"), "\(beside.stderr)")
+        // Neither here nor beside the program: the source tree's trained demo.
+        let source = try CLI.run(arguments + ["--num_frames", "5"], directory: elsewhere)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        #expect(source.status == 0 && source.stderr.contains("demo models: \(root.path)/models/demo"), "\(source.stderr)")
     }
 
     /// A small RGB PNG (stored deflate blocks), written here so the test does not depend on the encoder under test.

@@ -27,7 +27,8 @@ final class FakeExecutor: JobExecutor, @unchecked Sendable {
          ModelInfo(id: "Wan2.2-A14B", tasks: ["i2v"], available: true)]
     }
 
-    func run(_ request: JobRequest, image: RGBImage?, outputPath: String, progress: @escaping ProgressHandler) throws {
+    func run(_ request: JobRequest, image: RGBImage?, outputPath: String, framesDirectory: String?,
+             progress: @escaping ProgressHandler) throws {
         gate?.wait()
         lock.withLock { _ran.append(request.prompt) }
         let reporter = ProgressReporter(progress)
@@ -40,6 +41,10 @@ final class FakeExecutor: JobExecutor, @unchecked Sendable {
         }
         try reporter.end()
         try AtomicFile.write(Data("fake video of \(request.prompt)".utf8), to: outputPath)
+        if let framesDirectory {
+            let frames = try (0 ..< 3).map { i in try RGBImage(width: 2, height: 1, pixels: [UInt8(i), 0, 0, 0, 0, 255]) }
+            _ = try PNGEncoder.writeFrames(frames, toDirectory: framesDirectory)
+        }
     }
 
     func release() -> String {

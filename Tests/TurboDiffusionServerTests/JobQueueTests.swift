@@ -8,7 +8,8 @@ import Testing
         let store = try JobStore(path: dir + "/state/jobs.json")
         let hub = EventHub()
         let queue = JobQueue(store: store, hub: hub, executor: executor, uploads: try Uploads(directory: dir + "/state/uploads"),
-                             outputs: try Outputs(directory: dir + "/out"), capacity: capacity, log: { _ in })
+                             outputs: try Outputs(directory: dir + "/out"), frames: try FrameStore(directory: dir + "/state/frames"),
+                             capacity: capacity, log: { _ in })
         return (queue, store, hub, dir)
     }
 
@@ -42,6 +43,37 @@ import Testing
             #expect(r.status == .succeeded && r.progress?.fraction == 1 && r.output?.url == Outputs.url(r.output!.name))
             #expect(FileManager.default.fileExists(atPath: dir + "/out/" + r.output!.name))
         }
+    }
+
+    /// A job submitted with `frames` gets its PNG frames kept and counted; only the newest `keep`
+    /// jobs' frames stay; jobs without `frames` keep none.
+    @Test func framesAreKeptCountedAndPruned() throws {
+        let executor = FakeExecutor(steps: 1)
+        let (queue, store, _, dir) = try makeQueue(executor)
+        queue.start()
+        defer { queue.shutdown() }
+        let frames = try FrameStore(directory: dir + "/state/frames")
+        var ids: [String] = []
+        for i in 0 ..< frames.keep + 2 {
+            var r = request("with frames \(i)")
+            r.frames = true
+            let id = try queue.submit(r).id
+            #expect(eventually { store.get(id)?.status == .succeeded })
+            ids.append(id)
+            usleep(10_000)   // distinct modification times
+        }
+        let last = try #require(store.get(ids.last!))
+        #expect(last.output?.frames == 3)
+        #expect(frames.count(ids.last!) == 3)
+        let png = try frames.png(ids.last!, 2)
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        #expect(throws: APIError.self) { try frames.png(ids.last!, 3) }
+        // The two oldest were pruned.
+        #expect(frames.count(ids[0]) == 0 && frames.count(ids[1]) == 0 && frames.count(ids[2]) == 3)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: frames.directory).count == frames.keep)
+        let plain = try queue.submit(request("no frames")).id
+        #expect(eventually { store.get(plain)?.status == .succeeded })
+        #expect(store.get(plain)?.output?.frames == nil && frames.count(plain) == 0)
     }
 
     @Test func cancelsQueuedAndRunningJobs() throws {

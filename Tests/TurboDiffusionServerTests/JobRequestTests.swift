@@ -30,8 +30,9 @@ import Testing
             {"task": "i2v", "model": "Wan2.2-A14B", "prompt": "p", "num_steps": 2, "seed": 7, "resolution": "720p",
              "aspect_ratio": "1:1", "size": "256x128", "num_frames": 33, "attention_type": "sla", "sla_topk": 0.15,
              "quant_linear": true, "sigma_max": 120, "ode": true, "boundary": 0.5, "adaptive_resolution": true,
-             "num_samples": 2, "image": "u0123456789abcdef"}
+             "num_samples": 2, "image": "u0123456789abcdef", "frames": true}
             """#)
+        #expect(full.frames && !r.frames)
         #expect(full.numSteps == 2 && full.size == "256x128" && full.numFrames == 33 && full.slaTopk == 0.15 && full.quantLinear)
         #expect(full.sigmaMax == 120 && full.ode && full.boundary == 0.5 && full.adaptiveResolution && full.numSamples == 2)
         #expect(full.image == "u0123456789abcdef" && full.resolution == "720p" && full.aspectRatio == "1:1")
@@ -58,6 +59,8 @@ import Testing
         #expect(field(#"{"prompt": "a", "seed": "lucky"}"#) == "seed")
         #expect(field(#"{"prompt": "a", "seed": 1e300}"#) == "seed")
         #expect(field(#"{"prompt": "a", "resolution": "1080p"}"#) == "resolution")
+        #expect(field(#"{"prompt": "a", "frames": 1}"#) == "frames")
+        #expect(field(#"{"prompt": "a", "frames": "yes"}"#) == "frames")
         #expect(field(#"{"prompt": "a", "aspect_ratio": "2:1"}"#) == "aspect_ratio")
         #expect(field(#"{"prompt": "a", "size": "100x100"}"#) == "size")
         #expect(field(#"{"prompt": "a", "size": "big"}"#) == "size")

@@ -25,7 +25,7 @@ typealias BasicRequestContextAlias = BasicRequestContext
         let served = Set(try routeTable().filter { $0.path.hasPrefix("/api/v1/") }.map { "\($0.method.rawValue) \($0.openAPIPath)" })
         #expect(served.subtracting(documented).isEmpty, "served but not documented: \(served.subtracting(documented).sorted())")
         #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served).sorted())")
-        #expect(served.count == 14)
+        #expect(served.count == 15)
     }
 
     @Test func methodsAllowedOnAPath() throws {

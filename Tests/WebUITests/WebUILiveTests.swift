@@ -81,6 +81,28 @@ import Testing
         #expect(sample["status"] as? String == "succeeded", "\(sample)")
     }
 
+    /// `"frames": true` keeps every frame as PNG, served by index; other jobs have none.
+    @Test func framesOfAJobAsPNG() throws {
+        let s = try LiveServer()
+        let id = try submit(s, ["prompt": Self.prompt, "seed": 4, "num_steps": 1, "num_frames": 5, "frames": true])
+        let final = try s.wait(id)
+        #expect(final["status"] as? String == "succeeded", "\(final)")
+        #expect((final["output"] as? [String: Any])?["frames"] as? Int == 5)
+        for i in 0 ..< 5 {
+            let png = try s.request("GET", "api/v1/jobs/\(id)/frames/\(i)")
+            #expect(png.status == 200 && png.headers["content-type"] == "image/png")
+            // IHDR: 64×64 (the demo's size).
+            let size = png.body.count >= 24 ? png.body[16 ..< 24].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } : 0
+            #expect(png.body.starts(with: [0x89, 0x50, 0x4E, 0x47]) && size == 64 << 32 | 64)
+        }
+        #expect(try s.request("GET", "api/v1/jobs/\(id)/frames/5").status == 404)
+        #expect(try s.request("GET", "api/v1/jobs/\(id)/frames/-1").errorField == "index")
+        #expect(try s.request("GET", "api/v1/jobs/\(id)/frames/01").errorField == "index")
+        let plain = try submit(s, ["prompt": Self.prompt, "num_steps": 1, "num_frames": 5])
+        #expect(try s.wait(plain)["status"] as? String == "succeeded")
+        #expect(try s.request("GET", "api/v1/jobs/\(plain)/frames/0").status == 404)
+    }
+
     @Test func cancelQueuedAndRunningJobsThenRestart() throws {
         let s = try LiveServer()
         let long: [String: Any] = ["prompt": Self.prompt, "size": "256x256", "num_frames": 81, "seed": 1]
@@ -135,7 +157,7 @@ import Testing
         #expect(page.headers["access-control-allow-origin"] == nil)
         #expect(try s.request("GET", "static/app.js").text.contains("EventSource"))
         let doc = try s.request("GET", "api/v1/openapi.json")
-        #expect(doc.json["openapi"] as? String == "3.0.3" && (doc.json["paths"] as? [String: Any])?.count == 11)
+        #expect(doc.json["openapi"] as? String == "3.0.3" && (doc.json["paths"] as? [String: Any])?.count == 12)
         // Other sites: a foreign Host (DNS rebinding) and a cross-origin post are refused.
         #expect(try s.request("GET", "api/v1/health", headers: ["Host": "evil.example:80"]).status == 403)
         #expect(try s.request("POST", "api/v1/jobs", json: ["prompt": "a"], headers: ["Origin": "http://evil.example"]).status == 403)

@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -40,19 +46,16 @@ enum FFmpegWriter {
         do {
             // A broken pipe (ffmpeg exited early) must become an error, not kill the process.
             signal(SIGPIPE, SIG_IGN)
-            _ = FileManager.default.createFile(atPath: errLog, contents: nil)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments(width: frames[0].width, height: frames[0].height, fps: fps, crf: crf,
-                                          output: out.temporaryPath)
-            let input = Pipe()
-            process.standardInput = input
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle(forWritingAtPath: errLog)
-            do { try process.run() } catch {
-                throw MediaError.encoderFailed("cannot start \(executable): \(error.localizedDescription)")
+            let process: Subprocess
+            do {
+                process = try Subprocess(executable: executable,
+                                         arguments: arguments(width: frames[0].width, height: frames[0].height, fps: fps, crf: crf,
+                                                              output: out.temporaryPath),
+                                         errorPath: errLog)
+            } catch {
+                throw MediaError.encoderFailed("cannot start \(executable): \(error)")
             }
-            let fd = input.fileHandleForWriting.fileDescriptor
+            let fd = process.inputFD
             var pipeError: Int32 = 0
             for frame in frames {
                 frame.pixels.withUnsafeBytes { buf in
@@ -69,12 +72,11 @@ enum FFmpegWriter {
                 }
                 if pipeError != 0 { break }
             }
-            try? input.fileHandleForWriting.close()
-            process.waitUntilExit()
+            let (exited, code) = process.wait()
             let log = (try? String(contentsOfFile: errLog, encoding: .utf8)) ?? ""
             let tail = log.split(separator: "\n").suffix(6).joined(separator: " | ")
-            guard process.terminationReason == .exit, process.terminationStatus == 0, pipeError == 0 else {
-                let status = process.terminationReason == .exit ? "exit status \(process.terminationStatus)" : "signal \(process.terminationStatus)"
+            guard exited, code == 0, pipeError == 0 else {
+                let status = exited ? "exit status \(code)" : "signal \(code)"
                 let detail = tail.isEmpty ? (pipeError != 0 ? AtomicOutput.systemReason(pipeError) : "no message") : tail
                 if detail.contains("No space left") { throw MediaError.writeFailed(path: path, reason: "ffmpeg: \(detail) (ENOSPC: the disk is full)") }
                 throw MediaError.encoderFailed("ffmpeg (\(executable)) failed with \(status): \(detail)")
@@ -89,24 +91,28 @@ enum FFmpegWriter {
             out.abort()
             throw error
         }
-        let attrs = try? FileManager.default.attributesOfItem(atPath: path)
-        return (attrs?[.size] as? NSNumber)?.intValue ?? 0
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : 0
     }
 }
 
 /// Why the file at `path` is not a complete MP4 (top-level boxes that tile the file exactly and
 /// include ftyp, moov and mdat), or nil when it is.
 func incompleteMP4(at path: String) -> String? {
-    guard let handle = FileHandle(forReadingAtPath: path) else { return "it cannot be read" }
-    defer { try? handle.close() }
-    guard let size = try? handle.seekToEnd() else { return "its size cannot be read" }
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return "it cannot be read" }
+    defer { close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0 else { return "its size cannot be read" }
+    let size = UInt64(info.st_size)
     var offset: UInt64 = 0
     var types: Set<String> = []
     while offset < size {
         guard size - offset >= 8 else { return "\(size - offset) stray bytes at offset \(offset)" }
-        try? handle.seek(toOffset: offset)
-        guard let header = try? handle.read(upToCount: 16), header.count >= 8 else { return "unreadable box header at offset \(offset)" }
-        let bytes = [UInt8](header)
+        var bytes = [UInt8](repeating: 0, count: 16)
+        let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 16, off_t(offset)) }
+        guard got >= 8 else { return "unreadable box header at offset \(offset)" }
+        bytes.removeLast(16 - got)
         var boxSize = bytes[0..<4].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         let type = String(decoding: bytes[4..<8], as: UTF8.self)
         if boxSize == 1 {

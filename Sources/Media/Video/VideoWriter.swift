@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 
 /// Which encoder produced a video.
 public enum VideoWriterKind: String, Sendable {
@@ -44,7 +50,7 @@ public struct VideoWriteResult: Sendable, CustomStringConvertible {
     public let notes: [String]
 
     public var description: String {
-        let mb = String(format: "%.1f", Double(bytes) / 1_048_576)
+        let mb = String(printf: "%.1f", Double(bytes) / 1_048_576)
         let head = "wrote \(path): \(width)x\(height), \(frameCount) frames at \(fps) fps, \(mb) MiB, \(writer.rawValue) writer"
         return notes.isEmpty ? head : head + " (" + notes.joined(separator: "; ") + ")"
     }

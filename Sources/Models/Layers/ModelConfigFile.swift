@@ -1,5 +1,11 @@
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 
 /// A model's `config.json`. The weights are the truth: a loader takes from this file only what
 /// tensor shapes cannot tell (head count, text length, eps, latent statistics) and checks every
@@ -41,11 +47,11 @@ public struct ModelConfigFile: Sendable {
     /// `config.json` inside `weights` when that is a directory (a sharded or diffusers-style
     /// model folder), else beside it when `besideFiles`; nil when there is none.
     public static func find(for weights: String, besideFiles: Bool = false) throws -> ModelConfigFile? {
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard FileManager.default.fileExists(atPath: weights, isDirectory: &isDirectory) else { return nil }
-        guard isDirectory.boolValue || besideFiles else { return nil }
-        let dir = isDirectory.boolValue ? weights : (weights as NSString).deletingLastPathComponent
-        let file = ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent("config.json")
+        guard isDirectory || besideFiles else { return nil }
+        let dir = isDirectory ? weights : Path.directory(of: weights)
+        let file = Path.join((dir.isEmpty ? "." : dir), "config.json")
         guard FileManager.default.fileExists(atPath: file) else { return nil }
         return try ModelConfigFile(path: file)
     }

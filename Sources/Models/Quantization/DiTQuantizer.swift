@@ -1,5 +1,10 @@
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import TensorCore
 
 /// Rewrites a floating-point Wan DiT state dict into TurboDiffusion's quantized layout:

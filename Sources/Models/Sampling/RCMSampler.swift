@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import TensorCore
 
 /// TurboDiffusion's rCM sampler (docs/pipeline.md): TrigFlow time s, σ = tan s, rectified-flow time

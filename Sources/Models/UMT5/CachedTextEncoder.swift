@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import TensorCore
 
 /// A text encoder that remembers its last few results: encoding the same token ids with the
@@ -15,7 +21,7 @@ public final class CachedTextEncoder: TextEncoding, @unchecked Sendable {
         let tokens: TokenSequence
         let dtype: DType
     }
-    private let lock = NSLock()
+    private let lock = Lock()
     private var entries: [Key: Tensor] = [:]
     /// Keys from least to most recently used.
     private var recency: [Key] = []

@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import Dispatch
 import TensorCore
 
 /// T5's bidirectional relative position buckets and the per-layer attention bias built from

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import TensorCore
 
 /// The Wan diffusion transformer (docs/dit.md). One class serves Wan2.1 T2V 1.3B/14B and the

@@ -1,5 +1,10 @@
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 
 /// Architecture of a Wan diffusion transformer (patch (1, 2, 2) throughout).
 public struct WanDiTConfig: Equatable, Sendable, CustomStringConvertible {

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import TensorCore
 
 /// One layer of the encoder or decoder as a streaming stage: it takes the next frames of the clip

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import TensorCore
 
 /// concat, pad, upsampleNearest, layerNorm, rmsNorm, l2Norm and rotary: odd sizes, strided
@@ -204,8 +209,8 @@ enum LayoutNormCases {
         var c = [Float](), s = [Float]()
         for _ in 0..<(l * half) {
             let a = Double(r.uniform(-3.2, 3.2))
-            c.append(Float(Foundation.cos(a)))
-            s.append(Float(Foundation.sin(a)))
+            c.append(Float(Glibc.cos(a)))
+            s.append(Float(Glibc.sin(a)))
         }
         return [try Tensor.host(c, shape: [l, half]), try Tensor.host(s, shape: [l, half])]
     }

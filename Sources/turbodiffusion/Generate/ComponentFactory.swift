@@ -1,7 +1,13 @@
 import BackendCPU
 import BackendCUDA
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Models
 import Pipeline
 import TensorCore
@@ -44,7 +50,7 @@ enum ComponentFactory {
         let model = try WanDiT(store, config: config, attention: attention, blockResidency: blockResidency)
         try backend.synchronize()
         let seconds = Date().timeIntervalSince(start)
-        logLine(String(format: "loaded %@ in %.1f s%@: %@, self-attention %@%@", path, seconds,
+        logLine(String(printf: "loaded %@ in %.1f s%@: %@, self-attention %@%@", path, seconds,
                        MemoryPlanning.transferRate(backend, since: uploaded, seconds: seconds), "\(config)", "\(attention)",
                        blockResidency == .streamed ? "; blocks streamed from host memory" : ""))
         for note in model.loadNotes { logLine("note: \(note)") }
@@ -84,7 +90,7 @@ extension ComponentFactory {
         let vae = try WanVAE(store, config: config)
         try backend.synchronize()
         let seconds = Date().timeIntervalSince(start)
-        logLine(String(format: "loaded %@ in %.1f s%@: %@, compute %@", options.vaePath, seconds,
+        logLine(String(printf: "loaded %@ in %.1f s%@: %@, compute %@", options.vaePath, seconds,
                        MemoryPlanning.transferRate(backend, since: uploaded, seconds: seconds), "\(config)", dtype.rawValue))
         return WanVAECodec(vae, context: ComputeContext(backend: backend, dtype: dtype))
     }
@@ -136,7 +142,7 @@ extension ComponentFactory {
         let encoder = try UMT5Encoder(store, config: config)
         try backend.synchronize()
         let seconds = Date().timeIntervalSince(start)
-        logLine(String(format: "loaded %@ in %.1f s%@: %@; tokenizer %@", options.textEncoderPath, seconds,
+        logLine(String(printf: "loaded %@ in %.1f s%@: %@; tokenizer %@", options.textEncoderPath, seconds,
                        MemoryPlanning.transferRate(backend, since: uploaded, seconds: seconds), "\(config)", try tokenizerLocation(options)))
         return UMT5PromptEncoder(tokenizer: tokenizer, encoder: CachedTextEncoder(encoder),
                                  context: ComputeContext(backend: backend, dtype: dtype))

@@ -1,6 +1,12 @@
 import ArgumentParser
 import BackendCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Media
 import Models
 import Pipeline
@@ -138,7 +144,7 @@ struct GenerationOptions: ParsableArguments {
             let b = try c.makeBackend()
             if let maxVram, let cuda = b as? CUDABackend {
                 cuda.setMemoryLimit(Int(maxVram * 1_073_741_824))
-                logLine(String(format: "device memory limited to %.1f GiB (--max_vram)", maxVram))
+                logLine(String(printf: "device memory limited to %.1f GiB (--max_vram)", maxVram))
             }
             made[c] = b
             return b

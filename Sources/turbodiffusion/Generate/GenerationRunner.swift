@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Media
 import Pipeline
 
@@ -11,8 +17,9 @@ struct GenerationRunner {
     let task: String, modelName: String
 
     /// `observer`, when given, sees every progress event (including the write stage) and can cancel.
+    /// `framesDir` overrides `--frames_dir` (the web UI's per-job frames).
     @discardableResult
-    func run(_ request: GenerationRequest, savePath: String?, observer: ProgressHandler? = nil) throws -> String {
+    func run(_ request: GenerationRequest, savePath: String?, framesDir: String? = nil, observer: ProgressHandler? = nil) throws -> String {
         let path = savePath ?? OutputNaming.defaultPath(task: task, seed: request.seed, model: modelName)
         guard path.lowercased().hasSuffix(".mp4") else {
             throw GenerationCommandError("--save_path must name an .mp4 file, got \(path)")
@@ -28,13 +35,13 @@ struct GenerationRunner {
         try writeStage?.begin(.write)
 
         let writeStart = Date()
-        logLine(String(format: "[%6.1fs] write video…", Date().timeIntervalSince(start)))
+        logLine(String(printf: "[%6.1fs] write video…", Date().timeIntervalSince(start)))
         let frames = try video.frames.map { try RGBImage(width: video.width, height: video.height, pixels: $0) }
         var writeOptions = options.writeOptions
         writeOptions.fps = video.fps
         let result = try VideoWriter.writeMP4(frames, to: path, options: writeOptions)
         for note in result.notes { logLine("note: \(note)") }
-        if let dir = options.framesDir {
+        if let dir = framesDir ?? options.framesDir {
             do {
                 let written = try PNGEncoder.writeFrames(frames, toDirectory: dir)
                 logLine("wrote \(written.count) PNG frames to \(dir)")

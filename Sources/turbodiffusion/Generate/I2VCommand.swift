@@ -1,5 +1,10 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import Media
 import Models
 import Pipeline
@@ -68,6 +73,7 @@ struct I2VCommand: ParsableCommand {
     func makeRunner(interruptible: Bool = true) throws -> GenerationRunner {
         // The demo ships one I2V model that serves as both experts.
         let demo = model == "demo" ? try DemoModel.load() : nil
+        if let demo { logLine("demo models: \(demo.directory)") }
         let options = demo?.apply(to: self.options) ?? self.options
         let high = highNoisePath ?? demo?.i2v ?? ModelCatalog.i2vDefault(noise: "high", quantized: options.quantLinear)
         let low = lowNoisePath ?? demo?.i2v ?? ModelCatalog.i2vDefault(noise: "low", quantized: options.quantLinear)

@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Media
 import Pipeline
 
@@ -52,11 +58,11 @@ final class InteractiveSession {
     }
 
     func say(_ s: String) {
-        FileHandle.standardOutput.write(Data((s + "\n").utf8))
+        StandardStreams.writeOutput((s + "\n"))
     }
 
     func ask(_ prompt: String) -> String? {
-        FileHandle.standardOutput.write(Data(prompt.utf8))
+        StandardStreams.writeOutput(prompt)
         return input()
     }
 
@@ -70,7 +76,7 @@ final class InteractiveSession {
                 guard let more = ask("… ") else { break }
                 text += "\n" + more
             }
-            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = text.trimmingWhitespace()
             if trimmed.isEmpty { continue }
             if trimmed.hasPrefix("/") {
                 if try !command(trimmed) { break }
@@ -188,7 +194,7 @@ final class InteractiveSession {
             var request = GenerationRequest(prompt: prompt)
             if imageToVideo {
                 while settings.image == nil {
-                    guard let path = ask("image path> ")?.trimmingCharacters(in: .whitespaces) else { return }
+                    guard let path = ask("image path> ")?.trimmingWhitespace(newlines: false) else { return }
                     if FileManager.default.fileExists(atPath: path) { settings.image = path } else { say("no such file: \(path)") }
                 }
                 let image = try ImageDecoder.decode(path: settings.image!)
@@ -208,7 +214,7 @@ final class InteractiveSession {
             request.seed = settings.seed
             let start = Date()
             let path = try runner.run(request, savePath: nil)
-            say(String(format: "saved %@ in %.1f s", path, Date().timeIntervalSince(start)))
+            say(String(printf: "saved %@ in %.1f s", path, Date().timeIntervalSince(start)))
         } catch let e as GenerationCancelled {
             say("\(e); nothing was written")
         } catch {

@@ -1,7 +1,13 @@
 import BackendCPU
 import BackendCUDA
 import Checkpoints
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Models
 import Pipeline
 import TensorCore
@@ -56,14 +62,14 @@ enum MemoryPlanning {
         let device = "free on \(cuda.device)"
         guard let maxVram else { return MemoryBudget(bytes: available, source: device) }
         let limit = Int(maxVram * 1_073_741_824)
-        return limit <= available ? MemoryBudget(bytes: limit, source: String(format: "--max_vram %g", maxVram))
-                                  : MemoryBudget(bytes: available, source: String(format: "--max_vram %g, but only this much %@", maxVram, device))
+        return limit <= available ? MemoryBudget(bytes: limit, source: String(printf: "--max_vram %g", maxVram))
+                                  : MemoryBudget(bytes: available, source: String(printf: "--max_vram %g, but only this much %@", maxVram, device))
     }
 
     /// "12.3 GB in 2.1 s, 5.9 GB/s" for what `backend` uploaded since `uploaded` bytes, or "" on the CPU.
     static func transferRate(_ backend: any Backend, since uploaded: Int?, seconds: Double) -> String {
         guard let cuda = backend as? CUDABackend, let uploaded else { return "" }
         let bytes = Double(cuda.uploadedBytes - uploaded)
-        return String(format: ", %.2f GB uploaded at %.1f GB/s", bytes / 1e9, bytes / 1e9 / max(seconds, 1e-9))
+        return String(printf: ", %.2f GB uploaded at %.1f GB/s", bytes / 1e9, bytes / 1e9 / max(seconds, 1e-9))
     }
 }

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import HubDownload
 import Pipeline
 
@@ -103,7 +108,7 @@ enum ModelCatalog {
 
     /// Throws a message naming the missing file, the flag that sets it and how to get it.
     static func requireFile(_ path: String, flag: String, what: String) throws {
-        var isDir: ObjCBool = false
+        var isDir = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) { return }
         var m = "\(what) not found at \(path) (set it with \(flag))"
         if let url = source(of: path) {

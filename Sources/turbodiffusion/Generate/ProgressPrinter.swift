@@ -1,5 +1,11 @@
 import BackendCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Pipeline
 
 /// Progress on stderr: one line per stage and per step (stage, step i/n, elapsed, ETA), and a summary.
@@ -12,7 +18,7 @@ final class ProgressPrinter {
     func handle(_ p: GenerationProgress) -> ProgressAction {
         if p.stageFinished { stageTimes.append((p.stage.rawValue, p.stageElapsed)) }
         guard !quiet else { return Self.interrupted ? .cancel : .proceed }
-        let clock = String(format: "[%6.1fs]", p.elapsed)
+        let clock = String(printf: "[%6.1fs]", p.elapsed)
         if p.stageFinished {
             logLine("\(clock) \(p.stage.rawValue) done in \(Self.duration(p.stageElapsed))\(Self.devicePeaks())")
         } else if p.steps > 0 && p.step > 0 {
@@ -28,12 +34,12 @@ final class ProgressPrinter {
     /// ", peak 3.21 GiB on cuda:0" for each CUDA device in use: the most memory its tensors held
     /// during the stage (the allocator's cache is not counted).
     static func devicePeaks() -> String {
-        DeviceChoice.openedCUDA.map { String(format: ", peak %.2f GiB on %@", Double($0.memoryStatistics.peak) / 1_073_741_824, "\($0.device)") }
+        DeviceChoice.openedCUDA.map { String(printf: ", peak %.2f GiB on %@", Double($0.memoryStatistics.peak) / 1_073_741_824, "\($0.device)") }
             .joined()
     }
 
     static func duration(_ s: Double) -> String {
-        s < 60 ? String(format: "%.1f s", s) : String(format: "%d min %02d s", Int(s) / 60, Int(s) % 60)
+        s < 60 ? String(printf: "%.1f s", s) : String(printf: "%d min %02d s", Int(s) / 60, Int(s) % 60)
     }
 
     /// Set by SIGINT (Ctrl-C) or SIGTERM (a service manager, `kill`): the generation stops at the

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import Tokenizer
 
 /// Prompts as they enter the program. Wan cleans a prompt before tokenizing it (ftfy, HTML

@@ -1,6 +1,11 @@
 import ArgumentParser
 import BackendCPU
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import Models
 import Pipeline
 import TensorCore
@@ -50,6 +55,7 @@ struct T2VCommand: ParsableCommand {
     func makeRunner(interruptible: Bool = true) throws -> GenerationRunner {
         let m = ModelCatalog.T2VModel(rawValue: model)!
         let demo = m == .demo ? try DemoModel.load() : nil
+        if let demo { logLine("demo models: \(demo.directory)") }
         let options = demo?.apply(to: self.options) ?? self.options
         let dit = ditPath ?? demo.map { options.quantLinear ? $0.t2vQuantized : $0.t2v }
             ?? ModelCatalog.ditDefault(m, quantized: options.quantLinear, resolution: options.resolution.flatMap(Resolution.init) ?? .p480)

@@ -1,6 +1,12 @@
 import ArgumentParser
 import BackendCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import Media
 import Pipeline
 import TurboDiffusionServer
@@ -35,7 +41,7 @@ final class PipelineExecutor: JobExecutor, @unchecked Sendable {
                                   defaultSize: "\(demo.size.width)x\(demo.size.height)", defaultFrames: demo.frames))
         } else {
             list.append(ModelInfo(id: "demo", tasks: ["t2v", "i2v"], available: false,
-                                  missing: [.init(path: DemoModel.defaultDirectory + "/demo.json", url: nil)], defaultFrames: 17))
+                                  missing: [.init(path: DemoModel.locate() + "/demo.json", url: nil)], defaultFrames: 17))
         }
         return list
     }
@@ -64,7 +70,8 @@ final class PipelineExecutor: JobExecutor, @unchecked Sendable {
         return f
     }
 
-    func run(_ job: JobRequest, image: RGBImage?, outputPath: String, progress: @escaping ProgressHandler) throws {
+    func run(_ job: JobRequest, image: RGBImage?, outputPath: String, framesDirectory: String?,
+             progress: @escaping ProgressHandler) throws {
         let key = Self.modelFlags(job) + baseFlags
         // --serve: models stay resident, and an I2V image may come from elsewhere than --image_path.
         let flags = Array(key.dropFirst()) + ["--serve"] + Self.jobFlags(job)
@@ -95,7 +102,7 @@ final class PipelineExecutor: JobExecutor, @unchecked Sendable {
                                          adaptive: command.adaptiveResolution)
         }
         if let problem = request.problem { throw GenerationCommandError(problem) }
-        try runner.run(request, savePath: outputPath, observer: progress)
+        try runner.run(request, savePath: outputPath, framesDir: framesDirectory, observer: progress)
     }
 
     /// Parses and validates like the command line, with the parser's message as the error.
@@ -120,7 +127,7 @@ final class PipelineExecutor: JobExecutor, @unchecked Sendable {
         for cuda in DeviceChoice.openedCUDA {
             do {
                 try cuda.emptyCache()
-                said += String(format: "; %@ holds %.2f GiB", "\(cuda.device)", Double(cuda.memoryStatistics.live) / 1_073_741_824)
+                said += String(printf: "; %@ holds %.2f GiB", "\(cuda.device)", Double(cuda.memoryStatistics.live) / 1_073_741_824)
             } catch {
                 said += "; emptying the CUDA cache failed: \(error)"
             }

@@ -1,5 +1,11 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
+import SystemSupport
 import TurboDiffusionServer
 
 /// `turbodiffusion webui`: the page, the JSON API and the job worker in one process (docs/webui.md).
@@ -95,7 +101,7 @@ struct WebUICommand: AsyncParsableCommand {
         try await server.run { url in
             logLine("TurboDiffusion web UI at \(url)")
             // stdout carries the URL alone, so scripts (and the tests) can read it.
-            FileHandle.standardOutput.write(Data((url + "\n").utf8))
+            StandardStreams.writeOutput((url + "\n"))
         }
         logLine("web UI stopped")
     }
