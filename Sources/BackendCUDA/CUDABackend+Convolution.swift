@@ -2,9 +2,10 @@ import CCUDA
 import TensorCore
 
 /// Convolutions as GEMMs and the VAE's fused norm + SiLU (kernels in Kernels/conv.cu). The engine
-/// decides first: `.implicit` (the default) runs bf16/f16 convolutions as an implicit GEMM
-/// (`CUDABackend+ImplicitConvolution.swift`), `.cudnn` sends them to cuDNN
-/// (`CUDABackend+Cudnn.swift`); the im2col GEMM path below runs everything else.
+/// decides first: `.cudnn` (the default) sends bf16/f16 convolutions to cuDNN
+/// (`CUDABackend+Cudnn.swift`), what it does not take runs as our implicit GEMM
+/// (`CUDABackend+ImplicitConvolution.swift`, also the whole of `.implicit`); the im2col GEMM path
+/// below runs everything else.
 ///
 /// conv3d of one batch item is out[o, p] = W[o, k] · col[k, p] with M = O, N = T'·H'·W' output
 /// positions and K = C·kt·kh·kw. Output positions are processed in chunks: `td_im2col` gathers a
@@ -35,12 +36,40 @@ extension CUDABackend: VAEBackend {
                        workspaceBytes: Self.convolutionWorkspaceBytes, useEngine: true)
     }
 
-    /// The composition (concat + conv3d) for now: the path that copies each part straight into the
-    /// implicit GEMM's channels-last operand (`implicitConv3d` takes the parts) lives on the branch
-    /// cuda-concat-conv until the op catalogue has passed it on a GPU.
+    /// Parts of one 16-bit type go straight into the channels-last operand of cuDNN or the implicit
+    /// GEMM (`channelsLastOperand`), so the concatenation is never made; anything else runs the
+    /// composition (concat + conv3d).
     public func conv3d(concatenating parts: [Tensor], weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding],
                        outputType: DType) throws -> Tensor {
-        try concatenatedConv3d(parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
+        guard parts.count > 1, let first = parts.first, convolutionEngine != .im2col, first.rank == 5,
+              parts.allSatisfy({ $0.dtype == first.dtype && $0.rank == 5 && $0.shape[0] == first.shape[0]
+                                 && $0.shape[1] == first.shape[1] && $0.shape[3...] == first.shape[3...] }),
+              Self.cudaDataType(outputType) != nil else {
+            return try concatenatedConv3d(parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
+        }
+        for part in parts { _ = try deviceBuffer(part, "conv3d") }
+        _ = try deviceBuffer(weight, "conv3d")
+        try activate()
+        var xShape = first.shape
+        xShape[2] = parts.reduce(0) { $0 + $1.shape[2] }
+        var g = try ConvolutionGeometry(xShape: xShape, weight: weight, stride: stride, padding: padding)
+        try g.resolve()
+        guard g.taps > 0, g.batch * g.outChannels * g.plane > 0,
+              implicitConvolutionApplies(dtype: first.dtype, weight: weight, geometry: g, pointwiseDense: false) else {
+            return try concatenatedConv3d(parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
+        }
+        if let bias {
+            _ = try deviceBuffer(bias, "conv3d bias")
+            guard bias.count == g.outChannels else { throw TensorError.shapeMismatch("conv3d bias \(bias.shape) for \(g.outChannels) output channels") }
+        }
+        let biasF32 = try bias.map { $0.dtype == .f32 && $0.isContiguous ? $0 : try contiguous($0, dtype: .f32) }
+        let biasAddress = try biasF32.map { try address($0) } ?? 0
+        let out = try empty([g.batch, g.outChannels] + g.output, dtype: outputType)
+        if try cudnnConv3d(parts, weight: weight, bias: biasAddress, geometry: g, stride: stride, padding: padding, out: out) {
+            return out
+        }
+        try implicitConv3d(parts, weight: weight, bias: biasAddress, geometry: g, stride: stride, padding: padding, out: out)
+        return out
     }
 
     /// `conv3d` on the im2col path (neither cuDNN nor the implicit GEMM is tried) with the per-chunk workspace bounded by
@@ -71,10 +100,6 @@ extension CUDABackend: VAEBackend {
             _ = try deviceBuffer(bias, "conv3d bias")
             guard bias.count == o else { throw TensorError.shapeMismatch("conv3d bias \(bias.shape) for \(o) output channels") }
         }
-        if useEngine, convolutionEngine == .cudnn, kdim > 0, nb * o * plane > 0, let y = try cudnnConv3d(x, weight: weight, bias: bias, geometry: g, stride: stride,
-                                                             padding: padding, outputType: outputType) {
-            return y
-        }
         let out = try empty([nb, o, to, ho, wo], dtype: outputType)
         guard out.count > 0 else { return out }
         let outCode = try floatCode(outputType, "conv3d")
@@ -97,6 +122,10 @@ extension CUDABackend: VAEBackend {
         let wMatrix = wReady ? weight : try contiguous(weight, dtype: inputType)
         let pointwise = g.kernel == [1, 1, 1] && stride == [1, 1, 1] && padding.allSatisfy({ $0 == .none })
             && x.isContiguous && x.dtype == inputType
+        if useEngine, !pointwise, try cudnnConv3d([x], weight: weight, bias: biasAddress, geometry: g, stride: stride,
+                                                  padding: padding, out: out) {
+            return out
+        }
         if useEngine, implicitConvolutionApplies(x: x, weight: weight, geometry: g, pointwiseDense: pointwise) {
             try implicitConv3d([x], weight: weight, bias: biasAddress, geometry: g, stride: stride, padding: padding, out: out)
             return out

@@ -10,36 +10,37 @@ import TensorCore
 
 /// How `CUDABackend` computes conv3d and conv2d.
 public enum ConvolutionEngine: String, Sendable, CaseIterable {
-    /// The default: bf16/f16 convolutions with a spatial or temporal extent run as an implicit GEMM
-    /// on tensor cores: on Hopper (compute capability 9.0) with ≥ 192 output channels the wgmma
-    /// kernel (`td_conv_wgmma_*`, Kernels/hopper_conv.cu), otherwise the mma.sync kernel
+    /// The default: cuDNN 9 (loaded at run time, like cuBLASLt) for bf16/f16 convolutions with equal
+    /// operand types, on channels-last operands (`cudnnConv3d`); where cuDNN is missing or refuses
+    /// a shape, the `implicit` engine's kernels.
+    case cudnn
+    /// Our own kernels only: bf16/f16 convolutions with a spatial or temporal extent run as an
+    /// implicit GEMM on tensor cores: on Hopper (compute capability 9.0) with ≥ 192 output channels
+    /// the wgmma kernel (`td_conv_wgmma_*`, Kernels/hopper_conv.cu), otherwise the mma.sync kernel
     /// (`td_conv_igemm_*`, Kernels/implicit_conv.cu, sm_80+); f32 or mixed operand types, 1×1×1
     /// kernels and older GPUs run im2col + cuBLASLt.
     case implicit
     /// As `implicit` but never the wgmma kernel: the mma.sync kernel on every sm_80+ GPU (so the
     /// op catalogue checks it on Hopper too).
     case implicitMMA = "implicit-mma"
-    /// im2col + cuBLASLt for every convolution (the composition the implicit kernel is tested against).
+    /// im2col + cuBLASLt for every convolution (the composition the other engines are tested against).
     case im2col
-    /// cuDNN 9 when libcudnn.so.9 loads (a shape cuDNN refuses — not supported, bad parameter, no
-    /// algorithm within the workspace bound — and every shape without cuDNN run im2col). Opt-in
-    /// only: on an H200 with cuDNN 9.14 its results failed the op catalogue (13 conv cases, NMSE
-    /// 0.2–19, one unwritten output) and the VAE decode took 18 s, so it is not used by default
-    /// (docs/cuda-backend.md).
-    case cudnn
+
+    /// The engine a backend opens with unless told otherwise.
+    public static let standard: ConvolutionEngine = .cudnn
 }
 
 /// The convolution engine's state: the cuDNN library and handle when in use, one plan per
 /// problem shape, the shapes cuDNN refused, and how many convolutions each engine ran.
 final class ConvolutionState: @unchecked Sendable {
     let lock = Lock()
-    /// nil: every convolution runs im2col (`reason` says why).
+    /// nil: no convolution runs on cuDNN (`reason` says why).
     let cudnn: CudnnLibrary?
     /// Why cuDNN is not used (nil when it is).
     let reason: String?
     var handle: cudnnHandle_t?
     var plans: [CudnnPlanKey: CudnnPlan] = [:]
-    /// Shapes cuDNN refused, with its message; they run im2col without asking again.
+    /// Shapes cuDNN refused, with its message; they run on our kernels without asking again.
     var refused: [CudnnPlanKey: String] = [:]
     var cudnnRuns = 0
     var implicitRuns = 0
@@ -68,11 +69,11 @@ final class ConvolutionState: @unchecked Sendable {
     }
 }
 
-/// What a cuDNN plan depends on: the operand type, the math mode and the sizes (operands are
-/// dense NCDHW, so the sizes fix the strides).
+/// What a cuDNN plan depends on: the operand type and the sizes (operands are dense channels-last,
+/// so the sizes fix the strides). `input` is [N, Cp, T, H, W] with Cp the padded channels and T
+/// counting the zero frames of an asymmetric time padding; `pads` are cuDNN's symmetric paddings.
 struct CudnnPlanKey: Hashable {
     var dataType: DType
-    var math: Int32
     var input: [Int]
     var filter: [Int]
     var pads: [Int]
@@ -125,14 +126,16 @@ extension CUDABackend {
     /// The engine that runs convolutions, for logs: "cuDNN 9.28.1 (path)" or
     /// "im2col + cuBLASLt (cuDNN not found: reason)".
     public var convolutionSummary: String {
-        if let cudnn = convolution.cudnn { return "cuDNN \(cudnn.versionString) (\(cudnn.path))" }
-        if convolutionEngine == .implicit, computeCapability.major >= 8 {
-            return "implicit GEMM on tensor cores for bf16/f16, im2col + cuBLASLt for the rest"
+        let ours = computeCapability.major >= 8 && convolutionEngine != .im2col
+            ? "implicit GEMM on tensor cores for bf16/f16, im2col + cuBLASLt for the rest" : "im2col + cuBLASLt"
+        if let cudnn = convolution.cudnn {
+            return "cuDNN \(cudnn.versionString) (\(cudnn.path)) for bf16/f16; \(ours) where cuDNN does not apply"
         }
-        return "im2col + cuBLASLt (\(convolution.reason ?? "cuDNN not used"))"
+        if convolutionEngine == .cudnn { return "\(ours) (\(convolution.reason ?? "cuDNN not used"))" }
+        return ours
     }
 
-    /// True when convolutions go to cuDNN (shapes it refuses still run im2col).
+    /// True when convolutions go to cuDNN (shapes it refuses run on our kernels).
     public var usesCudnn: Bool { convolution.cudnn != nil }
 
     /// Why cuDNN refused the shapes it refused so far (distinct messages), for reports.
@@ -145,38 +148,40 @@ extension CUDABackend {
         convolution.lock.withLock { (convolution.cudnnRuns, convolution.implicitRuns, convolution.im2colRuns) }
     }
 
-    /// conv3d through cuDNN's legacy forward convolution, or nil when cuDNN is not in use or
-    /// refuses this problem (the caller then runs im2col). Geometry and bias are checked by the caller.
+    /// conv3d of `parts` (concatenated along time) through cuDNN's forward convolution into `out`
+    /// ([N, O, T', H', W'] dense, any float type); false when cuDNN is not in use or does not take
+    /// the problem (the caller then runs our kernels). Geometry, bias and output were checked by the caller.
     ///
-    /// Numerics: x, weight and result of one type T run in T with f32 accumulation (tensor-op
-    /// math for bf16/f16; f32 uses FMA math, never TF32, for parity with the CPU). Other
-    /// combinations (the VAE's bf16 operands with an f32 result, mixed operand types) widen
-    /// both operands to f32 and run an f32 convolution into f32: with bf16/f16 operands TF32
-    /// tensor-op math is allowed because their values are exact in TF32 (≤ 10 mantissa bits),
-    /// so the products are exact as in a bf16 GEMM with f32 accumulation; with an f32 operand
-    /// FMA math. The bias is added afterwards by `td_conv_epilogue`: in place when cuDNN wrote
-    /// the output type (for bf16/f16 a second rounding, as PyTorch's cuDNN path adds the bias
-    /// to the rounded convolution), or from the f32 result with one rounding otherwise.
-    func cudnnConv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry, stride: [Int],
-                     padding: [Padding], outputType: DType) throws -> Tensor? {
-        guard let library = convolution.cudnn else { return nil }
+    /// Layout: the operands are the implicit kernels' copies (`channelsLastOperand`: x as
+    /// [N, T, H, W, Cp], `packedConvolutionWeight`: w as [O, kt, kh, kw, Cp], channels zero padded to
+    /// Cp), which are cuDNN's NDHWC tensor and filter; cuDNN writes y as NDHWC in the operand type
+    /// and `td_conv_from_channels_last` transposes it into `out` adding the bias.
+    ///
+    /// Numerics: the fp32 sum of each output is rounded once to the operand type by cuDNN (the
+    /// legacy API has no bf16 → f32 configuration: cuDNN 9.19 offers no algorithm for one), then
+    /// the bias is added in f32 and the result rounded to the output type. For a bf16 result that
+    /// is a second rounding, as in PyTorch's cuDNN path (bias added to the rounded convolution);
+    /// for the VAE's f32 result it means the convolution's values carry bf16 precision, as the
+    /// reference's bf16 autocast convolutions do. Padding: cuDNN pads symmetrically; an asymmetric
+    /// time padding (the causal front frames) becomes zero frames of the copy, an asymmetric
+    /// spatial one is refused.
+    func cudnnConv3d(_ parts: [Tensor], weight: Tensor, bias: UInt64, geometry g: ConvolutionGeometry, stride: [Int],
+                     padding: [Padding], out: Tensor) throws -> Bool {
+        guard let library = convolution.cudnn else { return false }
+        let dtype = parts[0].dtype
+        guard dtype == weight.dtype, dtype == .bf16 || dtype == .f16, let cudnnType = Self.cudnnDataType(dtype),
+              padding[1].before == padding[1].after, padding[2].before == padding[2].after,
+              g.batch <= 65535, out.isContiguous else { return false }
         let api = library.api
-        let same = x.dtype == weight.dtype && outputType == x.dtype
-        let dataType: DType = same ? x.dtype : .f32
-        guard let cudnnType = Self.cudnnDataType(dataType) else { return nil }
-        let exactInTF32 = [DType.bf16, .f16].contains(x.dtype) && [DType.bf16, .f16].contains(weight.dtype)
-        let math = dataType != .f32 || exactInTF32 ? Int32(CCUDNN_TENSOR_OP_MATH) : Int32(CCUDNN_FMA_MATH)
-
-        // cuDNN pads symmetrically: the common part goes to cuDNN, the rest (the causal front
-        // frames) is materialized with zeros. The output positions stay the same: with total
-        // padding and front padding unchanged, output i still starts at padded position i·stride.
-        let symmetric = padding.map { min($0.before, $0.after) }
-        let extra = zip(padding, symmetric).map { Padding($0.before - $1, $0.after - $1) }
-        var padded = x.shape
-        for d in 0..<3 { padded[2 + d] += extra[d].before + extra[d].after }
+        let cp = Self.paddedChannels(g.inChannels)
+        let timePad = min(padding[0].before, padding[0].after)
+        let (lead, trail) = (padding[0].before - timePad, padding[0].after - timePad)
+        let input = [g.batch, cp, lead + g.input[0] + trail, g.input[1], g.input[2]]
         let outShape = [g.batch, g.outChannels] + g.output
-        let key = CudnnPlanKey(dataType: dataType, math: math, input: padded, filter: weight.shape,
-                               pads: symmetric, strides: stride)
+        let key = CudnnPlanKey(dataType: dtype, input: input, filter: [g.outChannels, cp] + g.kernel,
+                               pads: [timePad, padding[1].before, padding[2].before], strides: stride)
+        let plane = g.plane
+        guard (input + outShape).allSatisfy({ $0 <= Int(Int32.max) }), (plane + 31) / 32 <= Int(Int32.max) else { return false }
         // The plan first (it needs no data): a refused shape costs no copies.
         guard let plan = try convolution.lock.withLock({ () throws -> CudnnPlan? in
             if convolution.refused[key] != nil { return nil }
@@ -189,26 +194,19 @@ extension CUDABackend {
                 convolution.refused[key] = why
                 return nil
             }
-        }) else { return nil }
+        }) else { return false }
 
-        // Dense operands of the plan's type on 16-byte boundaries (fresh buffers are).
-        func dense(_ t: Tensor) throws -> Tensor {
-            let aligned = try address(t) % 16 == 0
-            return t.isContiguous && t.dtype == dataType && aligned ? t : try contiguous(t, dtype: dataType)
-        }
-        let input: Tensor, filter: Tensor, out: Tensor, y: Tensor, workspace: Tensor?
-        let separate = dataType != outputType   // cuDNN writes f32, the epilogue rounds to the output type
+        let xcl: Tensor, wp: Tensor, y: Tensor, workspace: Tensor?
         do {
-            input = try dense(extra.contains(where: { $0 != .none }) ? try pad(x, extra, value: 0) : x)
-            filter = try dense(weight)
-            out = try empty(outShape, dtype: outputType)
-            y = separate ? try empty(outShape, dtype: .f32) : out
+            xcl = try channelsLastOperand(parts, geometry: g, channels: cp, leadingZeroFrames: lead, trailingZeroFrames: trail)
+            wp = try packedConvolutionWeight(weight, geometry: g, channels: cp)
+            y = try empty([g.batch] + g.output + [g.outChannels], dtype: dtype)
             workspace = plan.workspaceBytes > 0 ? try empty([plan.workspaceBytes], dtype: .u8) : nil
         } catch TensorError.outOfMemory {
-            // The dense/widened copies did not fit (--max_vram): im2col works in bounded chunks.
-            return nil
+            // The copies did not fit (--max_vram): the caller's paths need less.
+            return false
         }
-        let (xAddress, wAddress, yAddress) = (try address(input), try address(filter), try address(y))
+        let (xAddress, wAddress, yAddress) = (try address(xcl), try address(wp), try address(y))
         let workspaceAddress = try workspace.map { try address($0) } ?? 0
         let ran = try convolution.lock.withLock { () throws -> Bool in
             var alpha: Float = 1, beta: Float = 0   // float scalars for every data type but double
@@ -218,38 +216,31 @@ extension CUDABackend {
                 UnsafeMutableRawPointer(bitPattern: UInt(workspaceAddress)), plan.workspaceBytes, &beta,
                 plan.y, UnsafeMutableRawPointer(bitPattern: UInt(yAddress)))
             do {
-                try library.check(status, "cudnnConvolutionForward(\(dataType) \(key.input) * \(key.filter))")
+                try library.check(status, "cudnnConvolutionForward(\(dtype) \(key.input) * \(key.filter))")
             } catch TensorError.unsupported(let why) {
-                // Refused at launch (nothing ran): remember the shape, let im2col compute it.
+                // Refused at launch (nothing ran): remember the shape, let our kernels compute it.
                 convolution.refused[key] = why
                 return false
             }
             convolution.cudnnRuns += 1
             return true
         }
-        guard ran else { return nil }
-
-        let biasF32 = try bias.map { $0.dtype == .f32 && $0.isContiguous ? $0 : try contiguous($0, dtype: .f32) }
-        let biasAddress = try biasF32.map { try address($0) } ?? 0
-        let rows = g.batch * g.outChannels, plane = g.plane
-        if separate {
-            try convEpilogue(out: try address(out), outCode: try floatCode(outputType, "conv3d"), outLD: plane,
-                             source: yAddress, sourceLD: plane, bias: biasAddress, channels: g.outChannels, rows: rows, cols: plane)
-        } else if biasF32 != nil {
-            try convEpilogue(out: yAddress, outCode: try floatCode(outputType, "conv3d"), outLD: plane,
-                             source: yAddress, sourceLD: plane, bias: biasAddress, channels: g.outChannels, rows: rows, cols: plane)
-        }
-        return out
+        guard ran else { return false }
+        try launch(.conv, "td_conv_from_channels_last", grid: ((plane + 31) / 32, (g.outChannels + 31) / 32, g.batch), block: (32, 8, 1), [
+            .pointer(try address(out)), .int32(try floatCode(out.dtype, "conv3d")), .pointer(yAddress), .int32(try floatCode(dtype, "conv3d")),
+            .pointer(bias), .int32(Int32(g.outChannels)), .int64(Int64(plane)),
+        ])
+        return true
     }
 
-    /// Descriptors for `key` and cuDNN's first heuristic choice that succeeds within the
-    /// convolution workspace bound. The caller holds `convolution.lock`. Throws `.unsupported`
-    /// when cuDNN refuses the problem.
+    /// Descriptors for `key` (NDHWC tensors and filter) and cuDNN's first heuristic choice in the GEMM
+    /// family that succeeds within the convolution workspace bound. The caller holds
+    /// `convolution.lock`. Throws `.unsupported` when cuDNN refuses the problem.
     private func makeCudnnPlan(_ library: CudnnLibrary, key: CudnnPlanKey, cudnnType: Int32, output: [Int]) throws -> CudnnPlan {
         let api = library.api
         if convolution.handle == nil {
             // A handle cuDNN cannot make (an incompatible driver, …) refuses the shape like any
-            // other error here: im2col runs, and the next new shape tries again.
+            // other error here: our kernels run, and the next new shape tries again.
             var h: cudnnHandle_t?
             do {
                 try library.check(api.cudnnCreate(&h), "cudnnCreate")
@@ -260,13 +251,10 @@ extension CUDABackend {
             }
             convolution.handle = h
         }
-        guard (key.input + key.filter + output).allSatisfy({ $0 <= Int(Int32.max) }) else {
-            throw TensorError.unsupported("conv3d sizes \(key.input) * \(key.filter) exceed cuDNN's 32-bit dimensions")
-        }
-        func packedStrides(_ dims: [Int]) -> [Int32] {
-            var strides = [Int32](repeating: 1, count: dims.count), s = 1
-            for d in dims.indices.reversed() { strides[d] = Int32(truncatingIfNeeded: s); s *= max(dims[d], 1) }
-            return strides
+        /// Strides of dims [N, C, T, H, W] stored as N, T, H, W, C.
+        func channelsLastStrides(_ d: [Int]) -> [Int32] {
+            let c = d[1], w = d[4] * c, h = d[3] * w, t = d[2] * h
+            return [t, 1, h, w, c].map { Int32(truncatingIfNeeded: $0) }
         }
         var x: cudnnTensorDescriptor_t?, y: cudnnTensorDescriptor_t?
         var w: cudnnFilterDescriptor_t?, conv: cudnnConvolutionDescriptor_t?
@@ -277,18 +265,21 @@ extension CUDABackend {
         var plan = CudnnPlan(x: x, w: w, y: y, conv: conv, algorithm: 0, workspaceBytes: 0)
         do {
             let xDims = key.input.map { Int32($0) }, wDims = key.filter.map { Int32($0) }, yDims = output.map { Int32($0) }
-            try library.check(api.cudnnSetTensorNdDescriptor(x, cudnnType, 5, xDims, packedStrides(key.input)), "cudnnSetTensorNdDescriptor(x \(key.input))")
-            try library.check(api.cudnnSetFilterNdDescriptor(w, cudnnType, Int32(CCUDNN_TENSOR_NCHW), 5, wDims), "cudnnSetFilterNdDescriptor(\(key.filter))")
+            try library.check(api.cudnnSetTensorNdDescriptor(x, cudnnType, 5, xDims, channelsLastStrides(key.input)),
+                              "cudnnSetTensorNdDescriptor(x \(key.input), NDHWC)")
+            try library.check(api.cudnnSetFilterNdDescriptor(w, cudnnType, Int32(CCUDNN_TENSOR_NHWC), 5, wDims),
+                              "cudnnSetFilterNdDescriptor(\(key.filter), NDHWC)")
             try library.check(api.cudnnSetConvolutionNdDescriptor(conv, 3, key.pads.map { Int32($0) }, key.strides.map { Int32($0) },
                                                                   [1, 1, 1], Int32(CCUDNN_CROSS_CORRELATION), Int32(CCUDNN_DATA_FLOAT)),
                               "cudnnSetConvolutionNdDescriptor")
-            try library.check(api.cudnnSetConvolutionMathType(conv, key.math), "cudnnSetConvolutionMathType")
+            try library.check(api.cudnnSetConvolutionMathType(conv, Int32(CCUDNN_TENSOR_OP_MATH)), "cudnnSetConvolutionMathType")
             var computed = [Int32](repeating: 0, count: 5)
             try library.check(api.cudnnGetConvolutionNdForwardOutputDim(conv, x, w, 5, &computed), "cudnnGetConvolutionNdForwardOutputDim")
             guard computed == yDims else {
                 throw TensorError.deviceError("cuDNN computes conv3d output \(computed) for \(key.input) * \(key.filter), expected \(output)")
             }
-            try library.check(api.cudnnSetTensorNdDescriptor(y, cudnnType, 5, yDims, packedStrides(output)), "cudnnSetTensorNdDescriptor(y \(output))")
+            try library.check(api.cudnnSetTensorNdDescriptor(y, cudnnType, 5, yDims, channelsLastStrides(output)),
+                              "cudnnSetTensorNdDescriptor(y \(output), NDHWC)")
 
             var results = [cudnnConvolutionFwdAlgoPerf_t](repeating: cudnnConvolutionFwdAlgoPerf_t(), count: Int(CCUDNN_CONVOLUTION_FWD_ALGO_COUNT))
             var returned: Int32 = 0
@@ -296,14 +287,11 @@ extension CUDABackend {
                               "cudnnGetConvolutionForwardAlgorithm_v7")
             // Ranked fastest first; the first that works within the bound. Only the GEMM family
             // (implicit, implicit precomputed, explicit): FFT and Winograd transform the operands
-            // (and under TF32 would round the transformed values), which breaks the exactness the
-            // widened path relies on and the f32 parity. A tensor-op request may still run an
-            // FMA kernel, never the reverse: FMA math stays FMA.
+            // and round the transformed values, which the op catalogue's bounds do not allow.
             let gemmFamily: Set<Int32> = [Int32(CCUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM),
                                           Int32(CCUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM), Int32(CCUDNN_CONVOLUTION_FWD_ALGO_GEMM)]
             guard let best = results.prefix(Int(returned)).first(where: {
                 $0.status == 0 && gemmFamily.contains($0.algo) && $0.memory <= Self.convolutionWorkspaceBytes
-                    && (key.math != Int32(CCUDNN_FMA_MATH) || $0.mathType != Int32(CCUDNN_TENSOR_OP_MATH))
             }) else {
                 throw TensorError.unsupported("cuDNN offers no GEMM-family algorithm for \(key.dataType) \(key.input) * \(key.filter) within \(Self.convolutionWorkspaceBytes >> 20) MiB of workspace")
             }

@@ -43,7 +43,7 @@ extension CUDABackend {
     func hopperTile(outChannels: Int) -> Int? {
         // Below 192 output channels the mma.sync kernel was as fast or faster on an H200
         // (scripts/cuda/bench_conv.py: 96 → 96 at 480×832, 6.2 ms against 7.3 ms).
-        guard convolutionEngine == .implicit, computeCapability == (9, 0), outChannels >= Self.hopperMinimumChannels else { return nil }
+        guard convolutionEngine == .implicit || convolutionEngine == .cudnn, computeCapability == (9, 0), outChannels >= Self.hopperMinimumChannels else { return nil }
         let n = Self.hopperChannelTile(outChannels)
         return Self.hopperConvolutionSharedBytes(n) <= maxSharedMemoryPerBlock ? n : nil
     }
@@ -64,9 +64,9 @@ extension CUDABackend {
 
     /// Whether `implicitConv3d` takes a convolution of `dtype` operands.
     func implicitConvolutionApplies(dtype: DType, weight: Tensor, geometry g: ConvolutionGeometry, pointwiseDense: Bool) -> Bool {
-        guard convolutionEngine == .implicit || convolutionEngine == .implicitMMA, computeCapability.major >= 8, !pointwiseDense,
+        guard convolutionEngine != .im2col, computeCapability.major >= 8, !pointwiseDense,
               dtype == weight.dtype, dtype == .bf16 || dtype == .f16 else { return false }
-        let cp = (g.inChannels + Self.implicitChannelBlock - 1) / Self.implicitChannelBlock * Self.implicitChannelBlock
+        let cp = Self.paddedChannels(g.inChannels)
         let spatial = g.input.reduce(1, *)
         // Kernel arguments are 32-bit except positions; the copies' element counts must fit i64 trivially.
         return g.batch <= 65535 && g.outChannels <= 65535 * 32
@@ -82,39 +82,10 @@ extension CUDABackend {
     func implicitConv3d(_ parts: [Tensor], weight: Tensor, bias: UInt64, geometry g: ConvolutionGeometry, stride: [Int], padding: [Padding],
                         out: Tensor) throws {
         let x = parts[0]
-        let block = Self.implicitChannelBlock
-        let cp = (g.inChannels + block - 1) / block * block
+        let cp = Self.paddedChannels(g.inChannels)
         let (t, h, w) = (g.input[0], g.input[1], g.input[2]), (kt, kh, kw) = (g.kernel[0], g.kernel[1], g.kernel[2])
-        let taps = kt * kh * kw
-        let xcl = try empty([g.batch, t, h, w, cp], dtype: x.dtype)
-        let wp = try empty([g.outChannels, taps, cp], dtype: x.dtype)
-        let frameElements = h * w * cp
-        var firstFrame = 0
-        for part in parts {
-            let (partFrames, spatial) = (part.shape[2], part.shape[2] * h * w)
-            let partBuffer = try deviceBuffer(part, "conv3d")
-            // One launch per batch item: its frames of xcl start at (n·T + firstFrame)·H·W·Cp.
-            for n in 0..<g.batch where spatial > 0 {
-                try launch(.implicitConv, "td_conv_channels_last",
-                           grid: (max(1, min((spatial * cp / 8 + 255) / 256, multiprocessorCount * 16)), 1, 1), block: (256, 1, 1), [
-                    .pointer(try address(xcl) + UInt64(((n * t + firstFrame) * frameElements) * x.dtype.byteSize)),
-                    .pointer(partBuffer.address), .int64(Int64(part.offset + n * part.strides[0])),
-                    .int64(0), .int64(Int64(part.strides[1])), .int64(Int64(part.strides[2])),
-                    .int64(Int64(part.strides[3])), .int64(Int64(part.strides[4])),
-                    .int32(Int32(g.inChannels)), .int32(Int32(cp)), .int32(Int32(partFrames)), .int32(Int32(h)), .int32(Int32(w)),
-                ])
-            }
-            firstFrame += partFrames
-        }
-        let wBuffer = try deviceBuffer(weight, "conv3d weight")
-        let packing = elementwiseGrid(g.outChannels * taps * cp)
-        try launch(.implicitConv, "td_conv_pack_weight", grid: packing.0, block: packing.1, [
-            .pointer(try address(wp)), .pointer(wBuffer.address), .int64(Int64(weight.offset)),
-            .int64(Int64(weight.strides[0])), .int64(Int64(weight.strides[1])), .int64(Int64(weight.strides[2])),
-            .int64(Int64(weight.strides[3])), .int64(Int64(weight.strides[4])),
-            .int32(Int32(g.outChannels)), .int32(Int32(g.inChannels)), .int32(Int32(cp)),
-            .int32(Int32(kt)), .int32(Int32(kh)), .int32(Int32(kw)),
-        ])
+        let xcl = try channelsLastOperand(parts, geometry: g, channels: cp)
+        let wp = try packedConvolutionWeight(weight, geometry: g, channels: cp)
         let type = x.dtype == .bf16 ? "bf16" : "f16"
         let family: KernelFamily, kernel: String, grid: (Int, Int, Int), threads: Int, sharedBytes: Int
         if let n = hopperTile(outChannels: g.outChannels) {
@@ -138,5 +109,70 @@ extension CUDABackend {
             .int32(Int32(g.output[1])), .int32(Int32(g.output[2])), .int64(Int64(g.plane)),
         ])
         convolution.lock.withLock { convolution.implicitRuns += 1 }
+    }
+
+    /// Input channels rounded up to the kernels' K step (the operand copies' channel count).
+    static func paddedChannels(_ channels: Int) -> Int {
+        (channels + implicitChannelBlock - 1) / implicitChannelBlock * implicitChannelBlock
+    }
+
+    /// `parts` (one 16-bit type, agreeing on every dimension but time) concatenated along time into a
+    /// dense channels-last tensor [N, lead + T + trail, H, W, cp] with channels ≥ C and the `lead` /
+    /// `trail` frames of every batch item zero: the concatenation itself is never made.
+    func channelsLastOperand(_ parts: [Tensor], geometry g: ConvolutionGeometry, channels cp: Int,
+                             leadingZeroFrames lead: Int = 0, trailingZeroFrames trail: Int = 0) throws -> Tensor {
+        let dtype = parts[0].dtype
+        let (t, h, w) = (g.input[0], g.input[1], g.input[2])
+        let frames = lead + t + trail
+        let xcl = try empty([g.batch, frames, h, w, cp], dtype: dtype)
+        let frameElements = h * w * cp
+        if lead + trail > 0 {
+            for n in 0..<g.batch {
+                let base = try address(xcl) + UInt64(n * frames * frameElements * dtype.byteSize)
+                if lead > 0 {
+                    try driver.check(driver.api.cuMemsetD8Async(base, 0, lead * frameElements * dtype.byteSize, stream), "cuMemsetD8Async")
+                }
+                if trail > 0 {
+                    try driver.check(driver.api.cuMemsetD8Async(base + UInt64((lead + t) * frameElements * dtype.byteSize), 0,
+                                                                trail * frameElements * dtype.byteSize, stream), "cuMemsetD8Async")
+                }
+            }
+        }
+        var firstFrame = lead
+        for part in parts {
+            let (partFrames, spatial) = (part.shape[2], part.shape[2] * h * w)
+            let partBuffer = try deviceBuffer(part, "conv3d")
+            // One launch per batch item: its frames of xcl start at (n·frames + firstFrame)·H·W·Cp.
+            for n in 0..<g.batch where spatial > 0 {
+                try launch(.implicitConv, "td_conv_channels_last",
+                           grid: (max(1, min((spatial * cp / 8 + 255) / 256, multiprocessorCount * 16)), 1, 1), block: (256, 1, 1), [
+                    .pointer(try address(xcl) + UInt64(((n * frames + firstFrame) * frameElements) * dtype.byteSize)),
+                    .pointer(partBuffer.address), .int64(Int64(part.offset + n * part.strides[0])),
+                    .int64(0), .int64(Int64(part.strides[1])), .int64(Int64(part.strides[2])),
+                    .int64(Int64(part.strides[3])), .int64(Int64(part.strides[4])),
+                    .int32(Int32(g.inChannels)), .int32(Int32(cp)), .int32(Int32(partFrames)), .int32(Int32(h)), .int32(Int32(w)),
+                ])
+            }
+            firstFrame += partFrames
+        }
+        return xcl
+    }
+
+    /// The weight [O, C, kt, kh, kw] (any strided 16-bit view) as a dense [O, taps, cp] tensor, tap-major,
+    /// channels ≥ C zero: the implicit kernels' A operand and cuDNN's NDHWC ("KTRSC") filter.
+    func packedConvolutionWeight(_ weight: Tensor, geometry g: ConvolutionGeometry, channels cp: Int) throws -> Tensor {
+        let (kt, kh, kw) = (g.kernel[0], g.kernel[1], g.kernel[2])
+        let taps = kt * kh * kw
+        let wp = try empty([g.outChannels, taps, cp], dtype: weight.dtype)
+        let wBuffer = try deviceBuffer(weight, "conv3d weight")
+        let packing = elementwiseGrid(g.outChannels * taps * cp)
+        try launch(.implicitConv, "td_conv_pack_weight", grid: packing.0, block: packing.1, [
+            .pointer(try address(wp)), .pointer(wBuffer.address), .int64(Int64(weight.offset)),
+            .int64(Int64(weight.strides[0])), .int64(Int64(weight.strides[1])), .int64(Int64(weight.strides[2])),
+            .int64(Int64(weight.strides[3])), .int64(Int64(weight.strides[4])),
+            .int32(Int32(g.outChannels)), .int32(Int32(g.inChannels)), .int32(Int32(cp)),
+            .int32(Int32(kt)), .int32(Int32(kh)), .int32(Int32(kw)),
+        ])
+        return wp
     }
 }

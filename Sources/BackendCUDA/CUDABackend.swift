@@ -65,10 +65,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     /// Opens CUDA device `deviceIndex`. Throws `TensorError.deviceError` explaining what is
     /// missing: the driver library (with the paths tried), a device, NVRTC, or a new enough driver.
-    /// cuDNN is optional and used only with `convolutionEngine: .cudnn`.
+    /// cuDNN is optional: the default engine (`.cudnn`) uses it when libcudnn.so.9 loads, our kernels otherwise.
     public init(deviceIndex: Int = 0, kernelCacheDirectory: String? = KernelCompiler.defaultCacheDirectory(),
                 fillNewBuffersWith fillByte: UInt8? = nil, guardBytes: Int = 0,
-                convolutionEngine: ConvolutionEngine = .implicit) throws {
+                convolutionEngine: ConvolutionEngine = .standard) throws {
         let driver = try CUDADriver.shared.get()
         let api = driver.api
         let initStatus = api.cuInit(0)

@@ -23,7 +23,7 @@ struct BenchConv: ParsableCommand {
         two cached frames (k_t = 3) and the output the chunk's frames, at the given spatial size. \
         With --device cuda each case runs on the engines --engine names (as the VAE calls it: \
         --dtype operands, f32 bias, --output-type result); with both engines the last column is the \
-        relative RMS difference of the first engine's result from the second's (implicit GEMM vs im2col).
+        relative RMS difference of the first engine's result from the second's (cuDNN vs our implicit GEMM).
         """
     )
 
@@ -32,7 +32,7 @@ struct BenchConv: ParsableCommand {
     @Option(help: "cpu, or cuda (auto is cuda here: the engines are what this compares).")
     var device: DeviceChoice = .cpu
 
-    @Option(help: "CUDA only: cudnn, im2col or both (compared).")
+    @Option(help: "CUDA only: cudnn, implicit, implicit-mma, im2col, or both (cudnn and implicit, compared).")
     var engine: Engine = .both
 
     @Option(help: "CUDA only: operand type (f32 or bf16).")
@@ -132,14 +132,14 @@ struct BenchConv: ParsableCommand {
         case .implicitMMA: [.implicitMMA]
         case .cudnn: [.cudnn]
         case .im2col: [.im2col]
-        case .both: [.implicit, .im2col]
+        case .both: [.cudnn, .implicit]
         }
         let backends: [CUDABackend]
         do { backends = try engines.map { try CUDABackend(convolutionEngine: $0) } } catch {
             throw ValidationError("\(error)")
         }
         print("convolutions: \(backends[0].convolutionSummary)")
-        if engine == .cudnn && !backends[0].usesCudnn { print("note: without cuDNN the cudnn engine runs im2col") }
+        if engine == .cudnn && !backends[0].usesCudnn { print("note: without cuDNN the cudnn engine runs our kernels") }
         print("spatial \(h)×\(w), \(frames) output frame(s), \(dtype.rawValue) operands → \(outputType.rawValue), timed runs per case: \(repeatCount) (after 1 warm-up)\n")
         let names = engines.map(\.rawValue)
         print(pad("case", 20) + names.map { String(repeating: " ", count: max(0, 10 - $0.count)) + $0 + " ms  TFLOP/s" }.joined()

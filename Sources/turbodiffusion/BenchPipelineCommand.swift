@@ -47,6 +47,9 @@ struct BenchPipeline: ParsableCommand {
     @Option(name: [.customLong("num_steps"), .customLong("num-steps")], help: "rCM steps (1–4).")
     var numSteps = 4
 
+    @Option(name: .customLong("conv-engine"), help: "CUDA convolution engine of the VAE: cudnn (the default; our kernels where cuDNN is missing or refuses), implicit, implicit-mma or im2col.")
+    var convEngine: ConvolutionEngine = .standard
+
     @Option(help: "auto, cuda or cpu.")
     var device: DeviceChoice = .auto
 
@@ -91,7 +94,7 @@ struct BenchPipeline: ParsableCommand {
     func run() throws {
         let s = setup()
         let attention = SelfAttentionKind(name: attentionType, topk: slaTopk) ?? .original
-        let backend = try device.makeBackend()
+        let backend = try device.makeBackend(convolutionEngine: convEngine)
         // The reference stack computes in bf16 on a GPU; the CPU (a functional check) uses f32.
         let dtype: DType = backend is CPUBackend ? .f32 : .bf16
         let ctx = ComputeContext(backend: backend, dtype: dtype)

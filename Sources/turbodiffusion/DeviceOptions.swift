@@ -9,20 +9,21 @@ enum DeviceChoice: String, ExpressibleByArgument, CaseIterable {
     case auto
     case cpu, cuda
 
-    func makeBackend() throws -> any Backend {
+    /// `convolutionEngine` matters on CUDA only (commands that compare engines expose it).
+    func makeBackend(convolutionEngine: ConvolutionEngine = .standard) throws -> any Backend {
         switch self {
         case .cpu:
             return CPUBackend()
         case .cuda:
             do {
-                return try Self.opened(CUDABackend())
+                return try Self.opened(CUDABackend(convolutionEngine: convolutionEngine))
             } catch {
                 throw ValidationError("\(error)\nRun with --device cpu to compute on the CPU instead.")
             }
         case .auto:
             // One attempt: the error of a failed open is the reason (no separate availability probe).
             do {
-                return try Self.opened(CUDABackend())
+                return try Self.opened(CUDABackend(convolutionEngine: convolutionEngine))
             } catch {
                 logLine("note: computing on the CPU: \(Self.firstLine("\(error)"))")
                 return CPUBackend()
@@ -49,6 +50,8 @@ enum DeviceChoice: String, ExpressibleByArgument, CaseIterable {
         return "no usable CUDA device (\(line))"
     }
 }
+
+extension ConvolutionEngine: ExpressibleByArgument {}
 
 /// Compute types a user may ask for.
 enum ComputeType: String, ExpressibleByArgument, CaseIterable {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BackendCUDA
 import Checkpoints
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -52,6 +53,9 @@ struct VAEOptions: ParsableArguments {
     @Flag(help: "Wait for each op and print the time per op kind after the pass (slower; for finding where the time goes).")
     var profile = false
 
+    @Option(name: .customLong("conv-engine"), help: "CUDA convolution engine: cudnn (the default; our kernels where cuDNN is missing or refuses), implicit, implicit-mma or im2col.")
+    var convEngine: ConvolutionEngine = .standard
+
     func validate() throws {
         guard (weights == nil) != (randomWeights == nil) else { throw ValidationError("give either --weights FILE or --random-weights SEED") }
         guard randomWidth >= 2, randomWidth % 2 == 0 else { throw ValidationError("--random-width must be an even number ≥ 2") }
@@ -100,7 +104,7 @@ struct VAEOptions: ParsableArguments {
     /// The device backend, wrapped with `--profile` in a `ProfilingBackend` that records nothing
     /// until the pass sets `recording` (loading is not profiled).
     func makeBackend() throws -> any Backend {
-        let backend = try device.makeBackend()
+        let backend = try device.makeBackend(convolutionEngine: convEngine)
         guard profile else { return backend }
         let profiler = ProfilingBackend(backend)
         profiler.recording = false

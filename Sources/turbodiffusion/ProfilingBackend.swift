@@ -109,6 +109,13 @@ final class ProfilingBackend: Backend, VAEBackend, SparseAttentionBackend, Spars
             try inner.conv3d(x, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
         }
     }
+    func conv3d(concatenating parts: [Tensor], weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding],
+                outputType: DType) throws -> Tensor {
+        guard let first = parts.first else { throw TensorError.invalidArgument("conv3d of an empty list of parts") }
+        return try timed(Self.convolutionLabel("conv3d", first, weight)) {
+            try inner.conv3d(concatenating: parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
+        }
+    }
     func slaBlockMap(q: Tensor, k: Tensor, blockQ: Int, blockK: Int, keep: Int) throws -> Tensor {
         try timed("slaBlockMap") { try inner.slaBlockMap(q: q, k: k, blockQ: blockQ, blockK: blockK, keep: keep) }
     }

@@ -36,8 +36,8 @@ struct TestBackendCommand: ParsableCommand {
     var seed: UInt64 = 1
 
     @Option(name: .customLong("conv-engine"),
-            help: "CUDA convolution engine: implicit (the default), implicit-mma, im2col or cudnn; the convolution cases run again on im2col, and with implicit on Hopper also on implicit-mma.")
-    var convEngine: String = "implicit"
+            help: "CUDA convolution engine: cudnn (the default: cuDNN where it applies, our kernels elsewhere), implicit, implicit-mma or im2col; the convolution cases run again on each engine below the chosen one (cudnn → implicit → implicit-mma on Hopper → im2col).")
+    var convEngine: String = ConvolutionEngine.standard.rawValue
 
     @Flag(help: "List the ops and case counts, run nothing.")
     var list = false
@@ -96,7 +96,8 @@ struct TestBackendCommand: ParsableCommand {
             // On Hopper the implicit engine runs the wgmma kernel where it applies: the mma.sync kernel
             // it replaces there is checked as its own engine.
             var others: [ConvolutionEngine] = [.im2col]
-            if gpu.convolutionEngine == .implicit, gpu.computeCapability == (9, 0) { others.insert(.implicitMMA, at: 0) }
+            if [.cudnn, .implicit].contains(gpu.convolutionEngine), gpu.computeCapability == (9, 0) { others.insert(.implicitMMA, at: 0) }
+            if gpu.convolutionEngine == .cudnn, gpu.usesCudnn { others.insert(.implicit, at: 0) }
             for other in others {
                 let again: CUDABackend
                 do { again = try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256, convolutionEngine: other) } catch {

@@ -267,7 +267,7 @@ enum { CCUDNN_DATA_FLOAT = 0, CCUDNN_DATA_HALF = 2, CCUDNN_DATA_BFLOAT16 = 9 };
 enum { CCUDNN_DEFAULT_MATH = 0, CCUDNN_TENSOR_OP_MATH = 1, CCUDNN_FMA_MATH = 3 };
 
 // cudnnTensorFormat_t, cudnnConvolutionMode_t
-enum { CCUDNN_TENSOR_NCHW = 0 };
+enum { CCUDNN_TENSOR_NCHW = 0, CCUDNN_TENSOR_NHWC = 1 };
 enum { CCUDNN_CROSS_CORRELATION = 1 };
 
 // cudnnConvolutionFwdAlgo_t (3 direct, 4/5 FFT, 6/7 Winograd are not used); COUNT = 8.
