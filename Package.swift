@@ -31,7 +31,7 @@ let package = Package(
         // formatting, paths, standard streams): nothing may import full Foundation, whose ICU data
         // would triple the static binary (scripts/build-release).
         .target(name: "SystemSupport"),
-        .target(name: "TensorCore", swiftSettings: cpuTuning),
+        .target(name: "TensorCore", dependencies: ["SystemSupport"], swiftSettings: cpuTuning),
         .target(name: "BackendCPU", dependencies: ["TensorCore"], swiftSettings: cpuTuning),
         // Kernels/*.cu are embedded as Swift strings at build time (EmbedKernels plugin).
         .executableTarget(name: "EmbedKernelsTool"),
