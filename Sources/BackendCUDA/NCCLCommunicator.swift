@@ -34,13 +34,16 @@ public final class NCCLCommunicator: Communicator, @unchecked Sendable {
         _ = library.api.ncclCommDestroy(comm)
     }
 
-    /// NCCL's version, e.g. "2.28.9", or why it cannot be loaded.
+    /// "NCCL 2.28.9 (path)", or why it cannot be loaded.
     public static func libraryDescription() -> String {
         switch NCCLLibrary.shared {
         case .success(let l): "NCCL \(l.versionString) (\(l.path))"
         case .failure(let e): "\(e)"
         }
     }
+
+    /// NCCL's version ("2.28.9") when libnccl.so.2 loads (no GPU is needed for that), else nil.
+    public static var libraryVersion: String? { try? NCCLLibrary.shared.get().versionString }
 
     /// A group of one communicator per backend, rank i on `backends[i]`, all made from this thread
     /// (`ncclCommInitRank` per device inside one NCCL group, each with its device's context
