@@ -116,7 +116,8 @@ struct BenchSequenceParallel: ParsableCommand {
             let median = times[times.count / 2]
             let values = try model.backend.toHost(out).floats()
             guard values.allSatisfy(\.isFinite) else { throw ValidationError("\(n) GPUs: the forward produced non-finite values") }
-            var line = String(printf: "%d GPU%@: %.3f s per step (median of %d, min %.3f)", n, n == 1 ? "" : "s", median, repeats, times[0])
+            let unit = device == .cpu ? "CPU rank" : "GPU"
+            var line = String(printf: "%d %@%@: %.3f s per step (median of %d, min %.3f)", n, unit, n == 1 ? "" : "s", median, repeats, times[0])
             if let b = baseline {
                 var num = 0.0, den = 0.0
                 for (a, r) in zip(values, b.output) { num += Double(a - r) * Double(a - r); den += Double(r) * Double(r) }
