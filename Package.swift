@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "BackendCPUTests", dependencies: ["TensorCore", "BackendCPU"]),
-        .testTarget(name: "BackendCUDATests", dependencies: ["TensorCore", "BackendCPU", "BackendCUDA"]),
+        .testTarget(name: "BackendCUDATests", dependencies: ["TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints", "Models"]),
         .testTarget(name: "OpCatalogueTests", dependencies: ["TensorCore", "BackendCPU", "OpCatalogue"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["TensorCore", "Checkpoints"],
                     resources: [.copy("Fixtures")]),

@@ -25,7 +25,7 @@ import Checkpoints
         Case(ranks: 2, attention: .sla(topk: 0.5, blockQ: 8, blockK: 4), latent: [16, 2, 8, 8], alignment: 8),
         Case(ranks: 4, attention: .sla(topk: 0.5, blockQ: 8, blockK: 4), latent: [16, 2, 8, 8], alignment: 8),
         Case(ranks: 4, attention: .sagesla(topk: 0.5, blockQ: 8, blockK: 4), latent: [16, 2, 8, 8], alignment: 8),
-        // 27 tokens over 2 ranks in blocks of 4: shards of 16 and 11 (unequal exchanges, partial SLA blocks).
+        // 27 tokens over 2 ranks in blocks of 4: shards of 12 and 15 (unequal exchanges, partial SLA blocks).
         Case(ranks: 2, attention: .sla(topk: 0.5, blockQ: 8, blockK: 4), latent: [16, 3, 6, 6], alignment: 4),
     ]
 
@@ -93,10 +93,14 @@ import Checkpoints
 
     @Test func shardsOf720pAreAlignedTo128() throws {
         let s = try SequenceShards(tokens: 21 * 45 * 80, ranks: 8)
-        #expect(s.counts == [Int](repeating: 9472, count: 7) + [9296])
-        #expect(s.starts == (0..<8).map { $0 * 9472 })
+        // 591 blocks of 128 (the last of 80 tokens): 73 or 74 per rank.
+        #expect(s.counts == [9344, 9472, 9472, 9472, 9472, 9472, 9472, 9424])
+        #expect(s.starts == [0, 9344, 18816, 28288, 37760, 47232, 56704, 66176])
+        #expect(s.starts.allSatisfy { $0 % 128 == 0 } && s.counts.reduce(0, +) == 75_600)
+        // 10 blocks over 8 ranks: none left empty.
+        #expect(try SequenceShards(tokens: 1280, ranks: 8).counts == [128, 128, 128, 256, 128, 128, 128, 256])
         #expect(try SequenceShards(tokens: 75_600, ranks: 1).counts == [75_600])
-        #expect(try SequenceShards(tokens: 27, ranks: 2, alignment: 4).counts == [16, 11])
+        #expect(try SequenceShards(tokens: 27, ranks: 2, alignment: 4).counts == [12, 15])
         do {
             _ = try SequenceShards(tokens: 300, ranks: 4)
             Issue.record("300 tokens cannot give 4 ranks a block of 128 each")

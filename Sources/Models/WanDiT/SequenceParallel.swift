@@ -1,8 +1,9 @@
 import TensorCore
 
 /// How the DiT's token sequence is cut over the ranks of a communicator (docs/multi-gpu.md): N
-/// contiguous shards in token order, boundaries at multiples of `alignment` tokens, the last rank
-/// taking the remainder.
+/// contiguous shards in token order, boundaries at multiples of `alignment` tokens, the blocks of
+/// `alignment` tokens spread as evenly as they go (rank r starts at block ⌊r·blocks/N⌋); the last
+/// rank's last block may be partial.
 public struct SequenceShards: Sendable, Equatable {
     /// 128: W8A8 quantises activations per 128 rows, so 128-aligned shards quantise exactly as one pass.
     public static let defaultAlignment = 128
@@ -15,9 +16,9 @@ public struct SequenceShards: Sendable, Equatable {
     public init(tokens: Int, ranks: Int, alignment: Int = defaultAlignment) throws {
         guard ranks >= 1, alignment >= 1 else { throw TensorError.invalidArgument("sequence shards: \(ranks) ranks, alignment \(alignment)") }
         let blocks = (tokens + alignment - 1) / alignment
-        let per = (blocks + ranks - 1) / ranks * alignment
-        let starts = (0..<ranks).map { min(tokens, $0 * per) }
-        let counts = (0..<ranks).map { min(tokens, starts[$0] + per) - starts[$0] }
+        let bounds = (0...ranks).map { min(tokens, $0 * blocks / ranks * alignment) }
+        let starts = Array(bounds.dropLast())
+        let counts = (0..<ranks).map { bounds[$0 + 1] - bounds[$0] }
         guard counts.allSatisfy({ $0 > 0 }) else {
             throw TensorError.invalidArgument(
                 "a sequence of \(tokens) tokens cannot be split over \(ranks) ranks in blocks of \(alignment) (each rank needs at least one block); use fewer GPUs")
