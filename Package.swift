@@ -31,7 +31,7 @@ let package = Package(
         // formatting, paths, standard streams): nothing may import full Foundation, whose ICU data
         // would triple the static binary (scripts/build-release).
         .target(name: "SystemSupport"),
-        .target(name: "TensorCore", swiftSettings: cpuTuning),
+        .target(name: "TensorCore", dependencies: ["SystemSupport"], swiftSettings: cpuTuning),
         .target(name: "BackendCPU", dependencies: ["TensorCore"], swiftSettings: cpuTuning),
         // Kernels/*.cu are embedded as Swift strings at build time (EmbedKernels plugin).
         .executableTarget(name: "EmbedKernelsTool"),
@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "BackendCPUTests", dependencies: ["TensorCore", "BackendCPU"]),
-        .testTarget(name: "BackendCUDATests", dependencies: ["TensorCore", "BackendCPU", "BackendCUDA"]),
+        .testTarget(name: "BackendCUDATests", dependencies: ["TensorCore", "BackendCPU", "BackendCUDA", "Checkpoints", "Models"]),
         .testTarget(name: "OpCatalogueTests", dependencies: ["TensorCore", "BackendCPU", "OpCatalogue"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["TensorCore", "Checkpoints"],
                     resources: [.copy("Fixtures")]),

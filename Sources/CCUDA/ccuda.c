@@ -1,4 +1,4 @@
-// Run-time loading of the CUDA driver, NVRTC, cuBLASLt and cuDNN (see include/ccuda.h).
+// Run-time loading of the CUDA driver, NVRTC, cuBLASLt, cuDNN and NCCL (see include/ccuda.h).
 #include "ccuda.h"
 
 #include <dlfcn.h>
@@ -134,5 +134,21 @@ int ccuda_load_cudnn(void *handle, CCUDACudnnAPI *api, const char **missing) {
     LOAD(api, cudnnGetConvolutionForwardAlgorithm_v7);
     LOAD(api, cudnnGetConvolutionForwardWorkspaceSize);
     LOAD(api, cudnnConvolutionForward);
+    return 0;
+}
+
+int ccuda_load_nccl(void *handle, CCUDANCCLAPI *api, const char **missing) {
+    memset(api, 0, sizeof(*api));
+    LOAD(api, ncclGetVersion);
+    LOAD(api, ncclGetErrorString);
+    LOAD(api, ncclGetLastError);
+    LOAD(api, ncclGetUniqueId);
+    LOAD(api, ncclCommInitRank);
+    LOAD(api, ncclCommDestroy);
+    LOAD(api, ncclCommAbort);
+    LOAD(api, ncclGroupStart);
+    LOAD(api, ncclGroupEnd);
+    LOAD(api, ncclSend);
+    LOAD(api, ncclRecv);
     return 0;
 }

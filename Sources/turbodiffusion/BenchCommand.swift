@@ -14,7 +14,8 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmark backend kernels.",
-        subcommands: [BenchGemm.self, BenchCUDA.self, BenchConv.self, BenchDiTMemory.self, BenchDiT.self, BenchPipeline.self]
+        subcommands: [BenchGemm.self, BenchCUDA.self, BenchConv.self, BenchDiTMemory.self, BenchDiT.self, BenchPipeline.self,
+                      BenchSequenceParallel.self]
     )
 }
 

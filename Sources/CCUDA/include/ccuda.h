@@ -1,4 +1,4 @@
-// Our own declarations for the parts of the CUDA driver API, NVRTC, cuBLASLt and cuDNN that
+// Our own declarations for the parts of the CUDA driver API, NVRTC, cuBLASLt, cuDNN and NCCL that
 // TurboDiffusion uses. Nothing here links CUDA: the libraries are opened at run time with
 // dlopen and their entry points are collected into the function-pointer tables below.
 // Enum values and struct layouts follow the CUDA 13 headers (cuda.h, nvrtc.h, cublasLt.h,
@@ -327,6 +327,32 @@ typedef struct CCUDACudnnAPI {
                                              cudnnTensorDescriptor_t yDesc, void *y);
 } CCUDACudnnAPI;
 
+// MARK: - NCCL 2 (nccl.h)
+//
+// Collectives between the GPUs of one host (docs/multi-gpu.md). Only point-to-point send/receive in
+// groups is used: it carries the all-to-all and the all-gather of unequal shards alike. Data is moved
+// as bytes (ncclUint8), so any tensor dtype travels.
+
+typedef int ncclResult_t;             // ncclSuccess = 0
+typedef struct ncclComm *ncclComm_t;
+typedef struct { char internal[128]; } ncclUniqueId;   // NCCL_UNIQUE_ID_BYTES = 128
+
+enum { CNCCL_SUCCESS = 0, CNCCL_UINT8 = 1 };
+
+typedef struct CCUDANCCLAPI {
+    ncclResult_t (*ncclGetVersion)(int *version);
+    const char *(*ncclGetErrorString)(ncclResult_t result);
+    const char *(*ncclGetLastError)(ncclComm_t comm);
+    ncclResult_t (*ncclGetUniqueId)(ncclUniqueId *uniqueId);
+    ncclResult_t (*ncclCommInitRank)(ncclComm_t *comm, int nranks, ncclUniqueId commId, int rank);
+    ncclResult_t (*ncclCommDestroy)(ncclComm_t comm);
+    ncclResult_t (*ncclCommAbort)(ncclComm_t comm);
+    ncclResult_t (*ncclGroupStart)(void);
+    ncclResult_t (*ncclGroupEnd)(void);
+    ncclResult_t (*ncclSend)(const void *sendbuff, size_t count, int datatype, int peer, ncclComm_t comm, CUstream stream);
+    ncclResult_t (*ncclRecv)(void *recvbuff, size_t count, int datatype, int peer, ncclComm_t comm, CUstream stream);
+} CCUDANCCLAPI;
+
 // MARK: - Loading
 
 /// dlopen(path, RTLD_NOW | RTLD_LOCAL). On failure returns NULL and copies dlerror() into
@@ -340,6 +366,7 @@ int ccuda_load_driver(void *handle, CCUDADriverAPI *api, const char **missing);
 int ccuda_load_nvrtc(void *handle, CCUDANVRTCAPI *api, const char **missing);
 int ccuda_load_cublaslt(void *handle, CCUDACublasLtAPI *api, const char **missing);
 int ccuda_load_cudnn(void *handle, CCUDACudnnAPI *api, const char **missing);
+int ccuda_load_nccl(void *handle, CCUDANCCLAPI *api, const char **missing);
 
 #ifdef __cplusplus
 }

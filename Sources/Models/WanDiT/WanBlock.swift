@@ -31,16 +31,19 @@ struct WanAttention {
         return try ctx.backend.contiguous(x.permuted([0, 2, 1, 3])).reshaped([l, -1])
     }
 
-    // x: [L, dim], rope tables [L, d/2] -> [L, dim]
-    func selfAttention(_ x: Tensor, rope: (cos: Tensor, sin: Tensor), _ ctx: ComputeContext) throws -> Tensor {
+    // x: [L, dim], rope tables [L, d/2] -> [L, dim]. With a shard, x and rope are this rank's tokens
+    // and the attention itself runs over all tokens for this rank's heads (docs/multi-gpu.md).
+    func selfAttention(_ x: Tensor, rope: (cos: Tensor, sin: Tensor), shard: SequenceShard? = nil, _ ctx: ComputeContext) throws -> Tensor {
         let b = ctx.backend
         let l = x.shape[0], d = x.shape[1] / heads
         let qs = try b.rotary(normQ(q(x, ctx), ctx).reshaped([l, heads, d]), cos: rope.cos, sin: rope.sin)
         let ks = try b.rotary(normK(k(x, ctx), ctx).reshaped([l, heads, d]), cos: rope.cos, sin: rope.sin)
-        let (qh, kh, vh) = (try splitHeads(qs.reshaped([l, -1])), try splitHeads(ks.reshaped([l, -1])), try splitHeads(v(x, ctx)))
+        let vs = try v(x, ctx)
+        let (qh, kh, vh) = try shard.map { try $0.allTokens(q: qs, k: ks, v: vs.reshaped([l, heads, d]), b) }
+            ?? (try splitHeads(qs.reshaped([l, -1])), try splitHeads(ks.reshaped([l, -1])), try splitHeads(vs))
         let a = try sparse.map { try $0(q: qh, k: kh, v: vh, ctx) }
             ?? b.attention(q: qh, k: kh, v: vh, scale: 1 / Float(d).squareRoot(), bias: nil)
-        return try o(mergeHeads(a, ctx), ctx)
+        return try o(shard.map { try $0.ownTokens(a, b) } ?? mergeHeads(a, ctx), ctx)
     }
 
     // x: [L, dim], context: [Lc, dim] -> [L, dim]
@@ -79,15 +82,16 @@ struct WanBlock {
         eps = c.eps
     }
 
-    // x: [L, dim] f32, e0: [6, dim] f32, context: [textLen, dim] -> [L, dim] f32
-    func callAsFunction(_ x: Tensor, e0: Tensor, context: Tensor, rope: (cos: Tensor, sin: Tensor), _ ctx: ComputeContext) throws -> Tensor {
+    // x: [L, dim] f32 (this rank's tokens with a shard), e0: [6, dim] f32, context: [textLen, dim] -> [L, dim] f32
+    func callAsFunction(_ x: Tensor, e0: Tensor, context: Tensor, rope: (cos: Tensor, sin: Tensor), shard: SequenceShard? = nil,
+                        _ ctx: ComputeContext) throws -> Tensor {
         let b = ctx.backend
         let m = try b.add(e0, modulation)                       // [1, 6, dim] f32 (e0 first keeps f32)
         func chunk(_ i: Int) throws -> Tensor { try m.selected(dim: 1, index: i) }   // [1, dim]
         // Self-attention on LN(x)·(1 + e1) + e0 (rounded once to the compute dtype, as the Linears
         // would round it), gated by e2.
         var h = try b.modulatedLayerNorm(x, scale: chunk(1), shift: chunk(0), eps: eps, outputType: ctx.dtype)
-        var y = try selfAttention.selfAttention(h, rope: rope, ctx)
+        var y = try selfAttention.selfAttention(h, rope: rope, shard: shard, ctx)
         var out = try b.gatedResidual(x, y, gate: chunk(2))
 
         // Cross-attention on LN3(x) (affine), ungated.

@@ -68,7 +68,10 @@ public final class WanDiT {
     /// Predicts the flow velocity.
     /// x: [inChannels, F, H, W] (H, W even), timestep: the network's t (e.g. 988),
     /// context: [Lc ≤ textLength, textDim] -> [outChannels, F, H, W] f32.
-    public func callAsFunction(x: Tensor, timestep: Double, context: Tensor, _ ctx: ComputeContext) throws -> Tensor {
+    /// With `parallel`, every rank of its communicator calls this with the same inputs; each computes
+    /// its shard of the tokens and every rank returns the whole result (docs/multi-gpu.md).
+    public func callAsFunction(x: Tensor, timestep: Double, context: Tensor, _ ctx: ComputeContext,
+                               parallel: SequenceParallelism? = nil) throws -> Tensor {
         let b = ctx.backend, c = config
         guard x.rank == 4, x.shape[0] == c.inChannels, x.shape[2] % 2 == 0, x.shape[3] % 2 == 0 else {
             throw TensorError.shapeMismatch("DiT input x \(x.shape): expected [\(c.inChannels), F, H, W] with even H and W")
@@ -78,13 +81,15 @@ public final class WanDiT {
         }
         let (f, h2, w2) = (x.shape[1], x.shape[2] / 2, x.shape[3] / 2)
         let tokens = f * h2 * w2
+        let shard = try parallel.map { try SequenceShard($0, tokens: tokens, heads: c.numHeads) }
+        let mine = shard?.range ?? 0 ..< tokens
 
         // Patch embedding: [C, F, H, W] -> tokens in (f, h, w) order with features (c, kh, kw).
         let x32 = try b.contiguous(x, dtype: .f32)
         let patches = try b.contiguous(x32.reshaped([c.inChannels, f, h2, 2, w2, 2]).permuted([1, 2, 4, 0, 3, 5]))
-            .reshaped([tokens, c.inChannels * 4])
+            .reshaped([tokens, c.inChannels * 4]).narrowed(dim: 0, start: mine.lowerBound, length: mine.count)
         let f32 = ComputeContext(backend: b, dtype: .f32)
-        var hidden = try b.contiguous(patchEmbedding(patches, ctx), dtype: .f32)   // [L, dim]
+        var hidden = try b.contiguous(patchEmbedding(patches, ctx), dtype: .f32)   // [L, dim] (this rank's rows)
 
         // Time: e [1, dim], e0 [6, dim], both fp32.
         let sinusoid = try b.upload(Tensor.host(Self.timestepEmbedding(timestep, dim: c.frequencyDim), shape: [1, c.frequencyDim]))
@@ -96,10 +101,11 @@ public final class WanDiT {
         let text = try textEmbedding2(b.unary(.geluTanh, textEmbedding1(ctxPadded, ctx)), ctx)   // [textLen, dim]
 
         let tables = try Rope3D.tables(frames: f, height: h2, width: w2, headDim: c.headDim)
-        let rope = (cos: try b.upload(tables.cos), sin: try b.upload(tables.sin))
+        func rows(_ t: Tensor) throws -> Tensor { try b.upload(t.narrowed(dim: 0, start: mine.lowerBound, length: mine.count)) }
+        let rope = (cos: try rows(tables.cos), sin: try rows(tables.sin))
         switch blockResidency {
         case .resident:
-            for block in blocks { hidden = try block(hidden, e0: e0, context: text, rope: rope, ctx) }
+            for block in blocks { hidden = try block(hidden, e0: e0, context: text, rope: rope, shard: shard, ctx) }
         case .streamed:
             // Block i + 1's memory is reserved before block i's work is enqueued (so it can only be
             // memory of block i − 1 or earlier), its copy started after (so it overlaps block i).
@@ -110,7 +116,7 @@ public final class WanDiT {
             for i in blocks.indices {
                 let block = try streamer.ready(next)
                 if i + 1 < blocks.count { next = try streamer.reserve(blocks[i + 1]) }
-                hidden = try block(hidden, e0: e0, context: text, rope: rope, ctx)
+                hidden = try block(hidden, e0: e0, context: text, rope: rope, shard: shard, ctx)
                 try streamer.start()
             }
         }
@@ -119,7 +125,8 @@ public final class WanDiT {
         let m = try b.add(e.reshaped([1, 1, c.dim]), headModulation)        // [1, 2, dim]
         let normed = try b.layerNorm(hidden, weight: nil, bias: nil, eps: c.eps)
         let modulated = try b.add(b.mul(normed, b.affine(m.selected(dim: 1, index: 1), scale: 1, shift: 1)), m.selected(dim: 1, index: 0))
-        let out = try b.contiguous(head(modulated, f32), dtype: .f32)       // [L, out·4]
+        var out = try b.contiguous(head(modulated, f32), dtype: .f32)       // [L, out·4]
+        if let shard { out = try shard.allRows(out, b) }
 
         // Unpatchify: feature ((kh·2 + kw)·out + c) -> [out, F, H, W].
         let video = try out.reshaped([f, h2, w2, 2, 2, c.outChannels]).permuted([5, 0, 1, 3, 2, 4])

@@ -29,7 +29,7 @@ enum ComponentFactory {
     /// model folder; `attention`: overrides the flags' (the demo's block sizes).
     static func dit(path: String, flag: String, options: GenerationOptions, backend: any Backend,
                     expected preset: WanDiTConfig?, config given: ModelConfigFile? = nil,
-                    attention: SelfAttentionKind? = nil, blockResidency: WeightResidency = .resident) throws -> DiTVelocityModel {
+                    attention: SelfAttentionKind? = nil, blockResidency: WeightResidency = .resident) throws -> any VelocityModel {
         let ckpt = try open(path, flag: flag, what: "Wan DiT checkpoint", kinds: [.wanDiT, .turboDiT])
         let tensors = ckpt.unprefixedTensors
         var config = try WanDiTConfig.resolve(tensors: tensors, config: given ?? ModelConfigFile.find(for: path))
@@ -39,22 +39,26 @@ enum ComponentFactory {
             logLine("note: \(path) holds a model of width \(config.dim), \(config.numLayers) layers, \(config.inChannels) input channels; --model named one of width \(preset.dim), \(preset.numLayers) layers: using the file's architecture")
         }
         let dtype = options.dtype.dtype
-        let store = WeightStore(tensors, source: path, backend: backend, matrixType: dtype,
-                                linearMode: options.quantLinear ? .w8a8 : .dense)
-        if store.isQuantized && !options.quantLinear {
-            logLine("note: \(path) is W8A8-quantized; without --quant_linear its weights are dequantized (add --quant_linear to run it as stored)")
-        } else if !store.isQuantized && options.quantLinear {
-            logLine("note: \(path) is not quantized; --quant_linear quantizes its block Linears while loading")
+        func load(_ backend: any Backend) throws -> DiTVelocityModel {
+            let store = WeightStore(tensors, source: path, backend: backend, matrixType: dtype,
+                                    linearMode: options.quantLinear ? .w8a8 : .dense)
+            if store.isQuantized && !options.quantLinear {
+                logLine("note: \(path) is W8A8-quantized; without --quant_linear its weights are dequantized (add --quant_linear to run it as stored)")
+            } else if !store.isQuantized && options.quantLinear {
+                logLine("note: \(path) is not quantized; --quant_linear quantizes its block Linears while loading")
+            }
+            let (start, uploaded) = (Date(), (backend as? CUDABackend)?.uploadedBytes)
+            let model = try WanDiT(store, config: config, attention: attention, blockResidency: blockResidency)
+            try backend.synchronize()
+            let seconds = Date().timeIntervalSince(start)
+            logLine(String(printf: "loaded %@ on %@ in %.1f s%@: %@, self-attention %@%@", path, "\(backend.device)", seconds,
+                           MemoryPlanning.transferRate(backend, since: uploaded, seconds: seconds), "\(config)", "\(attention)",
+                           blockResidency == .streamed ? "; blocks streamed from host memory" : ""))
+            for note in model.loadNotes { logLine("note: \(note)") }
+            return DiTVelocityModel(model, context: ComputeContext(backend: backend, dtype: dtype))
         }
-        let (start, uploaded) = (Date(), (backend as? CUDABackend)?.uploadedBytes)
-        let model = try WanDiT(store, config: config, attention: attention, blockResidency: blockResidency)
-        try backend.synchronize()
-        let seconds = Date().timeIntervalSince(start)
-        logLine(String(printf: "loaded %@ in %.1f s%@: %@, self-attention %@%@", path, seconds,
-                       MemoryPlanning.transferRate(backend, since: uploaded, seconds: seconds), "\(config)", "\(attention)",
-                       blockResidency == .streamed ? "; blocks streamed from host memory" : ""))
-        for note in model.loadNotes { logLine("note: \(note)") }
-        return DiTVelocityModel(model, context: ComputeContext(backend: backend, dtype: dtype))
+        if options.gpus > 1 { return try ParallelDiT.model(options, rank0: backend, config: config, load: load) }
+        return try load(backend)
     }
 }
 

@@ -86,6 +86,9 @@ struct GenerationOptions: ParsableArguments {
     @Option(name: [.customLong("text_encoder_device"), .customLong("text-encoder-device")], help: "Device of the umT5 text encoder (default: --device).")
     var textEncoderDevice: DeviceChoice?
 
+    @Option(help: "GPUs the DiT runs on (CUDA devices 0..<N, sequence parallel over NCCL; docs/multi-gpu.md). The attention heads must divide evenly: 2, 4, 5 or 8 for the 14B models.")
+    var gpus = 1
+
     @Option(name: [.customLong("max_vram"), .customLong("max-vram")],
             help: "Most GPU memory (GiB) this run may hold; allocations beyond it fail as out-of-memory would.")
     var maxVram: Double?
@@ -127,6 +130,10 @@ struct GenerationOptions: ParsableArguments {
         }
         if let slaTopk, !(slaTopk > 0 && slaTopk <= 1) { throw ValidationError("--sla_topk must lie in (0, 1], got \(slaTopk)") }
         if let s = sigmaMax, !(s > 0) { throw ValidationError("--sigma_max must be positive, got \(s)") }
+        guard gpus >= 1 else { throw ValidationError("--gpus must be at least 1, got \(gpus)") }
+        if gpus > 1 && (ditDevice ?? device) == .cpu {
+            throw ValidationError("--gpus \(gpus) runs the DiT on CUDA devices; it cannot be combined with --\(ditDevice == nil ? "device" : "dit_device") cpu")
+        }
         if let maxVram, !(maxVram > 0) { throw ValidationError("--max_vram must be a positive number of GiB, got \(maxVram)") }
         guard (0...51).contains(crf) else { throw ValidationError("--crf must be 0…51, got \(crf)") }
         guard ["auto", "ffmpeg", "builtin"].contains(videoWriter) else {

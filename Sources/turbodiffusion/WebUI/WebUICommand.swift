@@ -39,6 +39,9 @@ struct WebUICommand: AsyncParsableCommand {
     @Option(name: [.customLong("max_vram"), .customLong("max-vram")], help: "Most GPU memory (GiB) generation may hold.")
     var maxVram: Double?
 
+    @Option(help: "GPUs every job's DiT runs on (sequence parallel over NCCL, docs/multi-gpu.md).")
+    var gpus = 1
+
     @Option(help: "Access token (Authorization: Bearer, or the cookie the printed URL sets). Generated when the address is not the loopback.")
     var token: String?
 
@@ -90,6 +93,7 @@ struct WebUICommand: AsyncParsableCommand {
         }
         var flags = ["--device", device.rawValue]
         if let maxVram { flags += ["--max_vram", "\(maxVram)"] }
+        if gpus != 1 { flags += ["--gpus", "\(gpus)"] }
         let executor = PipelineExecutor(baseFlags: flags)
         let server: WebUIServer
         do {
