@@ -11,7 +11,7 @@ import TensorCore
 /// A backend that runs every op on `inner`, waits for it and adds its wall time to a per-op table
 /// (`bench dit --profile`). Waiting after each op removes the overlap of launch and execution, so
 /// totals are a little above an unprofiled run; shares between ops are what it is for.
-final class ProfilingBackend: Backend, VAEBackend, SparseAttentionBackend, SparseLinearBackend, QuantizedMatmulBackend,
+final class ProfilingBackend: Backend, VAEBackend, PositionBiasBackend, SparseAttentionBackend, SparseLinearBackend, QuantizedMatmulBackend,
     ModulationBackend, @unchecked Sendable {
     let inner: any Backend
     private(set) var table: [String: (calls: Int, seconds: Double)] = [:]
@@ -115,6 +115,9 @@ final class ProfilingBackend: Backend, VAEBackend, SparseAttentionBackend, Spars
         return try timed(Self.convolutionLabel("conv3d", first, weight)) {
             try inner.conv3d(concatenating: parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
         }
+    }
+    func expandRelativeBias(_ byDistance: Tensor, keep: Tensor?, maskValue: Float) throws -> Tensor {
+        try timed("expandRelativeBias") { try inner.expandRelativeBias(byDistance, keep: keep, maskValue: maskValue) }
     }
     func slaBlockMap(q: Tensor, k: Tensor, blockQ: Int, blockK: Int, keep: Int) throws -> Tensor {
         try timed("slaBlockMap") { try inner.slaBlockMap(q: q, k: k, blockQ: blockQ, blockK: blockK, keep: keep) }

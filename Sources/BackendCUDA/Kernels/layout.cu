@@ -77,3 +77,20 @@ extern "C" __global__ void td_upsample_nearest(void* out, const void* in, Stride
         }
     }
 }
+
+// A bias that depends on key − query only, expanded: out[h][i][j] = by_distance[h][j − i + L − 1]
+// (by_distance dense [H][2L − 1]) where keep == 0 or keep[j] != 0, else the `fill` bits (the mask
+// value). Elements are copied as bits (2 or 4 bytes), never converted. Grid-stride over H·L·L.
+extern "C" __global__ void td_relative_bias(void* out, const void* by_distance, const unsigned char* keep, int elem_size,
+                                            u64 fill, int H, int L) {
+    const i64 n = (i64)H * L * L, width = 2 * (i64)L - 1;
+    for (i64 e = blockIdx.x * (i64)blockDim.x + threadIdx.x; e < n; e += (i64)gridDim.x * blockDim.x) {
+        const i64 j = e % L, r = e / L, i = r % L, h = r / L;
+        if (keep && !keep[j]) {
+            if (elem_size == 2) ((u16*)out)[e] = (u16)fill;
+            else ((u32*)out)[e] = (u32)fill;
+        } else {
+            copy_element(out, e, by_distance, h * width + j - i + L - 1, elem_size);
+        }
+    }
+}

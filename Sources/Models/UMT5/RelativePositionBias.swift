@@ -8,8 +8,8 @@ import Dispatch
 import TensorCore
 
 /// T5's bidirectional relative position buckets and the per-layer attention bias built from
-/// them (T5RelativeEmbedding + the key padding mask of T5Attention). Everything here is small
-/// ([H, L, L]) and built on the host.
+/// them (T5RelativeEmbedding + the key padding mask of T5Attention). The bias per distance
+/// ([H, 2L − 1]) is built on the host; `Backend.expandRelativeBias` makes [H, L, L] of it where it is used.
 public enum RelativePositionBias {
     /// Bucket of `rel = key − query` (bidirectional): half the buckets for rel ≤ 0, half (offset
     /// by numBuckets/2) for rel > 0. Within a half, |rel| < maxExact (= a quarter of the
@@ -38,35 +38,38 @@ public enum RelativePositionBias {
         }
     }
 
-    /// Attention bias [H, L, L] of `dtype`: table[bucket(j − i), h] where key j is real, the mask
-    /// value where it is padding (masked_fill replaces, it does not add).
+    /// The bias per distance [H, 2L − 1] of `dtype`: element (h, r) is table[bucket(r − (L − 1)), h],
+    /// r − (L − 1) = key − query. table: [numBuckets · H] host values, row-major [numBuckets, H].
+    public static func byDistance(table: [Float], heads: Int, length l: Int, numBuckets: Int, maxDistance: Int,
+                                  dtype: DType) throws -> Tensor {
+        precondition(table.count == numBuckets * heads)
+        let width = max(2 * l - 1, 0)
+        var values = [Float](repeating: 0, count: heads * width)
+        for r in 0..<width {
+            let b = bucket(r - (l - 1), numBuckets: numBuckets, maxDistance: maxDistance)
+            for h in 0..<heads { values[h * width + r] = table[b * heads + h] }
+        }
+        return try Tensor.host(values, shape: [heads, width], dtype: dtype)
+    }
+
+    /// The key padding mask as u8 [L] (1 = real key), or nil when every key is real.
+    public static func keepMask(_ keep: [Bool]?) throws -> Tensor? {
+        guard let keep, keep.contains(false) else { return nil }
+        let t = try Tensor.hostEmpty([keep.count], dtype: .u8)
+        let p = try t.hostBuffer().base
+        for (i, k) in keep.enumerated() { p.storeBytes(of: k ? 1 : 0, toByteOffset: i, as: UInt8.self) }
+        return t
+    }
+
+    /// Attention bias [H, L, L] of `dtype` on the host: table[bucket(j − i), h] where key j is real,
+    /// the mask value where it is padding (masked_fill replaces, it does not add).
     /// table: [numBuckets · H] host values, row-major [numBuckets, H]; keep: per key, false = padding.
     public static func bias(table: [Float], heads: Int, length l: Int, keep: [Bool]?, numBuckets: Int, maxDistance: Int,
                             dtype: DType) throws -> Tensor {
         precondition(table.count == numBuckets * heads && (keep?.count ?? l) == l)
-        let out = try Tensor.hostEmpty([heads, l, l], dtype: dtype)
-        guard l > 0 else { return out }
-        let p = try out.hostBuffer().base
-        let size = dtype.byteSize
-        // bias[h, i, j] depends on j − i only: row i is the window byRel[L−1−i ..< 2L−1−i] of the
-        // per-distance values (index r ↔ rel = r − (L − 1)), so every row is one copy.
-        let buckets = (0..<(2 * l - 1)).map { bucket($0 - (l - 1), numBuckets: numBuckets, maxDistance: maxDistance) }
-        let fill = try Tensor.host([maskValue(dtype)], shape: [1], dtype: dtype)
-        let masked = (0..<l).filter { !(keep?[$0] ?? true) }
-        let outBase = UncheckedRawPointer(p), maskValueBytes = UncheckedRawPointer(try fill.hostBuffer().base)
-        // Heads in parallel: a umT5-XXL block at 512 tokens writes 64 × 512 × 512 values.
-        withExtendedLifetime(fill) {
-            DispatchQueue.concurrentPerform(iterations: heads) { h in
-                let byRel = UnsafeMutableRawPointer.allocate(byteCount: (2 * l - 1) * size, alignment: 16)
-                defer { byRel.deallocate() }
-                for (i, b) in buckets.enumerated() { storeFloat(table[b * heads + h], byRel, i, dtype) }
-                for i in 0..<l {
-                    let row = outBase.p + ((h * l + i) * l) * size
-                    row.copyMemory(from: byRel + (l - 1 - i) * size, byteCount: l * size)
-                    for j in masked { (row + j * size).copyMemory(from: maskValueBytes.p, byteCount: size) }
-                }
-            }
-        }
-        return out
+        guard l > 0 else { return try Tensor.hostEmpty([heads, 0, 0], dtype: dtype) }
+        return try RelativeBiasExpansion.onHost(byDistance(table: table, heads: heads, length: l, numBuckets: numBuckets,
+                                                           maxDistance: maxDistance, dtype: dtype),
+                                                keep: keepMask(keep), maskValue: maskValue(dtype))
     }
 }

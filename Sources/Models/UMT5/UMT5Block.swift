@@ -114,11 +114,15 @@ struct UMT5Block {
         config = c
     }
 
-    /// The attention bias [H, L, L] of this block, on the backend. keep: per key, false = padding.
+    /// The attention bias [H, L, L] of this block, on the backend: [H, 2L − 1] values per distance
+    /// go up and the backend expands them. keep: per key, false = padding.
     func bias(length l: Int, keep: [Bool]?, _ ctx: ComputeContext) throws -> Tensor {
-        try ctx.backend.upload(RelativePositionBias.bias(table: positionTable, heads: config.numHeads, length: l, keep: keep,
-                                                         numBuckets: config.numBuckets, maxDistance: config.maxDistance,
-                                                         dtype: ctx.dtype))
+        let b = ctx.backend
+        let perDistance = try RelativePositionBias.byDistance(table: positionTable, heads: config.numHeads, length: l,
+                                                              numBuckets: config.numBuckets, maxDistance: config.maxDistance,
+                                                              dtype: ctx.dtype)
+        return try b.expandRelativeBias(b.upload(perDistance), keep: RelativePositionBias.keepMask(keep).map { try b.upload($0) },
+                                        maskValue: RelativePositionBias.maskValue(ctx.dtype))
     }
 
     // x: [L, dim] in the compute type -> [L, dim]
