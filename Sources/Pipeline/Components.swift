@@ -19,6 +19,9 @@ public protocol VideoAutoencoder: AnyObject {
     func decode(_ z: Tensor, tiling: VAETiling?) throws -> Tensor
     /// `encode` over spatial tiles when the memory plan asks for them (nil: whole frames).
     func encode(_ video: Tensor, tiling: VAETiling?) throws -> Tensor
+    /// `decode(z, tiling:)` feeding frames through the layers as `streaming` says (same result;
+    /// the memory plan picks the grouping that fits).
+    func decode(_ z: Tensor, tiling: VAETiling?, streaming: VAEStreaming) throws -> Tensor
 }
 
 extension VideoAutoencoder {
@@ -26,6 +29,10 @@ extension VideoAutoencoder {
     public func decode(_ z: Tensor, tiling: VAETiling?) throws -> Tensor {
         guard tiling == nil else { throw PipelineError.incompatible("this autoencoder cannot decode in tiles (\(tiling!))") }
         return try decode(z)
+    }
+    /// Autoencoders without a choice of grouping ignore `streaming` (it never changes the result).
+    public func decode(_ z: Tensor, tiling: VAETiling?, streaming: VAEStreaming) throws -> Tensor {
+        try decode(z, tiling: tiling)
     }
     public func encode(_ video: Tensor, tiling: VAETiling?) throws -> Tensor {
         guard tiling == nil else { throw PipelineError.incompatible("this autoencoder cannot encode in tiles (\(tiling!))") }

@@ -79,6 +79,10 @@ public struct MemoryPlan: Sendable, CustomStringConvertible {
     /// Tiles of the VAE decode (nil: whole frames) and of the I2V conditioning encode.
     public var decodeTiling: VAETiling?
     public var encodeTiling: VAETiling?
+    /// How the decode feeds frames through each layer: `.reference` splits a chunk into groups of
+    /// about one frame at the widest layers; where the whole chunk fits (`.wholeChunks`) each layer takes
+    /// it at once, which makes fewer, larger convolutions. Both give the same video.
+    public var decodeStreaming: VAEStreaming = .reference
     /// Models stay loaded between generations (false when the session's models do not fit together).
     public var keepResident: Bool
     public var stages: [Stage]
@@ -169,9 +173,10 @@ public enum MemoryPlanner {
             return .init(name: name, placement: tiling.map { "tiles of \($0)" } ?? "whole frames",
                          weights: estimate.weights, activations: margined(estimate.total - estimate.weights, margin))
         }
-        func vaeEstimate(decode: Bool, _ tiling: VAETiling?) -> VAEMemoryEstimate {
+        func vaeEstimate(decode: Bool, _ tiling: VAETiling?, streaming: VAEStreaming = .reference) -> VAEMemoryEstimate {
             let (th, tw) = tiling.map { ($0.height, $0.width) } ?? (h, w)
-            return decode ? WanVAE.decodeMemory(config: i.vae, latentFrames: latent[1], height: th, width: tw, dtype: i.vaeType)
+            return decode ? WanVAE.decodeMemory(config: i.vae, latentFrames: latent[1], height: th, width: tw, dtype: i.vaeType,
+                                                streaming: streaming)
                           : WanVAE.encodeMemory(config: i.vae, videoFrames: r.frames, height: th, width: tw, dtype: i.vaeType)
         }
         if imageToVideo {
@@ -197,10 +202,21 @@ public enum MemoryPlanner {
             throw MemoryPlanError(description: refusal(plan, stage: over, input: i, request: r, budget: budget))
         }
         // The session keeps models loaded only when all of them fit beside the largest activations.
+        let vaeWeights = i.vae.parameterBytes(decoder: true, dtype: i.vaeType) + i.vae.parameterBytes(decoder: false, dtype: i.vaeType)
+        let allWeights = (t5OnDevice ? t5Weights : 0) + (i.ditOnDevice ? i.experts * ditWeights : 0) + (i.vaeOnDevice ? vaeWeights : 0)
         if i.keepResident {
-            let vaeWeights = i.vae.parameterBytes(decoder: true, dtype: i.vaeType) + i.vae.parameterBytes(decoder: false, dtype: i.vaeType)
-            let allWeights = (t5OnDevice ? t5Weights : 0) + (i.ditOnDevice ? i.experts * ditWeights : 0) + (i.vaeOnDevice ? vaeWeights : 0)
             plan.keepResident = residency == .resident && allWeights + plan.stages.map(\.activations).max()! <= budget.bytes
+        }
+        // Whole chunks per layer call in the decode when that fits as well as the reference grouping
+        // does: within the budget, and without costing the session its resident models.
+        if i.vaeOnDevice, decodeTiling == nil {
+            let wide = vaeStage("decode", vaeEstimate(decode: true, nil, streaming: .wholeChunks), nil, margin: 0)
+            let othersActivations = plan.stages.dropLast().map(\.activations).max() ?? 0
+            let keepsResidency = !plan.keepResident || allWeights + max(othersActivations, wide.activations) <= budget.bytes
+            if wide.peak <= budget.bytes, keepsResidency {
+                plan.stages[plan.stages.count - 1] = wide
+                plan.decodeStreaming = .wholeChunks
+            }
         }
         return plan
     }

@@ -110,7 +110,7 @@ public final class VideoGenerator {
         var frames = [[UInt8]](repeating: [UInt8](repeating: 0, count: w * r.samples * h * 3), count: r.frames)
         for k in 0..<r.samples {
             let z = try codec.backend.upload(Tensor.host(Array(latents[(k * perSample)..<((k + 1) * perSample)]), shape: latentShape))
-            let video = try codec.decode(z, tiling: plan?.decodeTiling)   // [3, F, H, W]
+            let video = try codec.decode(z, tiling: plan?.decodeTiling, streaming: plan?.decodeStreaming ?? .reference)   // [3, F, H, W]
             guard video.shape == [3, r.frames, h, w] else {
                 throw PipelineError.incompatible("the VAE decoded \(video.shape), expected [3, \(r.frames), \(h), \(w)]")
             }

@@ -11,6 +11,7 @@ import Foundation
 import Dispatch
 import SystemSupport
 import Media
+import Pipeline
 import Models
 import TensorCore
 
@@ -203,10 +204,19 @@ struct BenchPipeline: ParsableCommand {
 
         // VAE decode (the video converted to frame bytes on the device and read back, as the
         // pipeline does), then the MP4.
+        // The frame grouping the memory plan would choose: whole chunks per layer where they fit.
         let z = try backend.upload(Tensor.host(latents, shape: s.latentShape))
-        _ = try backend.toHost(vae.decode(backend.contiguous(z.narrowed(dim: 1, start: 0, length: min(2, s.latentFrames)), dtype: nil), ctx))
+        var streaming = VAEStreaming.reference
+        if let cuda = backend as? CUDABackend {
+            let wide = WanVAE.decodeMemory(config: s.vae, latentFrames: s.latentFrames, height: h / 8, width: w / 8, dtype: dtype,
+                                           streaming: .wholeChunks)
+            if wide.total + MemoryPlanner.reserve <= (try MemoryPlanning.budget(cuda, maxVram: nil)).bytes { streaming = .wholeChunks }
+        }
+        logLine("VAE decode: \(streaming == .wholeChunks ? "whole chunks per layer" : "frame groups of the reference size")")
+        _ = try backend.toHost(vae.decode(backend.contiguous(z.narrowed(dim: 1, start: 0, length: min(2, s.latentFrames)), dtype: nil), ctx,
+                                          streaming: streaming))
         let (video, decode) = try clock.measure("vae_decode", flops: s.vae.decodeFLOPs(latentFrames: s.latentFrames, height: h / 8, width: w / 8)) {
-            try backend.toHost(backend.videoBytes(vae.decode(z, ctx)))   // [F, H, W, 3] u8
+            try backend.toHost(backend.videoBytes(vae.decode(z, ctx, streaming: streaming)))   // [F, H, W, 3] u8
         }
         stages.append(decode)
         guard video.shape == [s.frames, h, w, 3] else { throw ValidationError("the VAE decoded \(video.shape)") }

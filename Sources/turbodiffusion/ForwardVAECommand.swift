@@ -50,6 +50,10 @@ struct VAEOptions: ParsableArguments {
           help: "One pass over all frames instead of the reference's chunks (same result, memory grows with the clip).")
     var wholeClip = false
 
+    @Option(name: [.customLong("pass-elements"), .customLong("pass_elements")],
+            help: "Inside a call, each layer takes its frames in groups of at most this many elements (default 16777216, about one 480p frame at the widest layers; 0 = no limit). Larger groups mean fewer, larger convolutions and more memory.")
+    var passElements: Int?
+
     @Flag(help: "Wait for each op and print the time per op kind after the pass (slower; for finding where the time goes).")
     var profile = false
 
@@ -61,6 +65,7 @@ struct VAEOptions: ParsableArguments {
         guard randomWidth >= 2, randomWidth % 2 == 0 else { throw ValidationError("--random-width must be an even number ≥ 2") }
         _ = try tileSetting()
         if let memoryBudget { _ = try Self.bytes(memoryBudget) }
+        if let passElements, passElements < 0 { throw ValidationError("--pass-elements must be ≥ 0 (0: no limit)") }
     }
 
     enum TileSetting { case none, auto, fixed(height: Int, width: Int, overlap: Int?) }
@@ -99,7 +104,11 @@ struct VAEOptions: ParsableArguments {
         return nil
     }
 
-    var streaming: VAEStreaming { wholeClip ? .wholeClip : .reference }
+    var streaming: VAEStreaming {
+        if wholeClip { return .wholeClip }
+        guard let passElements else { return .reference }
+        return VAEStreaming(chunks: .reference, passElements: passElements == 0 ? nil : passElements)
+    }
 
     /// The device backend, wrapped with `--profile` in a `ProfilingBackend` that records nothing
     /// until the pass sets `recording` (loading is not profiled).

@@ -72,6 +72,33 @@ import TensorCore
         #expect(roomy.dit == .resident)
     }
 
+    @Test func decodeTakesWholeChunksPerLayerWhereTheyFit() throws {
+        let input = MemoryPlanInput(dit: .wan21T2V1_3B, quantized: true, computeType: .bf16, attention: .sla(topk: 0.1))
+        let r = request(VideoSize(width: 832, height: 480))
+        let wide = WanVAE.decodeMemory(config: input.vae, latentFrames: 21, height: 60, width: 104, dtype: input.vaeType,
+                                       streaming: .wholeChunks)
+        let grouped = WanVAE.decodeMemory(config: input.vae, latentFrames: 21, height: 60, width: 104, dtype: input.vaeType)
+        #expect(wide.total > grouped.total)
+        var seen: Set<Bool> = []
+        for quarterGiB in stride(from: 12, through: 48, by: 1) {
+            let budget = quarterGiB << 28
+            guard let plan = try? MemoryPlanner.plan(input, request: r, budget: MemoryBudget(bytes: budget, source: "test")),
+                  plan.decodeTiling == nil else { continue }
+            let whole = plan.decodeStreaming == .wholeChunks
+            seen.insert(whole)
+            let decode = plan.stages.last!
+            #expect(decode.name == "decode" && decode.peak <= budget)
+            // Whole chunks exactly when their estimate fits; the stage reports the grouping it uses.
+            #expect(whole == (wide.total + MemoryPlanner.reserve <= budget))
+            #expect(decode.activations == (whole ? wide : grouped).total - wide.weights + MemoryPlanner.reserve)
+        }
+        #expect(seen == [true, false])
+        // On a CPU-side VAE there is nothing to choose.
+        var host = input
+        host.vaeOnDevice = false
+        #expect(try MemoryPlanner.plan(host, request: r, budget: MemoryBudget(bytes: 80 << 30, source: "test")).decodeStreaming == .reference)
+    }
+
     @Test func textEncoderMovesToTheHostWhenItDoesNotFit() throws {
         let input = MemoryPlanInput(dit: .wan21T2V1_3B, quantized: true, computeType: .bf16, attention: .sagesla(topk: 0.1))
         let plan = try MemoryPlanner.plan(input, request: request(VideoSize(width: 832, height: 480)),

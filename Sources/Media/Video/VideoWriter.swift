@@ -4,6 +4,7 @@ import Glibc
 #else
 import Foundation
 #endif
+import Dispatch
 import SystemSupport
 
 /// Which encoder produced a video.
@@ -102,6 +103,27 @@ public enum VideoWriter {
                                 fps: options.fps, bytes: bytes, notes: notes)
     }
 
+    /// Frames encoded at once by the built-in writer (about 0.6 MB each at 480p).
+    static let encodeBatch = 32
+
+    /// `body(0..<n)` run concurrently, results in order.
+    static func encodeConcurrently(_ n: Int, _ body: (Int) -> [UInt8]) -> [[UInt8]] {
+        var results = [[UInt8]](repeating: [], count: n)
+        results.withUnsafeMutableBufferPointer { slots in
+            withoutActuallyEscaping(body) { body in
+                // Each iteration writes only its own slot.
+                let shared = SendableSlots(slots: slots, body: body)
+                DispatchQueue.concurrentPerform(iterations: n) { shared.slots[$0] = shared.body($0) }
+            }
+        }
+        return results
+    }
+
+    private struct SendableSlots: @unchecked Sendable {
+        let slots: UnsafeMutableBufferPointer<[UInt8]>
+        let body: (Int) -> [UInt8]
+    }
+
     /// Repeats the last column and/or row so both dimensions are even (4:2:0 needs it).
     static func padToEven(_ im: RGBImage) -> RGBImage {
         let w = im.width + im.width % 2, h = im.height + im.height % 2
@@ -135,12 +157,19 @@ public enum VideoWriter {
         let out = try AtomicOutput(path: path)
         do {
             try out.write(MP4Muxer.header(stream: stream, sps: sps, pps: pps, sampleSizes: sizes))
-            for i in frames.indices {
-                let s = sample(i)
-                guard s.count == sizes[i] else {
-                    throw MediaError.writeFailed(path: path, reason: "internal error: frame \(i) encoded to \(s.count) bytes, then \(sizes[i])")
+            // Frames are independent (all IDR): each batch is encoded on all cores, then written in order.
+            var first = 0
+            while first < frames.count {
+                let n = min(encodeBatch, frames.count - first)
+                let encoded = encodeConcurrently(n) { sample(first + $0) }
+                for (k, s) in encoded.enumerated() {
+                    let i = first + k
+                    guard s.count == sizes[i] else {
+                        throw MediaError.writeFailed(path: path, reason: "internal error: frame \(i) encoded to \(s.count) bytes, then \(sizes[i])")
+                    }
+                    try out.write(s)
                 }
-                try out.write(s)
+                first += n
             }
             try out.commit()
         } catch {
