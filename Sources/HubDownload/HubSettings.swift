@@ -18,8 +18,16 @@ public struct HubSettings: Sendable {
     public var proxies: ProxySettings
     /// Attempts per request for 429, 5xx and dropped connections, and their backoff.
     public var retry: RetryPolicy
-    /// How long the client keeps trying to open a connection before the host counts as unreachable.
+    /// How long opening a connection (and, separately, a TLS handshake) may take before the host
+    /// counts as unreachable.
     public var connectTimeoutSeconds: Int64 = 10
+    /// How long the server may take to answer a request with its response head.
+    public var responseTimeoutSeconds: Int64 = 60
+    /// The longest pause in a body before the transfer counts as stalled (and is retried).
+    public var readTimeoutSeconds: Int64 = 60
+    /// PEM certificates trusted for https instead of the system's roots. nil (the default, and what
+    /// the command line always uses) trusts the system's roots; tests set it for a local TLS server.
+    public var trustRootsPEM: String?
 
     public init(endpoint: String = HubSettings.defaultEndpoint, token: String? = nil, offline: Bool = false,
                 proxies: ProxySettings = ProxySettings(), retry: RetryPolicy = RetryPolicy()) {
