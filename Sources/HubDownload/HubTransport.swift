@@ -1,3 +1,4 @@
+import SystemSupport
 import NIOCore
 import NIOHTTP1
 #if canImport(FoundationEssentials)
@@ -87,7 +88,7 @@ final class HubTransport: Sendable {
         case 401, 403:
             throw HubError(.unauthorized, "\(file.repo) refused access to \(file.path) (HTTP \(code))\(serverSays): the repository is private or gated. Accept its terms on the Hub, then set HF_TOKEN to an access token (https://huggingface.co/settings/tokens)")
         case 429, 500...599:
-            let retryAfter = response.headers.first(name: "Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            let retryAfter = response.headers.first(name: "Retry-After").flatMap { Double($0.trimmingWhitespace(newlines: false)) }
             throw RetryableFailure(reason: "HTTP \(code) from \(URL(string: url)?.host ?? url)\(serverSays)", retryAfter: retryAfter)
         default:
             throw HubError(.badResponse, "\(file) answered HTTP \(code) from \(url)\(serverSays)")
