@@ -11,6 +11,7 @@ final class FakeHub: @unchecked Sendable {
         let method: String
         let path: String
         let headers: [String: String]
+        var absoluteForm = false
         var range: String? { headers["range"] }
         var isCDN: Bool { path.hasPrefix("/cdn/") }
     }
@@ -139,7 +140,15 @@ final class FakeHub: @unchecked Sendable {
             let i = l.firstIndex(of: ":")!
             headers[l[..<i].lowercased()] = l[l.index(after: i)...].trimmingCharacters(in: .whitespaces)
         }
-        return Request(method: String(start[0]), path: String(start[1]), headers: headers)
+        // A plain-http proxy request is in absolute form; the server side of the proxy serves it itself.
+        var path = String(start[1])
+        var absolute = false
+        if path.hasPrefix("http://") {
+            absolute = true
+            let rest = path.dropFirst(7)
+            path = rest.firstIndex(of: "/").map { String(rest[$0...]) } ?? "/"
+        }
+        return Request(method: String(start[0]), path: path, headers: headers, absoluteForm: absolute)
     }
 
     private func respond(_ r: Request, on c: Int32) {
