@@ -54,11 +54,14 @@ struct HTTPConnection {
         return try await channel.executeThenClose { inbound, outbound in
             var parts = inbound.makeAsyncIterator()
             let responseHead: HTTPResponseHead
+            // A server may answer and close before our write completes (the request has no body):
+            // a failed write matters only when no response head follows.
+            var writeError: (any Error)?
+            do { try await outbound.write(contentsOf: [.head(head), .end(nil)]) } catch { writeError = error }
             do {
-                try await outbound.write(.head(head))
-                try await outbound.write(.end(nil))
                 responseHead = try await Self.finalHead(&parts)
             } catch let failure as HTTPClientFailure {
+                if case .closedBeforeHead(nil) = failure, let writeError { throw HTTPClientFailure.closedBeforeHead(cause: writeError) }
                 throw failure
             } catch {
                 throw HTTPClientFailure.closedBeforeHead(cause: error)
