@@ -22,6 +22,8 @@ final class FakeHub: @unchecked Sendable {
         case drop(after: Int)
         /// Sends this many body bytes, then waits (until the server stops) without closing.
         case stall(after: Int)
+        /// Sends part of the response head, then closes the connection.
+        case closeMidHead
         /// The body with one byte changed (same length).
         case corrupt
         /// The body and Content-Length one byte short of what HEAD announced.
@@ -221,6 +223,8 @@ final class FakeHub: @unchecked Sendable {
             send(c, status, headers + [("Content-Length", "\(body.count)")], body: Array(body.prefix(n)), declared: true)
             while !lock.withLock({ stopped }) { usleep(20_000) }
             return
+        case .closeMidHead?:
+            return writeAll(c, Array("HTTP/1.1 \(status) OK\r\nContent-Le".utf8))
         case .ignoreRange?, nil: break
         }
         send(c, status, headers, body: body)

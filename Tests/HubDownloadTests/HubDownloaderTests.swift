@@ -135,6 +135,26 @@ import Testing
         #expect(resumedAt > 0 && resumedAt <= 40_000, "\(String(describing: cdn.last?.range))")
     }
 
+    @Test func stalledBodyHitsTheReadTimeoutAndResumes() async throws {
+        var s = try Setup()
+        defer { s.cleanup() }
+        s.settings.readTimeoutSeconds = 1
+        s.hub.inject(.stall(after: 30_000), repo: Self.repo, path: Self.name)
+        try await s.run()
+        #expect(s.final == Self.content(100_000))
+        #expect(s.recorder.retries == 1)
+        #expect(s.gets.filter(\.isCDN).last?.range == "bytes=30000-")
+    }
+
+    @Test func connectionClosedMidHeadIsRetried() async throws {
+        let s = try Setup()
+        defer { s.cleanup() }
+        s.hub.inject(.closeMidHead, repo: Self.repo, path: Self.name)
+        try await s.run()
+        #expect(s.final == Self.content(100_000))
+        #expect(s.recorder.retries == 1)
+    }
+
     @Test func serverIgnoringRangeRestartsFromZero() async throws {
         let s = try Setup()
         defer { s.cleanup() }
