@@ -19,10 +19,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // The web UI's HTTP server (docs/webui.md). Default traits off: no swift-configuration.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
-        // `turbodiffusion download` (docs/download.md): the Hub client and SHA-256 (also the kernel cache key).
-        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // `turbodiffusion download` (docs/download.md): our HTTP/1.1 client on NIO with NIOSSL for https,
+        // and SHA-256 (also the kernel cache key). swift-crypto 4 imports FoundationEssentials only.
+        .package(url: "https://github.com/apple/swift-crypto", "4.0.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.2"),
     ],
     targets: [
         // C declarations for the CUDA driver API, NVRTC and cuBLASLt, resolved with dlopen.
@@ -55,10 +56,12 @@ let package = Package(
         ]),
         // Hugging Face Hub downloads: resumable, verified, atomic (`turbodiffusion download`).
         .target(name: "HubDownload", dependencies: [
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            "SystemSupport",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .executableTarget(
             name: "turbodiffusion",

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import NIOCore
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -46,12 +45,10 @@ public struct HubDownloader: Sendable {
     /// missing file, a refused token or too little disk space is reported before any byte is written.
     public func download(_ files: [HubFile], events: @Sendable (DownloadEvent) -> Void) async throws {
         if settings.offline { return try checkOffline(files, events: events) }
-        let transport = HubTransport(settings: settings)
+        let transport = try HubTransport(settings: settings)
         do {
             try await run(files, transport: transport, events: events)
-            await transport.shutdown()
         } catch {
-            await transport.shutdown()
             if error is CancellationError || (Task.isCancelled && !(error is HubError)) { throw interrupted(files) }
             throw error
         }
@@ -144,55 +141,56 @@ public struct HubDownloader: Sendable {
     private func receive(_ f: HubFile, _ meta: RemoteMetadata, into partial: String, have: inout Int64,
                          hasher: inout ContentHasher, transport: HubTransport,
                          events: (DownloadEvent) -> Void) async throws {
-        let response = try await transport.open(f, from: have)
-        switch response.status.code {
-        case 416:
-            // The server has nothing from `have` on: what we kept is not a prefix of this file.
-            LocalFiles.remove(partial)
-            have = 0
-            hasher = ContentHasher(meta.checksum, size: meta.size)
-            throw RetryableFailure(reason: "the server refused to resume (HTTP 416); starting over", retryAfter: 0)
-        case 206:
-            guard let range = ContentRange(response.headers.first(name: "Content-Range")), range.start == have else {
-                throw HubError(.badResponse, "\(f): a resumed download answered with Content-Range '\(response.headers.first(name: "Content-Range") ?? "")', expected bytes \(have)-")
-            }
-            if let total = range.total, total != meta.size { throw sizeMismatch(f, meta, partial, served: total) }
-        default:
-            // 200: the whole file (a server that ignores Range starts from zero).
-            hasher = ContentHasher(meta.checksum, size: meta.size)
-            have = 0
-            if let length = response.headers.first(name: "Content-Length").flatMap({ Int64($0) }), length != meta.size {
-                throw sizeMismatch(f, meta, partial, served: length)
-            }
-        }
-        let file = try AppendingFile(partial, truncate: have == 0)
-        defer { file.close() }
-        var lastEvent = ContinuousClock.now
-        do {
-            for try await chunk in response.body {
-                try Task.checkCancellation()
-                guard have + Int64(chunk.readableBytes) <= meta.size else {
-                    throw sizeMismatch(f, meta, partial, served: have + Int64(chunk.readableBytes))
+        try await transport.open(f, from: have) { response in
+            switch response.status.code {
+            case 416:
+                // The server has nothing from `have` on: what we kept is not a prefix of this file.
+                LocalFiles.remove(partial)
+                have = 0
+                hasher = ContentHasher(meta.checksum, size: meta.size)
+                throw RetryableFailure(reason: "the server refused to resume (HTTP 416); starting over", retryAfter: 0)
+            case 206:
+                guard let range = ContentRange(response.headers.first(name: "Content-Range")), range.start == have else {
+                    throw HubError(.badResponse, "\(f): a resumed download answered with Content-Range '\(response.headers.first(name: "Content-Range") ?? "")', expected bytes \(have)-")
                 }
-                try chunk.withUnsafeReadableBytes { bytes in
-                    try file.write(bytes)
-                    hasher.update(bytes)
-                }
-                have += Int64(chunk.readableBytes)
-                if ContinuousClock.now - lastEvent > .milliseconds(100) {
-                    lastEvent = .now
-                    events(.progress(f, received: have, size: meta.size))
+                if let total = range.total, total != meta.size { throw sizeMismatch(f, meta, partial, served: total) }
+            default:
+                // 200: the whole file (a server that ignores Range starts from zero).
+                hasher = ContentHasher(meta.checksum, size: meta.size)
+                have = 0
+                if let length = response.headers.first(name: "Content-Length").flatMap({ Int64($0) }), length != meta.size {
+                    throw sizeMismatch(f, meta, partial, served: length)
                 }
             }
-        } catch let e as HubError {
-            throw e
-        } catch {
-            if Task.isCancelled { throw CancellationError() }
+            let file = try AppendingFile(partial, truncate: have == 0)
+            defer { file.close() }
+            var lastEvent = ContinuousClock.now
+            do {
+                for try await chunk in response.body {
+                    try Task.checkCancellation()
+                    guard have + Int64(chunk.readableBytes) <= meta.size else {
+                        throw sizeMismatch(f, meta, partial, served: have + Int64(chunk.readableBytes))
+                    }
+                    try chunk.withUnsafeReadableBytes { bytes in
+                        try file.write(bytes)
+                        hasher.update(bytes)
+                    }
+                    have += Int64(chunk.readableBytes)
+                    if ContinuousClock.now - lastEvent > .milliseconds(100) {
+                        lastEvent = .now
+                        events(.progress(f, received: have, size: meta.size))
+                    }
+                }
+            } catch let e as HubError {
+                throw e
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                try file.sync()
+                throw RetryableFailure(reason: "the connection dropped after \(ByteCount.text(have)) of \(f.path): \(error)", retryAfter: nil)
+            }
             try file.sync()
-            throw RetryableFailure(reason: "the connection dropped after \(ByteCount.text(have)) of \(f.path): \(error)", retryAfter: nil)
+            events(.progress(f, received: have, size: meta.size))
         }
-        try file.sync()
-        events(.progress(f, received: have, size: meta.size))
         guard have == meta.size else {
             throw RetryableFailure(reason: "the server ended \(f.path) after \(ByteCount.text(have)) of \(ByteCount.text(meta.size))", retryAfter: nil)
         }

@@ -1,3 +1,4 @@
+import SystemSupport
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -72,7 +73,7 @@ public enum Checksum: Sendable, Equatable {
     }
 
     static func normalize(_ etag: String) -> String {
-        var e = etag.trimmingCharacters(in: .whitespaces)
+        var e = etag.trimmingWhitespace(newlines: false)
         if e.hasPrefix("W/") { e.removeFirst(2) }
         if e.hasPrefix("\""), e.hasSuffix("\""), e.count >= 2 { e = String(e.dropFirst().dropLast()) }
         return e.lowercased()

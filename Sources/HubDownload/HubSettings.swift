@@ -1,3 +1,4 @@
+import SystemSupport
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -18,8 +19,16 @@ public struct HubSettings: Sendable {
     public var proxies: ProxySettings
     /// Attempts per request for 429, 5xx and dropped connections, and their backoff.
     public var retry: RetryPolicy
-    /// How long the client keeps trying to open a connection before the host counts as unreachable.
+    /// How long opening a connection (and, separately, a TLS handshake) may take before the host
+    /// counts as unreachable.
     public var connectTimeoutSeconds: Int64 = 10
+    /// How long the server may take to answer a request with its response head.
+    public var responseTimeoutSeconds: Int64 = 60
+    /// The longest pause in a body before the transfer counts as stalled (and is retried).
+    public var readTimeoutSeconds: Int64 = 60
+    /// PEM certificates trusted for https instead of the system's roots. nil (the default, and what
+    /// the command line always uses) trusts the system's roots; tests set it for a local TLS server.
+    public var trustRootsPEM: String?
 
     public init(endpoint: String = HubSettings.defaultEndpoint, token: String? = nil, offline: Bool = false,
                 proxies: ProxySettings = ProxySettings(), retry: RetryPolicy = RetryPolicy()) {
@@ -39,7 +48,7 @@ public struct HubSettings: Sendable {
             throw HubError(.badResponse, "the Hub endpoint '\(e)' is not an http:// or https:// URL (--endpoint or HF_ENDPOINT)")
         }
         let token = (environment["HF_TOKEN"] ?? environment["HUGGING_FACE_HUB_TOKEN"]).flatMap { t in
-            let trimmed = t.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = t.trimmingWhitespace()
             return trimmed.isEmpty ? nil : trimmed
         }
         return HubSettings(endpoint: e, token: token, offline: isTrue(environment["HF_HUB_OFFLINE"]),
@@ -90,8 +99,8 @@ public struct ProxyServer: Sendable, Equatable, Hashable {
         }
         self.host = host
         self.port = url.port ?? (url.scheme == "https" ? 443 : 80)
-        self.username = url.user.flatMap { $0.removingPercentEncoding ?? $0 }
-        self.password = url.password.flatMap { $0.removingPercentEncoding ?? $0 }
+        self.username = url.user.flatMap { percentDecoded($0) }
+        self.password = url.password.flatMap { percentDecoded($0) }
     }
 }
 
@@ -116,7 +125,7 @@ public struct ProxySettings: Sendable {
         let https = try value("HTTPS_PROXY").map { try ProxyServer(parsing: $0.1, variable: $0.0) } ?? all
         let http = try value("HTTP_PROXY").map { try ProxyServer(parsing: $0.1, variable: $0.0) } ?? all
         let noProxy = (value("NO_PROXY")?.1 ?? "").split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+            .map { $0.trimmingWhitespace(newlines: false).lowercased() }.filter { !$0.isEmpty }
         return ProxySettings(https: https, http: http, noProxy: noProxy)
     }
 
@@ -131,4 +140,21 @@ public struct ProxySettings: Sendable {
         }
         return scheme == "https" ? https : http
     }
+}
+
+/// `%XX` escapes decoded (credentials in a proxy URL); a malformed escape is kept as written.
+func percentDecoded(_ s: String) -> String {
+    var out: [UInt8] = []
+    let b = Array(s.utf8)
+    var i = 0
+    while i < b.count {
+        if b[i] == 0x25, i + 2 < b.count, let v = UInt8(String(decoding: b[(i + 1)...(i + 2)], as: UTF8.self), radix: 16) {
+            out.append(v)
+            i += 3
+        } else {
+            out.append(b[i])
+            i += 1
+        }
+    }
+    return String(decoding: out, as: UTF8.self)
 }

@@ -1,4 +1,4 @@
-import AsyncHTTPClient
+import SystemSupport
 import NIOCore
 import NIOHTTP1
 #if canImport(FoundationEssentials)
@@ -18,36 +18,19 @@ struct RetryableFailure: Error {
 /// stops at the Hub's redirect, whose `X-Linked-*` headers describe the LFS file.
 final class HubTransport: Sendable {
     let settings: HubSettings
-    private let direct: HTTPClient
-    private let viaHTTPSProxy: HTTPClient?
-    private let viaHTTPProxy: HTTPClient?
+    private let client: HTTPClient
     static let maxRedirects = 10
-    static let headTimeoutSeconds: Int64 = 60
     static let userAgent = "turbodiffusion-swift; hub-download/1"
 
-    init(settings: HubSettings) {
+    init(settings: HubSettings) throws {
         self.settings = settings
-        func client(_ proxy: ProxyServer?) -> HTTPClient {
-            var c = HTTPClient.Configuration(redirectConfiguration: .disallow,
-                                             timeout: .init(connect: .seconds(settings.connectTimeoutSeconds), read: .seconds(60)))
-            if let p = proxy {
-                let auth = p.username.map { HTTPClient.Authorization.basic(username: $0, password: p.password ?? "") }
-                c.proxy = .server(host: p.host, port: p.port, authorization: auth)
-            }
-            return HTTPClient(eventLoopGroupProvider: .singleton, configuration: c)
+        do {
+            client = try HTTPClient(configuration: HTTPClientConfiguration(
+                connectTimeoutSeconds: settings.connectTimeoutSeconds, headTimeoutSeconds: settings.responseTimeoutSeconds,
+                readTimeoutSeconds: settings.readTimeoutSeconds, trustRootsPEM: settings.trustRootsPEM))
+        } catch {
+            throw HubError(.network, "cannot set up TLS (\(error)); check the trusted certificates")
         }
-        direct = client(nil)
-        viaHTTPSProxy = settings.proxies.https.map(client)
-        viaHTTPProxy = settings.proxies.http.map(client)
-    }
-
-    func shutdown() async {
-        for c in [direct, viaHTTPSProxy, viaHTTPProxy].compactMap({ $0 }) { try? await c.shutdown() }
-    }
-
-    private func client(for url: URL) -> HTTPClient {
-        guard settings.proxies.proxy(scheme: url.scheme ?? "https", host: url.host ?? "") != nil else { return direct }
-        return (url.scheme == "https" ? viaHTTPSProxy : viaHTTPProxy) ?? direct
     }
 
     /// The token goes to the endpoint's host only.
@@ -56,33 +39,34 @@ final class HubTransport: Sendable {
         return url.host?.lowercased() == endpoint.host?.lowercased() && url.port == endpoint.port && url.scheme == endpoint.scheme
     }
 
-    /// One request, no redirects followed. Connection-level failures become `RetryableFailure`.
-    func send(_ method: HTTPMethod, _ urlString: String, range from: Int64? = nil) async throws -> HTTPClientResponse {
+    /// One request, no redirects followed; `handle` sees the response while its connection is open.
+    /// A host that cannot be reached is a `HubError(.network)`; a request that fails after it was
+    /// sent (timeouts, early close, garbage) is a `RetryableFailure`.
+    func send<T>(_ method: HTTPMethod, _ urlString: String, range from: Int64? = nil,
+                 isolation: isolated (any Actor)? = #isolation,
+                 _ handle: (HTTPResponse) async throws -> T) async throws -> T {
         guard let url = URL(string: urlString) else { throw HubError(.badResponse, "bad URL \(urlString)") }
-        var request = HTTPClientRequest(url: urlString)
-        request.method = method
-        request.headers.add(name: "User-Agent", value: Self.userAgent)
-        request.headers.add(name: "Accept-Encoding", value: "identity")
-        if let token = settings.token, sendsToken(url) { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        if let from, from > 0 { request.headers.add(name: "Range", value: "bytes=\(from)-") }
+        var headers = HTTPHeaders()
+        headers.add(name: "User-Agent", value: Self.userAgent)
+        headers.add(name: "Accept-Encoding", value: "identity")
+        if let token = settings.token, sendsToken(url) { headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let from, from > 0 { headers.add(name: "Range", value: "bytes=\(from)-") }
+        let proxy = settings.proxies.proxy(scheme: url.scheme ?? "https", host: url.host ?? "").map {
+            HTTPProxy(host: $0.host, port: $0.port, username: $0.username, password: $0.password)
+        }
         do {
-            // The deadline covers the wait for the response head only, not the body.
-            return try await client(for: url).execute(request, deadline: .now() + .seconds(Self.headTimeoutSeconds))
-        } catch let e as HubError {
-            throw e
-        } catch let e as HTTPClientError where e != .connectTimeout {
+            return try await client.execute(method, urlString, headers: headers, via: proxy, handle)
+        } catch let failure as HTTPClientFailure {
             if Task.isCancelled { throw CancellationError() }
-            throw RetryableFailure(reason: "\(url.host ?? urlString): \(e)", retryAfter: nil)
-        } catch {
-            if Task.isCancelled { throw CancellationError() }
-            // Not an HTTP-level failure: the connection (or its TLS handshake) could not be made, and the
-            // client has already retried it for the whole connect timeout.
-            throw HubError(.network, "cannot connect to \(url.host ?? urlString) (\(error)); check the network, --endpoint / HF_ENDPOINT and the proxy variables")
+            if failure.isBeforeRequest {
+                throw HubError(.network, "cannot connect to \(url.host ?? urlString) (\(failure)); check the network, --endpoint / HF_ENDPOINT and the proxy variables")
+            }
+            throw RetryableFailure(reason: "\(url.host ?? urlString): \(failure)", retryAfter: nil)
         }
     }
 
     /// The next URL of a redirect, or nil when `response` is not one.
-    static func redirectTarget(_ response: HTTPClientResponse, from current: String) throws -> String? {
+    static func redirectTarget(_ response: HTTPResponseHead, from current: String) throws -> String? {
         guard [301, 302, 303, 307, 308].contains(response.status.code) else { return nil }
         guard let location = response.headers.first(name: "Location"), !location.isEmpty else {
             throw HubError(.badResponse, "\(current) answered HTTP \(response.status.code) without a Location")
@@ -94,7 +78,7 @@ final class HubTransport: Sendable {
     }
 
     /// Throws the error a final (non-redirect, non-success) status means for `file`.
-    static func check(_ response: HTTPClientResponse, file: HubFile, url: String) throws {
+    static func check(_ response: HTTPResponseHead, file: HubFile, url: String) throws {
         let code = Int(response.status.code)
         if (200..<300).contains(code) || code == 416 { return }
         let serverSays = response.headers.first(name: "X-Error-Message").map { " (the Hub says: \($0))" } ?? ""
@@ -104,7 +88,7 @@ final class HubTransport: Sendable {
         case 401, 403:
             throw HubError(.unauthorized, "\(file.repo) refused access to \(file.path) (HTTP \(code))\(serverSays): the repository is private or gated. Accept its terms on the Hub, then set HF_TOKEN to an access token (https://huggingface.co/settings/tokens)")
         case 429, 500...599:
-            let retryAfter = response.headers.first(name: "Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            let retryAfter = response.headers.first(name: "Retry-After").flatMap { Double($0.trimmingWhitespace(newlines: false)) }
             throw RetryableFailure(reason: "HTTP \(code) from \(URL(string: url)?.host ?? url)\(serverSays)", retryAfter: retryAfter)
         default:
             throw HubError(.badResponse, "\(file) answered HTTP \(code) from \(url)\(serverSays)")
@@ -139,7 +123,7 @@ final class HubTransport: Sendable {
         try await withRetries("HEAD \(file)", onRetry: onRetry) { _ in
             var url = file.resolveURL(endpoint: settings.endpoint)
             for _ in 0...Self.maxRedirects {
-                let r = try await send(.HEAD, url)
+                let r = try await send(.HEAD, url) { $0.head }
                 let linkedSize = r.headers.first(name: "X-Linked-Size").flatMap { Int64($0) }
                 if linkedSize == nil, let next = try Self.redirectTarget(r, from: url) { url = next; continue }
                 if !(300..<400).contains(Int(r.status.code)) { try Self.check(r, file: file, url: url) }
@@ -153,14 +137,22 @@ final class HubTransport: Sendable {
         }
     }
 
-    /// GET from `offset` on, following redirects; the response is 200, 206 or 416.
-    func open(_ file: HubFile, from offset: Int64) async throws -> HTTPClientResponse {
+    /// GET from `offset` on, following redirects; `handle` gets the final response (200, 206 or 416)
+    /// while its connection is open.
+    func open<T>(_ file: HubFile, from offset: Int64, isolation: isolated (any Actor)? = #isolation,
+                 _ handle: (HTTPResponse) async throws -> T) async throws -> T {
         var url = file.resolveURL(endpoint: settings.endpoint)
         for _ in 0...Self.maxRedirects {
-            let r = try await send(.GET, url, range: offset)
-            if let next = try Self.redirectTarget(r, from: url) { url = next; continue }
-            try Self.check(r, file: file, url: url)
-            return r
+            var next: String?
+            var result: T?
+            try await send(.GET, url, range: offset) { r in
+                next = try Self.redirectTarget(r.head, from: url)
+                guard next == nil else { return }
+                try Self.check(r.head, file: file, url: url)
+                result = try await handle(r)
+            }
+            if let result { return result }
+            if let next { url = next }
         }
         throw HubError(.badResponse, "more than \(Self.maxRedirects) redirects for \(file)")
     }

@@ -11,6 +11,7 @@ final class FakeHub: @unchecked Sendable {
         let method: String
         let path: String
         let headers: [String: String]
+        var absoluteForm = false
         var range: String? { headers["range"] }
         var isCDN: Bool { path.hasPrefix("/cdn/") }
     }
@@ -21,6 +22,8 @@ final class FakeHub: @unchecked Sendable {
         case drop(after: Int)
         /// Sends this many body bytes, then waits (until the server stops) without closing.
         case stall(after: Int)
+        /// Sends part of the response head, then closes the connection.
+        case closeMidHead
         /// The body with one byte changed (same length).
         case corrupt
         /// The body and Content-Length one byte short of what HEAD announced.
@@ -139,7 +142,15 @@ final class FakeHub: @unchecked Sendable {
             let i = l.firstIndex(of: ":")!
             headers[l[..<i].lowercased()] = l[l.index(after: i)...].trimmingCharacters(in: .whitespaces)
         }
-        return Request(method: String(start[0]), path: String(start[1]), headers: headers)
+        // A plain-http proxy request is in absolute form; the server side of the proxy serves it itself.
+        var path = String(start[1])
+        var absolute = false
+        if path.hasPrefix("http://") {
+            absolute = true
+            let rest = path.dropFirst(7)
+            path = rest.firstIndex(of: "/").map { String(rest[$0...]) } ?? "/"
+        }
+        return Request(method: String(start[0]), path: path, headers: headers, absoluteForm: absolute)
     }
 
     private func respond(_ r: Request, on c: Int32) {
@@ -212,6 +223,8 @@ final class FakeHub: @unchecked Sendable {
             send(c, status, headers + [("Content-Length", "\(body.count)")], body: Array(body.prefix(n)), declared: true)
             while !lock.withLock({ stopped }) { usleep(20_000) }
             return
+        case .closeMidHead?:
+            return writeAll(c, Array("HTTP/1.1 \(status) OK\r\nContent-Le".utf8))
         case .ignoreRange?, nil: break
         }
         send(c, status, headers, body: body)

@@ -93,7 +93,7 @@ import Testing
         #expect(reqs[4].isCDN && reqs[4].headers["authorization"] == nil)
     }
 
-    @Test func httpProxyTunnelsEveryRequestWithItsCredentials() async throws {
+    @Test func httpProxyGetsAbsoluteFormRequestsWithItsCredentials() async throws {
         var s = try Setup()
         defer { s.cleanup() }
         // FakeHub is also the proxy; the endpoint's host name is resolved by the proxy only.
@@ -103,10 +103,10 @@ import Testing
         try await s.run()
         #expect(s.final == Self.content(100_000))
         let reqs = s.hub.requests
-        let connects = reqs.filter { $0.method == "CONNECT" }
-        #expect(connects.count == 3 && connects.count * 2 == reqs.count)
-        #expect(connects.first?.path == "hub.example:80")
-        #expect(connects.allSatisfy { $0.headers["proxy-authorization"] == "Basic dTpwdw==" })
+        // Plain http through a proxy: no CONNECT, every request in absolute form with the credentials.
+        #expect(reqs.count == 3 && reqs.allSatisfy { $0.absoluteForm && $0.method != "CONNECT" })
+        #expect(reqs.first?.headers["host"] == "hub.example")
+        #expect(reqs.allSatisfy { $0.headers["proxy-authorization"] == "Basic dTpwdw==" })
         #expect(reqs.last?.isCDN == true && reqs.last?.headers["authorization"] == nil)
     }
 
@@ -133,6 +133,26 @@ import Testing
         #expect(cdn.count == 2 && cdn[0].range == nil)
         let resumedAt = cdn.last?.range.flatMap { Int($0.dropFirst(6).dropLast()) } ?? -1
         #expect(resumedAt > 0 && resumedAt <= 40_000, "\(String(describing: cdn.last?.range))")
+    }
+
+    @Test func stalledBodyHitsTheReadTimeoutAndResumes() async throws {
+        var s = try Setup()
+        defer { s.cleanup() }
+        s.settings.readTimeoutSeconds = 1
+        s.hub.inject(.stall(after: 30_000), repo: Self.repo, path: Self.name)
+        try await s.run()
+        #expect(s.final == Self.content(100_000))
+        #expect(s.recorder.retries == 1)
+        #expect(s.gets.filter(\.isCDN).last?.range == "bytes=30000-")
+    }
+
+    @Test func connectionClosedMidHeadIsRetried() async throws {
+        let s = try Setup()
+        defer { s.cleanup() }
+        s.hub.inject(.closeMidHead, repo: Self.repo, path: Self.name)
+        try await s.run()
+        #expect(s.final == Self.content(100_000))
+        #expect(s.recorder.retries == 1)
     }
 
     @Test func serverIgnoringRangeRestartsFromZero() async throws {
