@@ -142,25 +142,26 @@ extension CUDABackend {
         for part in parts {
             let (partFrames, spatial) = (part.shape[2], part.shape[2] * h * w)
             let partBuffer = try deviceBuffer(part, "conv3d")
-            // One launch per batch item: its frames of xcl start at (n·frames + firstFrame)·H·W·Cp.
             // Positions one contiguous run per channel (W, H and T dense): the tiled transpose.
             let runs = part.strides[4] == 1 && (h == 1 || part.strides[3] == w) && (partFrames == 1 || part.strides[2] == h * w)
-            for n in 0..<g.batch where spatial > 0 && runs {
-                try launch(.implicitConv, "td_conv_channels_last_runs", grid: ((spatial + 63) / 64, cp / 32, 1), block: (256, 1, 1), [
-                    .pointer(try address(xcl) + UInt64(((n * frames + firstFrame) * frameElements) * dtype.byteSize)),
-                    .pointer(partBuffer.address), .int64(Int64(part.offset + n * part.strides[0])), .int64(Int64(part.strides[1])),
-                    .int32(Int32(g.inChannels)), .int32(Int32(cp)), .int64(Int64(spatial)),
-                ])
-            }
-            for n in 0..<g.batch where spatial > 0 && !runs {
-                try launch(.implicitConv, "td_conv_channels_last",
-                           grid: (max(1, min((spatial * cp / 8 + 255) / 256, multiprocessorCount * 16)), 1, 1), block: (256, 1, 1), [
-                    .pointer(try address(xcl) + UInt64(((n * frames + firstFrame) * frameElements) * dtype.byteSize)),
-                    .pointer(partBuffer.address), .int64(Int64(part.offset + n * part.strides[0])),
-                    .int64(0), .int64(Int64(part.strides[1])), .int64(Int64(part.strides[2])),
-                    .int64(Int64(part.strides[3])), .int64(Int64(part.strides[4])),
-                    .int32(Int32(g.inChannels)), .int32(Int32(cp)), .int32(Int32(partFrames)), .int32(Int32(h)), .int32(Int32(w)),
-                ])
+            // One launch per batch item: its frames of xcl start at (n·frames + firstFrame)·H·W·Cp.
+            for n in 0..<g.batch where spatial > 0 {
+                let destination = try address(xcl) + UInt64(((n * frames + firstFrame) * frameElements) * dtype.byteSize)
+                let source: [KernelArgument] = [.pointer(partBuffer.address), .int64(Int64(part.offset + n * part.strides[0]))]
+                if runs {
+                    try launch(.implicitConv, "td_conv_channels_last_runs", grid: ((spatial + 63) / 64, cp / 32, 1), block: (256, 1, 1),
+                               [.pointer(destination)] + source + [
+                                   .int64(Int64(part.strides[1])), .int32(Int32(g.inChannels)), .int32(Int32(cp)), .int64(Int64(spatial)),
+                               ])
+                } else {
+                    try launch(.implicitConv, "td_conv_channels_last",
+                               grid: (max(1, min((spatial * cp / 8 + 255) / 256, multiprocessorCount * 16)), 1, 1), block: (256, 1, 1),
+                               [.pointer(destination)] + source + [
+                                   .int64(0), .int64(Int64(part.strides[1])), .int64(Int64(part.strides[2])),
+                                   .int64(Int64(part.strides[3])), .int64(Int64(part.strides[4])),
+                                   .int32(Int32(g.inChannels)), .int32(Int32(cp)), .int32(Int32(partFrames)), .int32(Int32(h)), .int32(Int32(w)),
+                               ])
+                }
             }
             firstFrame += partFrames
         }

@@ -173,10 +173,9 @@ public enum MemoryPlanner {
             return .init(name: name, placement: tiling.map { "tiles of \($0)" } ?? "whole frames",
                          weights: estimate.weights, activations: margined(estimate.total - estimate.weights, margin))
         }
-        func vaeEstimate(decode: Bool, _ tiling: VAETiling?, streaming: VAEStreaming = .reference) -> VAEMemoryEstimate {
+        func vaeEstimate(decode: Bool, _ tiling: VAETiling?) -> VAEMemoryEstimate {
             let (th, tw) = tiling.map { ($0.height, $0.width) } ?? (h, w)
-            return decode ? WanVAE.decodeMemory(config: i.vae, latentFrames: latent[1], height: th, width: tw, dtype: i.vaeType,
-                                                streaming: streaming)
+            return decode ? WanVAE.decodeMemory(config: i.vae, latentFrames: latent[1], height: th, width: tw, dtype: i.vaeType)
                           : WanVAE.encodeMemory(config: i.vae, videoFrames: r.frames, height: th, width: tw, dtype: i.vaeType)
         }
         if imageToVideo {
@@ -209,16 +208,25 @@ public enum MemoryPlanner {
         }
         // Whole chunks per layer call in the decode when that fits as well as the reference grouping
         // does: within the budget, and without costing the session its resident models.
-        if i.vaeOnDevice, decodeTiling == nil {
-            let wide = vaeStage("decode", vaeEstimate(decode: true, nil, streaming: .wholeChunks), nil, margin: 0)
+        if i.vaeOnDevice, decodeTiling == nil,
+           let wideEstimate = wholeChunkDecode(i.vae, latent: latent, dtype: i.vaeType, budget: budget.bytes) {
+            let wide = vaeStage("decode", wideEstimate, nil, margin: 0)
             let othersActivations = plan.stages.dropLast().map(\.activations).max() ?? 0
             let keepsResidency = !plan.keepResident || allWeights + max(othersActivations, wide.activations) <= budget.bytes
-            if wide.peak <= budget.bytes, keepsResidency {
+            if keepsResidency {
                 plan.stages[plan.stages.count - 1] = wide
                 plan.decodeStreaming = .wholeChunks
             }
         }
         return plan
+    }
+
+    /// The untiled decode's estimate with whole chunks per layer (`VAEStreaming.wholeChunks`) of a
+    /// latent [16, T, h, w], when it fits `budget` bytes beside the reserve; nil when it does not.
+    public static func wholeChunkDecode(_ vae: WanVAEConfig, latent: [Int], dtype: DType, budget: Int) -> VAEMemoryEstimate? {
+        let estimate = WanVAE.decodeMemory(config: vae, latentFrames: latent[1], height: latent[2], width: latent[3], dtype: dtype,
+                                           streaming: .wholeChunks)
+        return estimate.total + reserve <= budget ? estimate : nil
     }
 
     /// The refusal: the stage that does not fit (needed vs available), and settings that would.

@@ -207,10 +207,9 @@ struct BenchPipeline: ParsableCommand {
         // The frame grouping the memory plan would choose: whole chunks per layer where they fit.
         let z = try backend.upload(Tensor.host(latents, shape: s.latentShape))
         var streaming = VAEStreaming.reference
-        if let cuda = backend as? CUDABackend {
-            let wide = WanVAE.decodeMemory(config: s.vae, latentFrames: s.latentFrames, height: h / 8, width: w / 8, dtype: dtype,
-                                           streaming: .wholeChunks)
-            if wide.total + MemoryPlanner.reserve <= (try MemoryPlanning.budget(cuda, maxVram: nil)).bytes { streaming = .wholeChunks }
+        if let cuda = backend as? CUDABackend,
+           MemoryPlanner.wholeChunkDecode(s.vae, latent: s.latentShape, dtype: dtype, budget: try MemoryPlanning.budget(cuda, maxVram: nil).bytes) != nil {
+            streaming = .wholeChunks
         }
         logLine("VAE decode: \(streaming == .wholeChunks ? "whole chunks per layer" : "frame groups of the reference size")")
         _ = try backend.toHost(vae.decode(backend.contiguous(z.narrowed(dim: 1, start: 0, length: min(2, s.latentFrames)), dtype: nil), ctx,
