@@ -24,7 +24,10 @@ import Testing
         #expect(health.status == 200 && health.json["status"] as? String == "ok" && health.json["auth"] as? Bool == false)
         let id = try submit(s, ["prompt": Self.prompt, "seed": 3, "num_steps": 2])
         let events = try s.events(id)
-        #expect(events.count >= 2)
+        // A demo job can finish before the stream opens (a loaded 2-core CI machine); the stream then
+        // holds only the final record. Progress before `done` is checked deterministically in
+        // JobQueueTests; here the stream must end with exactly one `done`.
+        #expect(events.count >= 1)
         #expect(events.dropLast().allSatisfy { $0.name == "progress" } && events.last?.name == "done")
         let fractions = events.compactMap { ($0.record["progress"] as? [String: Any])?["fraction"] as? Double }
         #expect(zip(fractions, fractions.dropFirst()).allSatisfy { $0 <= $1 }, "\(fractions)")
