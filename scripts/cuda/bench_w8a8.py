@@ -10,6 +10,7 @@ Variants (GEMM kernel after td_w8a8_quantize_block; the baseline is always td_w8
 td_w8a8_gemm_mma, the kernels of the previous release):
   mma      td_w8a8_gemm_mma (the baseline again, as a control)
   pipeS    td_w8a8_gemm_pipe with QP_STAGES = S (2–4; the engine compiles 4)
+  wgmmaS   td_w8a8_gemm_wgmma with QW_STAGES = S (2–5; sm_90a only)
 
 Per variant:
 1. checks, on odd shapes (M, N, K not multiples of 128, K not a multiple of 16, f32/bf16 x,
@@ -56,13 +57,18 @@ def run_variant(variant, args):
     opts = ("--std=c++17", "-default-device", f"-arch={args.arch}")
     base = cp.RawModule(code=source(), options=opts, backend="nvrtc")
     if variant == "mma":
-        mod, gemm, smem = base, "td_w8a8_gemm_mma", 0
+        mod, gemm, smem, threads = base, "td_w8a8_gemm_mma", 0, 256
     elif variant.startswith("pipe"):
         stages = int(variant[4:])
         mod = cp.RawModule(code=source(), options=opts + (f"-DQP_STAGES={stages}",), backend="nvrtc")
-        gemm, smem = "td_w8a8_gemm_pipe", stages * 2 * BLK * BLK
+        gemm, smem, threads = "td_w8a8_gemm_pipe", stages * 2 * BLK * BLK, 256
+    elif variant.startswith("wgmma"):
+        stages = int(variant[5:])
+        mod = cp.RawModule(code=source(), options=opts + (f"-DQW_STAGES={stages}",), backend="nvrtc")
+        # 1024 (alignment) + the stages + two mbarriers per stage (CUDABackend.w8a8WgmmaSharedBytes).
+        gemm, smem, threads = "td_w8a8_gemm_wgmma", 1024 + stages * 2 * BLK * BLK + 16 * stages, 384
     else:
-        raise SystemExit(f"unknown variant {variant!r} (mma, pipe2, pipe3, pipe4)")
+        raise SystemExit(f"unknown variant {variant!r} (mma, pipeS, wgmmaS)")
     f_gemm = mod.get_function(gemm)
     if smem > 48 * 1024:
         f_gemm.max_dynamic_shared_size_bytes = smem
@@ -79,10 +85,10 @@ def run_variant(variant, args):
                                        np.int64(kp), np.int32(kb)))
         return xq, sx
 
-    def product(f, shared, xq, sx, w, sw, bias, bdt, odt, m, n, k, into=None):
+    def product(f, shared, xq, sx, w, sw, bias, bdt, odt, m, n, k, into=None, threads=256):
         kp, kb = -(-k // 16) * 16, -(-k // BLK)
         out = into if into is not None else torch.full((m, n), float("nan"), dtype=tdt[odt], device="cuda")
-        f((-(-n // BLK), -(-m // BLK)), (256,),
+        f((-(-n // BLK), -(-m // BLK)), (threads,),
           (ptr(out), np.int32(codes[odt]), ptr(xq), ptr(sx), ptr(w), ptr(sw), ptr(bias), np.int32(codes.get(bdt, 0)),
            np.int64(m), np.int64(n), np.int64(kp), np.int32(kb)), shared_mem=shared)
         return out
@@ -125,7 +131,7 @@ def run_variant(variant, args):
         xq0, sx0 = quantize(f_qold, x, xdt, m, k)
         ref = product(f_mma, 0, xq0, sx0, w, sw, bias, bdt, odt, m, n, k)
         xq1, sx1 = quantize(f_qnew, x, xdt, m, k)
-        out = product(f_gemm, smem, xq1, sx1, w, sw, bias, bdt, odt, m, n, k)
+        out = product(f_gemm, smem, xq1, sx1, w, sw, bias, bdt, odt, m, n, k, threads=threads)
         torch.cuda.synchronize()
         verdicts = {"xq": same(xq0, xq1), "sx": same(sx0, sx1), "out": same(ref, out)}
         if emulated:
@@ -161,7 +167,7 @@ def run_variant(variant, args):
             t_qold = timed(lambda: quantize(f_qold, x, "bf16", m, k, into=(xq, sx)))
             t_qnew = timed(lambda: quantize(f_qnew, x, "bf16", m, k, into=(xq, sx)))
             t_old = timed(lambda: product(f_mma, 0, xq, sx, w, sw, bias, "bf16", "bf16", m, n, k, into=out))
-            t_new = timed(lambda: product(f_gemm, smem, xq, sx, w, sw, bias, "bf16", "bf16", m, n, k, into=out))
+            t_new = timed(lambda: product(f_gemm, smem, xq, sx, w, sw, bias, "bf16", "bf16", m, n, k, into=out, threads=threads))
             wb = (torch.randn(k, n, device="cuda") * k ** -0.5).bfloat16()
             t_torch = timed(lambda: torch.matmul(x, wb))
             ops = 2.0 * m * n * k
@@ -177,7 +183,7 @@ def run_variant(variant, args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--variants", default="pipe4,pipe3,pipe2,mma")
+    ap.add_argument("--variants", default="pipe4,pipe3,wgmma4,wgmma3,wgmma5,mma")
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--arch", default="sm_90a")
     ap.add_argument("--shapes", default="all", choices=("dit", "small", "all"))
