@@ -6,14 +6,21 @@ import TensorCore
 /// `acc + (float(partial)·sx)·sw` runs over the K blocks in ascending order with each product and
 /// sum rounded separately (no FMA), then `+ bias` and one rounding to the output type.
 ///
-/// Two product kernels, chosen by shape and device:
-/// - `td_w8a8_gemm_mma` (sm_80+, more than `fewRows` rows): int8 tensor cores through
-///   `mma.sync.m16n8k32.s32.s8.s8.s32`, 128 × 128 output tiles aligned with the scale blocks;
+/// Product kernels, chosen by shape and device:
+/// - `td_w8a8_gemm_pipe` (sm_80+, more than `fewRows` rows, `w8a8PipeSharedBytes` of shared memory):
+///   int8 tensor cores through `mma.sync.m16n8k32.s32.s8.s8.s32`, 128 × 128 output tiles aligned with
+///   the scale blocks, K blocks streamed by a 4-stage cp.async pipeline into swizzled tiles read with
+///   ldmatrix;
+/// - `td_w8a8_gemm_mma`: the same tiles staged synchronously, one K block at a time (36 KiB of static
+///   shared memory), for devices whose opt-in shared memory is below the pipeline's;
 /// - `td_w8a8_gemm_dp4a` (few rows, or older GPUs): one warp per output column, `dp4a` over each
-///   128-byte K block and an exact warp sum. Both are exact in int32, so they agree bit for bit.
+///   128-byte K block and an exact warp sum. All are exact in int32, so they agree bit for bit.
+/// Activations are quantised by `td_w8a8_quantize_block` (one read of x, 16-byte loads for bf16/f16).
 extension CUDABackend: QuantizedMatmulBackend {
     /// Row counts up to this use the dp4a kernel (a 128-row tensor-core tile would be mostly empty).
     static let w8a8FewRows = 16
+    /// Dynamic shared memory of `td_w8a8_gemm_pipe`: QP_STAGES (4) stages of two 128 × 128-byte tiles.
+    static let w8a8PipeSharedBytes = 4 * 2 * 128 * 128
 
     public func quantizedMatmul(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor {
         let op = "quantizedMatmul"
@@ -58,7 +65,7 @@ extension CUDABackend: QuantizedMatmulBackend {
 
         let xq = try empty([m, kp], dtype: .i8), sx = try empty([mb, kb], dtype: .f32)
         if kb > 0 {
-            try launch(.quantizedMatmul, "td_w8a8_quantize", grid: (kb, mb, 1), block: (256, 1, 1), [
+            try launch(.quantizedMatmul, "td_w8a8_quantize_block", grid: (kb, mb, 1), block: (256, 1, 1), [
                 .pointer(try address(xq)), .pointer(try address(sx)), .pointer(try address(xd)), .int32(xCode),
                 .int64(Int64(m)), .int64(Int64(k)), .int64(Int64(kp)), .int32(Int32(kb)),
             ])
@@ -68,7 +75,12 @@ extension CUDABackend: QuantizedMatmulBackend {
             .pointer(try address(w)), .pointer(try address(sw)),
         ] + biasArguments + [.int64(Int64(m)), .int64(Int64(n)), .int64(Int64(kp)), .int32(Int32(kb))]
         if computeCapability.major >= 8 && m > Self.w8a8FewRows {
-            try launch(.quantizedMatmul, "td_w8a8_gemm_mma", grid: ((n + blk - 1) / blk, mb, 1), block: (256, 1, 1), arguments)
+            let grid = ((n + blk - 1) / blk, mb, 1)
+            if maxSharedMemoryPerBlock >= Self.w8a8PipeSharedBytes {
+                try launch(.quantizedMatmul, "td_w8a8_gemm_pipe", grid: grid, block: (256, 1, 1), sharedBytes: Self.w8a8PipeSharedBytes, arguments)
+            } else {
+                try launch(.quantizedMatmul, "td_w8a8_gemm_mma", grid: grid, block: (256, 1, 1), arguments)
+            }
         } else {
             let rowGroups = (m + 15) / 16
             guard rowGroups <= 65535 else {

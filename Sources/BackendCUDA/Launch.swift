@@ -31,7 +31,8 @@ struct KernelFamily: Sendable {
     static let sparseAttention = KernelFamily("sparse_attention", KernelSources.sparseAttention)
     static let sageAttention = KernelFamily("sage_attention", KernelSources.sageAttention)
     static let slaLinear = KernelFamily("sla_linear", KernelSources.slaLinear)
-    static let quantizedMatmul = KernelFamily("quantized_matmul", KernelSources.quantizedMatmul)
+    static let quantizedMatmul = KernelFamily("quantized_matmul", primitives(of: KernelSources.flashAttention),
+                                              primitives(of: KernelSources.hopperAttention), KernelSources.quantizedMatmul)
     static let conv = KernelFamily("conv", KernelSources.conv)
     static let implicitConv = KernelFamily("implicit_conv", primitives(of: KernelSources.flashAttention), KernelSources.implicitConv)
     static let hopperConv = KernelFamily("hopper_conv", primitives(of: KernelSources.flashAttention),

@@ -14,7 +14,8 @@ KERNELS = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
 # Families compiled after another family's file (its primitives), as KernelFamily does.
 # "file:primitives" takes the file only up to its "// ---- end primitives" line (KernelFamily's
 # `primitives(of:)`).
-PRELUDES = {"hopper_attention": ["flash_attention"], "implicit_conv": ["flash_attention:primitives"],
+PRELUDES = {"hopper_attention": ["flash_attention"],
+            "quantized_matmul": ["flash_attention:primitives", "hopper_attention:primitives"], "implicit_conv": ["flash_attention:primitives"],
             "hopper_conv": ["flash_attention:primitives", "hopper_attention:primitives"], "modulation": ["norms"]}
 
 

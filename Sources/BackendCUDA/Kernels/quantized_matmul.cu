@@ -5,6 +5,10 @@
 //
 // Operands of the products: xq [M, kp] and w [N, kp] int8, row-major, kp = K rounded up to 16
 // (columns K..kp-1 zero), both 16-byte aligned. sx [⌈M/128⌉, kb], sw [⌈N/128⌉, kb] f32, kb = ⌈K/128⌉.
+//
+// Compiled after the primitives of flash_attention.cu (cp.async, ldmatrix, the dynamic shared
+// memory base) and hopper_attention.cu (wgmma fences, mbarriers). Host side:
+// CUDABackend+QuantizedMatmul.swift; scripts/cuda/bench_w8a8.py checks and times every kernel here.
 
 #define QM_BLOCK 128
 
@@ -34,6 +38,85 @@ extern "C" __global__ void td_w8a8_quantize(signed char* xq, float* sx, const vo
             value = max(-128, min(127, value));
         }
         xq[(r0 + r) * kp + c0 + c] = (signed char)value;
+    }
+}
+
+// One value of a block with scale `scale` (0 when the block is all zeros): the exact operations of
+// td_w8a8_quantize. Zero input (the padding columns) gives 0.
+__device__ __forceinline__ int qm_quantize(float v, float scale) {
+    if (!(scale > 0.0f)) return 0;
+    return max(-128, min(127, __float2int_rn(__fdiv_rn(v, scale))));
+}
+
+// Element e (0–7) of 8 packed 16-bit values.
+__device__ __forceinline__ float qm_half_at(const uint4& v, int e, int dt) {
+    const u32 word = e < 2 ? v.x : e < 4 ? v.y : e < 6 ? v.z : v.w;
+    const u16 h = (u16)((e & 1) ? word >> 16 : word & 0xFFFFu);
+    return dt == DT_BF16 ? bf16_to_float(h) : half_to_float(h);
+}
+
+// Same result as td_w8a8_quantize, same grid (kb, ⌈M/128⌉), 256 threads exactly, one read of x: the
+// block stays in registers between the amax and the quantisation. bf16/f16 with K % 8 == 0 and x
+// 16-byte aligned: thread t loads 16-byte chunk t % 16 of rows t / 16 + 16i (i < 8) and writes 8
+// bytes per row; anything else: column t % 128 of rows t / 128 + 2i (i < 64), one element each.
+// Out-of-range columns up to kp load as zero and quantise to zero; the max over |x| does not
+// depend on the order of its terms (fmaxf ignores NaN; amax starts at +0).
+extern "C" __global__ void __launch_bounds__(256) td_w8a8_quantize_block(signed char* xq, float* sx, const void* x, int dt,
+                                                                         i64 m, i64 k, i64 kp, int kb) {
+    __shared__ float scratch[32];
+    const int cb = blockIdx.x;
+    const i64 mb = blockIdx.y;
+    const i64 r0 = mb * QM_BLOCK, c0 = (i64)cb * QM_BLOCK;
+    const int rows = (int)min((i64)QM_BLOCK, m - r0);
+    const int cols = (int)min((i64)QM_BLOCK, k - c0);
+    const int padded = (int)min((i64)QM_BLOCK, kp - c0);
+    float amax = 0.0f;
+    if (dt != DT_F32 && (k & 7) == 0 && ((u64)x & 15) == 0) {
+        const int c = (threadIdx.x & 15) * 8, rr = threadIdx.x >> 4;
+        const u16* xs = (const u16*)x;
+        uint4 v[8];
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+            const int r = rr + 16 * i;
+            v[i] = make_uint4(0, 0, 0, 0);
+            if (r < rows && c < cols) v[i] = *(const uint4*)(xs + (r0 + r) * k + c0 + c);   // cols % 8 == 0
+#pragma unroll
+            for (int e = 0; e < 8; ++e) amax = fmaxf(amax, fabsf(qm_half_at(v[i], e, dt)));
+        }
+        amax = block_max(amax, scratch);
+        const float scale = __fdiv_rn(amax, 128.0f);
+        if (threadIdx.x == 0) sx[mb * kb + cb] = scale;
+        if (c >= padded) return;   // padded − cols is 0 or 8: a chunk is all inside or all outside
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+            const int r = rr + 16 * i;
+            if (r >= rows) break;
+            u32 lo = 0, hi = 0;
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                lo |= ((u32)qm_quantize(qm_half_at(v[i], e, dt), scale) & 0xFFu) << (8 * e);
+                hi |= ((u32)qm_quantize(qm_half_at(v[i], e + 4, dt), scale) & 0xFFu) << (8 * e);
+            }
+            *(uint2*)(xq + (r0 + r) * kp + c0 + c) = make_uint2(lo, hi);   // kp % 16 == 0, c % 8 == 0
+        }
+    } else {
+        const int c = threadIdx.x & 127, rr = threadIdx.x >> 7;
+        float v[64];
+#pragma unroll
+        for (int i = 0; i < 64; ++i) {
+            const int r = rr + 2 * i;
+            v[i] = r < rows && c < cols ? load_float(x, (r0 + r) * k + c0 + c, dt) : 0.0f;
+            amax = fmaxf(amax, fabsf(v[i]));
+        }
+        amax = block_max(amax, scratch);
+        const float scale = __fdiv_rn(amax, 128.0f);
+        if (threadIdx.x == 0) sx[mb * kb + cb] = scale;
+        if (c >= padded) return;
+#pragma unroll
+        for (int i = 0; i < 64; ++i) {
+            const int r = rr + 2 * i;
+            if (r < rows) xq[(r0 + r) * kp + c0 + c] = (signed char)qm_quantize(v[i], scale);
+        }
     }
 }
 
@@ -189,5 +272,325 @@ extern "C" __global__ void __launch_bounds__(256) td_w8a8_gemm_mma(
                 const i64 col = c0 + wn * 32 + j * 8 + t * 2 + (e & 1);
                 if (row < m && col < n) qm_store(out, odt, bias, bdt, row, col, n, acc[i][j][e]);
             }
+#endif
+}
+
+// float(p) exactly, for |p| ≤ 2^22, without the conversion unit (I2F issues at a quarter of the
+// FP32 rate): p added to the bits of 1.5·2^23, whose ulp is 1, then 1.5·2^23 subtracted, an exact
+// difference. A K block's partial is at most 128·128·128 = 2^21 in magnitude; 0 gives +0 as (float)0.
+__device__ __forceinline__ float qm_exact_float(int p) {
+    return __fadd_rn(__int_as_float(0x4B400000 + p), -12582912.0f);
+}
+
+__device__ __forceinline__ float qm_step_exact(float acc, int partial, float sx, float sw) {
+    return __fadd_rn(acc, __fmul_rn(__fmul_rn(qm_exact_float(partial), sx), sw));
+}
+
+// Two adjacent outputs (col even) with both inside the matrix and n even (so the pair is aligned):
+// one 4- or 8-byte store. Each value is rounded once, as qm_store does.
+__device__ __forceinline__ void qm_store_pair(void* out, int odt, const void* bias, int bdt, i64 row, i64 col, i64 n,
+                                              float v0, float v1) {
+    if (bias) {
+        v0 = __fadd_rn(v0, load_float(bias, col, bdt));
+        v1 = __fadd_rn(v1, load_float(bias, col + 1, bdt));
+    }
+    const i64 i = row * n + col;
+    if (odt == DT_F32) {
+        *(float2*)((float*)out + i) = make_float2(v0, v1);
+    } else {
+        const u32 lo = odt == DT_BF16 ? float_to_bf16(v0) : float_to_half(v0);
+        const u32 hi = odt == DT_BF16 ? float_to_bf16(v1) : float_to_half(v1);
+        *(u32*)((u16*)out + i) = lo | (hi << 16);
+    }
+}
+
+// A staged 128 × 128-byte operand tile: row r's 16-byte chunk c at chunk c ^ (r & 7), so the eight
+// rows an ldmatrix phase reads (same logical chunk) land on eight different bank groups.
+__device__ __forceinline__ u32 qm_swizzle(int row, int chunk) {
+    return (u32)(row * QM_BLOCK + ((chunk ^ (row & 7)) << 4));
+}
+
+// ---- td_w8a8_gemm_pipe: td_w8a8_gemm_mma's tiles and warp layout (grid (⌈N/128⌉, ⌈M/128⌉), 256
+// threads, 8 warps as 2 (M) × 4 (N) of 64 × 32) with a QP_STAGES-deep cp.async pipeline of K blocks,
+// swizzled tiles read by ldmatrix, and the exact int→float above. Dynamic shared memory
+// QP_STAGES × 32 KiB: per stage the xq tile (128 rows × 128 bytes) then the w tile. Out-of-range
+// rows and K chunks are zero-filled by cp.async (0 source bytes), so they add nothing.
+// ldmatrix.x4 gives the m16n8k32 s8 fragments directly (an 8 × 16-byte matrix puts bytes 4t..4t+3
+// of row g in lane 4g + t): A matrices (rows +0/+8, chunk 2ks/2ks+1) → a0..a3; B matrices
+// (n-tile j/j+1, chunk 2ks/2ks+1) → b0, b1 of two n-tiles.
+#ifndef QP_STAGES
+#define QP_STAGES 4
+#endif
+#define QP_TILE_BYTES (QM_BLOCK * QM_BLOCK)
+#define QP_STAGE_BYTES (2 * QP_TILE_BYTES)
+
+// K block `b` of rows r0.. of xq and c0.. of w into one stage: 1024 chunks per operand, thread t
+// copies chunk t % 8 of rows t / 8 + 32i.
+__device__ __forceinline__ void qp_load_stage(u32 stage, const signed char* xq, const signed char* w, i64 r0, i64 c0,
+                                              i64 m, i64 n, i64 kp, int b) {
+    const int ch = threadIdx.x & 7, row0 = threadIdx.x >> 3;
+    const i64 kk = (i64)b * QM_BLOCK + ch * 16;
+    const bool kin = kk < kp;   // kp % 16 == 0: a chunk is all inside or all outside
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int r = row0 + 32 * i;
+        const bool ia = kin && r0 + r < m, ib = kin && c0 + r < n;
+        fa2_cp_async16(stage + qm_swizzle(r, ch), ia ? (const void*)(xq + (r0 + r) * kp + kk) : (const void*)xq, ia ? 16u : 0u);
+        fa2_cp_async16(stage + QP_TILE_BYTES + qm_swizzle(r, ch), ib ? (const void*)(w + (c0 + r) * kp + kk) : (const void*)w,
+                       ib ? 16u : 0u);
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256) td_w8a8_gemm_pipe(
+    void* out, int odt, const signed char* xq, const float* sx, const signed char* w, const float* sw,
+    const void* bias, int bdt, i64 m, i64 n, i64 kp, int kb) {
+#if __CUDA_ARCH__ >= 800
+    const u32 smem = fa2_smem_base();
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int g = lane >> 2, t = lane & 3, lr = lane & 7, lq = lane >> 3;
+    const int wm = warp >> 2, wn = warp & 3;
+    const i64 r0 = (i64)blockIdx.y * QM_BLOCK, c0 = (i64)blockIdx.x * QM_BLOCK;
+    const float* sxr = sx + (i64)blockIdx.y * kb;
+    const float* swr = sw + (i64)blockIdx.x * kb;
+    float acc[4][4][4];
+    int part[4][4][4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+
+#pragma unroll
+    for (int s = 0; s < QP_STAGES - 1; ++s) {
+        if (s < kb) qp_load_stage(smem + s * QP_STAGE_BYTES, xq, w, r0, c0, m, n, kp, s);
+        fa2_commit();   // empty groups too: the wait below counts groups
+    }
+    for (int b = 0; b < kb; ++b) {
+        fa2_wait<QP_STAGES - 2>();   // K block b landed (this thread's copies)
+        __syncthreads();             // everyone's copies visible; block b − 1's stage no longer read
+        const int next = b + QP_STAGES - 1;
+        if (next < kb) qp_load_stage(smem + (next % QP_STAGES) * QP_STAGE_BYTES, xq, w, r0, c0, m, n, kp, next);
+        fa2_commit();
+        const float sxv = sxr[b], swv = swr[b];
+        const u32 as = smem + (b % QP_STAGES) * QP_STAGE_BYTES, bs = as + QP_TILE_BYTES;
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) part[i][j][e] = 0;
+#pragma unroll
+        for (int ks = 0; ks < 4; ++ks) {
+            u32 af[4][4], bf[4][2];
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+                fa2_ldmatrix(af[i], as + qm_swizzle(wm * 64 + i * 16 + 8 * (lq & 1) + lr, 2 * ks + (lq >> 1)));
+#pragma unroll
+            for (int jj = 0; jj < 2; ++jj) {
+                u32 r[4];
+                fa2_ldmatrix(r, bs + qm_swizzle(wn * 32 + jj * 16 + 8 * (lq >> 1) + lr, 2 * ks + (lq & 1)));
+                bf[2 * jj][0] = r[0];
+                bf[2 * jj][1] = r[1];
+                bf[2 * jj + 1][0] = r[2];
+                bf[2 * jj + 1][1] = r[3];
+            }
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+#pragma unroll
+                for (int j = 0; j < 4; ++j) {
+                    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 "
+                                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                                 : "+r"(part[i][j][0]), "+r"(part[i][j][1]), "+r"(part[i][j][2]), "+r"(part[i][j][3])
+                                 : "r"(af[i][0]), "r"(af[i][1]), "r"(af[i][2]), "r"(af[i][3]),
+                                   "r"(bf[j][0]), "r"(bf[j][1]));
+                }
+        }
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) acc[i][j][e] = qm_step_exact(acc[i][j][e], part[i][j][e], sxv, swv);
+    }
+    fa2_wait<0>();
+    // Interior tiles of an even-width output store pairs; edge tiles check every element.
+    const bool interior = r0 + QM_BLOCK <= m && c0 + QM_BLOCK <= n && (n & 1) == 0;
+#pragma unroll
+    for (int q = 0; q < 32; ++q) {
+        const int i = q >> 3, j = (q >> 1) & 3, h = q & 1;
+        const i64 row = r0 + wm * 64 + i * 16 + g + 8 * h, col = c0 + wn * 32 + j * 8 + 2 * t;
+        const float v0 = acc[i][j][2 * h], v1 = acc[i][j][2 * h + 1];
+        if (interior) {
+            qm_store_pair(out, odt, bias, bdt, row, col, n, v0, v1);
+        } else if (row < m) {
+            if (col < n) qm_store(out, odt, bias, bdt, row, col, n, v0);
+            if (col + 1 < n) qm_store(out, odt, bias, bdt, row, col + 1, n, v1);
+        }
+    }
+#endif
+}
+
+// ---- td_w8a8_gemm_wgmma (sm_90a only; an empty body elsewhere): the same 128 × 128 output tiles and
+// grid (⌈N/128⌉, ⌈M/128⌉), 384 threads. Warpgroups 0 and 1 consume (64 rows each, m64n128k32 s8
+// wgmma from shared memory, 4 per K block); warpgroup 2 produces: it stages K blocks with cp.async
+// into QW_STAGES buffers and publishes each on an mbarrier (hopper_conv.cu's protocol). A consumer
+// waits for its K block's wgmma group, frees the buffer, then folds the int32 partials into its
+// fp32 sums while the other warpgroup's wgmma runs.
+// Shared memory (1024-byte aligned): per stage the xq tile then the w tile, 128 rows × 128 bytes
+// each in wgmma's 128-byte swizzle (chunk c of row r at c ^ (r & 7): qm_swizzle), so both operands
+// are K-major with 8-row groups 1024 bytes apart and k-step kk (32 bytes) 32·kk bytes into the
+// row; then full[s], empty[s] mbarriers. Accumulator fragment (warp v of the warpgroup, lane 4g + t):
+// d[4j + e] is row 16v + g + 8·(e >> 1), column 8j + 2t + (e & 1).
+#ifndef QW_STAGES
+#define QW_STAGES 4
+#endif
+// K blocks the producer keeps in flight before publishing one (≤ QW_STAGES − 1, or it deadlocks).
+#define QW_LAG (QW_STAGES - 2)
+#define QW_THREADS 384
+#ifndef QW_SPLIT
+#define QW_SPLIT 0
+#endif
+
+// d (64 s32) = (accumulate ? d : 0) + A·B, m64n128k32, A and B K-major int8 in shared memory.
+__device__ __forceinline__ void qw_mma(int* d, u64 a, u64 b, int accumulate) {
+#ifdef FA3_ENABLED
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p;\n}\n"
+                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
+                 : "l"(a), "l"(b), "r"(accumulate));
+#endif
+}
+
+// d (32 s32) = (accumulate ? d : 0) + A·B, m64n64k32 (QW_SPLIT: one column half of the tile).
+__device__ __forceinline__ void qw_mma_half(int* d, u64 a, u64 b, int accumulate) {
+#ifdef FA3_ENABLED
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p;\n}\n"
+                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31])
+                 : "l"(a), "l"(b), "r"(accumulate));
+#endif
+}
+
+extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
+    void* out, int odt, const signed char* xq, const float* sx, const signed char* w, const float* sw,
+    const void* bias, int bdt, i64 m, i64 n, i64 kp, int kb) {
+#ifdef FA3_ENABLED
+    const u32 smem = (fa2_smem_base() + 1023u) & ~1023u;
+    // full[s] at bars + 8s (count: 128 producer threads), empty[s] at bars + 8(QW_STAGES + s) (count: 256).
+    const u32 bars = smem + QW_STAGES * QP_STAGE_BYTES;
+    const i64 r0 = (i64)blockIdx.y * QM_BLOCK, c0 = (i64)blockIdx.x * QM_BLOCK;
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < QW_STAGES; ++s) {
+            fa3_mbar_init(bars + 8 * s, 128);
+            fa3_mbar_init(bars + 8 * (QW_STAGES + s), 256);
+        }
+    }
+    __syncthreads();
+
+    if (threadIdx.x >= 256) {
+        // Producer: thread tid copies 16-byte chunk tid % 8 of rows tid / 8 + 16i of both tiles.
+        const int tid = threadIdx.x - 256, ch = tid & 7, row0 = tid >> 3;
+        for (int it = 0; it < kb; ++it) {
+            const int s = it % QW_STAGES;
+            if (it >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((it / QW_STAGES) - 1) & 1);
+            const u32 a_tile = smem + s * QP_STAGE_BYTES, b_tile = a_tile + QP_TILE_BYTES;
+            const i64 kk = (i64)it * QM_BLOCK + ch * 16;
+            const bool kin = kk < kp;
+#pragma unroll
+            for (int i = 0; i < 8; ++i) {
+                const int r = row0 + 16 * i;
+                const bool ia = kin && r0 + r < m, ib = kin && c0 + r < n;
+                fa2_cp_async16(a_tile + qm_swizzle(r, ch), ia ? (const void*)(xq + (r0 + r) * kp + kk) : (const void*)xq,
+                               ia ? 16u : 0u);
+                fa2_cp_async16(b_tile + qm_swizzle(r, ch), ib ? (const void*)(w + (c0 + r) * kp + kk) : (const void*)w,
+                               ib ? 16u : 0u);
+            }
+            fa2_commit();
+            if (it >= QW_LAG) {
+                fa2_wait<QW_LAG>();
+                fa3_fence_proxy();
+                fa3_mbar_arrive(bars + 8 * ((it - QW_LAG) % QW_STAGES));
+            }
+        }
+        fa2_wait<0>();
+        fa3_fence_proxy();
+        for (int it = kb > QW_LAG ? kb - QW_LAG : 0; it < kb; ++it) fa3_mbar_arrive(bars + 8 * (it % QW_STAGES));
+        return;
+    }
+
+    const int wg = threadIdx.x >> 7, v = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const float* sxr = sx + (i64)blockIdx.y * kb;
+    const float* swr = sw + (i64)blockIdx.x * kb;
+    float acc[64];
+    int part[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+#if QW_SPLIT
+    // Column halves as two wgmma groups, so each half's fold overlaps the other half's products:
+    // h0(it) issued → h1(it − 1) retired, its buffer freed, folded → h1(it) issued → h0(it) retired,
+    // folded. part[0..31] / part[32..63] are the halves' fragments, the same indices as acc's.
+    float sx_prev = 0.0f, sw_prev = 0.0f;
+#pragma unroll
+    for (int i = 32; i < 64; ++i) part[i] = 0;
+    for (int it = 0; it < kb; ++it) {
+        const int s = it % QW_STAGES;
+        const float sxv = sxr[it], swv = swr[it];
+        fa3_mbar_wait(bars + 8 * s, (it / QW_STAGES) & 1);
+        const u32 a_tile = smem + s * QP_STAGE_BYTES + wg * (64 * QM_BLOCK), b_tile = smem + s * QP_STAGE_BYTES + QP_TILE_BYTES;
+        fa3_fence_operands();
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk)
+            qw_mma_half(part, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 32 * kk, 16, 1024), kk);
+        fa3_commit();
+        // Unconditional (a wgmma wait on a divergent path serialises every wgmma): at it = 0 nothing is
+        // pending and the zero part with zero scales adds +0 to +0.
+        fa3_wait<1>();
+        if (it > 0) fa3_mbar_arrive(bars + 8 * (QW_STAGES + (it - 1) % QW_STAGES));
+#pragma unroll
+        for (int i = 32; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sx_prev, sw_prev);
+        fa3_fence_operands();
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk)
+            qw_mma_half(part + 32, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 64 * QM_BLOCK + 32 * kk, 16, 1024), kk);
+        fa3_commit();
+        fa3_wait<1>();
+#pragma unroll
+        for (int i = 0; i < 32; ++i) acc[i] = qm_step_exact(acc[i], part[i], sxv, swv);
+        sx_prev = sxv;
+        sw_prev = swv;
+    }
+    fa3_wait<0>();
+#pragma unroll
+    for (int i = 32; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sx_prev, sw_prev);
+#else
+    for (int it = 0; it < kb; ++it) {
+        const int s = it % QW_STAGES;
+        const float sxv = sxr[it], swv = swr[it];
+        fa3_mbar_wait(bars + 8 * s, (it / QW_STAGES) & 1);
+        const u32 a_tile = smem + s * QP_STAGE_BYTES + wg * (64 * QM_BLOCK), b_tile = smem + s * QP_STAGE_BYTES + QP_TILE_BYTES;
+        fa3_fence_operands();
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) qw_mma(part, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 32 * kk, 16, 1024), kk);
+        fa3_commit();
+        fa3_wait<0>();
+        fa3_mbar_arrive(bars + 8 * (QW_STAGES + s));
+#pragma unroll
+        for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sxv, swv);
+    }
+#endif
+    const bool interior = r0 + QM_BLOCK <= m && c0 + QM_BLOCK <= n && (n & 1) == 0;
+#pragma unroll
+    for (int q = 0; q < 32; ++q) {
+        const int j = q >> 1, h = q & 1;
+        const i64 row = r0 + 64 * wg + 16 * v + g + 8 * h, col = c0 + 8 * j + 2 * t;
+        const float v0 = acc[4 * j + 2 * h], v1 = acc[4 * j + 2 * h + 1];
+        if (interior) {
+            qm_store_pair(out, odt, bias, bdt, row, col, n, v0, v1);
+        } else if (row < m) {
+            if (col < n) qm_store(out, odt, bias, bdt, row, col, n, v0);
+            if (col + 1 < n) qm_store(out, odt, bias, bdt, row, col + 1, n, v1);
+        }
+    }
 #endif
 }

@@ -2,7 +2,8 @@ import TensorCore
 
 /// W8A8 matmul (docs/dit.md): x quantised per 128 × 128 block at run time, int8 weights with block scales.
 ///
-/// Shapes cover K and N tails (not multiples of 128, K not a multiple of 16), M = 1 and a few rows
+/// Shapes cover K and N tails (not multiples of 128, K not a multiple of 16), more K blocks than the
+/// CUDA pipeline's stages, M = 1 and a few rows
 /// (CUDA's dp4a kernel) as well as M above 16 (its tensor-core kernel), leading batch dims, a strided
 /// x, with and without bias, f32/bf16/f16 inputs and f32/bf16 outputs. Weights are random int8 with
 /// positive random scales, or a float matrix put through `BlockQuantization.quantize`.
@@ -44,6 +45,9 @@ enum QuantizedMatmulCases {
         Problem(x: .bf16, xShape: [2, 150, 256], n: 256, bias: .f32, outputType: .bf16, narrowed: true),
         Problem(x: .f32, xShape: [129, 384], n: 256, bias: .f32, outputType: .f32, fromFloat: true),
         Problem(x: .bf16, xShape: [512, 1536], n: 512, bias: .bf16, outputType: .bf16, fromFloat: true),
+        // More K blocks than CUDA's pipeline stages (its buffers wrap), M, N and K all with tails.
+        Problem(x: .bf16, xShape: [333, 1100], n: 260, bias: .bf16, outputType: .bf16),
+        Problem(x: .f32, xShape: [2, 100, 1040], n: 300, bias: nil, outputType: .f32),
     ]
 
     static var all: [OpCase] {
