@@ -199,6 +199,9 @@ extension CUDABackend: VAEBackend {
 
     // MARK: VAE norm
 
+    /// Channel counts `td_l2norm_silu_tiled` stages in shared memory (16 positions × C floats).
+    static let l2NormTiledMaxChannels = 384
+
     public func l2NormSiLU(_ x: Tensor, gamma: Tensor, bias: Tensor?, eps: Float, outputType: DType) throws -> Tensor {
         _ = try deviceBuffer(x, "l2NormSiLU")
         try activate()
@@ -214,8 +217,9 @@ extension CUDABackend: VAEBackend {
         guard inner > 0 else { return out }
         guard c <= Int(Int32.max) else { throw TensorError.unsupported("l2NormSiLU over \(c) channels on CUDA") }
         let src = x.isContiguous ? x : try contiguous(x)
-        let (grid, block) = elementwiseGrid(inner)
-        try launch(.conv, "td_l2norm_silu", grid: grid, block: block, [
+        let tiled = c <= Self.l2NormTiledMaxChannels && (inner + 15) / 16 <= Int(Int32.max)
+        let (grid, block) = tiled ? ((inner + 15) / 16, 256) : elementwiseGrid(inner)
+        try launch(.conv, tiled ? "td_l2norm_silu_tiled" : "td_l2norm_silu", grid: grid, block: block, [
             .pointer(try address(out)), .int32(outCode), .pointer(try address(src)), .int32(inCode),
             .pointer(try address(g)), .pointer(try b.map { try address($0) } ?? 0), .int32(Int32(c)), .int64(Int64(inner)),
             .float(eps), .float(Float(c).squareRoot()),

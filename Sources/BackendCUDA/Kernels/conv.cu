@@ -88,6 +88,47 @@ extern "C" __global__ void td_l2norm_silu(void* out, int out_dt, const void* x, 
     }
 }
 
+// The same for C ≤ 384 with x read once: a block of 256 threads stages 16 positions × C channels in
+// shared memory (a warp reads two channels' 16 consecutive positions: 64-byte segments), thread
+// (position p, group g) sums the squares of channels g, g+16, …, the sixteen partial sums are added
+// in order g = 0…15, then each thread writes its channels. (td_l2norm_silu reads x twice and, at the
+// VAE's 4-frame groups, from DRAM both times.) Same operations per output but the order of the sum.
+#define L2N_POS 16
+#define L2N_GROUPS 16
+#define L2N_MAX_C 384
+extern "C" __global__ void __launch_bounds__(256) td_l2norm_silu_tiled(void* out, int out_dt, const void* x, int x_dt,
+                                                                       const float* gamma, const float* bias, int C,
+                                                                       i64 inner, float eps, float root_c) {
+    __shared__ float tile[L2N_MAX_C * L2N_POS];
+    __shared__ float partial[L2N_GROUPS][L2N_POS];
+    __shared__ float inv_norm[L2N_POS];
+    const int p = threadIdx.x % L2N_POS, grp = threadIdx.x / L2N_POS;
+    const i64 i = (i64)blockIdx.x * L2N_POS + p;
+    const bool live = i < inner;
+    float s = 0.0f;
+    for (int c = grp; c < C; c += L2N_GROUPS) {
+        const float v = live ? load_float(x, (i64)c * inner + i, x_dt) : 0.0f;
+        tile[c * L2N_POS + p] = v;
+        s += v * v;
+    }
+    partial[grp][p] = s;
+    __syncthreads();
+    if (grp == 0) {
+        float total = 0.0f;
+#pragma unroll
+        for (int g = 0; g < L2N_GROUPS; ++g) total += partial[g][p];
+        const float norm = sqrtf(total);
+        inv_norm[p] = 1.0f / (eps >= norm ? eps : norm);  // NaN propagates, as Swift.max on the CPU
+    }
+    __syncthreads();
+    if (!live) return;
+    const float inv = inv_norm[p];
+    for (int c = grp; c < C; c += L2N_GROUPS) {
+        const float y = tile[c * L2N_POS + p] * inv * (gamma[c] * root_c) + (bias ? bias[c] : 0.0f);
+        store_float(out, (i64)c * inner + i, out_dt, y / (1.0f + expf(-y)));
+    }
+}
+
 // [3, F, H, W] float video (dense, x_dt) → [F, H, W, 3] u8: VideoBytes.byte of TensorCore, operation
 // by operation (the __f*_rn intrinsics keep the compiler from contracting s·255 + 0.5 into an FMA,
 // which would round differently from the CPU). One thread per pixel; reads of each channel plane

@@ -227,6 +227,17 @@ enum ConvolutionCases {
                                 run: { b, t in try b.l2NormSiLU(t[0], gamma: t[1], bias: nil, eps: 1e-12, outputType: dt) },
                                 reference: { b, t in try composed(b, t[0], t[1], nil, dt) }))
         }
+        // The widest channel count one CUDA block stages whole (384) and one past it, with a bias and
+        // a position count that leaves the last block partly empty.
+        for c in [384, 385] {
+            cases.append(OpCase(op: "l2NormSiLU", variant: "[\(c),1,3,7] gamma + bias → bf16", dtype: .f32, bound: OpCase.defaultBound(.bf16),
+                                inputs: { r in
+                                    [try r.tensor([c, 1, 3, 7], .f32, -2...2), try r.tensor([c, 1, 1, 1], .f32, 0.5...1.5),
+                                     try r.tensor([c, 1, 1, 1], .f32, -0.5...0.5)]
+                                },
+                                run: { b, t in try b.l2NormSiLU(t[0], gamma: t[1], bias: t[2], eps: 1e-12, outputType: .bf16) },
+                                reference: { b, t in try composed(b, t[0], t[1], t[2], .bf16) }))
+        }
         return cases
     }
 }
