@@ -99,17 +99,14 @@ public struct VAETiling: Sendable, Equatable, CustomStringConvertible {
 // MARK: - Tiled decode and encode
 
 extension WanVAE {
-    /// `decode` tile by tile (nil, or a tile covering the latent: untiled). z: [16, T, h, w] -> [3, F, 8h, 8w] f32.
+    /// `decode` tile by tile, for a tiling smaller than the latent. z: [16, T, h, w] -> [3, F, 8h, 8w] f32.
     ///
     /// The decoder's low-resolution head (conv1, the middle blocks with the attention, level 0: the
     /// stages before the first resampler) runs on the whole latent grid, streamed, and its output
     /// [384, T, h, w] is kept; each tile then streams its crop of that through the rest. The
     /// attention therefore sees whole frames, and tiles differ from the untiled pass only where
     /// the upper levels' convolutions reach past the tile, which the overlap's ramps cover.
-    public func decode(_ z: Tensor, _ ctx: ComputeContext, streaming: VAEStreaming = .reference, tiling: VAETiling?) throws -> Tensor {
-        guard let tiling, z.rank == 4, tiling.height < z.shape[2] || tiling.width < z.shape[3] else {
-            return try decode(z, ctx, streaming: streaming)
-        }
+    func decodeTiles(_ z: Tensor, _ ctx: ComputeContext, streaming: VAEStreaming, tiling: VAETiling) throws -> Tensor {
         let b = ctx.backend
         let x = try decoderInput(z, ctx)
         let stem = try Self.stream(decoderStages[..<decoderSplit], x, VAECausalState(slots: decoderSlots), ctx,

@@ -165,7 +165,12 @@ public final class WanVAE {
     // MARK: Decoding
 
     /// Latent to video. z: [16, T, h, w] normalized ((μ − mean)/std) -> [3, 1 + 4(T−1), 8h, 8w] f32 in [-1, 1].
-    public func decode(_ z: Tensor, _ ctx: ComputeContext, streaming: VAEStreaming = .reference) throws -> Tensor {
+    /// `streaming` groups frames through the layers (never changes the result); `tiling` decodes tile
+    /// by tile (`decodeTiles`; nil, or a tile covering the latent: whole frames).
+    public func decode(_ z: Tensor, _ ctx: ComputeContext, streaming: VAEStreaming = .reference, tiling: VAETiling? = nil) throws -> Tensor {
+        if let tiling, z.rank == 4, tiling.height < z.shape[2] || tiling.width < z.shape[3] {
+            return try decodeTiles(z, ctx, streaming: streaming, tiling: tiling)
+        }
         let x = try decoderInput(z, ctx)
         let state = VAECausalState(slots: decoderSlots)
         // Each chunk's frames are clamped as they come, so the clip is copied once (by the join).
