@@ -19,8 +19,8 @@ public protocol VideoAutoencoder: AnyObject {
     /// one without tiling throws for a tiling (`refuseTiling`) and one without a choice of
     /// grouping ignores `streaming`.
     func decode(_ z: Tensor, tiling: VAETiling?, streaming: VAEStreaming) throws -> Tensor
-    func encode(_ video: Tensor) throws -> Tensor
-    /// `encode` over spatial tiles when the memory plan asks for them (nil: whole frames).
+    /// Video to latent, over spatial tiles when the memory plan asks for them (`tiling` nil: whole
+    /// frames; conformers default it to nil, and one without tiling throws for a tiling).
     func encode(_ video: Tensor, tiling: VAETiling?) throws -> Tensor
 }
 
@@ -29,10 +29,6 @@ extension VideoAutoencoder {
     public func refuseTiling(_ tiling: VAETiling?, decoding: Bool) throws {
         guard let tiling else { return }
         throw PipelineError.incompatible("this autoencoder cannot \(decoding ? "decode" : "encode") in tiles (\(tiling))")
-    }
-    public func encode(_ video: Tensor, tiling: VAETiling?) throws -> Tensor {
-        try refuseTiling(tiling, decoding: false)
-        return try encode(video)
     }
 }
 

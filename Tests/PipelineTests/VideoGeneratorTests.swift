@@ -35,7 +35,8 @@ import Models
             } } } }
             return try Tensor.host(out, shape: [3, f, h * 8, w * 8])
         }
-        func encode(_ video: Tensor) throws -> Tensor {
+        func encode(_ video: Tensor, tiling: VAETiling? = nil) throws -> Tensor {
+            try refuseTiling(tiling, decoding: false)
             log.events.append("encode image")
             let (f, h, w) = (video.shape[1], video.shape[2], video.shape[3])
             return try Tensor.host([Float](repeating: 0.25, count: 16 * (1 + (f - 1) / 4) * (h / 8) * (w / 8)),

@@ -74,8 +74,7 @@ final class WanVAECodec: VideoAutoencoder {
     func decode(_ z: Tensor, tiling: VAETiling? = nil, streaming: VAEStreaming = .reference) throws -> Tensor {
         try vae.decode(z, context, streaming: streaming, tiling: tiling)
     }
-    func encode(_ video: Tensor) throws -> Tensor { try vae.encode(video, context) }
-    func encode(_ video: Tensor, tiling: VAETiling?) throws -> Tensor { try vae.encode(video, context, tiling: tiling) }
+    func encode(_ video: Tensor, tiling: VAETiling? = nil) throws -> Tensor { try vae.encode(video, context, tiling: tiling) }
 }
 
 extension ComponentFactory {
