@@ -33,7 +33,7 @@ let package = Package(
         // would triple the static binary (scripts/build-release).
         .target(name: "SystemSupport"),
         .target(name: "TensorCore", dependencies: ["SystemSupport"], swiftSettings: cpuTuning),
-        .target(name: "BackendCPU", dependencies: ["TensorCore"], swiftSettings: cpuTuning),
+        .target(name: "BackendCPU", dependencies: ["TensorCore", "SystemSupport"], swiftSettings: cpuTuning),
         // Kernels/*.cu are embedded as Swift strings at build time (EmbedKernels plugin).
         .executableTarget(name: "EmbedKernelsTool"),
         .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["EmbedKernelsTool"]),

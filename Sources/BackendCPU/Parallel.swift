@@ -1,4 +1,5 @@
 import Dispatch
+import SystemSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,10 +48,4 @@ enum System {
         return 1
         #endif
     }
-}
-
-/// Carries a value into a @Sendable closure when the caller guarantees race freedom.
-public struct UncheckedSendable<T>: @unchecked Sendable {
-    public let value: T
-    @inlinable public init(_ value: T) { self.value = value }
 }

@@ -1,3 +1,4 @@
+import SystemSupport
 import TensorCore
 #if canImport(Glibc)
 import Glibc

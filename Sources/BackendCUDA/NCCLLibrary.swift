@@ -23,24 +23,15 @@ final class NCCLLibrary: @unchecked Sendable {
     }
 
     /// "2.28.9".
-    var versionString: String { "\(version / 10000).\(version / 100 % 100).\(version % 100)" }
+    var versionString: String { LibrarySearch.versionString(version) }
 
-    static let shared: Result<NCCLLibrary, TensorError> = Result { try load() }.mapError { $0 as? TensorError ?? .deviceError("\($0)") }
+    static let shared = LibrarySearch.once(load)
 
     private static func load() throws -> NCCLLibrary {
-        let candidates = LibrarySearch.candidates(
-            sonames: ["libnccl.so.2"], prefix: "libnccl.so.2",
-            directories: LibrarySearch.toolkitDirectories() + LibrarySearch.pipDirectories(packages: ["nccl"]))
-        var table = CCUDANCCLAPI()
-        let (_, path) = try LibrarySearch.open("NCCL (libnccl.so.2)", candidates: candidates,
-                                               hint: "Multi-GPU generation needs NCCL 2: install the nvidia-nccl-cu13 (or -cu12) wheel or the libnccl2 package, or name its folder in TURBODIFFUSION_CUDA_LIBS.",
-                                               required: false) { handle, _ in
-            var missing: UnsafePointer<CChar>?
-            guard ccuda_load_nccl(handle, &table, &missing) == 0 else {
-                throw TensorError.deviceError("symbol \(missing.map { String(cString: $0) } ?? "?") missing: NCCL older than 2.13")
-            }
-            return true
-        }
+        let (table, path) = try LibrarySearch.load(
+            "NCCL (libnccl.so.2)", candidates: LibrarySearch.candidates(sonames: ["libnccl.so.2"], prefix: "libnccl.so.2", pipPackages: ["nccl"]),
+            hint: "Multi-GPU generation needs NCCL 2: install the nvidia-nccl-cu13 (or -cu12) wheel or the libnccl2 package, or name its folder in TURBODIFFUSION_CUDA_LIBS.",
+            required: false, missingMeans: "NCCL older than 2.13", resolve: ccuda_load_nccl)
         var version: Int32 = 0
         _ = table.ncclGetVersion(&version)
         return NCCLLibrary(api: table, path: path, version: Int(version))

@@ -13,30 +13,22 @@ public protocol PromptEncoder: AnyObject {
 /// F = 4(T − 1) + 1. Both directions take and return tensors of `backend`.
 public protocol VideoAutoencoder: AnyObject {
     var backend: any Backend { get }
-    func decode(_ z: Tensor) throws -> Tensor
-    func encode(_ video: Tensor) throws -> Tensor
-    /// `decode` over spatial tiles when the memory plan asks for them (nil: whole frames).
-    func decode(_ z: Tensor, tiling: VAETiling?) throws -> Tensor
-    /// `encode` over spatial tiles when the memory plan asks for them (nil: whole frames).
-    func encode(_ video: Tensor, tiling: VAETiling?) throws -> Tensor
-    /// `decode(z, tiling:)` feeding frames through the layers as `streaming` says (same result;
-    /// the memory plan picks the grouping that fits).
+    /// Latent to video, over spatial tiles when the memory plan asks for them (`tiling` nil: whole
+    /// frames), feeding frames through the layers as `streaming` says (the same result; the plan
+    /// picks the grouping that fits). Conformers give both their defaults (nil, `.reference`);
+    /// one without tiling throws for a tiling (`refuseTiling`) and one without a choice of
+    /// grouping ignores `streaming`.
     func decode(_ z: Tensor, tiling: VAETiling?, streaming: VAEStreaming) throws -> Tensor
+    /// Video to latent, over spatial tiles when the memory plan asks for them (`tiling` nil: whole
+    /// frames; conformers default it to nil, and one without tiling throws for a tiling).
+    func encode(_ video: Tensor, tiling: VAETiling?) throws -> Tensor
 }
 
 extension VideoAutoencoder {
-    /// Autoencoders without tiling run whole frames and refuse a tiling they cannot honour.
-    public func decode(_ z: Tensor, tiling: VAETiling?) throws -> Tensor {
-        guard tiling == nil else { throw PipelineError.incompatible("this autoencoder cannot decode in tiles (\(tiling!))") }
-        return try decode(z)
-    }
-    /// Autoencoders without a choice of grouping ignore `streaming` (it never changes the result).
-    public func decode(_ z: Tensor, tiling: VAETiling?, streaming: VAEStreaming) throws -> Tensor {
-        try decode(z, tiling: tiling)
-    }
-    public func encode(_ video: Tensor, tiling: VAETiling?) throws -> Tensor {
-        guard tiling == nil else { throw PipelineError.incompatible("this autoencoder cannot encode in tiles (\(tiling!))") }
-        return try encode(video)
+    /// For autoencoders that only run whole frames: throws unless `tiling` is nil.
+    public func refuseTiling(_ tiling: VAETiling?, decoding: Bool) throws {
+        guard let tiling else { return }
+        throw PipelineError.incompatible("this autoencoder cannot \(decoding ? "decode" : "encode") in tiles (\(tiling))")
     }
 }
 

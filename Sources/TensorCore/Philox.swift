@@ -1,4 +1,5 @@
 import Dispatch
+import SystemSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -60,7 +61,8 @@ public struct Philox: Sendable {
         let pieces = blocks < 1 << 14 ? 1 : 16
         let perPiece = (blocks + pieces - 1) / pieces
         out.withUnsafeMutableBufferPointer { buffer in
-            let target = SendablePointer(buffer.baseAddress!)
+            // Each piece writes the elements of its own blocks.
+            let target = UncheckedSendable(buffer.baseAddress!)
             DispatchQueue.concurrentPerform(iterations: pieces) { k in
                 let lo = firstBlock + k * perPiece, hi = min(firstBlock + blocks, lo + perPiece)
                 guard lo < hi else { return }
@@ -71,7 +73,7 @@ public struct Philox: Sendable {
                     for j in 0..<4 {
                         let i = 4 * n + j - offset
                         guard i >= 0 && i < count else { continue }
-                        target.pointer[i] = j == 0 ? values.0 : j == 1 ? values.1 : j == 2 ? values.2 : values.3
+                        target.value[i] = j == 0 ? values.0 : j == 1 ? values.1 : j == 2 ? values.2 : values.3
                     }
                 }
             }
@@ -94,12 +96,6 @@ public struct Philox: Sendable {
         let theta = 2 * Double.pi * unit(b)
         return (Float(r * cos(theta)), Float(r * sin(theta)))
     }
-}
-
-/// A pointer the threads of `Philox.normals` write disjoint elements through.
-private struct SendablePointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
 }
 
 /// Philox as a Swift `RandomNumberGenerator` (two 64-bit outputs per block), for code that wants

@@ -5,6 +5,7 @@ import Glibc
 import Foundation
 #endif
 import Dispatch
+import SystemSupport
 
 /// An attention bias that depends on the distance between key and query only (T5's relative
 /// position bias), expanded where it is used: [H, 2L − 1] values in, [H, L, L] out. Backends that
@@ -49,25 +50,19 @@ public enum RelativeBiasExpansion {
         let keepValues = try keep?.int64s() ?? []
         let masked = keepValues.indices.filter { keepValues[$0] == 0 }
         let fill = try Tensor.host([maskValue], shape: [1], dtype: dtype)
-        let src = SendableRawPointer(try source.hostBuffer().base)
-        let dst = SendableRawPointer(try out.hostBuffer().base), mask = SendableRawPointer(try fill.hostBuffer().base)
+        let src = UncheckedSendable(try source.hostBuffer().base)
+        let dst = UncheckedSendable(try out.hostBuffer().base), mask = UncheckedSendable(try fill.hostBuffer().base)
         withExtendedLifetime((source, fill)) {
             // Heads in parallel: a umT5-XXL block at 512 tokens writes 64 × 512 × 512 values.
             DispatchQueue.concurrentPerform(iterations: heads) { h in
-                let byRel = src.p + h * (2 * l - 1) * size
+                let byRel = src.value + h * (2 * l - 1) * size
                 for i in 0..<l {
-                    let row = dst.p + ((h * l + i) * l) * size
+                    let row = dst.value + ((h * l + i) * l) * size
                     row.copyMemory(from: byRel + (l - 1 - i) * size, byteCount: l * size)
-                    for j in masked { (row + j * size).copyMemory(from: mask.p, byteCount: size) }
+                    for j in masked { (row + j * size).copyMemory(from: mask.value, byteCount: size) }
                 }
             }
         }
         return out
     }
-}
-
-/// A raw pointer handed to concurrent workers that write disjoint ranges.
-private struct SendableRawPointer: @unchecked Sendable {
-    let p: UnsafeMutableRawPointer
-    init(_ p: UnsafeMutableRawPointer) { self.p = p }
 }

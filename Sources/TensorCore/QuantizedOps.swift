@@ -1,4 +1,5 @@
 import Dispatch
+import SystemSupport
 
 /// W8A8 block quantisation (docs/dit.md): 128×128 blocks, scale = amax/128, values rounded to
 /// nearest (ties to even) and saturated to [-128, 127].
@@ -39,23 +40,17 @@ extension BlockQuantization {
         var values = [Int8](repeating: 0, count: rows * cols), scales = [Float](repeating: 0, count: bands * cb)
         values.withUnsafeMutableBufferPointer { vd in
             scales.withUnsafeMutableBufferPointer { sd in
-                let io = BandPointers(x: x, values: vd.baseAddress!, scales: sd.baseAddress!)
+                let io = UncheckedSendable((x: x, values: vd.baseAddress!, scales: sd.baseAddress!))
                 // Each band writes its own rows of values and its own row of scales.
                 DispatchQueue.concurrentPerform(iterations: bands) { band in
                     let r0 = band * block, n = min(block, rows - r0)
-                    let part = quantize(io.x + r0 * cols, rows: n, cols: cols)
-                    part.values.withUnsafeBufferPointer { (io.values + r0 * cols).update(from: $0.baseAddress!, count: n * cols) }
-                    part.scales.withUnsafeBufferPointer { (io.scales + band * cb).update(from: $0.baseAddress!, count: cb) }
+                    let part = quantize(io.value.x + r0 * cols, rows: n, cols: cols)
+                    part.values.withUnsafeBufferPointer { (io.value.values + r0 * cols).update(from: $0.baseAddress!, count: n * cols) }
+                    part.scales.withUnsafeBufferPointer { (io.value.scales + band * cb).update(from: $0.baseAddress!, count: cb) }
                 }
             }
         }
         return (values, scales)
-    }
-
-    private struct BandPointers: @unchecked Sendable {
-        let x: UnsafePointer<Float>
-        let values: UnsafeMutablePointer<Int8>
-        let scales: UnsafeMutablePointer<Float>
     }
 }
 

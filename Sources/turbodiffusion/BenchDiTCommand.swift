@@ -25,29 +25,17 @@ struct BenchDiT: ParsableCommand {
             relative L2 distance is printed (the CPU needs minutes for long clips: use a few frames).
             """)
 
-    @Option(help: "Architecture: \(BenchDiTMemory.Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var preset: BenchDiTMemory.Preset = .wan21_1_3b
+    enum Defaults: DiTBenchDefaults {
+        static let preset = BenchDiTMemory.Preset.wan21_1_3b
+        static let size = "832x480"
+        static let attentionType = "original"
+        static let framesHelp = "Video frames (4n+1); latent frames = (frames − 1)/4 + 1."
+    }
 
-    @Option(help: "Video frames (4n+1); latent frames = (frames − 1)/4 + 1.")
-    var frames = 81
-
-    @Option(help: "Video size WxH (multiples of 16).")
-    var size = "832x480"
+    @OptionGroup var dit: DiTBenchOptions<Defaults>
 
     @Option(help: "auto, cuda or cpu.")
     var device: DeviceChoice = .auto
-
-    @Option(help: "Compute type: bf16 or f32.")
-    var dtype: ComputeType = .bf16
-
-    @Option(name: [.customLong("attention_type"), .customLong("attention-type")], help: "original, sla or sagesla.")
-    var attentionType = "original"
-
-    @Option(name: [.customLong("sla_topk"), .customLong("sla-topk")], help: "SLA top-k share.")
-    var slaTopk = 0.1
-
-    @Flag(name: [.customLong("quant_linear"), .customLong("quant-linear")], help: "W8A8 block Linears (quantized while loading).")
-    var quantLinear = false
 
     @Option(help: "Timed forwards after one warm-up.")
     var repeats = 3
@@ -57,9 +45,6 @@ struct BenchDiT: ParsableCommand {
 
     @Flag(name: .customLong("compare-cpu"), help: "Also run the forward on the CPU and print the relative L2 distance.")
     var compareCPU = false
-
-    @Option(help: "Seed of weights and inputs.")
-    var seed: UInt64 = 7
 
     @Flag(help: "Keep the block weights in host memory and upload each block just before it runs (the memory plan's streamed DiT).")
     var stream = false
@@ -72,38 +57,27 @@ struct BenchDiT: ParsableCommand {
     var compareResident = false
 
     func validate() throws {
-        guard let s = GenerationOptions.parseSize(size), s.width % 16 == 0, s.height % 16 == 0 else {
-            throw ValidationError("--size must be WxH in multiples of 16, got '\(size)'")
-        }
-        guard frames >= 1, (frames - 1) % 4 == 0 else { throw ValidationError("--frames must be 4n+1, got \(frames)") }
-        guard SelfAttentionKind.names.contains(attentionType) else { throw ValidationError("--attention_type must be one of \(SelfAttentionKind.names)") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         if let maxVram, !(maxVram > 0) { throw ValidationError("--max_vram must be a positive number of GiB, got \(maxVram)") }
     }
 
     func run() throws {
-        var config = preset.config
-        config.textLength = 512
-        let s = GenerationOptions.parseSize(size)!
-        let (t, h, w) = ((frames - 1) / 4 + 1, s.height / 8, s.width / 8)
-        let tokens = t * (h / 2) * (w / 2)
-        let attention = SelfAttentionKind(name: attentionType, topk: slaTopk) ?? .original
+        let config = dit.config(), attention = dit.attention
+        let (t, h, w, tokens) = dit.latent
         var start = Date()
-        let weights = try WanDiTRandomWeights.stateDict(config, layout: .turbo, seed: seed)
+        let weights = try WanDiTRandomWeights.stateDict(config, layout: .turbo, seed: dit.seed)
         logLine(String(printf: "\(config): %.2fB parameters made in %.1f s; %d tokens (%d×%d×%d latent), self-attention \(attention)",
                        Double(config.parameterCount) / 1e9, Date().timeIntervalSince(start), tokens, t, h, w))
-        var rng = SplitMixInputs(seed: seed ^ 0xABCD)
-        let x = try Tensor.host(rng.values(config.inChannels * t * h * w), shape: [config.inChannels, t, h, w])
-        let context = try Tensor.host(rng.values(32 * config.textDim), shape: [32, config.textDim])
+        let (x, context) = try dit.inputs(config)
 
         let device = try self.device.makeBackend()
         if let maxVram, let cuda = device as? CUDABackend { cuda.setMemoryLimit(Int(maxVram * 1_073_741_824)) }
         let backend: any Backend = profile ? ProfilingBackend(device) : device
-        let (out, seconds) = try forward(on: backend, weights: weights, config: config, attention: attention, x: x, context: context,
+        let (out, seconds) = try forward(on: backend, weights: weights, config: config, x: x, context: context,
                                          repeats: repeats, residency: stream ? .streamed : .resident)
         let flops = config.forwardFLOPs(tokens: tokens, attention: attention).total
         logLine(String(printf: "forward on %@ (%@): median %.3f s over %d (min %.3f); %.1f TFLOP → %.0f TFLOP/s",
-                       backend.name, dtype.rawValue, seconds.median, repeats, seconds.min, flops / 1e12, flops / seconds.median / 1e12))
+                       backend.name, dit.dtype.rawValue, seconds.median, repeats, seconds.min, flops / 1e12, flops / seconds.median / 1e12))
         if let cuda = device as? CUDABackend {
             let m = cuda.memoryStatistics
             logLine(String(printf: "device memory: peak live %.2f GiB, cached %.2f GiB", Double(m.peak) / 1073741824, Double(m.cached) / 1073741824))
@@ -111,7 +85,7 @@ struct BenchDiT: ParsableCommand {
         let values = try backend.toHost(out).floats()
         guard values.allSatisfy(\.isFinite) else { throw ValidationError("the forward produced non-finite values") }
         if stream && compareResident {
-            let (resident, _) = try forward(on: backend, weights: weights, config: config, attention: attention, x: x, context: context,
+            let (resident, _) = try forward(on: backend, weights: weights, config: config, x: x, context: context,
                                             repeats: 0, residency: .resident)
             let reference = try backend.toHost(resident).floats()
             let differing = zip(values, reference).filter { $0.bitPattern != $1.bitPattern }.count
@@ -122,7 +96,7 @@ struct BenchDiT: ParsableCommand {
         }
         if compareCPU {
             start = Date()
-            let (cpuOut, _) = try forward(on: CPUBackend(), weights: weights, config: config, attention: attention, x: x, context: context,
+            let (cpuOut, _) = try forward(on: CPUBackend(), weights: weights, config: config, x: x, context: context,
                                           repeats: 0)
             let reference = try cpuOut.floats()
             var num = 0.0, den = 0.0
@@ -134,23 +108,17 @@ struct BenchDiT: ParsableCommand {
     }
 
     /// Loads the model on `backend`, runs one warm-up and `repeats` timed forwards. -> the last output and the times.
-    func forward(on backend: any Backend, weights: [NamedTensor], config: WanDiTConfig, attention: SelfAttentionKind,
+    func forward(on backend: any Backend, weights: [NamedTensor], config: WanDiTConfig,
                  x: Tensor, context: Tensor, repeats: Int, residency: WeightResidency = .resident) throws -> (Tensor, (median: Double, min: Double)) {
-        var start = Date()
-        let store = WeightStore(weights, source: "seeded \(preset.rawValue)", backend: backend, matrixType: dtype.dtype,
-                                linearMode: quantLinear ? .w8a8 : .dense)
-        if case .original = attention {
-            store.ignore(where: { $0.contains(".attn_op.local_attn.proj_l.") }, note: "SLA projections unused with dense attention")
-        }
         let profiler = backend as? ProfilingBackend
         profiler?.recording = false
-        let model = try WanDiT(store, config: config, attention: attention, blockResidency: residency)
-        try backend.synchronize()
+        var start = Date()
+        let model = try dit.loadDiT(weights, config: config, on: backend, residency: residency)
         let bytes = weights.reduce(0) { $0 + $1.tensor.byteCount }
         let load = Date().timeIntervalSince(start)
         logLine(String(printf: "loaded on %@ in %.2f s (%.2f GB, %.1f GB/s)%@", backend.name, load, Double(bytes) / 1e9, Double(bytes) / 1e9 / load,
                        residency == .streamed ? "; blocks stay in host memory, streamed per forward" : ""))
-        let ctx = ComputeContext(backend: backend, dtype: dtype.dtype)
+        let ctx = ComputeContext(backend: backend, dtype: dit.dtype.dtype)
         let (xd, cd) = (try backend.upload(x), try backend.upload(context))
         var out = try model(x: xd, timestep: 988, context: cd, ctx)
         try backend.synchronize()

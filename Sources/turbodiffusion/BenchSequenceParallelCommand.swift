@@ -26,17 +26,17 @@ struct BenchSequenceParallel: ParsableCommand {
             timed steps per GPU count; each count's output is compared with the first count's (relative L2).
             """)
 
-    @Option(help: "Architecture: \(BenchDiTMemory.Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var preset: BenchDiTMemory.Preset = .wan21_14b
+    enum Defaults: DiTBenchDefaults {
+        static let preset = BenchDiTMemory.Preset.wan21_14b
+        static let size = "1280x720"
+        static let attentionType = "sagesla"
+        static let framesHelp = "Video frames (4n+1)."
+    }
+
+    @OptionGroup var dit: DiTBenchOptions<Defaults>
 
     @Option(help: "Blocks to run (default: the preset's; fewer for a quick check).")
     var layers: Int?
-
-    @Option(help: "Video frames (4n+1).")
-    var frames = 81
-
-    @Option(help: "Video size WxH (multiples of 16).")
-    var size = "1280x720"
 
     @Option(help: "GPU counts to time, comma separated (each must divide the heads).")
     var gpus = "1,2,4,8"
@@ -44,58 +44,30 @@ struct BenchSequenceParallel: ParsableCommand {
     @Option(help: "cuda (NCCL between GPUs) or cpu (ranks as threads).")
     var device: DeviceChoice = .cuda
 
-    @Option(help: "Compute type: bf16 or f32.")
-    var dtype: ComputeType = .bf16
-
-    @Option(name: [.customLong("attention_type"), .customLong("attention-type")], help: "original, sla or sagesla.")
-    var attentionType = "sagesla"
-
-    @Option(name: [.customLong("sla_topk"), .customLong("sla-topk")], help: "SLA top-k share.")
-    var slaTopk = 0.1
-
-    @Flag(name: [.customLong("quant_linear"), .customLong("quant-linear")], help: "W8A8 block Linears (quantized while loading).")
-    var quantLinear = false
-
     @Option(help: "Timed steps per GPU count after one warm-up.")
     var repeats = 3
-
-    @Option(help: "Seed of weights and inputs.")
-    var seed: UInt64 = 7
 
     var counts: [Int] { gpus.split(separator: ",").compactMap { Int(String($0.filter { !$0.isWhitespace })) } }
 
     func validate() throws {
-        guard let s = GenerationOptions.parseSize(size), s.width % 16 == 0, s.height % 16 == 0 else {
-            throw ValidationError("--size must be WxH in multiples of 16, got '\(size)'")
-        }
-        guard frames >= 1, (frames - 1) % 4 == 0 else { throw ValidationError("--frames must be 4n+1, got \(frames)") }
-        guard SelfAttentionKind.names.contains(attentionType) else { throw ValidationError("--attention_type must be one of \(SelfAttentionKind.names)") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         guard !counts.isEmpty, counts.count == gpus.split(separator: ",").count, counts.allSatisfy({ $0 >= 1 }) else {
             throw ValidationError("--gpus must list GPU counts like 1,2,4,8, got '\(gpus)'")
         }
         if let layers, layers < 1 { throw ValidationError("--layers must be at least 1") }
         guard device != .auto else { throw ValidationError("--device must be cuda or cpu") }
-        var config = preset.config
-        if let layers { config.numLayers = layers }
+        let config = dit.config(layers: layers)
         for n in counts {
             do { try SequenceParallelism.validate(heads: config.numHeads, ranks: n) } catch { throw ValidationError("--gpus \(n): \(error)") }
         }
     }
 
     func run() throws {
-        var config = preset.config
-        if let layers { config.numLayers = layers }
-        config.textLength = 512
-        let s = GenerationOptions.parseSize(size)!
-        let (t, h, w) = ((frames - 1) / 4 + 1, s.height / 8, s.width / 8)
-        let tokens = t * (h / 2) * (w / 2)
-        let attention = SelfAttentionKind(name: attentionType, topk: slaTopk) ?? .original
-        let weights = try WanDiTRandomWeights.stateDict(config, layout: .turbo, seed: seed)
-        var rng = SplitMixInputs(seed: seed ^ 0xABCD)
-        let x = try Tensor.host(rng.values(config.inChannels * t * h * w), shape: [config.inChannels, t, h, w])
-        let context = try Tensor.host(rng.values(32 * config.textDim), shape: [32, config.textDim])
-        logLine("\(config), \(tokens) tokens (\(t)×\(h)×\(w) latent), self-attention \(attention), \(dtype.rawValue)\(quantLinear ? ", W8A8" : "")")
+        let config = dit.config(layers: layers), attention = dit.attention
+        let (t, h, w, tokens) = dit.latent
+        let weights = try WanDiTRandomWeights.stateDict(config, layout: .turbo, seed: dit.seed)
+        let (x, context) = try dit.inputs(config)
+        logLine("\(config), \(tokens) tokens (\(t)×\(h)×\(w) latent), self-attention \(attention), \(dit.dtype.rawValue)\(dit.quantLinear ? ", W8A8" : "")")
         let available = device == .cuda ? try CUDABackend.deviceCount() : Int.max
         var baseline: (seconds: Double, output: [Float])?
         for n in counts {
@@ -103,7 +75,7 @@ struct BenchSequenceParallel: ParsableCommand {
                 logLine("\(n) GPUs: skipped, this machine has \(available)")
                 continue
             }
-            let model = try parallelModel(ranks: n, weights: weights, config: config, attention: attention)
+            let model = try parallelModel(ranks: n, weights: weights, config: config)
             let (xd, cd) = (try model.backend.upload(x), try model.backend.upload(context))
             var out = try model.velocity(x: xd, timestep: 988, context: cd)
             var times: [Double] = []
@@ -132,17 +104,7 @@ struct BenchSequenceParallel: ParsableCommand {
 
     /// `ranks` copies of the model, one per device (GPU r, or a CPU backend per thread), joined by
     /// NCCL or by `InProcessGroup`.
-    func parallelModel(ranks n: Int, weights: [NamedTensor], config: WanDiTConfig, attention: SelfAttentionKind) throws -> SequenceParallelVelocityModel {
-        func load(_ b: any Backend) throws -> WanDiT {
-            let store = WeightStore(weights, source: "seeded \(preset.rawValue)", backend: b, matrixType: dtype.dtype,
-                                    linearMode: quantLinear ? .w8a8 : .dense)
-            if case .original = attention {
-                store.ignore(where: { $0.contains(".attn_op.local_attn.proj_l.") }, note: "SLA projections unused with dense attention")
-            }
-            let model = try WanDiT(store, config: config, attention: attention)
-            try b.synchronize()
-            return model
-        }
+    func parallelModel(ranks n: Int, weights: [NamedTensor], config: WanDiTConfig) throws -> SequenceParallelVelocityModel {
         let backends: [any Backend]
         let communicators: [any Communicator]
         let abort: @Sendable (String) -> Void
@@ -158,7 +120,8 @@ struct BenchSequenceParallel: ParsableCommand {
             abort = { _ in nccl.forEach { $0.abort() } }
         }
         let ranks = try zip(backends, communicators).map { b, comm in
-            SequenceParallelVelocityModel.Rank(model: try load(b), context: ComputeContext(backend: b, dtype: dtype.dtype),
+            SequenceParallelVelocityModel.Rank(model: try dit.loadDiT(weights, config: config, on: b),
+                                               context: ComputeContext(backend: b, dtype: dit.dtype.dtype),
                                                parallelism: SequenceParallelism(comm))
         }
         return try SequenceParallelVelocityModel(ranks: ranks, abort: abort)

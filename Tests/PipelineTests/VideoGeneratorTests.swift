@@ -1,6 +1,7 @@
 import Testing
 import TensorCore
 import BackendCPU
+import Models
 @testable import Pipeline
 
 /// Stage planning, expert switching, tiling and cancellation, with small stand-in components
@@ -23,7 +24,8 @@ import BackendCPU
         let log: Log
         let backend: any Backend = CPUBackend()
         init(_ log: Log) { self.log = log }
-        func decode(_ z: Tensor) throws -> Tensor {
+        func decode(_ z: Tensor, tiling: VAETiling? = nil, streaming: VAEStreaming = .reference) throws -> Tensor {
+            try refuseTiling(tiling, decoding: true)
             log.events.append("decode")
             let (t, h, w) = (z.shape[1], z.shape[2], z.shape[3])
             let v = try z.floats(), f = 4 * (t - 1) + 1
@@ -33,7 +35,8 @@ import BackendCPU
             } } } }
             return try Tensor.host(out, shape: [3, f, h * 8, w * 8])
         }
-        func encode(_ video: Tensor) throws -> Tensor {
+        func encode(_ video: Tensor, tiling: VAETiling? = nil) throws -> Tensor {
+            try refuseTiling(tiling, decoding: false)
             log.events.append("encode image")
             let (f, h, w) = (video.shape[1], video.shape[2], video.shape[3])
             return try Tensor.host([Float](repeating: 0.25, count: 16 * (1 + (f - 1) / 4) * (h / 8) * (w / 8)),

@@ -112,16 +112,11 @@ public enum VideoWriter {
         results.withUnsafeMutableBufferPointer { slots in
             withoutActuallyEscaping(body) { body in
                 // Each iteration writes only its own slot.
-                let shared = SendableSlots(slots: slots, body: body)
-                DispatchQueue.concurrentPerform(iterations: n) { shared.slots[$0] = shared.body($0) }
+                let shared = UncheckedSendable((slots: slots, body: body))
+                DispatchQueue.concurrentPerform(iterations: n) { shared.value.slots[$0] = shared.value.body($0) }
             }
         }
         return results
-    }
-
-    private struct SendableSlots: @unchecked Sendable {
-        let slots: UnsafeMutableBufferPointer<[UInt8]>
-        let body: (Int) -> [UInt8]
     }
 
     /// Repeats the last column and/or row so both dimensions are even (4:2:0 needs it).

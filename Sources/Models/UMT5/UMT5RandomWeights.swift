@@ -1,4 +1,5 @@
 import Checkpoints
+import SystemSupport
 import TensorCore
 
 /// Seeded full-size umT5 encoder weights (bf16), the values `turbodiffusion forward t5-synthetic`
@@ -49,12 +50,12 @@ public enum UMT5RandomWeights {
         // Uniform on [−a, a] has std a/√3; draws are int32, so a/2³¹ scales them.
         let a = std * Float(3).squareRoot() / Float(1 << 31)
         let base = drawStart &+ UInt64(first / 2)
-        let p = UncheckedHalfPointer(out.baseAddress!)
+        let p = UncheckedSendable(out.baseAddress!)
         parallelRanges(out.count / 2) { r in
             for j in r {
                 let z = WanVAERandomWeights.splitmix64(seed, base &+ UInt64(j) &+ 1)
-                p.p[2 * j] = BF16.bits(Float(Int32(truncatingIfNeeded: z)) * a)
-                p.p[2 * j + 1] = BF16.bits(Float(Int32(truncatingIfNeeded: z >> 32)) * a)
+                p.value[2 * j] = BF16.bits(Float(Int32(truncatingIfNeeded: z)) * a)
+                p.value[2 * j + 1] = BF16.bits(Float(Int32(truncatingIfNeeded: z >> 32)) * a)
             }
         }
     }
@@ -71,9 +72,4 @@ public enum UMT5RandomWeights {
             return NamedTensor(name: e.key, tensor: t)
         }
     }
-}
-
-struct UncheckedHalfPointer: @unchecked Sendable {
-    let p: UnsafeMutablePointer<UInt16>
-    init(_ p: UnsafeMutablePointer<UInt16>) { self.p = p }
 }

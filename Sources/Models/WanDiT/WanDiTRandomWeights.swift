@@ -1,4 +1,5 @@
 import Checkpoints
+import SystemSupport
 import TensorCore
 
 /// Seeded full-size DiT weights in a checkpoint layout, made in memory (benchmarks, CUDA-vs-CPU
@@ -33,12 +34,12 @@ public enum WanDiTRandomWeights {
         } else {
             (scale, offset) = (Float(1 / Double(shape[1...].reduce(1, *)).squareRoot()), 0)
         }
-        let raw = UncheckedRawPointer(out)
+        let raw = UncheckedSendable(out)
         parallelRanges(n) { r in
             for i in r {
                 let z = WanVAERandomWeights.splitmix64(seed, start &+ UInt64(i))
                 let u = Float(z >> 40) * 0x1p-23 - 1
-                storeFloat(offset + scale * u, raw.p, i, dtype)
+                storeFloat(offset + scale * u, raw.value, i, dtype)
             }
         }
     }
@@ -51,9 +52,4 @@ public enum WanDiTRandomWeights {
             return NamedTensor(name: e.key, tensor: t)
         }
     }
-}
-
-struct UncheckedRawPointer: @unchecked Sendable {
-    let p: UnsafeMutableRawPointer
-    init(_ p: UnsafeMutableRawPointer) { self.p = p }
 }

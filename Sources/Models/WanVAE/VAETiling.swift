@@ -99,17 +99,14 @@ public struct VAETiling: Sendable, Equatable, CustomStringConvertible {
 // MARK: - Tiled decode and encode
 
 extension WanVAE {
-    /// `decode` tile by tile (nil, or a tile covering the latent: untiled). z: [16, T, h, w] -> [3, F, 8h, 8w] f32.
+    /// `decode` tile by tile, for a tiling smaller than the latent. z: [16, T, h, w] -> [3, F, 8h, 8w] f32.
     ///
     /// The decoder's low-resolution head (conv1, the middle blocks with the attention, level 0: the
     /// stages before the first resampler) runs on the whole latent grid, streamed, and its output
     /// [384, T, h, w] is kept; each tile then streams its crop of that through the rest. The
     /// attention therefore sees whole frames, and tiles differ from the untiled pass only where
     /// the upper levels' convolutions reach past the tile, which the overlap's ramps cover.
-    public func decode(_ z: Tensor, _ ctx: ComputeContext, streaming: VAEStreaming = .reference, tiling: VAETiling?) throws -> Tensor {
-        guard let tiling, z.rank == 4, tiling.height < z.shape[2] || tiling.width < z.shape[3] else {
-            return try decode(z, ctx, streaming: streaming)
-        }
+    func decodeTiles(_ z: Tensor, _ ctx: ComputeContext, streaming: VAEStreaming, tiling: VAETiling) throws -> Tensor {
         let b = ctx.backend
         let x = try decoderInput(z, ctx)
         let stem = try Self.stream(decoderStages[..<decoderSplit], x, VAECausalState(slots: decoderSlots), ctx,
@@ -123,18 +120,14 @@ extension WanVAE {
         return try b.upload(video)
     }
 
-    /// `encode` tile by tile; the tiling is in latent pixels (×8 in the video). video: [3, F, H, W] -> [16, T, H/8, W/8] f32.
+    /// `encode` tile by tile, for a tiling (in latent pixels, ×8 in the video) smaller than the latent.
+    /// video: [3, F, H, W] -> [16, T, H/8, W/8] f32.
     ///
     /// Each tile streams its crop of the video through the encoder's levels (down to the last
     /// resampler); the blended result [384, T, H/8, W/8] then goes through the rest (the middle
     /// blocks with the attention and the head) whole, so the attention sees whole frames.
-    public func encode(_ video: Tensor, _ ctx: ComputeContext, streaming: VAEStreaming = .reference, tiling: VAETiling?) throws -> Tensor {
-        let s = config.spatialStride
-        guard let tiling, video.rank == 4, video.shape[2] % s == 0, video.shape[3] % s == 0,
-              tiling.height < video.shape[2] / s || tiling.width < video.shape[3] / s else {
-            return try encode(video, ctx, streaming: streaming)
-        }
-        let b = ctx.backend
+    func encodeTiles(_ video: Tensor, _ ctx: ComputeContext, streaming: VAEStreaming, tiling: VAETiling) throws -> Tensor {
+        let s = config.spatialStride, b = ctx.backend
         let x = try encoderInput(video, ctx)
         let levels = try tiling.blend(height: video.shape[2] / s, width: video.shape[3] / s, scale: 1) { y0, x0, h, w in
             let part = try x.narrowed(dim: 2, start: y0 * s, length: h * s).narrowed(dim: 3, start: x0 * s, length: w * s)

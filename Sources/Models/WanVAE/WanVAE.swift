@@ -165,7 +165,12 @@ public final class WanVAE {
     // MARK: Decoding
 
     /// Latent to video. z: [16, T, h, w] normalized ((μ − mean)/std) -> [3, 1 + 4(T−1), 8h, 8w] f32 in [-1, 1].
-    public func decode(_ z: Tensor, _ ctx: ComputeContext, streaming: VAEStreaming = .reference) throws -> Tensor {
+    /// `streaming` groups frames through the layers (never changes the result); `tiling` decodes tile
+    /// by tile (`decodeTiles`; nil, or a tile covering the latent: whole frames).
+    public func decode(_ z: Tensor, _ ctx: ComputeContext, streaming: VAEStreaming = .reference, tiling: VAETiling? = nil) throws -> Tensor {
+        if let tiling, z.rank == 4, tiling.height < z.shape[2] || tiling.width < z.shape[3] {
+            return try decodeTiles(z, ctx, streaming: streaming, tiling: tiling)
+        }
         let x = try decoderInput(z, ctx)
         let state = VAECausalState(slots: decoderSlots)
         // Each chunk's frames are clamped as they come, so the clip is copied once (by the join).
@@ -196,7 +201,14 @@ public final class WanVAE {
 
     /// Video to latent. video: [3, F, H, W] in [-1, 1], F = 4n + 1, H and W multiples of 8
     /// -> normalized mean (μ − mean)/std [16, n + 1, H/8, W/8] f32 (no sampling, as the reference's encode).
-    public func encode(_ video: Tensor, _ ctx: ComputeContext, streaming: VAEStreaming = .reference) throws -> Tensor {
+    /// `streaming` as for `decode`; `tiling` (in latent pixels) encodes tile by tile (`encodeTiles`;
+    /// nil, or a tile covering the latent: whole frames).
+    public func encode(_ video: Tensor, _ ctx: ComputeContext, streaming: VAEStreaming = .reference, tiling: VAETiling? = nil) throws -> Tensor {
+        let s = config.spatialStride
+        if let tiling, video.rank == 4, video.shape[2] % s == 0, video.shape[3] % s == 0,
+           tiling.height < video.shape[2] / s || tiling.width < video.shape[3] / s {
+            return try encodeTiles(video, ctx, streaming: streaming, tiling: tiling)
+        }
         let x = try encoderInput(video, ctx)
         let state = VAECausalState(slots: encoderSlots)
         let h = try Self.stream(encoderStages[...], x, state, ctx, streaming, encoding: true)!   // [2z, n + 1, H/8, W/8]

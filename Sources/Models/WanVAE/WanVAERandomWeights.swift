@@ -1,5 +1,6 @@
 import Checkpoints
 import Dispatch
+import SystemSupport
 import TensorCore
 
 /// Seeded VAE weights that scripts/reference/make_vae_fixtures.py reproduces bit for bit, so
@@ -47,15 +48,15 @@ public enum WanVAERandomWeights {
             }
             let base = start
             // Counter-based: any element can be computed independently, so split the work.
-            let pointer = UncheckedPointer(p)
+            let pointer = UncheckedSendable(p)
             parallelRanges(n) { r in
                 for i in r {
                     let z = splitmix64(seed, base &+ UInt64(i))
                     let u = Float(z >> 40) * 0x1p-23 - 1
                     switch rule {
-                    case .gamma: pointer.p[i] = 1 + Float(0.25) * u
-                    case .bias: pointer.p[i] = Float(0.05) * u
-                    case .weight(let bound): pointer.p[i] = u * bound
+                    case .gamma: pointer.value[i] = 1 + Float(0.25) * u
+                    case .bias: pointer.value[i] = Float(0.05) * u
+                    case .weight(let bound): pointer.value[i] = u * bound
                     }
                 }
             }
@@ -64,11 +65,6 @@ public enum WanVAERandomWeights {
         }
         return out
     }
-}
-
-struct UncheckedPointer: @unchecked Sendable {
-    let p: UnsafeMutablePointer<Float>
-    init(_ p: UnsafeMutablePointer<Float>) { self.p = p }
 }
 
 /// Runs body over about 8 contiguous ranges of 0..<n concurrently (Models has no access to the

@@ -71,13 +71,10 @@ final class WanVAECodec: VideoAutoencoder {
         self.vae = vae
         self.context = context
     }
-    func decode(_ z: Tensor) throws -> Tensor { try vae.decode(z, context) }
-    func encode(_ video: Tensor) throws -> Tensor { try vae.encode(video, context) }
-    func decode(_ z: Tensor, tiling: VAETiling?) throws -> Tensor { try vae.decode(z, context, tiling: tiling) }
-    func decode(_ z: Tensor, tiling: VAETiling?, streaming: VAEStreaming) throws -> Tensor {
+    func decode(_ z: Tensor, tiling: VAETiling? = nil, streaming: VAEStreaming = .reference) throws -> Tensor {
         try vae.decode(z, context, streaming: streaming, tiling: tiling)
     }
-    func encode(_ video: Tensor, tiling: VAETiling?) throws -> Tensor { try vae.encode(video, context, tiling: tiling) }
+    func encode(_ video: Tensor, tiling: VAETiling? = nil) throws -> Tensor { try vae.encode(video, context, tiling: tiling) }
 }
 
 extension ComponentFactory {
