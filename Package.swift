@@ -19,8 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // The web UI's HTTP server (docs/webui.md). Default traits off: no swift-configuration.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
-        // `turbodiffusion download` (docs/download.md): our HTTP/1.1 client on NIO with NIOSSL for https,
-        // and SHA-256 (also the kernel cache key). swift-crypto 4 imports FoundationEssentials only.
+        // `turbodiffusion download` (docs/download.md): our HTTP/1.1 client on NIO with NIOSSL for https.
+        // swift-crypto is for the tests only: the reference that Digests (SHA-256/SHA-1 from NIOSSL's
+        // BoringSSL) is checked against; linking it would put a second BoringSSL in the binary.
         .package(url: "https://github.com/apple/swift-crypto", "4.0.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.2"),
@@ -37,7 +38,9 @@ let package = Package(
         // Kernels/*.cu are embedded as Swift strings at build time (EmbedKernels plugin).
         .executableTarget(name: "EmbedKernelsTool"),
         .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["EmbedKernelsTool"]),
-        .target(name: "BackendCUDA", dependencies: ["TensorCore", "CCUDA", "SystemSupport", .product(name: "Crypto", package: "swift-crypto")], exclude: [],
+        // SHA-256 and SHA-1 through the BoringSSL that NIOSSL links for TLS (one BoringSSL in the binary).
+        .target(name: "Digests", dependencies: [.product(name: "NIOSSL", package: "swift-nio-ssl")]),
+        .target(name: "BackendCUDA", dependencies: ["TensorCore", "CCUDA", "SystemSupport", "Digests"], exclude: [],
                 plugins: ["EmbedKernels"]),
         // The op catalogue (ggml's test-backend-ops): cases, the CPU oracle runner, bounds.
         .target(name: "OpCatalogue", dependencies: ["TensorCore", "BackendCPU"]),
@@ -56,8 +59,7 @@ let package = Package(
         ]),
         // Hugging Face Hub downloads: resumable, verified, atomic (`turbodiffusion download`).
         .target(name: "HubDownload", dependencies: [
-            "SystemSupport",
-            .product(name: "Crypto", package: "swift-crypto"),
+            "SystemSupport", "Digests",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -89,7 +91,7 @@ let package = Package(
         .testTarget(name: "WebUITests", dependencies: ["turbodiffusion", "Media"]),
         // Downloads against a fault-injecting Hub-like server on loopback; the CLI test runs the built executable.
         .testTarget(name: "HubDownloadTests", dependencies: [
-            "HubDownload", "turbodiffusion", .product(name: "Crypto", package: "swift-crypto"),
+            "HubDownload", "Digests", "turbodiffusion", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),

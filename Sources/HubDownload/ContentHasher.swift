@@ -1,33 +1,33 @@
-import Crypto
+import Digests
 
 /// The running hash of a download, fed in order as bytes are written (and with the kept prefix
 /// of a resumed file first), so a finished download needs no second pass over its bytes.
 struct ContentHasher {
-    private var sha256: SHA256?
-    private var sha1: Insecure.SHA1?
+    private var sha256: SHA256Hasher?
+    private var sha1: SHA1Hasher?
     let expected: Checksum
 
     init(_ expected: Checksum, size: Int64) {
         self.expected = expected
         switch expected {
-        case .sha256: sha256 = SHA256()
+        case .sha256: sha256 = SHA256Hasher()
         case .gitBlobSHA1:
-            var h = Insecure.SHA1()
-            h.update(data: Array("blob \(size)\u{0}".utf8))
+            var h = SHA1Hasher()
+            h.update(Array("blob \(size)\u{0}".utf8))
             sha1 = h
         case .none: break
         }
     }
 
     mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        sha256?.update(bufferPointer: bytes)
-        sha1?.update(bufferPointer: bytes)
+        sha256?.update(bytes)
+        sha1?.update(bytes)
     }
 
     /// The hex digest, or nil when nothing is hashed.
     func finalize() -> String? {
-        if let h = sha256 { return Self.hex(h.finalize()) }
-        if let h = sha1 { return Self.hex(h.finalize()) }
+        if let h = sha256 { return hexString(h.finalize()) }
+        if let h = sha1 { return hexString(h.finalize()) }
         return nil
     }
 
@@ -39,15 +39,5 @@ struct ContentHasher {
             return got == want ? nil : got
         case .none: return nil
         }
-    }
-
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        let digits = Array("0123456789abcdef")
-        var s = ""
-        for b in digest {
-            s.append(digits[Int(b >> 4)])
-            s.append(digits[Int(b & 15)])
-        }
-        return s
     }
 }
