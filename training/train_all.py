@@ -75,34 +75,79 @@ def budget(stage, default):
 
 # ---- prepare ------------------------------------------------------------------------------------------------
 def stage_prepare():
+    """Caption tables from the grammar (captions.py) for every (colour, shape, motion, background) tuple:
+    --captions_per_tuple train-phrasing rows, then --held_out_per_tuple held-out-phrasing rows (evaluation
+    only), then the empty caption. The tokenizer learns from the train rows alone. Everything later reads
+    tokens.pt, so only this stage needs sentencepiece."""
     import io
+    import captions
+    import palette
     import sentencepiece as spm
-    caps = world.all_captions()
+    tuples = palette.all_tuples()
+    train = captions.captions_for(tuples, ARGS.captions_per_tuple, "train", ARGS.caption_seed)
+    held = captions.captions_for(tuples, ARGS.held_out_per_tuple, "held_out", ARGS.caption_seed)
+    for i, text in enumerate(train + held):   # the grammar's own keyword check, on every row
+        per, base = (ARGS.captions_per_tuple, 0) if i < len(train) else (ARGS.held_out_per_tuple, len(train))
+        c, s_, m, b = tuples[(i - base) // per]
+        got = captions.parse(text)
+        if got[:3] != (c, s_, m) or got[3] not in (b, None):
+            raise SystemExit(f"caption {text!r} parses as {got}, made for {(c, s_, m, b)}")
     model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter([c for c in caps if c] * 2), model_writer=model,
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(train), model_writer=model,
                                    vocab_size=ARGS.vocab, model_type="unigram", byte_fallback=True,
                                    character_coverage=1.0, normalization_rule_name="nmt_nfkc", pad_id=0, eos_id=1,
-                                   unk_id=2, bos_id=-1, hard_vocab_limit=False)
+                                   unk_id=2, bos_id=-1, hard_vocab_limit=False, num_threads=os.cpu_count() or 1)
     os.makedirs(ARGS.out, exist_ok=True)
     with open(os.path.join(ARGS.out, "spiece.model"), "wb") as f:
         f.write(model.getvalue())
     sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
-    ids = [sp.encode(" ".join(c.split())) + [1] for c in caps]   # Wan's whitespace cleaning, then '</s>'
+    texts = train + held + [""]
+    ids = [row + [1] for row in sp.encode([" ".join(c.split()) for c in texts])]   # Wan's whitespace cleaning, '</s>'
     width = max(map(len, ids))
-    table = torch.zeros(len(ids), width, dtype=torch.long)
+    table = torch.zeros(len(ids), width, dtype=torch.int16)   # vocab < 32768: half the size of int32 to carry
     for i, row in enumerate(ids):
-        table[i, :len(row)] = torch.tensor(row)
-    save({"ids": table, "lens": torch.tensor([len(r) for r in ids]), "vocab": sp.get_piece_size()}, "tokens.pt")
+        table[i, :len(row)] = torch.tensor(row, dtype=torch.int16)
+    save({"ids": table, "lens": torch.tensor([len(r) for r in ids], dtype=torch.int16), "vocab": sp.get_piece_size(),
+          "text": texts, "offset": {"train": 0, "held_out": len(train)}, "empty": len(texts) - 1,
+          "per_tuple": {"train": ARGS.captions_per_tuple, "held_out": ARGS.held_out_per_tuple}}, "tokens.pt")
     mods = wpath("wan_modules")
     os.makedirs(mods, exist_ok=True)
     for f in common.MODULE_FILES:
         shutil.copy(os.path.join(common.module_source(), f), mods)
-    log(f"tokenizer: vocab {sp.get_piece_size()}, {len(caps)} captions, longest {width} tokens")
+    lens = sorted(len(r) for r in ids)
+    log(f"tokenizer: vocab {sp.get_piece_size()} on {len(train)} train captions; {len(held)} held-out captions; "
+        f"tokens per caption median {lens[len(lens) // 2]}, longest {width}")
+
+
+_TOK = {}
 
 
 def tokens():
-    t = torch.load(wpath("tokens.pt"), map_location="cpu")
-    return t["ids"].to(DEV), t["lens"].to(DEV), t["vocab"]
+    """(ids [rows, width] long, lens [rows] long, vocab) on DEV; caption_table() has the rest of tokens.pt."""
+    if "ids" not in _TOK:
+        t = torch.load(wpath("tokens.pt"), map_location="cpu")
+        _TOK.update(t, ids=t["ids"].long().to(DEV), lens=t["lens"].long().to(DEV))
+    return _TOK["ids"], _TOK["lens"], _TOK["vocab"]
+
+
+def caption_table():
+    tokens()
+    return _TOK
+
+
+def caption_rows(tuple_idx, phrasing, k):
+    """Rows of the token table: caption k (mod the rows per tuple) of each tuple, in one phrasing."""
+    t = caption_table()
+    per = t["per_tuple"][phrasing]
+    return t["offset"][phrasing] + tuple_idx * per + k % per
+
+
+def empty_rows(like):
+    return torch.full_like(like, caption_table()["empty"])
+
+
+def caption_text(row):
+    return caption_table()["text"][int(row)]
 
 
 def text_batch(t5, tok, cap_idx):
@@ -238,7 +283,8 @@ def reconstruction_pass_rate(vae, gen, per_triple=8):
     import evaluate
     ok = 0
     for i, (c, s, m) in enumerate(world.HELD_OUT):
-        p = world.params_for(c, s, m, world.BG_NAMES[i % len(world.BG_NAMES)], per_triple, gen)
+        bgs = world.backgrounds_for(c)
+        p = world.params_for(c, s, m, bgs[i % len(bgs)], per_triple, gen)
         x = world.render(p, DEV)
         rec = (common.vae_decode(vae, common.vae_encode(vae, x)[0]).clamp(-1, 1) + 1) / 2
         ok += sum(a and b for a, b, _ in (evaluate.check(v.float(), c, m) for v in rec))
@@ -270,10 +316,11 @@ def build_latents(n, seed):
 
 
 def random_captions(parts, gen_dev, drop=0.1):
-    t = torch.randint(world.N_TEMPLATES, (parts.shape[0],), device=DEV, generator=gen_dev)
-    idx = world.caption_index(parts[:, 0], parts[:, 1], parts[:, 2], parts[:, 3], t)
+    """A random train-phrasing caption row for each clip (parts: colour, shape, motion, bg); `drop` of them empty."""
+    k = torch.randint(caption_table()["per_tuple"]["train"], (parts.shape[0],), device=DEV, generator=gen_dev)
+    idx = caption_rows(world.tuple_index(parts[:, 0], parts[:, 1], parts[:, 2], parts[:, 3]), "train", k)
     if drop > 0:
-        idx = torch.where(torch.rand(parts.shape[0], device=DEV, generator=gen_dev) < drop, world.EMPTY_CAPTION, idx)
+        idx = torch.where(torch.rand(parts.shape[0], device=DEV, generator=gen_dev) < drop, empty_rows(idx), idx)
     return idx
 
 
@@ -392,7 +439,7 @@ def build_pool(teacher, t5, i2v, n, seed, sigmas):
         b = parts.shape[0]
         cap = random_captions(parts, gen, drop=0.0)
         ctx_c = text_batch(t5, tok, cap)
-        ctx_u = text_batch(t5, tok, torch.full_like(cap, world.EMPTY_CAPTION))
+        ctx_u = text_batch(t5, tok, empty_rows(cap))
         y = i2v_condition(cond_all[i:i + b]) if i2v else None
         vfn = cfg_velocity(teacher, ctx_c, ctx_u, y)
         sig = torch.tensor(sigmas, device=DEV)[torch.randint(len(sigmas), (b,), device=DEV, generator=gen)]
@@ -525,6 +572,12 @@ def stage_export():
     p = world.params_for("orange", "circle", "right", "navy", 1, torch.Generator().manual_seed(7))
     frame = ((world.render(p)[0, :, 0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).byte().numpy()
     Image.fromarray(frame).save(os.path.join(ARGS.out, "sample_i2v.png"))
+    import evaluate
+    import captions
+    # the Swift CI's held-out-phrasing prompts (Tests/CLITests/DemoSemanticTests.swift): each held-out triple
+    # twice, captions of the held-out constructions, one --seed each
+    ci_cases = [{"prompt": caption_text(row), "colour": c, "shape": s_, "motion": m, "background": b, "seed": i}
+                for i, (c, s_, m, b, row) in enumerate(evaluate.eval_cases(world.HELD_OUT, "held_out", 2))]
     meta = {
         "dit": DIT, "vae": {"dim": VAE_DIM, "z_dim": 16, "latent_mean": [round(float(v), 6) for v in vck["mean"]],
                             "latent_std": [round(float(v), 6) for v in vck["std"]]},
@@ -532,10 +585,17 @@ def stage_export():
         "size": [world.SIZE, world.SIZE], "frames": world.FRAMES, "fps": world.FPS,
         "sla_topk": SLA["topk"], "sla_block_q": SLA["blkq"], "sla_block_k": SLA["blkk"],
         "held_out": [" ".join(t) for t in world.HELD_OUT],
+        "world": {"colours": world.COLOURS, "backgrounds": world.BACKGROUNDS,
+                  "white_shapes_on": world.backgrounds_for("white")},
+        "captions": {"grammar": "training/captions.py", "train_constructions": [t[0] for t in captions.TRAIN],
+                     "held_out_constructions": [t[0] for t in captions.HELD_OUT]},
+        "held_out_phrasings": ci_cases,
         "sample_prompts": {
             "t2v": ["a red circle moving right on a black background", "A yellow star moves up.",
                     "蓝色的正方形向左移动，灰色背景", "white triangle, bouncing, navy background",
-                    "a green square growing on a brown background"],
+                    "a green square growing on a brown background",
+                    "a crimson disc drifting toward the left edge on a white background, cinematic",
+                    "一个橙色的星星在米色的背景上往下掉"],
             "i2v": [{"prompt": "an orange circle moving right on a navy background",
                      "image": "models/demo/sample_i2v.png"}]},
     }
@@ -554,7 +614,11 @@ def main():
     ap.add_argument("--fixtures", default=os.path.join(common.ROOT, "Tests", "CLITests", "Fixtures", "demo_teacher"),
                     help="where engine_fixtures writes the teacher videos for the Swift CI")
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every step count (toy runs: 0.01)")
-    ap.add_argument("--vocab", type=int, default=640)
+    ap.add_argument("--vocab", type=int, default=1024, help="SentencePiece pieces asked for (prepare)")
+    ap.add_argument("--captions_per_tuple", type=int, default=64, help="train-phrasing captions per "
+                    "(colour, shape, motion, background) in the token table (prepare)")
+    ap.add_argument("--held_out_per_tuple", type=int, default=8, help="held-out-phrasing captions per tuple (prepare)")
+    ap.add_argument("--caption_seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--vae_batch", type=int, default=48)
     ap.add_argument("--vae_steps", type=int, default=2000)
@@ -589,12 +653,13 @@ def main():
     if DEV == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+    # evaluate.py imports this file as the module train_all, a second copy beside __main__: it needs the options
+    import train_all
+    train_all.ARGS = ARGS
     for st in ARGS.stages.split(","):
         log(f"== stage {st}")
         if st in ("eval", "engine_fixtures"):
             import evaluate
-            import train_all
-            train_all.ARGS = ARGS
             if st == "eval":
                 evaluate.run(ARGS.out, ARGS.work, DEV, quick=ARGS.scale < 0.5)
             else:
