@@ -239,15 +239,14 @@ def says_background(construction):
     return next(t[2] for t in TRAIN + HELD_OUT if t[0] == construction)
 
 
+def caption_k(t, k, phrasing, seed):
+    """Caption k of tuple t = (colour, shape, motion, bg): a function of (seed, phrasing, t, k) alone."""
+    return caption(*t, random.Random(f"{seed}|{phrasing}|{'|'.join(t)}|{k}"), phrasing)[0]
+
+
 def captions_for(tuples, per_tuple, phrasing, seed):
-    """per_tuple captions for each (colour, shape, motion, bg) tuple, tuple-major; caption k of tuple t is
-    determined by (seed, phrasing, t, k) alone, so tables extend without reshuffling."""
-    out = []
-    for t in tuples:
-        for k in range(per_tuple):
-            rng = random.Random(f"{seed}|{phrasing}|{'|'.join(t)}|{k}")
-            out.append(caption(*t, rng, phrasing)[0])
-    return out
+    """per_tuple captions for each tuple, tuple-major (caption_k for k = 0 … per_tuple − 1)."""
+    return [caption_k(t, k, phrasing, seed) for t in tuples for k in range(per_tuple)]
 
 
 # ---- parser: the keyword check the tests apply to every caption ------------------------------------------------

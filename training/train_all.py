@@ -75,48 +75,58 @@ def budget(stage, default):
 
 # ---- prepare ------------------------------------------------------------------------------------------------
 def stage_prepare():
-    """Caption tables from the grammar (captions.py) for every (colour, shape, motion, background) tuple:
-    --captions_per_tuple train-phrasing rows, then --held_out_per_tuple held-out-phrasing rows (evaluation
-    only), then the empty caption. The tokenizer learns from the train rows alone. Everything later reads
-    tokens.pt, so only this stage needs sentencepiece."""
+    """The tokenizer (spiece.model in --work; export copies it) on the grammar's train captions, then the token
+    table. Later stages need neither sentencepiece nor this stage's session: tokens() rebuilds the table from
+    spiece.model where tokens.pt is missing (carry spiece.model, not the 5 MB table)."""
     import io
     import captions
     import palette
     import sentencepiece as spm
-    tuples = palette.all_tuples()
-    train = captions.captions_for(tuples, ARGS.captions_per_tuple, "train", ARGS.caption_seed)
-    held = captions.captions_for(tuples, ARGS.held_out_per_tuple, "held_out", ARGS.caption_seed)
-    for i, text in enumerate(train + held):   # the grammar's own keyword check, on every row
-        per, base = (ARGS.captions_per_tuple, 0) if i < len(train) else (ARGS.held_out_per_tuple, len(train))
-        c, s_, m, b = tuples[(i - base) // per]
-        got = captions.parse(text)
-        if got[:3] != (c, s_, m) or got[3] not in (b, None):
-            raise SystemExit(f"caption {text!r} parses as {got}, made for {(c, s_, m, b)}")
+    train = captions.captions_for(palette.all_tuples(), ARGS.captions_per_tuple, "train", ARGS.caption_seed)
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(sentence_iterator=iter(train), model_writer=model,
                                    vocab_size=ARGS.vocab, model_type="unigram", byte_fallback=True,
                                    character_coverage=1.0, normalization_rule_name="nmt_nfkc", pad_id=0, eos_id=1,
                                    unk_id=2, bos_id=-1, hard_vocab_limit=False, num_threads=os.cpu_count() or 1)
-    os.makedirs(ARGS.out, exist_ok=True)
-    with open(os.path.join(ARGS.out, "spiece.model"), "wb") as f:
+    tmp = wpath("spiece.model.tmp")
+    with open(tmp, "wb") as f:
         f.write(model.getvalue())
-    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
-    texts = train + held + [""]
-    ids = [row + [1] for row in sp.encode([" ".join(c.split()) for c in texts])]   # Wan's whitespace cleaning, '</s>'
-    width = max(map(len, ids))
-    table = torch.zeros(len(ids), width, dtype=torch.int16)   # vocab < 32768: half the size of int32 to carry
-    for i, row in enumerate(ids):
-        table[i, :len(row)] = torch.tensor(row, dtype=torch.int16)
-    save({"ids": table, "lens": torch.tensor([len(r) for r in ids], dtype=torch.int16), "vocab": sp.get_piece_size(),
-          "text": texts, "offset": {"train": 0, "held_out": len(train)}, "empty": len(texts) - 1,
-          "per_tuple": {"train": ARGS.captions_per_tuple, "held_out": ARGS.held_out_per_tuple}}, "tokens.pt")
+    os.replace(tmp, wpath("spiece.model"))
+    if os.path.exists(wpath("tokens.pt")):
+        os.remove(wpath("tokens.pt"))
+    build_token_table(train)
     mods = wpath("wan_modules")
     os.makedirs(mods, exist_ok=True)
     for f in common.MODULE_FILES:
         shutil.copy(os.path.join(common.module_source(), f), mods)
-    lens = sorted(len(r) for r in ids)
+
+
+def build_token_table(train=None):
+    """tokens.pt from spiece.model and the grammar: rows [0, T·K) the train phrasings (K = --captions_per_tuple
+    per tuple, tuple-major in palette.tuple_index order), then T·H held-out phrasings (H = --held_out_per_tuple;
+    evaluation only), then the empty caption. Every row is first put through the grammar's keyword check."""
+    import captions
+    import palette
+    import sentencepiece as spm
+    tuples = palette.all_tuples()
+    k_train, k_held, seed = ARGS.captions_per_tuple, ARGS.held_out_per_tuple, ARGS.caption_seed
+    train = train or captions.captions_for(tuples, k_train, "train", seed)
+    held = captions.captions_for(tuples, k_held, "held_out", seed)
+    for i, text in enumerate(train + held):
+        per, base = (k_train, 0) if i < len(train) else (k_held, len(train))
+        t = tuples[(i - base) // per]
+        got = captions.parse(text)
+        if got[:3] != t[:3] or got[3] not in (t[3], None):
+            raise SystemExit(f"caption {text!r} parses as {got}, made for {t}")
+    sp = spm.SentencePieceProcessor(model_file=wpath("spiece.model"))
+    texts = train + held + [""]
+    ids = [row + [1] for row in sp.encode([" ".join(c.split()) for c in texts])]   # Wan's whitespace cleaning, '</s>'
+    lens = torch.tensor([len(r) for r in ids], dtype=torch.int16)
+    save({"flat": torch.tensor([i for r in ids for i in r], dtype=torch.int16), "lens": lens,   # vocab < 32768
+          "vocab": sp.get_piece_size(), "offset": {"train": 0, "held_out": len(train)}, "empty": len(texts) - 1,
+          "per_tuple": {"train": k_train, "held_out": k_held}, "caption_seed": seed}, "tokens.pt")
     log(f"tokenizer: vocab {sp.get_piece_size()} on {len(train)} train captions; {len(held)} held-out captions; "
-        f"tokens per caption median {lens[len(lens) // 2]}, longest {width}")
+        f"tokens per caption median {int(lens.median())}, longest {int(lens.max())}")
 
 
 _TOK = {}
@@ -125,8 +135,18 @@ _TOK = {}
 def tokens():
     """(ids [rows, width] long, lens [rows] long, vocab) on DEV; caption_table() has the rest of tokens.pt."""
     if "ids" not in _TOK:
+        if not os.path.exists(wpath("tokens.pt")):
+            build_token_table()
         t = torch.load(wpath("tokens.pt"), map_location="cpu")
-        _TOK.update(t, ids=t["ids"].long().to(DEV), lens=t["lens"].long().to(DEV))
+        per = t["per_tuple"]
+        if (per["train"], per["held_out"], t["caption_seed"]) != (ARGS.captions_per_tuple, ARGS.held_out_per_tuple,
+                                                                 ARGS.caption_seed):
+            raise SystemExit(f"tokens.pt was made with {per} and caption seed {t['caption_seed']}; pass the same "
+                             "--captions_per_tuple/--held_out_per_tuple/--caption_seed or rerun --stages prepare")
+        lens = t["lens"].long()
+        ids = torch.zeros(len(lens), int(lens.max()), dtype=torch.long)
+        ids[torch.arange(ids.shape[1])[None] < lens[:, None]] = t["flat"].long()   # row-major = concatenation order
+        _TOK.update(t, ids=ids.to(DEV), lens=lens.to(DEV))
     return _TOK["ids"], _TOK["lens"], _TOK["vocab"]
 
 
@@ -147,7 +167,15 @@ def empty_rows(like):
 
 
 def caption_text(row):
-    return caption_table()["text"][int(row)]
+    """The caption of a table row, from the grammar (captions.caption_k), as the table was made."""
+    import captions
+    import palette
+    t, row = caption_table(), int(row)
+    if row == t["empty"]:
+        return ""
+    phrasing = "held_out" if row >= t["offset"]["held_out"] else "train"
+    tup, k = divmod(row - t["offset"][phrasing], t["per_tuple"][phrasing])
+    return captions.caption_k(palette.all_tuples()[tup], k, phrasing, t["caption_seed"])
 
 
 def text_batch(t5, tok, cap_idx):
@@ -565,6 +593,7 @@ def stage_export():
     torch.save(turbo_layout(t2v, quantized=True), os.path.join(ARGS.out, "dit_t2v_quant.pth"))
     torch.save(turbo_layout(i2v), os.path.join(ARGS.out, "dit_i2v.pth"))
     torch.save({k: v.float() for k, v in vck["vae"].items()}, os.path.join(ARGS.out, "vae.pth"))
+    shutil.copy(wpath("spiece.model"), os.path.join(ARGS.out, "spiece.model"))
     t5 = torch.load(wpath("teacher.pt"), map_location="cpu")["t5"]
     torch.save({k: v.to(torch.bfloat16) for k, v in t5.items()}, os.path.join(ARGS.out, "t5.pth"))
     # the sample image: first frame of an in-distribution clip
