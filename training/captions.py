@@ -219,7 +219,9 @@ def _distract(pick, text, lang):
         words = ["4k", "cinematic"]          # English filler on a Chinese caption, as people type it
     d = pick.one(words)
     sep = "，" if lang == "zh" else ", "
-    return f"{d}{sep}{text}" if pick.rng.random() < 0.4 else f"{text}{sep}{d}"
+    if pick.rng.random() < 0.4:
+        return f"{d}{sep}{text}"
+    return f"{text.rstrip('.。')}{sep}{d}"   # "… backdrop, hd", not "… backdrop., hd"
 
 
 def caption(colour, shape, motion, bg, rng, phrasing="train", construction=None):
