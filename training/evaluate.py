@@ -14,6 +14,11 @@ definitions are in models/demo/README.md for the Swift CI):
   i2v first     mean |frame0 − input image| in [0,1] RGB units
   student-vs-teacher  RMS over pixels in [0,1] between the student's and the teacher's (32-step CFG ODE,
                 from the same r0·ε0) decoded videos
+
+Prompt sets (SETS): held-out (colour, shape, motion) triples and in-distribution triples, each with captions of
+the train phrasings and of the held-out phrasings (captions.py); backgrounds cycle through all those the colour
+is drawn on. TARGETS are the acceptance bounds of the held-out-triple × held-out-phrasing set; eval.json says
+whether each is met.
 """
 import json
 import os
@@ -64,7 +69,7 @@ def load_teacher(work, dev):
 def teacher_ode_latent(net, t5, tok, cap, ctx, noise, sigma, y=None):
     """The teacher's video latent: 32-step Euler ODE with CFG 3 (against the empty caption) from r0·noise."""
     import train_all as ta
-    ctx_u = ta.text_batch(t5, tok, torch.full_like(cap, world.EMPTY_CAPTION))
+    ctx_u = ta.text_batch(t5, tok, ta.empty_rows(cap))
     r0 = torch.full((cap.shape[0],), common.rcm_rs(1, sigma)[0], device=noise.device)
     return common.ode_solve(ta.cfg_velocity(net, ctx, ctx_u, y), r0.view(-1, 1, 1, 1, 1) * noise, r0, 0.0, 32)
 
@@ -93,6 +98,48 @@ def load_exported(out_dir, dev):
     return meta, dit, t5.to(dev).eval(), vae.to(dev).eval(), mean, std
 
 
+SETS = {  # name: (triples, phrasing)
+    "held_out_phrasing": (world.HELD_OUT, "held_out"),   # the headline: held-out triples × held-out phrasings
+    "held_out_triples": (world.HELD_OUT, "train"),
+    "in_distribution": (world.IN_DISTRIBUTION, "train"),
+    "in_distribution_held_out_phrasing": (world.IN_DISTRIBUTION, "held_out"),
+}
+TARGETS = [  # (result, metric, bound): a prompt's colour on screen in ≥ 90% of the videos, direction right in ≥ 75%
+    ("t2v/held_out_phrasing/student_1step", "colour_present", 0.90),
+    ("t2v/held_out_phrasing/student_2step", "colour_present", 0.90),
+    ("t2v/held_out_phrasing/student_4step", "colour_present", 0.90),
+    ("t2v/held_out_phrasing/student_4step", "moves", 0.75),
+]
+
+
+def eval_cases(triples, phrasing, seeds):
+    """[(colour, shape, motion, background, caption row)] for each triple × seed index k: the background
+    steps through those the colour is drawn on (3 is prime to 5 and 8, so k = 0…7 meets every one), the caption
+    is the tuple's k-th of the phrasing."""
+    import train_all as ta
+    out = []
+    for i, (c, s, m) in enumerate(triples):
+        bgs = world.backgrounds_for(c)
+        for k in range(seeds):
+            b = bgs[(i + 3 * k) % len(bgs)]
+            t = world.tuple_index(world.COLOUR_NAMES.index(c), world.SHAPES.index(s), world.MOTIONS.index(m),
+                                  world.BG_NAMES.index(b))
+            out.append((c, s, m, b, int(ta.caption_rows(t, phrasing, k))))
+    return out
+
+
+def summarise(ok, vids, cases):
+    """Metrics of a run: ok = [check(...)] per video."""
+    n = len(ok)
+    per_colour = {}
+    for (present, _, _), (c, *_rest) in zip(ok, cases):
+        per_colour.setdefault(c, []).append(present)
+    return {"pass_rate": sum(p and mv for p, mv, _ in ok) / n, "colour_present": sum(p for p, _, _ in ok) / n,
+            "colour_present_worst_colour": min(sum(v) / len(v) for v in per_colour.values()),
+            "moves": sum(mv for _, mv, _ in ok) / n,
+            "background": sum(background_ok(v, case[3]) for v, case in zip(vids, cases)) / n}
+
+
 @torch.no_grad()
 def run(out_dir, work, dev, quick=False):
     import train_all as ta
@@ -101,12 +148,6 @@ def run(out_dir, work, dev, quick=False):
     nets = {"t2v": dit("dit_t2v.pth", 16), "t2v_quant": dit("dit_t2v_quant.pth", 16), "i2v": dit("dit_i2v.pth", 36)}
     teacher = load_teacher(work, dev)
     seeds = 2 if quick else 8
-    directional = [m for m in ("left", "right", "up", "down")]
-    in_dist = [(c, s, m) for c, s, m in [("red", "circle", "right"), ("yellow", "star", "down"),
-                                         ("blue", "square", "left"), ("green", "triangle", "up"),
-                                         ("white", "circle", "left"), ("purple", "triangle", "right")]]
-    sets = {"held_out": world.HELD_OUT, "in_distribution": in_dist}
-    bgs = ["black", "gray", "navy"]
     results = {}
     autocast = torch.autocast("cuda", torch.bfloat16, enabled=dev == "cuda")
 
@@ -129,11 +170,11 @@ def run(out_dir, work, dev, quick=False):
         common.ATTN["mode"] = "dense"
         return decode(z)
 
-    for set_name, triples in sets.items():
-        cases = [(c, s, m, bgs[(i + k) % 3], k % 2 * 3) for i, (c, s, m) in enumerate(triples) for k in range(seeds)]
-        cap = torch.tensor([world.caption_index(world.COLOUR_NAMES.index(c), world.SHAPES.index(s),
-                                                world.MOTIONS.index(m), world.BG_NAMES.index(b), t)
-                            for c, s, m, b, t in cases], device=dev)
+    examples = {}
+    for set_name, (triples, phrasing) in SETS.items():
+        cases = eval_cases(triples, phrasing, seeds)
+        examples[set_name] = [ta.caption_text(row) for *_, row in cases[::seeds]]
+        cap = torch.tensor([row for *_, row in cases], device=dev)
         teacher_v = gen_videos(teacher, cap, 0, 1, teacher_ode=True)
         runs = {"teacher_ode32": teacher_v}
         for steps in (1, 2, 4):
@@ -141,39 +182,39 @@ def run(out_dir, work, dev, quick=False):
         runs["student_4step_sla"] = gen_videos(nets["t2v"], cap, 4, 1, attn="sla")
         runs["quant_4step"] = gen_videos(nets["t2v_quant"], cap, 4, 1)
         for name, vids in runs.items():
-            ok = [check(v, c, m) for v, (c, s, m, b, t) in zip(vids, cases)]
-            res = {"pass_rate": sum(p and mv for p, mv, _ in ok) / len(ok),
-                   "colour_present": sum(p for p, _, _ in ok) / len(ok),
-                   "moves": sum(mv for _, mv, _ in ok) / len(ok),
-                   "background": sum(background_ok(v, b) for v, (c, s, m, b, t) in zip(vids, cases)) / len(ok)}
+            res = summarise([check(v, c, m) for v, (c, s, m, b, _) in zip(vids, cases)], vids, cases)
             if name != "teacher_ode32":
                 res["rms_vs_teacher"] = (vids - teacher_v).pow(2).mean().sqrt().item()
             results[f"t2v/{set_name}/{name}"] = res
             print(f"t2v/{set_name}/{name}: {res}", flush=True)
-        if set_name == "held_out":
-            save_strip(runs["student_4step"][:4], os.path.join(work, "eval_t2v.png"))
+        if set_name == "held_out_phrasing":
+            save_strip(runs["student_4step"][:4 * seeds:seeds], os.path.join(work, "eval_t2v.png"))
 
-    # I2V: the first frame of a clip of the world, its caption; in-distribution and held-out
-    for set_name, triples in sets.items():
+    # I2V: the first frame of a clip of the world, its caption
+    for set_name, (triples, phrasing) in list(SETS.items())[:3]:
         gen = torch.Generator().manual_seed(5)
-        ps = [world.params_for(c, s, m, bgs[i % 3], 1, gen) for i, (c, s, m) in enumerate(triples) for _ in range(seeds)]
+        cases = eval_cases(triples, phrasing, seeds)
+        ps = [world.params_for(c, s, m, b, 1, gen) for c, s, m, b, _ in cases]
         p = {k: torch.cat([q[k] for q in ps]) for k in ps[0]}
         clips = world.render(p, dev)
         first = ta.first_frame_clip(clips)
         cond = (common.vae_encode(vae, first)[0] - mean) / std
-        cap = world.caption_indices(p).to(dev)
+        cap = torch.tensor([row for *_, row in cases], device=dev)
         for steps in (1, 2, 4):
             for attn in (["dense", "sla"] if steps == 4 else ["dense"]):
                 vids = gen_videos(nets["i2v"], cap, steps, 2, cond=cond, sigma=200, attn=attn)
                 img = (clips[:, :, 0] + 1) / 2
-                ffd = (vids[:, :, 0] - img).abs().mean().item()
-                ok = [check(v, world.COLOUR_NAMES[int(c)], world.MOTIONS[int(m)])
-                      for v, c, m in zip(vids, p["colour"], p["motion"])]
-                res = {"pass_rate": sum(a and b for a, b, _ in ok) / len(ok), "first_frame_l1": ffd}
+                res = summarise([check(v, c, m) for v, (c, s, m, b, _) in zip(vids, cases)], vids, cases)
+                res["first_frame_l1"] = (vids[:, :, 0] - img).abs().mean().item()
                 results[f"i2v/{set_name}/{steps}step_{attn}"] = res
                 print(f"i2v/{set_name}/{steps}step_{attn}: {res}", flush=True)
+    targets = [{"result": r, "metric": k, "bound": bound, "value": results[r][k], "met": results[r][k] >= bound}
+               for r, k, bound in TARGETS]
+    for t in targets:
+        print(f"target {t['result']} {t['metric']} ≥ {t['bound']}: {t['value']:.3f} {'met' if t['met'] else 'MISSED'}")
     with open(os.path.join(work, "eval.json"), "w") as f:
-        json.dump({"thresholds": THRESH, "seeds_per_prompt": seeds, "results": results}, f, indent=1)
+        json.dump({"thresholds": THRESH, "seeds_per_prompt": seeds, "targets": targets, "examples": examples,
+                   "results": results}, f, indent=1, ensure_ascii=False)
     return results
 
 
@@ -185,9 +226,9 @@ def save_strip(vids, path):
 
 
 # ---- fixtures for the Swift CI: the teacher's videos from the engine's own noise ------------------------------
-ENGINE_CASES = [  # (colour, shape, motion, background, template, seed): held-out triples, English and Chinese
-    ("red", "square", "right", "black", 1, 0), ("blue", "circle", "up", "gray", 0, 1),
-    ("yellow", "star", "down", "navy", 3, 2), ("white", "star", "right", "brown", 2, 3),
+ENGINE_CASES = [  # (colour, shape, motion, background, phrasing, caption k, seed): held-out triples
+    ("red", "square", "right", "black", "train", 0, 0), ("blue", "circle", "up", "white", "held_out", 0, 1),
+    ("yellow", "star", "down", "navy", "held_out", 1, 2), ("white", "star", "right", "brown", "train", 1, 3),
 ]
 
 
@@ -212,10 +253,10 @@ def engine_reference(out_dir, work, dev, fixture_dir):
         return ((x + 1) / 2 * 255 + 0.5).floor().clamp(0, 255).to(torch.uint8).cpu()   # [3, T, H, W]
 
     cases = []
-    for i, (c, s, m, b, t, seed) in enumerate(ENGINE_CASES):
-        cap_i = world.caption_index(world.COLOUR_NAMES.index(c), world.SHAPES.index(s), world.MOTIONS.index(m),
-                                    world.BG_NAMES.index(b), t)
-        cap = torch.tensor([cap_i], device=dev)
+    for i, (c, s, m, b, phrasing, k, seed) in enumerate(ENGINE_CASES):
+        t = world.tuple_index(world.COLOUR_NAMES.index(c), world.SHAPES.index(s), world.MOTIONS.index(m),
+                              world.BG_NAMES.index(b))
+        cap = torch.tensor([int(ta.caption_rows(t, phrasing, k))], device=dev)
         ctx = ta.text_batch(t5, tok, cap)
         eps0 = torch.from_numpy(philox.normals(seed, 0, count)).view(shape).to(dev)
         teacher_u8 = to_u8(teacher_ode_latent(teacher, t5, tok, cap, ctx, eps0, 80))
@@ -230,7 +271,7 @@ def engine_reference(out_dir, work, dev, fixture_dir):
             rms[str(steps)] = round(((u8.float() - teacher_u8.float()) / 255).pow(2).mean().sqrt().item(), 4)
             ok = check(u8.float().to(dev) / 255, c, m)
             rms[f"{steps}_pass"] = bool(ok[0] and ok[1])
-        cases.append({"prompt": world.caption(c, s, m, b, t), "seed": seed, "colour": c, "motion": m,
+        cases.append({"prompt": ta.caption_text(cap[0]), "phrasing": phrasing, "seed": seed, "colour": c, "motion": m,
                       "teacher": name, "student_rms_vs_teacher": rms})
         print(f"engine case {i}: {cases[-1]}", flush=True)
     with open(os.path.join(fixture_dir, "cases.json"), "w") as f:

@@ -75,34 +75,107 @@ def budget(stage, default):
 
 # ---- prepare ------------------------------------------------------------------------------------------------
 def stage_prepare():
+    """The tokenizer (spiece.model in --work; export copies it) on the grammar's train captions, then the token
+    table. Later stages need neither sentencepiece nor this stage's session: tokens() rebuilds the table from
+    spiece.model where tokens.pt is missing (carry spiece.model, not the 5 MB table)."""
     import io
+    import captions
+    import palette
     import sentencepiece as spm
-    caps = world.all_captions()
+    train = captions.captions_for(palette.all_tuples(), ARGS.captions_per_tuple, "train", ARGS.caption_seed)
     model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter([c for c in caps if c] * 2), model_writer=model,
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(train), model_writer=model,
                                    vocab_size=ARGS.vocab, model_type="unigram", byte_fallback=True,
                                    character_coverage=1.0, normalization_rule_name="nmt_nfkc", pad_id=0, eos_id=1,
-                                   unk_id=2, bos_id=-1, hard_vocab_limit=False)
-    os.makedirs(ARGS.out, exist_ok=True)
-    with open(os.path.join(ARGS.out, "spiece.model"), "wb") as f:
+                                   unk_id=2, bos_id=-1, hard_vocab_limit=False, num_threads=os.cpu_count() or 1)
+    tmp = wpath("spiece.model.tmp")
+    with open(tmp, "wb") as f:
         f.write(model.getvalue())
-    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
-    ids = [sp.encode(" ".join(c.split())) + [1] for c in caps]   # Wan's whitespace cleaning, then '</s>'
-    width = max(map(len, ids))
-    table = torch.zeros(len(ids), width, dtype=torch.long)
-    for i, row in enumerate(ids):
-        table[i, :len(row)] = torch.tensor(row)
-    save({"ids": table, "lens": torch.tensor([len(r) for r in ids]), "vocab": sp.get_piece_size()}, "tokens.pt")
+    os.replace(tmp, wpath("spiece.model"))
+    if os.path.exists(wpath("tokens.pt")):
+        os.remove(wpath("tokens.pt"))
+    build_token_table(train)
     mods = wpath("wan_modules")
     os.makedirs(mods, exist_ok=True)
     for f in common.MODULE_FILES:
         shutil.copy(os.path.join(common.module_source(), f), mods)
-    log(f"tokenizer: vocab {sp.get_piece_size()}, {len(caps)} captions, longest {width} tokens")
+
+
+def build_token_table(train=None):
+    """tokens.pt from spiece.model and the grammar: rows [0, T·K) the train phrasings (K = --captions_per_tuple
+    per tuple, tuple-major in palette.tuple_index order), then T·H held-out phrasings (H = --held_out_per_tuple;
+    evaluation only), then the empty caption. Every row is first put through the grammar's keyword check."""
+    import captions
+    import palette
+    import sentencepiece as spm
+    tuples = palette.all_tuples()
+    k_train, k_held, seed = ARGS.captions_per_tuple, ARGS.held_out_per_tuple, ARGS.caption_seed
+    train = train or captions.captions_for(tuples, k_train, "train", seed)
+    held = captions.captions_for(tuples, k_held, "held_out", seed)
+    for i, text in enumerate(train + held):
+        per, base = (k_train, 0) if i < len(train) else (k_held, len(train))
+        t = tuples[(i - base) // per]
+        got = captions.parse(text)
+        if got[:3] != t[:3] or got[3] not in (t[3], None):
+            raise SystemExit(f"caption {text!r} parses as {got}, made for {t}")
+    sp = spm.SentencePieceProcessor(model_file=wpath("spiece.model"))
+    texts = train + held + [""]
+    ids = [row + [1] for row in sp.encode([" ".join(c.split()) for c in texts])]   # Wan's whitespace cleaning, '</s>'
+    lens = torch.tensor([len(r) for r in ids], dtype=torch.int16)
+    save({"flat": torch.tensor([i for r in ids for i in r], dtype=torch.int16), "lens": lens,   # vocab < 32768
+          "vocab": sp.get_piece_size(), "offset": {"train": 0, "held_out": len(train)}, "empty": len(texts) - 1,
+          "per_tuple": {"train": k_train, "held_out": k_held}, "caption_seed": seed}, "tokens.pt")
+    log(f"tokenizer: vocab {sp.get_piece_size()} on {len(train)} train captions; {len(held)} held-out captions; "
+        f"tokens per caption median {int(lens.median())}, longest {int(lens.max())}")
+
+
+_TOK = {}
 
 
 def tokens():
-    t = torch.load(wpath("tokens.pt"), map_location="cpu")
-    return t["ids"].to(DEV), t["lens"].to(DEV), t["vocab"]
+    """(ids [rows, width] long, lens [rows] long, vocab) on DEV; caption_table() has the rest of tokens.pt."""
+    if "ids" not in _TOK:
+        if not os.path.exists(wpath("tokens.pt")):
+            build_token_table()
+        t = torch.load(wpath("tokens.pt"), map_location="cpu")
+        per = t["per_tuple"]
+        if (per["train"], per["held_out"], t["caption_seed"]) != (ARGS.captions_per_tuple, ARGS.held_out_per_tuple,
+                                                                 ARGS.caption_seed):
+            raise SystemExit(f"tokens.pt was made with {per} and caption seed {t['caption_seed']}; pass the same "
+                             "--captions_per_tuple/--held_out_per_tuple/--caption_seed or rerun --stages prepare")
+        lens = t["lens"].long()
+        ids = torch.zeros(len(lens), int(lens.max()), dtype=torch.long)
+        ids[torch.arange(ids.shape[1])[None] < lens[:, None]] = t["flat"].long()   # row-major = concatenation order
+        _TOK.update(t, ids=ids.to(DEV), lens=lens.to(DEV))
+    return _TOK["ids"], _TOK["lens"], _TOK["vocab"]
+
+
+def caption_table():
+    tokens()
+    return _TOK
+
+
+def caption_rows(tuple_idx, phrasing, k):
+    """Rows of the token table: caption k (mod the rows per tuple) of each tuple, in one phrasing."""
+    t = caption_table()
+    per = t["per_tuple"][phrasing]
+    return t["offset"][phrasing] + tuple_idx * per + k % per
+
+
+def empty_rows(like):
+    return torch.full_like(like, caption_table()["empty"])
+
+
+def caption_text(row):
+    """The caption of a table row, from the grammar (captions.caption_k), as the table was made."""
+    import captions
+    import palette
+    t, row = caption_table(), int(row)
+    if row == t["empty"]:
+        return ""
+    phrasing = "held_out" if row >= t["offset"]["held_out"] else "train"
+    tup, k = divmod(row - t["offset"][phrasing], t["per_tuple"][phrasing])
+    return captions.caption_k(palette.all_tuples()[tup], k, phrasing, t["caption_seed"])
 
 
 def text_batch(t5, tok, cap_idx):
@@ -238,7 +311,8 @@ def reconstruction_pass_rate(vae, gen, per_triple=8):
     import evaluate
     ok = 0
     for i, (c, s, m) in enumerate(world.HELD_OUT):
-        p = world.params_for(c, s, m, world.BG_NAMES[i % len(world.BG_NAMES)], per_triple, gen)
+        bgs = world.backgrounds_for(c)
+        p = world.params_for(c, s, m, bgs[i % len(bgs)], per_triple, gen)
         x = world.render(p, DEV)
         rec = (common.vae_decode(vae, common.vae_encode(vae, x)[0]).clamp(-1, 1) + 1) / 2
         ok += sum(a and b for a, b, _ in (evaluate.check(v.float(), c, m) for v in rec))
@@ -270,10 +344,11 @@ def build_latents(n, seed):
 
 
 def random_captions(parts, gen_dev, drop=0.1):
-    t = torch.randint(world.N_TEMPLATES, (parts.shape[0],), device=DEV, generator=gen_dev)
-    idx = world.caption_index(parts[:, 0], parts[:, 1], parts[:, 2], parts[:, 3], t)
+    """A random train-phrasing caption row for each clip (parts: colour, shape, motion, bg); `drop` of them empty."""
+    k = torch.randint(caption_table()["per_tuple"]["train"], (parts.shape[0],), device=DEV, generator=gen_dev)
+    idx = caption_rows(world.tuple_index(parts[:, 0], parts[:, 1], parts[:, 2], parts[:, 3]), "train", k)
     if drop > 0:
-        idx = torch.where(torch.rand(parts.shape[0], device=DEV, generator=gen_dev) < drop, world.EMPTY_CAPTION, idx)
+        idx = torch.where(torch.rand(parts.shape[0], device=DEV, generator=gen_dev) < drop, empty_rows(idx), idx)
     return idx
 
 
@@ -392,7 +467,7 @@ def build_pool(teacher, t5, i2v, n, seed, sigmas):
         b = parts.shape[0]
         cap = random_captions(parts, gen, drop=0.0)
         ctx_c = text_batch(t5, tok, cap)
-        ctx_u = text_batch(t5, tok, torch.full_like(cap, world.EMPTY_CAPTION))
+        ctx_u = text_batch(t5, tok, empty_rows(cap))
         y = i2v_condition(cond_all[i:i + b]) if i2v else None
         vfn = cfg_velocity(teacher, ctx_c, ctx_u, y)
         sig = torch.tensor(sigmas, device=DEV)[torch.randint(len(sigmas), (b,), device=DEV, generator=gen)]
@@ -518,6 +593,7 @@ def stage_export():
     torch.save(turbo_layout(t2v, quantized=True), os.path.join(ARGS.out, "dit_t2v_quant.pth"))
     torch.save(turbo_layout(i2v), os.path.join(ARGS.out, "dit_i2v.pth"))
     torch.save({k: v.float() for k, v in vck["vae"].items()}, os.path.join(ARGS.out, "vae.pth"))
+    shutil.copy(wpath("spiece.model"), os.path.join(ARGS.out, "spiece.model"))
     t5 = torch.load(wpath("teacher.pt"), map_location="cpu")["t5"]
     torch.save({k: v.to(torch.bfloat16) for k, v in t5.items()}, os.path.join(ARGS.out, "t5.pth"))
     # the sample image: first frame of an in-distribution clip
@@ -525,6 +601,12 @@ def stage_export():
     p = world.params_for("orange", "circle", "right", "navy", 1, torch.Generator().manual_seed(7))
     frame = ((world.render(p)[0, :, 0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).byte().numpy()
     Image.fromarray(frame).save(os.path.join(ARGS.out, "sample_i2v.png"))
+    import evaluate
+    import captions
+    # the Swift CI's held-out-phrasing prompts (Tests/CLITests/DemoSemanticTests.swift): each held-out triple
+    # twice, captions of the held-out constructions, one --seed each
+    ci_cases = [{"prompt": caption_text(row), "colour": c, "shape": s_, "motion": m, "background": b, "seed": i}
+                for i, (c, s_, m, b, row) in enumerate(evaluate.eval_cases(world.HELD_OUT, "held_out", 2))]
     meta = {
         "dit": DIT, "vae": {"dim": VAE_DIM, "z_dim": 16, "latent_mean": [round(float(v), 6) for v in vck["mean"]],
                             "latent_std": [round(float(v), 6) for v in vck["std"]]},
@@ -532,10 +614,17 @@ def stage_export():
         "size": [world.SIZE, world.SIZE], "frames": world.FRAMES, "fps": world.FPS,
         "sla_topk": SLA["topk"], "sla_block_q": SLA["blkq"], "sla_block_k": SLA["blkk"],
         "held_out": [" ".join(t) for t in world.HELD_OUT],
+        "world": {"colours": world.COLOURS, "backgrounds": world.BACKGROUNDS,
+                  "white_shapes_on": world.backgrounds_for("white")},
+        "captions": {"grammar": "training/captions.py", "train_constructions": [t[0] for t in captions.TRAIN],
+                     "held_out_constructions": [t[0] for t in captions.HELD_OUT]},
+        "held_out_phrasings": ci_cases,
         "sample_prompts": {
             "t2v": ["a red circle moving right on a black background", "A yellow star moves up.",
                     "蓝色的正方形向左移动，灰色背景", "white triangle, bouncing, navy background",
-                    "a green square growing on a brown background"],
+                    "a green square growing on a brown background",
+                    "a crimson disc drifting toward the left edge on a white background, cinematic",
+                    "一个橙色的星星在米色的背景上往下掉"],
             "i2v": [{"prompt": "an orange circle moving right on a navy background",
                      "image": "models/demo/sample_i2v.png"}]},
     }
@@ -554,7 +643,11 @@ def main():
     ap.add_argument("--fixtures", default=os.path.join(common.ROOT, "Tests", "CLITests", "Fixtures", "demo_teacher"),
                     help="where engine_fixtures writes the teacher videos for the Swift CI")
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every step count (toy runs: 0.01)")
-    ap.add_argument("--vocab", type=int, default=640)
+    ap.add_argument("--vocab", type=int, default=1024, help="SentencePiece pieces asked for (prepare)")
+    ap.add_argument("--captions_per_tuple", type=int, default=64, help="train-phrasing captions per "
+                    "(colour, shape, motion, background) in the token table (prepare)")
+    ap.add_argument("--held_out_per_tuple", type=int, default=8, help="held-out-phrasing captions per tuple (prepare)")
+    ap.add_argument("--caption_seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--vae_batch", type=int, default=48)
     ap.add_argument("--vae_steps", type=int, default=2000)
@@ -589,12 +682,13 @@ def main():
     if DEV == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+    # evaluate.py imports this file as the module train_all, a second copy beside __main__: it needs the options
+    import train_all
+    train_all.ARGS = ARGS
     for st in ARGS.stages.split(","):
         log(f"== stage {st}")
         if st in ("eval", "engine_fixtures"):
             import evaluate
-            import train_all
-            train_all.ARGS = ARGS
             if st == "eval":
                 evaluate.run(ARGS.out, ARGS.work, DEV, quick=ARGS.scale < 0.5)
             else:

@@ -1,8 +1,8 @@
 """A synthetic video world for the built-in demo models.
 
 One shape of a named colour moves (left/right/up/down), bounces, grows or shrinks over a plain or
-gradient background of another named colour: 64×64 pixels, 17 frames at 16 fps, values in [-1, 1].
-Captions are generated from the parameters, in English and (a quarter of templates) Chinese.
+gradient background of another named colour (five dark, three light): 64×64 pixels, 17 frames at 16 fps,
+values in [-1, 1]. Captions for the parameters come from the grammar in captions.py.
 Everything is deterministic given a torch.Generator seed; rendering is vectorised over the batch and
 runs on any torch device (2×2 supersampling for smooth edges).
 """
@@ -10,72 +10,16 @@ import math
 
 import torch
 
+# The names and colours live in palette.py (torch-free, shared with the caption grammar).
+from palette import (BACKGROUNDS, BG_NAMES, COLOUR_NAMES, COLOURS, HELD_OUT, IN_DISTRIBUTION, MOTIONS,  # noqa: F401
+                     N_DARK, SHAPES, backgrounds_for, tuple_index)
+
 SIZE, FRAMES, FPS = 64, 17, 16
-
-COLOURS = {  # object colours, RGB in [0, 1]
-    "red": (0.90, 0.10, 0.10), "green": (0.10, 0.80, 0.20), "blue": (0.15, 0.30, 0.95),
-    "yellow": (0.95, 0.90, 0.10), "purple": (0.60, 0.20, 0.80), "orange": (1.00, 0.55, 0.05),
-    "white": (0.95, 0.95, 0.95),
-}
-BACKGROUNDS = {  # background colours (kept far from every object colour)
-    "black": (0.05, 0.05, 0.05), "gray": (0.45, 0.45, 0.45), "navy": (0.08, 0.10, 0.35),
-    "brown": (0.40, 0.25, 0.10), "dark green": (0.05, 0.30, 0.12),
-}
-SHAPES = ["circle", "square", "triangle", "star"]
-MOTIONS = ["left", "right", "up", "down", "bouncing", "growing", "shrinking"]
-
-ZH_COLOUR = {"red": "红色", "green": "绿色", "blue": "蓝色", "yellow": "黄色", "purple": "紫色", "orange": "橙色",
-             "white": "白色"}
-ZH_BG = {"black": "黑色", "gray": "灰色", "navy": "深蓝色", "brown": "棕色", "dark green": "深绿色"}
-ZH_SHAPE = {"circle": "圆形", "square": "正方形", "triangle": "三角形", "star": "星形"}
-ZH_MOTION = {"left": "向左移动", "right": "向右移动", "up": "向上移动", "down": "向下移动", "bouncing": "上下弹跳",
-             "growing": "变大", "shrinking": "变小"}
-EN_MOTION_A = {"left": "moving left", "right": "moving right", "up": "moving up", "down": "moving down",
-               "bouncing": "bouncing", "growing": "growing", "shrinking": "shrinking"}
-EN_MOTION_B = {"left": "moves to the left", "right": "moves to the right", "up": "moves up", "down": "moves down",
-               "bouncing": "bounces up and down", "growing": "grows bigger", "shrinking": "shrinks"}
-
-# (colour, shape, motion) triples never shown in training: evaluation only.
-HELD_OUT = [("red", "square", "right"), ("green", "triangle", "left"), ("blue", "circle", "up"),
-            ("yellow", "star", "down"), ("purple", "square", "left"), ("orange", "circle", "down"),
-            ("white", "star", "right"), ("red", "triangle", "up")]
-N_TEMPLATES = 4  # templates 0-2 English, 3 Chinese: 25% of captions are Chinese
-
-
-def caption(colour, shape, motion, bg, template):
-    if template == 0:
-        return f"a {colour} {shape} {EN_MOTION_A[motion]} on a {bg} background"
-    if template == 1:
-        return f"A {colour} {shape} {EN_MOTION_B[motion]}."
-    if template == 2:
-        return f"{colour} {shape}, {EN_MOTION_A[motion]}, {bg} background"
-    return f"{ZH_COLOUR[colour]}的{ZH_SHAPE[shape]}{ZH_MOTION[motion]}，{ZH_BG[bg]}背景"
-
-
-COLOUR_NAMES, BG_NAMES = list(COLOURS), list(BACKGROUNDS)
-
-
-def all_captions():
-    """Every caption, in index order: index = caption_index(c, s, m, b, t). The last entry is '' (dropout)."""
-    out = []
-    for c in COLOUR_NAMES:
-        for s in SHAPES:
-            for m in MOTIONS:
-                for b in BG_NAMES:
-                    for t in range(N_TEMPLATES):
-                        out.append(caption(c, s, m, b, t))
-    return out + [""]
-
-
-def caption_index(c, s, m, b, t):
-    return (((c * len(SHAPES) + s) * len(MOTIONS) + m) * len(BG_NAMES) + b) * N_TEMPLATES + t
-
-
-EMPTY_CAPTION = len(COLOURS) * len(SHAPES) * len(MOTIONS) * len(BACKGROUNDS) * N_TEMPLATES
 
 _HELD = {(COLOUR_NAMES.index(c), SHAPES.index(s), MOTIONS.index(m)) for c, s, m in HELD_OUT}
 TRAIN_TRIPLES = [(c, s, m) for c in range(len(COLOURS)) for s in range(len(SHAPES)) for m in range(len(MOTIONS))
                  if (c, s, m) not in _HELD]
+WHITE = COLOUR_NAMES.index("white")
 
 
 def sample_params(n, gen, triples=None):
@@ -85,15 +29,17 @@ def sample_params(n, gen, triples=None):
     u = lambda: torch.rand(n, generator=gen)  # noqa: E731
     return {
         "colour": pick[:, 0], "shape": pick[:, 1], "motion": pick[:, 2],
-        "bg": torch.randint(len(BACKGROUNDS), (n,), generator=gen),
-        "template": torch.randint(N_TEMPLATES, (n,), generator=gen),
+        # white shapes on the dark backgrounds only (palette.py: on a light one the colour check is ambiguous)
+        "bg": torch.where(pick[:, 0] == WHITE, torch.randint(N_DARK, (n,), generator=gen),
+                          torch.randint(len(BACKGROUNDS), (n,), generator=gen)),
         "gradient": u() < 0.5, "size": 7 + 4 * u(), "speed": 1.2 + 0.8 * u(),
         "pos_a": u(), "pos_b": u(), "phase": u(),
     }
 
 
-def caption_indices(p):
-    return caption_index(p["colour"], p["shape"], p["motion"], p["bg"], p["template"])
+def tuple_indices(p):
+    """Row block of the caption tables (palette.tuple_index) for each clip."""
+    return tuple_index(p["colour"], p["shape"], p["motion"], p["bg"])
 
 
 def trajectories(p):
@@ -154,9 +100,8 @@ def render(p, device="cpu", with_cover=False):
     return (img * 2 - 1, cover) if with_cover else img * 2 - 1
 
 
-def params_for(colour, shape, motion, bg, n, gen, template=0):
+def params_for(colour, shape, motion, bg, n, gen):
     """Parameters for n clips of one named (colour, shape, motion, bg)."""
     p = sample_params(n, gen, [(COLOUR_NAMES.index(colour), SHAPES.index(shape), MOTIONS.index(motion))])
     p["bg"] = torch.full((n,), BG_NAMES.index(bg))
-    p["template"] = torch.full((n,), template)
     return p

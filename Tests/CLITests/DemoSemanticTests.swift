@@ -61,7 +61,16 @@ struct DemoSemanticTests {
     /// Present in at least 3/4 of the frames, and the centroid of the last quarter lies at least 3 px
     /// from the first quarter's in the prompted direction.
     static func follows(_ frames: [RGBImage], colour: String, motion: String) -> Bool {
-        let c = frames.map { centroid($0, palette[colour]!) }
+        follows(frames, rgb: palette[colour]!, motion: motion)
+    }
+
+    /// The colour is on screen (6 pixels within the radius) in at least 3/4 of the frames.
+    static func present(_ frames: [RGBImage], rgb: (Double, Double, Double)) -> Bool {
+        frames.compactMap { centroid($0, rgb) }.count * 4 >= frames.count * 3
+    }
+
+    static func follows(_ frames: [RGBImage], rgb: (Double, Double, Double), motion: String) -> Bool {
+        let c = frames.map { centroid($0, rgb) }
         guard c.compactMap({ $0 }).count * 4 >= frames.count * 3 else { return false }
         let q = max(1, frames.count / 4)
         func mean(_ s: ArraySlice<(x: Double, y: Double)?>) -> (Double, Double)? {
