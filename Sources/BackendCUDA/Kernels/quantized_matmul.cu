@@ -176,6 +176,30 @@ extern "C" __global__ void td_w8a8_gemm_dp4a(void* out, int odt, const signed ch
     }
 }
 
+// A warp's 64 × 32 int32 tile of one K block (4 × 4 m16n8k32 fragments), shared by
+// td_w8a8_gemm_mma and td_w8a8_gemm_pipe: zeroed before the block, then one k32 step per call.
+__device__ __forceinline__ void qm_zero_warp_tile(int (&part)[4][4][4]) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) part[i][j][e] = 0;
+}
+
+__device__ __forceinline__ void qm_mma_warp_tile(int (&part)[4][4][4], const u32 (&af)[4][4], const u32 (&bf)[4][2]) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 "
+                         "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                         : "+r"(part[i][j][0]), "+r"(part[i][j][1]), "+r"(part[i][j][2]), "+r"(part[i][j][3])
+                         : "r"(af[i][0]), "r"(af[i][1]), "r"(af[i][2]), "r"(af[i][3]),
+                           "r"(bf[j][0]), "r"(bf[j][1]));
+        }
+}
+
 // Tensor-core path (sm_80+): mma.sync m16n8k32 s8·s8 → s32. Grid (⌈N/128⌉, ⌈M/128⌉), 256 threads:
 // the 128 × 128 output tile of one (row block, column block) pair, so each tile has a single sx/sw
 // row. Per K block the 128 × 128 byte slices of xq and w are staged in shared memory (rows padded to
@@ -220,12 +244,7 @@ extern "C" __global__ void __launch_bounds__(256) td_w8a8_gemm_mma(
             *(uint4*)(bs + r * QM_LD + ch * 4) = vb;
         }
         __syncthreads();
-#pragma unroll
-        for (int i = 0; i < 4; ++i)
-#pragma unroll
-            for (int j = 0; j < 4; ++j)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) part[i][j][e] = 0;
+        qm_zero_warp_tile(part);
 #pragma unroll
         for (int ks = 0; ks < 4; ++ks) {
             u32 af[4][4], bf[4][2];
@@ -243,16 +262,7 @@ extern "C" __global__ void __launch_bounds__(256) td_w8a8_gemm_mma(
                 bf[j][0] = p[0];
                 bf[j][1] = p[4];
             }
-#pragma unroll
-            for (int i = 0; i < 4; ++i)
-#pragma unroll
-                for (int j = 0; j < 4; ++j) {
-                    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 "
-                                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                                 : "+r"(part[i][j][0]), "+r"(part[i][j][1]), "+r"(part[i][j][2]), "+r"(part[i][j][3])
-                                 : "r"(af[i][0]), "r"(af[i][1]), "r"(af[i][2]), "r"(af[i][3]),
-                                   "r"(bf[j][0]), "r"(bf[j][1]));
-                }
+            qm_mma_warp_tile(part, af, bf);
         }
         const float sxv = sx[(i64)blockIdx.y * kb + b], swv = sw[(i64)blockIdx.x * kb + b];
 #pragma unroll
@@ -374,12 +384,7 @@ extern "C" __global__ void __launch_bounds__(256) td_w8a8_gemm_pipe(
         fa2_commit();
         const float sxv = sxr[b], swv = swr[b];
         const u32 as = smem + (b % QP_STAGES) * QP_STAGE_BYTES, bs = as + QP_TILE_BYTES;
-#pragma unroll
-        for (int i = 0; i < 4; ++i)
-#pragma unroll
-            for (int j = 0; j < 4; ++j)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) part[i][j][e] = 0;
+        qm_zero_warp_tile(part);
 #pragma unroll
         for (int ks = 0; ks < 4; ++ks) {
             u32 af[4][4], bf[4][2];
@@ -395,16 +400,7 @@ extern "C" __global__ void __launch_bounds__(256) td_w8a8_gemm_pipe(
                 bf[2 * jj + 1][0] = r[2];
                 bf[2 * jj + 1][1] = r[3];
             }
-#pragma unroll
-            for (int i = 0; i < 4; ++i)
-#pragma unroll
-                for (int j = 0; j < 4; ++j) {
-                    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 "
-                                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                                 : "+r"(part[i][j][0]), "+r"(part[i][j][1]), "+r"(part[i][j][2]), "+r"(part[i][j][3])
-                                 : "r"(af[i][0]), "r"(af[i][1]), "r"(af[i][2]), "r"(af[i][3]),
-                                   "r"(bf[j][0]), "r"(bf[j][1]));
-                }
+            qm_mma_warp_tile(part, af, bf);
         }
 #pragma unroll
         for (int i = 0; i < 4; ++i)
