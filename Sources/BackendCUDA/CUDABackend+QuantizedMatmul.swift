@@ -7,6 +7,10 @@ import TensorCore
 /// sum rounded separately (no FMA), then `+ bias` and one rounding to the output type.
 ///
 /// Product kernels, chosen by shape and device:
+/// - `td_w8a8_gemm_wgmma` (compute capability 9.0, compiled for sm_90a; more than `fewRows` rows):
+///   the same 128 × 128 tiles on `wgmma.m64n128k32.s32.s8.s8`, two consumer warpgroups and a cp.async
+///   producer warpgroup over a 4-stage mbarrier pipeline (1.7–2.0× `td_w8a8_gemm_mma` on an H100 at
+///   the Wan2.1-1.3B shapes, scripts/cuda/bench_w8a8.py);
 /// - `td_w8a8_gemm_pipe` (sm_80+, more than `fewRows` rows, `w8a8PipeSharedBytes` of shared memory):
 ///   int8 tensor cores through `mma.sync.m16n8k32.s32.s8.s8.s32`, 128 × 128 output tiles aligned with
 ///   the scale blocks, K blocks streamed by a 4-stage cp.async pipeline into swizzled tiles read with
@@ -21,6 +25,9 @@ extension CUDABackend: QuantizedMatmulBackend {
     static let w8a8FewRows = 16
     /// Dynamic shared memory of `td_w8a8_gemm_pipe`: QP_STAGES (4) stages of two 128 × 128-byte tiles.
     static let w8a8PipeSharedBytes = 4 * 2 * 128 * 128
+    /// Dynamic shared memory of `td_w8a8_gemm_wgmma`: 1024 bytes of alignment slack, QW_STAGES (4)
+    /// stages of two tiles, then a full and an empty mbarrier per stage.
+    static let w8a8WgmmaSharedBytes = 1024 + 4 * 2 * 128 * 128 + 16 * 4
 
     public func quantizedMatmul(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor {
         let op = "quantizedMatmul"
@@ -76,7 +83,9 @@ extension CUDABackend: QuantizedMatmulBackend {
         ] + biasArguments + [.int64(Int64(m)), .int64(Int64(n)), .int64(Int64(kp)), .int32(Int32(kb))]
         if computeCapability.major >= 8 && m > Self.w8a8FewRows {
             let grid = ((n + blk - 1) / blk, mb, 1)
-            if maxSharedMemoryPerBlock >= Self.w8a8PipeSharedBytes {
+            if computeCapability == (9, 0), maxSharedMemoryPerBlock >= Self.w8a8WgmmaSharedBytes {
+                try launch(.quantizedMatmul, "td_w8a8_gemm_wgmma", grid: grid, block: (384, 1, 1), sharedBytes: Self.w8a8WgmmaSharedBytes, arguments)
+            } else if maxSharedMemoryPerBlock >= Self.w8a8PipeSharedBytes {
                 try launch(.quantizedMatmul, "td_w8a8_gemm_pipe", grid: grid, block: (256, 1, 1), sharedBytes: Self.w8a8PipeSharedBytes, arguments)
             } else {
                 try launch(.quantizedMatmul, "td_w8a8_gemm_mma", grid: grid, block: (256, 1, 1), arguments)
