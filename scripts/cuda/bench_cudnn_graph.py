@@ -10,8 +10,9 @@ The engine's cuDNN path (Sources/BackendCUDA/CUDABackend+Cudnn.swift) uses the l
 padding (the causal frames are zero frames in the copy), then a transposing epilogue adds the bias.
 For each VAE shape (480p decode) this prints, in ms (CUDA events, median of --repeat after a warm-up):
 - torch: F.conv3d on NCDHW and on channels_last_3d (cudnn.benchmark on), the reference's own path;
-- graph: every engine configuration of heuristics modes A and B (up to --configs each) on the same
-  channels-last operands with symmetric padding, then the best of them again with the time padding as
+- graph: the engine configurations of heuristic modes instant, A and fallback (up to --configs each)
+  on the same channels-last operands with symmetric padding, y in bf16 and in f32 (the sums are
+  fp32 either way; cuDNN 9.19's mode B failed internally on an H100), then the best of them again with the time padding as
   (2, 0) pre/post paddings on the unpadded frames, and with the bias added by a fused pointwise op;
 each with its NMSE against an fp32 torch convolution, so a fast but wrong configuration shows.
 Run `turbodiffusion bench conv --device cuda --engine both …` in the same call for the engine's own
@@ -44,7 +45,7 @@ A = dict(POINTWISE_MODE=0, POINTWISE_MATH_PREC=1,
          VP_UIDS=1000, VP_PTRS=1001, VP_WORKSPACE=1003)
 BF16, F32 = 9, 0
 CROSS_CORRELATION, POINTWISE_ADD = 1, 0
-HEUR_A, HEUR_B = 3, 1
+HEUR_INSTANT, HEUR_B, HEUR_FALLBACK, HEUR_A = 0, 1, 2, 3
 
 
 class Cudnn:
@@ -96,11 +97,15 @@ class Cudnn:
         self.check(self.lib.cudnnBackendGetAttribute(heur, A["HEUR_RESULTS"], T_BACKEND_DESCRIPTOR, ctypes.c_int64(0),
                                                      ctypes.byref(count), None), "heuristic count")
         n = min(count.value, limit)
+        if n == 0:
+            raise RuntimeError(f"heuristics mode {mode} offer no engine configuration for this graph")
         cfgs = [self.create("ENGINECFG") for _ in range(n)]
         arr = (ctypes.c_void_p * n)(*[c.value for c in cfgs])
         got = ctypes.c_int64()
         self.check(self.lib.cudnnBackendGetAttribute(heur, A["HEUR_RESULTS"], T_BACKEND_DESCRIPTOR, ctypes.c_int64(n),
                                                      ctypes.byref(got), arr), "heuristic results")
+        if got.value == 0:
+            raise RuntimeError(f"heuristics mode {mode} counted {count.value} configurations but returned none")
         return cfgs[:got.value]
 
     def plan(self, cfg):
@@ -136,8 +141,9 @@ def channels_last(dims):
     return [t * h * w * c, 1, h * w * c, w * c, c]
 
 
-def graph_conv(cd, x_dims, w_dims, y_dims, pre, post, bias):
-    """The operation graph of one convolution (plus a fused bias add when `bias`): uids 1 x, 2 w, 3 y, 4 bias."""
+def graph_conv(cd, x_dims, w_dims, y_dims, pre, post, bias, y_type):
+    """The operation graph of one convolution (plus a fused bias add when `bias`) with y in `y_type`
+    (BF16 or F32; the sums are fp32 either way): uids 1 x, 2 w, 3 y, 4 bias."""
     ops = []
     xd = cd.tensor(1, x_dims, channels_last(x_dims), BF16)
     wd = cd.tensor(2, w_dims, channels_last(w_dims), BF16)
@@ -150,7 +156,7 @@ def graph_conv(cd, x_dims, w_dims, y_dims, pre, post, bias):
     cd.set(conv, "CONV_PRE_PAD", T_INT64, pre)
     cd.set(conv, "CONV_POST_PAD", T_INT64, post)
     cd.finalize(conv, "convolution")
-    conv_out = cd.tensor(5 if bias else 3, y_dims, channels_last(y_dims), F32, virtual=bias)
+    conv_out = cd.tensor(5 if bias else 3, y_dims, channels_last(y_dims), F32 if bias else y_type, virtual=bias)
     op = cd.create("OP_CONV_FWD")
     cd.set(op, "OP_CONV_X", T_BACKEND_DESCRIPTOR, [xd])
     cd.set(op, "OP_CONV_W", T_BACKEND_DESCRIPTOR, [wd])
@@ -162,7 +168,7 @@ def graph_conv(cd, x_dims, w_dims, y_dims, pre, post, bias):
     ops.append(op)
     if bias:
         bd = cd.tensor(4, [1, y_dims[1], 1, 1, 1], [y_dims[1], 1, 1, 1, 1], F32)
-        yd = cd.tensor(3, y_dims, channels_last(y_dims), F32)
+        yd = cd.tensor(3, y_dims, channels_last(y_dims), y_type)
         pw = cd.create("POINTWISE")
         cd.set(pw, "POINTWISE_MODE", T_POINTWISE_MODE, [POINTWISE_ADD])
         cd.set(pw, "POINTWISE_MATH_PREC", T_DATA_TYPE, [F32])
@@ -227,40 +233,43 @@ def main():
         print(f"   torch NCDHW {timeit(lambda: F.conv3d(x, wt, padding=pad)):7.3f} ms   "
               f"channels_last_3d {timeit(lambda: F.conv3d(xc3, wc3, padding=pad)):7.3f} ms", flush=True)
         xcl, wcl = xc3.permute(0, 2, 3, 4, 1).contiguous(), wc3.permute(0, 2, 3, 4, 1).contiguous()
-        y = torch.empty(1, to, ho, wo, o, device="cuda", dtype=torch.float32)
-        as_ncdhw = lambda: y.permute(0, 4, 1, 2, 3)
+        ys = {BF16: torch.empty(1, to, ho, wo, o, device="cuda", dtype=torch.bfloat16),
+              F32: torch.empty(1, to, ho, wo, o, device="cuda", dtype=torch.float32)}
         x_dims, w_dims, y_dims = [1, c, t, h, w], [o, c, *k], [1, o, to, ho, wo]
         best = None
-        for label, mode in (("A", HEUR_A), ("B", HEUR_B)):
-            try:
-                graph = graph_conv(cd, x_dims, w_dims, y_dims, list(pad), list(pad), bias=False)
-                cfgs = cd.configs(graph, mode, args.configs)
-            except RuntimeError as e:
-                print(f"   graph {label}: {e}", flush=True)
-                continue
-            for i, cfg in enumerate(cfgs):
+        for y_type, y_name in ((BF16, "bf16"), (F32, "f32")):
+            y = ys[y_type]
+            for label, mode in (("instant", HEUR_INSTANT), ("A", HEUR_A), ("fallback", HEUR_FALLBACK)):
                 try:
-                    plan, ws, json = cd.plan(cfg)
-                    if ws > workspace.numel():
-                        print(f"   graph {label}{i}: needs {ws >> 20} MiB of workspace, skipped")
-                        continue
-                    run = cd.execute(plan, [1, 2, 3], [xcl.data_ptr(), wcl.data_ptr(), y.data_ptr()], workspace.data_ptr())
-                    y.fill_(float("nan"))
-                    run()
-                    torch.cuda.synchronize()
-                    err = nmse(as_ncdhw(), ref)
-                    ms = timeit(run)
-                    engine = json[:90].replace("\n", " ")
-                    print(f"   graph {label}{i}: {ms:7.3f} ms ({gflop / ms:6.1f} TFLOP/s) nmse {err:.1e} ws {ws >> 20} MiB {engine}", flush=True)
-                    if err < 1e-4 and (best is None or ms < best[0]):
-                        best = (ms, label, i, mode)
+                    graph = graph_conv(cd, x_dims, w_dims, y_dims, list(pad), list(pad), bias=False, y_type=y_type)
+                    cfgs = cd.configs(graph, mode, args.configs)
                 except RuntimeError as e:
-                    print(f"   graph {label}{i}: {e}", flush=True)
+                    print(f"   graph y {y_name} {label}: {e}", flush=True)
+                    continue
+                for i, cfg in enumerate(cfgs):
+                    try:
+                        plan, ws, json = cd.plan(cfg)
+                        if ws > workspace.numel():
+                            print(f"   graph y {y_name} {label}{i}: needs {ws >> 20} MiB of workspace, skipped")
+                            continue
+                        run = cd.execute(plan, [1, 2, 3], [xcl.data_ptr(), wcl.data_ptr(), y.data_ptr()], workspace.data_ptr())
+                        y.fill_(float("nan"))
+                        run()
+                        torch.cuda.synchronize()
+                        err = nmse(y.permute(0, 4, 1, 2, 3), ref)
+                        ms = timeit(run)
+                        engine = json[:90].replace("\n", " ")
+                        print(f"   graph y {y_name} {label}{i}: {ms:7.3f} ms ({gflop / ms:6.1f} TFLOP/s) nmse {err:.1e} ws {ws >> 20} MiB {engine}", flush=True)
+                        if err < 1e-4 and (best is None or ms < best[0]):
+                            best = (ms, f"y {y_name} {label}", i, mode, y_type)
+                    except RuntimeError as e:
+                        print(f"   graph y {y_name} {label}{i}: {e}", flush=True)
         if best is None:
             print("   no graph configuration ran correctly")
             failures += 1
             continue
-        print(f"   best graph configuration: {best[1]}{best[2]} {best[0]:.3f} ms", flush=True)
+        print(f"   best graph configuration: {best[1]} {best[2]} {best[0]:.3f} ms", flush=True)
+        y = ys[best[4]]
         # Causal time padding as pre/post paddings on the real frames (no zero frames in the operand),
         # and the bias fused; each with heuristic mode A's first configurations.
         real = xcl[:, 2:].contiguous() if k[0] == 3 else xcl
@@ -271,7 +280,8 @@ def main():
                                          ("bias fused", xcl, list(pad), True)):
             try:
                 xd = [1, c, x_op.shape[1], h, w]
-                graph = graph_conv(cd, xd, w_dims, y_dims, pre, [0, *pad[1:]] if label.startswith("causal") else list(pad), bias=fused)
+                graph = graph_conv(cd, xd, w_dims, y_dims, pre, [0, *pad[1:]] if label.startswith("causal") else list(pad), bias=fused,
+                                   y_type=best[4])
                 results = []
                 for i, cfg in enumerate(cd.configs(graph, best[3], args.configs)):
                     try:
@@ -287,7 +297,7 @@ def main():
                         run()
                         torch.cuda.synchronize()
                         want = ref + bias.view(1, -1, 1, 1, 1) if fused else causal_ref
-                        results.append((timeit(run), i, nmse(as_ncdhw(), want)))
+                        results.append((timeit(run), i, nmse(y.permute(0, 4, 1, 2, 3), want)))
                     except RuntimeError as e:
                         results.append((float("inf"), i, str(e)))
                 ok = [r for r in results if isinstance(r[2], float) and r[2] < 1e-4]
