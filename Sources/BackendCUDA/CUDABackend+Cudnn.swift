@@ -80,7 +80,9 @@ struct CudnnPlanKey: Hashable {
     var strides: [Int]
 }
 
-/// Descriptors and the chosen algorithm for one problem shape.
+/// Descriptors and the chosen algorithm for one problem shape: the legacy API's heuristic choice,
+/// and the graph API's candidate plans until the first run times them all (the legacy choice
+/// included) and keeps the fastest.
 final class CudnnPlan {
     let x: cudnnTensorDescriptor_t?
     let w: cudnnFilterDescriptor_t?
@@ -88,10 +90,22 @@ final class CudnnPlan {
     let conv: cudnnConvolutionDescriptor_t?
     let algorithm: Int32
     let workspaceBytes: Int
+    /// Graph-API plans not yet timed (emptied by the first run).
+    var graphCandidates: [CudnnGraphPlan] = []
+    /// The graph-API plan that beat the legacy algorithm, when one did.
+    var graph: CudnnGraphPlan?
+    /// Per candidate of the first run: engine (−1: the legacy algorithm) and its time in ms.
+    var timings: [(engine: Int64, milliseconds: Float)] = []
 
     init(x: cudnnTensorDescriptor_t?, w: cudnnFilterDescriptor_t?, y: cudnnTensorDescriptor_t?,
          conv: cudnnConvolutionDescriptor_t?, algorithm: Int32, workspaceBytes: Int) {
         (self.x, self.w, self.y, self.conv, self.algorithm, self.workspaceBytes) = (x, w, y, conv, algorithm, workspaceBytes)
+    }
+
+    /// Workspace the next run needs: every candidate's while untimed, else the chosen one's.
+    var runWorkspaceBytes: Int {
+        if let graph { return graph.workspaceBytes }
+        return graphCandidates.reduce(workspaceBytes) { max($0, $1.workspaceBytes) }
     }
 
     func destroy(_ api: CCUDACudnnAPI) {
@@ -201,7 +215,8 @@ extension CUDABackend {
             xcl = try channelsLastOperand(parts, geometry: g, channels: cp, leadingZeroFrames: lead, trailingZeroFrames: trail)
             wp = try packedConvolutionWeight(weight, geometry: g, channels: cp)
             y = try empty([g.batch] + g.output + [g.outChannels], dtype: dtype)
-            workspace = plan.workspaceBytes > 0 ? try empty([plan.workspaceBytes], dtype: .u8) : nil
+            let bytes = convolution.lock.withLock { plan.runWorkspaceBytes }
+            workspace = bytes > 0 ? try empty([bytes], dtype: .u8) : nil
         } catch TensorError.outOfMemory {
             // The copies did not fit (--max_vram): the caller's paths need less.
             return false
@@ -209,6 +224,14 @@ extension CUDABackend {
         let (xAddress, wAddress, yAddress) = (try address(xcl), try address(wp), try address(y))
         let workspaceAddress = try workspace.map { try address($0) } ?? 0
         let ran = try convolution.lock.withLock { () throws -> Bool in
+            if !plan.graphCandidates.isEmpty {
+                try chooseCudnnEngine(library, plan: plan, key: key, x: xAddress, w: wAddress, y: yAddress, workspace: workspaceAddress)
+            }
+            if let graph = plan.graph {
+                try graph.execute(library, handle: convolution.handle, x: xAddress, w: wAddress, y: yAddress, workspace: workspaceAddress)
+                convolution.cudnnRuns += 1
+                return true
+            }
             var alpha: Float = 1, beta: Float = 0   // float scalars for every data type but double
             let status = api.cudnnConvolutionForward(
                 convolution.handle, &alpha, plan.x, UnsafeRawPointer(bitPattern: UInt(xAddress)),
@@ -299,6 +322,10 @@ extension CUDABackend {
             try library.check(api.cudnnGetConvolutionForwardWorkspaceSize(convolution.handle, x, w, conv, y, best.algo, &bytes),
                               "cudnnGetConvolutionForwardWorkspaceSize")
             plan = CudnnPlan(x: x, w: w, y: y, conv: conv, algorithm: best.algo, workspaceBytes: bytes)
+            // Graph-API plans for the same operands; none when cuDNN offers none (the legacy algorithm runs).
+            plan.graphCandidates = (try? CudnnGraphPlan.candidates(library, handle: convolution.handle, key: key, cudnnType: cudnnType,
+                                                                   output: output, workspaceLimit: Self.convolutionWorkspaceBytes,
+                                                                   limit: Self.cudnnGraphCandidates)) ?? []
         } catch {
             plan.destroy(api)
             throw error
