@@ -184,6 +184,17 @@ extension CUDABackend: SparseAttentionBackend {
         let odt = try floatCode(q.dtype, op)
         let out = try empty([s.nb, s.nh, s.lq, s.dv], dtype: q.dtype)
         guard s.heads > 0, s.lq > 0, s.dv > 0 else { return out }
+        if let kernel = try fa3SparseKernel(q: q, k: k, v: v, s, blockQ: blockQ, blockK: blockK, scale: scale) {
+            let table = blocks.isContiguous ? blocks : try contiguous(blocks)
+            try launch(.hopperAttention, kernel, grid: (s.mq, s.nh, s.nb), block: (Self.fa3Threads, 1, 1),
+                       sharedBytes: Self.fa3SharedBytes, [
+                           .pointer(try address(out)), .pointer(try address(q)), .pointer(try address(k)),
+                           .pointer(try address(v)), .pointer(try address(table)), .int64(Int64(s.lq)), .int64(Int64(s.lk)),
+                           .int32(Int32(blockK)), .int32(Int32(s.keep)), .int32(Int32(s.mq)), .int32(Int32(s.mk)),
+                           .float(Float(Double(scale) * 1.442_695_040_888_963_4)),
+                       ] + rowStrides(q) + rowStrides(k) + rowStrides(v) + rowStrides(out))
+            return out
+        }
         if let kernel = try fa2SparseKernel(q: q, k: k, v: v, s, blockQ: blockQ, blockK: blockK, scale: scale) {
             let table = blocks.isContiguous ? blocks : try contiguous(blocks)
             try launch(.flashAttention, kernel, grid: (s.mq, s.nh, s.nb), block: (128, 1, 1),
@@ -209,6 +220,17 @@ extension CUDABackend: SparseAttentionBackend {
         return out
     }
 
+
+    /// The Hopper kernel (`td_fa3_sparse_*`, Kernels/hopper_attention.cu) for these operands, or nil
+    /// when it does not cover them: compute capability 9.0, D = Dv = 128, blockQ = 128 (its query
+    /// tile), blockK a multiple of 64, and what `fa2SparseKernel` asks of the operands.
+    private func fa3SparseKernel(q: Tensor, k: Tensor, v: Tensor, _ s: AttentionShape, blockQ: Int, blockK: Int,
+                                 scale: Float) throws -> String? {
+        guard computeCapability == (9, 0), s.d == 128, s.dv == 128, blockQ == Self.fa3Rows,
+              Self.fa3SharedBytes <= maxSharedMemoryPerBlock, s.keep * (blockK / 64) <= Int(Int32.max) - 1,
+              try fa2SparseKernel(q: q, k: k, v: v, s, blockQ: blockQ, blockK: blockK, scale: scale) != nil else { return nil }
+        return "td_fa3_sparse_\(q.dtype == .bf16 ? "bf16" : "f16")_d128"
+    }
 
     /// The tensor-core kernel (`td_fa2_sparse_*`, Kernels/flash_attention.cu) for these operands,
     /// or nil when it does not cover them: the dense fused kernel's operand conditions
