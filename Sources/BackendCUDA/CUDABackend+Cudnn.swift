@@ -169,7 +169,8 @@ extension CUDABackend {
     /// Layout: the operands are the implicit kernels' copies (`channelsLastOperand`: x as
     /// [N, T, H, W, Cp], `packedConvolutionWeight`: w as [O, kt, kh, kw, Cp], channels zero padded to
     /// Cp), which are cuDNN's NDHWC tensor and filter; cuDNN writes y as NDHWC in the operand type
-    /// and `td_conv_from_channels_last` transposes it into `out` adding the bias.
+    /// and `td_conv_from_channels_last` transposes it into `out` adding the bias (and `residual`, a
+    /// dense f32 tensor of out's shape, when not 0).
     ///
     /// Numerics: the fp32 sum of each output is rounded once to the operand type by cuDNN (the
     /// legacy API has no bf16 → f32 configuration: cuDNN 9.19 offers no algorithm for one), then
@@ -180,7 +181,7 @@ extension CUDABackend {
     /// time padding (the causal front frames) becomes zero frames of the copy, an asymmetric
     /// spatial one is refused.
     func cudnnConv3d(_ parts: [Tensor], weight: Tensor, bias: UInt64, geometry g: ConvolutionGeometry, stride: [Int],
-                     padding: [Padding], out: Tensor) throws -> Bool {
+                     padding: [Padding], residual: UInt64 = 0, out: Tensor) throws -> Bool {
         guard let library = convolution.cudnn else { return false }
         let dtype = parts[0].dtype
         guard dtype == weight.dtype, dtype == .bf16 || dtype == .f16, let cudnnType = Self.cudnnDataType(dtype),
@@ -251,7 +252,7 @@ extension CUDABackend {
         guard ran else { return false }
         try launch(.conv, "td_conv_from_channels_last", grid: ((plane + 31) / 32, (g.outChannels + 31) / 32, g.batch), block: (32, 8, 1), [
             .pointer(try address(out)), .int32(try floatCode(out.dtype, "conv3d")), .pointer(yAddress), .int32(try floatCode(dtype, "conv3d")),
-            .pointer(bias), .int32(Int32(g.outChannels)), .int64(Int64(plane)),
+            .pointer(bias), .pointer(residual), .int32(Int32(g.outChannels)), .int64(Int64(plane)),
         ])
         return true
     }
