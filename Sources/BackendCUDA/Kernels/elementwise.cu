@@ -293,10 +293,15 @@ EW_UNARY(f16, F16)
                                                     i64 groups, i64 n, int op) {                                  \
         binary_dense<DA, DB>(out, a, b, head, groups, n, op);                                                     \
     }
-#define EW_BINARY_ALL(NA, DA) EW_BINARY(NA, DA, f32, F32) EW_BINARY(NA, DA, bf16, BF16) EW_BINARY(NA, DA, f16, F16)
-EW_BINARY_ALL(f32, F32)
-EW_BINARY_ALL(bf16, BF16)
-EW_BINARY_ALL(f16, F16)
+EW_BINARY(f32, F32, f32, F32)
+EW_BINARY(f32, F32, bf16, BF16)
+EW_BINARY(f32, F32, f16, F16)
+EW_BINARY(bf16, BF16, f32, F32)
+EW_BINARY(bf16, BF16, bf16, BF16)
+EW_BINARY(bf16, BF16, f16, F16)
+EW_BINARY(f16, F16, f32, F32)
+EW_BINARY(f16, F16, bf16, BF16)
+EW_BINARY(f16, F16, f16, F16)
 
 #define EW_ROWS(NO, DO, NA, DA, NB, DB)                                                                           \
     extern "C" EW_DENSE td_binary_rows_dense_##NO##_##NA##_##NB(DO::T* out, const DA::T* a, const DB::T* b,     \
@@ -304,8 +309,19 @@ EW_BINARY_ALL(f16, F16)
                                                                 int op) {                                         \
         binary_rows_dense<DO, DA, DB>(out, a, b, cols, bvec, head, groups, n, op);                                \
     }
-#define EW_ROWS_B(NO, DO, NA, DA) EW_ROWS(NO, DO, NA, DA, f32, F32) EW_ROWS(NO, DO, NA, DA, bf16, BF16) EW_ROWS(NO, DO, NA, DA, f16, F16)
-#define EW_ROWS_AB(NO, DO) EW_ROWS_B(NO, DO, f32, F32) EW_ROWS_B(NO, DO, bf16, BF16) EW_ROWS_B(NO, DO, f16, F16)
-EW_ROWS_AB(f32, F32)
-EW_ROWS_AB(bf16, BF16)
-EW_ROWS_AB(f16, F16)
+// The output takes the dense operand's dtype, or for a commutative op with the row first, the row's.
+EW_ROWS(f32, F32, f32, F32, f32, F32)
+EW_ROWS(f32, F32, f32, F32, bf16, BF16)
+EW_ROWS(f32, F32, f32, F32, f16, F16)
+EW_ROWS(bf16, BF16, bf16, BF16, f32, F32)
+EW_ROWS(bf16, BF16, bf16, BF16, bf16, BF16)
+EW_ROWS(bf16, BF16, bf16, BF16, f16, F16)
+EW_ROWS(f16, F16, f16, F16, f32, F32)
+EW_ROWS(f16, F16, f16, F16, bf16, BF16)
+EW_ROWS(f16, F16, f16, F16, f16, F16)
+EW_ROWS(f32, F32, bf16, BF16, f32, F32)
+EW_ROWS(f32, F32, f16, F16, f32, F32)
+EW_ROWS(bf16, BF16, f32, F32, bf16, BF16)
+EW_ROWS(bf16, BF16, f16, F16, bf16, BF16)
+EW_ROWS(f16, F16, f32, F32, f16, F16)
+EW_ROWS(f16, F16, bf16, BF16, f16, F16)
