@@ -69,7 +69,8 @@ def main():
     strided_dtype = np.dtype([("linear", "<i8"), ("offset", "<i8"), ("size", "<i8", (8,)), ("stride", "<i8", (8,))])
 
     def strided(rows=None, cols=None):
-        """A dense view (linear), or one row of `cols` repeated over `rows` (stride 0, 1)."""
+        """The `Strided` struct, passed by value as CuPy passes a one-element structured array: a
+        dense view (linear), or one row of `cols` repeated over `rows` (strides 0, 1)."""
         s = np.zeros(1, dtype=strided_dtype)
         s["size"] = 1
         if rows is None:
@@ -77,7 +78,7 @@ def main():
         else:
             s["size"][0, 6], s["size"][0, 7] = rows, cols
             s["stride"][0, 6], s["stride"][0, 7] = 0, 1
-        return s[0]
+        return s
 
     def split(n, operands):
         """DenseSplit(count: n, operands: [(address, elementSize)]): (head, groups)."""
