@@ -72,7 +72,6 @@ extern "C" __global__ void td_binary(void* out, int out_dt, const void* a, int a
     }
 }
 
-
 // ---- Dense kernels ----
 // Dtype tags: the storage type and its exact fp32 conversions, fixed at compile time.
 struct F32 {
@@ -94,7 +93,7 @@ struct F16 {
 // Elements per vector step: one 16-byte access of a 2-byte dtype, two of f32.
 #define EW_GROUP 8
 
-// The split every dense kernel follows (`DenseSplit` in CUDABackend+Elementwise.swift): element
+// The split every dense kernel follows (`DenseSplit` in DenseElementwise.swift): element
 // j < n of every operand is at its pointer + j. Vector steps take the `groups` groups of 8
 // starting at element `head`; at element head every operand's address is 16-byte aligned (the
 // host checked), so every group is. The n − 8·groups other elements — [0, head) and the tail
@@ -265,7 +264,7 @@ __device__ __forceinline__ void binary_rows_dense(typename DO::T* __restrict__ o
     }
 }
 
-// The instantiations, named td_<kernel>_<dtype>... as `CUDABackend.denseKernelName` spells them.
+// The instantiations, named td_<kernel>_<dtype>... as `DenseSplit.kernelName` spells them.
 #define EW_DENSE __global__ void __launch_bounds__(256)
 
 #define EW_CONVERT(NI, DI, NO, DO)                                                                                   \
