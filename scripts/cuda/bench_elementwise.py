@@ -4,6 +4,7 @@ Sources/BackendCUDA/Kernels/elementwise.cu) on the GPU machine without Swift: Cu
 common.cu + elementwise.cu with NVRTC (as KernelFamily does) and launches them on torch tensors.
 
     python3 scripts/cuda/bench_elementwise.py [--repeat 20] [--arch sm_90a] [--skip-checks] [--skip-times]
+                                              [--blocks-per-sm 64]
 
 1. Checks, on odd lengths (1, 7, 1023, 100003), element offsets that break 16-byte alignment
    (1, 3, 4, 8) and every f32/bf16/f16 mix, inputs salted with NaN, ±inf, −0 and subnormals, that
@@ -17,7 +18,8 @@ common.cu + elementwise.cu with NVRTC (as KernelFamily does) and launches them o
    (bytes read + written once), next to a device-to-device copy of the same bytes.
 
 The launch split and grid follow DenseSplit (Sources/BackendCUDA/DenseElementwise.swift); the
-generic kernels' grid follows elementwiseGrid (Launch.swift). Exits non-zero when anything differs.
+generic kernels' grid follows elementwiseGrid (Launch.swift). --blocks-per-sm overrides the dense
+kernels' cap (DenseSplit.blocksPerMultiprocessor) to try another. Exits non-zero when anything differs.
 """
 import argparse, os, sys
 
@@ -54,6 +56,7 @@ def main():
     ap.add_argument("--arch", default="sm_90a")
     ap.add_argument("--skip-checks", action="store_true")
     ap.add_argument("--skip-times", action="store_true")
+    ap.add_argument("--blocks-per-sm", type=int, default=BLOCKS_PER_SM)
     args = ap.parse_args()
 
     import numpy as np
@@ -91,7 +94,7 @@ def main():
 
     def dense_grid(head, groups, n):
         work = max(groups, n - GROUP * groups)
-        return max(1, min(-(-work // BLOCK), sms * BLOCKS_PER_SM))
+        return max(1, min(-(-work // BLOCK), sms * args.blocks_per_sm))
 
     def generic_grid(n):
         return max(1, min(-(-n // BLOCK), sms * 32))
