@@ -142,10 +142,11 @@ extension CUDABackend {
             try launchDense(kernel, split, leading: [.pointer(o), .pointer(pa), .pointer(pb)], trailing: [.int32(opCode)])
             return out
         }
-        // A dense operand and one repeated row (the DiT's biases and modulations); for commutative
-        // ops the row may come first: the dense operand is then the kernel's first, the result
-        // still takes a's dtype.
-        let commutative = op == .add || op == .mul || op == .maximum || op == .minimum
+        // A dense operand and one repeated row (the DiT's biases and modulations); for add and mul
+        // the row may come first: the dense operand is then the kernel's first, the result still
+        // takes a's dtype. Not for maximum/minimum, whose `a > b ? a : b` picks between +0 and −0
+        // by operand order.
+        let commutative = op == .add || op == .mul
         let rows: (dense: Tensor, row: Tensor, cols: Int)? =
             if let cols = Self.repeatedRow(eb), sa.isLinear { (ea, eb, cols) }
             else if commutative, let cols = Self.repeatedRow(ea), sb.isLinear { (eb, ea, cols) }

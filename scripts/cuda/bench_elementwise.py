@@ -241,11 +241,11 @@ def main():
                 # Rows: odd columns, fewer than a group, a multiple of 8 (row in groups), a scalar.
                 for rows, cols in [(37, 9), (129, 3), (33, 64), (1031, 1), (40, 1536)]:
                     for a_off, row_off in [(0, 0), (0, 3), (1, 0)]:
-                        for op, swapped in [("add", False), ("mul", False), ("sub", False), ("maximum", True)]:
+                        for op, swapped in [("add", False), ("mul", False), ("sub", False), ("maximum", False), ("mul", True)]:
                             n = rows * cols
                             a = salted(n, tdt[da], a_off, g)
                             row = salted(cols, tdt[db], row_off, g)
-                            # Swapped: the commutative op with the row first (out in the row's dtype).
+                            # Swapped: add/mul with the row first (out in the row's dtype).
                             out_dt = tdt[db] if swapped else tdt[da]
                             new, old, generic = poisoned(n, out_dt), poisoned(n, out_dt), poisoned(n, out_dt)
                             head, groups, in_groups = rows_new(new, a, row, op)

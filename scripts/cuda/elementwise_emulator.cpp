@@ -190,12 +190,12 @@ int main() {
                 verdict("binary " + std::to_string(op) + " " + NAMES[da] + "*" + NAMES[db] + " n " + std::to_string(n) + " b offset " +
                         std::to_string(off) + " head " + std::to_string(head), fresh.same(old));
             }
-            // Rows: the dense operand da, the row db; swapped: out in the row's dtype (a commutative op, row first).
+            // Rows: the dense operand da, the row db; swapped: out in the row's dtype (add/mul with the row first).
             const i64 shapes[][2] = {{37, 9}, {129, 3}, {33, 64}, {1031, 1}, {40, 1536}, {5, 8}, {3, 16}};
             // Offsets (dense operand, row): aligned, the row misaligned, the dense operand never aligned,
             // a head of 4 (2-byte operand into an f32 output), an aligned row at an offset.
             const int offsets[][2] = {{0, 0}, {0, 3}, {1, 0}, {4, 8}, {0, 8}};
-            const std::pair<int, bool> opsSwapped[] = {{0, false}, {2, false}, {1, false}, {4, true}, {0, true}};
+            const std::pair<int, bool> opsSwapped[] = {{0, false}, {2, false}, {1, false}, {4, false}, {5, false}, {0, true}, {2, true}};
             for (auto& shape : shapes) for (auto& [aOff, rowOff] : offsets) for (auto& [op, swapped] : opsSwapped) {
                     const i64 rows = shape[0], cols = shape[1], n = rows * cols;
                     const int dout = swapped ? db : da;

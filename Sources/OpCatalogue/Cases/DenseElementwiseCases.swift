@@ -115,8 +115,8 @@ enum DenseElementwiseCases {
             cases.append(OpCase(op: "binary", variant: "sub [40,24] from element 1 − row [24]", dtype: dt,
                                 inputs: { try [$0.tensor([40 * 24 + 1], dt), $0.tensor([24], .f32)] },
                                 run: { b, x in try b.binary(.sub, try view(x[0], 1, 40 * 24).reshaped([40, 24]), x[1]) }))
-            // The row first (commutative ops take the dense operand first), odd columns.
-            for op in [BinaryOp.mul, .maximum] {
+            // The row first, odd columns: add and mul swap their operands, maximum takes the generic kernel.
+            for op in [BinaryOp.mul, .add, .maximum] {
                 cases.append(OpCase(op: "binary", variant: "\(op) row [1,1,23] ⊙ [5,7,23] f32", dtype: dt,
                                     inputs: { try [$0.tensor([1, 1, 23], dt), $0.tensor([5, 7, 23], .f32)] },
                                     run: { b, x in try b.binary(op, x[0], x[1]) }))
