@@ -6,7 +6,7 @@ import TensorCore
 /// its cases in `Cases/<Op>Cases.swift` and lists them here.
 public enum OpCatalogue {
     public static var all: [OpCase] {
-        ElementwiseCases.all + AttentionCases.all + LayoutNormCases.all + SparseAttentionCases.all
+        ElementwiseCases.all + DenseElementwiseCases.all + AttentionCases.all + LayoutNormCases.all + SparseAttentionCases.all
             + QuantizedMatmulCases.all + ConvolutionCases.all + ModulationCases.all + PositionBiasCases.all
     }
 
