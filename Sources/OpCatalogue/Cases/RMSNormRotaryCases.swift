@@ -22,7 +22,7 @@ enum RMSNormRotaryCases {
     }
 
     static func label(_ s: (prefix: [Int], length: Int, heads: Int, headDim: Int, note: String)) -> String {
-        "\(s.prefix + [s.length]) × \(s.heads)×\(s.headDim): \(s.note)"
+        "x \(s.prefix + [s.length, s.heads * s.headDim]) as \(s.heads)×\(s.headDim): \(s.note)"
     }
 
     static func againstTheOracle(_ dt: DType) -> [OpCase] {
