@@ -54,9 +54,13 @@ import Testing
     }
 
     @Test func inverse() {
-        for p in [[0], [1, 0], [2, 0, 1], [0, 2, 1, 3], [3, 1, 0, 2]] {
+        let permutations: [[Int]] = [[0], [1, 0], [2, 0, 1], [0, 2, 1, 3], [3, 1, 0, 2]]
+        for p in permutations {
             let q = Tensor.inverse(p)
-            #expect((0..<p.count).allSatisfy { q[p[$0]] == $0 && p[q[$0]] == $0 })
+            for i in p.indices {
+                #expect(q[p[i]] == i)
+                #expect(p[q[i]] == i)
+            }
         }
     }
 
