@@ -33,10 +33,14 @@ extension CUDABackend {
 
     // MARK: Layout
 
+    /// A tensor that already is row-major, in `dtype` and spans its whole buffer is returned as is
+    /// (tensors are never written after their op, so sharing is unobservable; a view of part of a
+    /// buffer is still copied, so the copy can free the rest).
     public func contiguous(_ x: Tensor, dtype: DType?) throws -> Tensor {
         _ = try deviceBuffer(x, "contiguous")
-        try activate()
         let target = dtype ?? x.dtype
+        if target == x.dtype && x.isWholeBuffer { return x }
+        try activate()
         let out = try empty(x.shape, dtype: target)
         let n = x.count
         guard n > 0 else { return out }
@@ -125,11 +129,20 @@ extension CUDABackend {
         try mapUnary(.affine, x, p0: scale, p1: shift, "affine")
     }
 
+    /// The result's memory follows `a` when `a` is a permuted dense view of the result's shape
+    /// (`Tensor.denseMemoryOrder`, e.g. an attention output): the op runs on both operands permuted
+    /// into that memory order, which is row-major for `a`, so the dense kernels apply whenever `b`
+    /// shares the layout (or is a repeated row in it), and the result is returned permuted back.
+    /// Otherwise the result is row-major.
     public func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) throws -> Tensor {
         let ba = try deviceBuffer(a, "binary \(op)"), bb = try deviceBuffer(b, "binary \(op)")
         try activate()
         let aCode = try floatCode(a.dtype, "binary \(op)"), bCode = try floatCode(b.dtype, "binary \(op)")
         let shape = try Tensor.broadcastShape(a.shape, b.shape)
+        if let order = Self.binaryMemoryOrder(a, shape) {
+            let eb = try b.expanded(to: shape)
+            return try binary(op, a.permuted(order), eb.permuted(order)).permuted(Tensor.inverse(order))
+        }
         let ea = try a.expanded(to: shape), eb = try b.expanded(to: shape)
         let out = try empty(shape, dtype: a.dtype)
         let n = out.count
@@ -167,6 +180,13 @@ extension CUDABackend {
             .int64(Int64(n)), .int32(opCode),
         ])
         return out
+    }
+
+    /// The memory order `binary` computes in: `a`'s when `a` is a permuted dense view not broadcast
+    /// to `shape` (then `a.permuted(order)` is row-major and the recursive call takes the plain path).
+    static func binaryMemoryOrder(_ a: Tensor, _ shape: [Int]) -> [Int]? {
+        guard a.shape == shape else { return nil }
+        return a.denseMemoryOrder
     }
 
     /// For a broadcast view: the length of the dense row it repeats (stride 0 on every leading dim,

@@ -29,6 +29,10 @@ import Glibc
 ///   (`td_fa2_sparse_*` in Kernels/flash_attention.cu: fp32 online softmax, P rounded to the input
 ///   type as the operand of P·V, as in dense fused attention).
 ///
+/// Both attention ops return a [B, Lq, H, Dv] buffer viewed as [B, H, Lq, Dv] (`headsMergedOutput`;
+/// every kernel stores its rows through the output's b/h/l strides), so merging the heads into
+/// [L, H·Dv] tokens is a view.
+///
 /// Unlike the CPU, the attention ops do not check the block indices (that would need the table on
 /// the host): an index outside `0..<⌈Lk/blockK⌉` is skipped, and a row with no valid block is NaN.
 extension CUDABackend: SparseAttentionBackend {
@@ -182,7 +186,7 @@ extension CUDABackend: SparseAttentionBackend {
         try activate()
         let s = try AttentionShape(q: q, k: k, v: v, blocks: blocks, blockQ: blockQ, blockK: blockK)
         let odt = try floatCode(q.dtype, op)
-        let out = try empty([s.nb, s.nh, s.lq, s.dv], dtype: q.dtype)
+        let out = try headsMergedOutput(s.nb, s.nh, s.lq, s.dv, dtype: q.dtype)
         guard s.heads > 0, s.lq > 0, s.dv > 0 else { return out }
         if let kernel = try fa3SparseKernel(q: q, k: k, v: v, s, blockQ: blockQ, blockK: blockK, scale: scale) {
             let table = blocks.isContiguous ? blocks : try contiguous(blocks)
@@ -214,7 +218,7 @@ extension CUDABackend: SparseAttentionBackend {
         arguments += try headView(q, op) + headView(k, op) + headView(v, op)
         arguments += [.pointer(try address(table)), .int32(Int32(s.nh)), .int64(Int64(s.lq)), .int64(Int64(s.lk)),
                       .int32(Int32(s.d)), .int32(Int32(s.dv)), .int32(Int32(blockQ)), .int32(Int32(blockK)),
-                      .int32(Int32(s.keep)), .int32(Int32(s.mq)), .int32(Int32(s.mk)), .float(scale)]
+                      .int32(Int32(s.keep)), .int32(Int32(s.mq)), .int32(Int32(s.mk)), .float(scale)] + rowStrides(out)
         try launch(.sparseAttention, "td_block_sparse_attention", grid: (s.gridX(blockQ: blockQ), s.heads, 1),
                    block: (Self.attentionThreads, 1, 1), sharedBytes: floats * 4, arguments)
         return out
@@ -253,7 +257,7 @@ extension CUDABackend: SparseAttentionBackend {
         try activate()
         let s = try AttentionShape(q: q, k: k, v: v, blocks: blocks, blockQ: blockQ, blockK: blockK)
         let odt = try floatCode(q.dtype, op)
-        let out = try empty([s.nb, s.nh, s.lq, s.dv], dtype: q.dtype)
+        let out = try headsMergedOutput(s.nb, s.nh, s.lq, s.dv, dtype: q.dtype)
         guard s.heads > 0, s.lq > 0, s.dv > 0 else { return out }
         // int8 rows padded to whole 4-byte words (zeros add nothing to the dot products).
         let dp = (s.d + 3) / 4 * 4, stride = dp / 4 + 1
@@ -318,8 +322,8 @@ extension CUDABackend: SparseAttentionBackend {
                            .pointer(try address(k8)), .pointer(try address(kScale)),
                            .pointer(try address(v8)), .pointer(try address(vScale)), .pointer(try address(table)),
                            .int64(Int64(s.lq)), .int64(Int64(s.lk)), .int64(Int64(lkp)), .int32(Int32(blockQ)),
-                           .int32(Int32(s.keep)), .int32(Int32(s.mq)), .int32(Int32(s.mk)), .float(exponentScale),
-                       ])
+                           .int32(Int32(s.keep)), .int32(Int32(s.mq)), .int32(Int32(s.mk)), .float(exponentScale), .int32(nh),
+                       ] + rowStrides(out))
             return out
         }
         try launch(.sageAttention, "td_sage_attention", grid: (s.gridX(blockQ: blockQ), s.heads, 1),
@@ -330,8 +334,8 @@ extension CUDABackend: SparseAttentionBackend {
                        .pointer(try address(v8)), .pointer(try address(vScale)), .pointer(try address(table)),
                        .int64(Int64(s.lq)), .int64(Int64(s.lk)), .int32(Int32(dp)), .int32(Int32(s.dv)),
                        .int32(Int32(blockQ)), .int32(Int32(blockK)), .int32(Int32(s.keep)), .int32(Int32(s.mq)),
-                       .int32(Int32(s.mk)), .float(exponentScale),
-                   ])
+                       .int32(Int32(s.mk)), .float(exponentScale), .int32(nh),
+                   ] + rowStrides(out))
         return out
     }
 }

@@ -56,7 +56,9 @@ final class ProfilingBackend: Backend, VAEBackend, PositionBiasBackend, SparseAt
 
     func contiguous(_ x: Tensor, dtype: DType?) throws -> Tensor {
         let what = dtype.map { $0 == x.dtype ? "copy" : "convert \(x.dtype)→\($0)" } ?? "copy"
-        return try timed("contiguous \(what)\(x.isContiguous ? "" : " (strided)")") { try inner.contiguous(x, dtype: dtype) }
+        // A whole-buffer row-major tensor in its own dtype is returned as is by the CUDA backend.
+        let layout = !x.isContiguous ? " (strided)" : x.isWholeBuffer ? " (whole row-major tensor)" : ""
+        return try timed("contiguous \(what)\(layout)") { try inner.contiguous(x, dtype: dtype) }
     }
     func concat(_ xs: [Tensor], dim: Int) throws -> Tensor { try timed("concat") { try inner.concat(xs, dim: dim) } }
     func pad(_ x: Tensor, _ padding: [Padding], value: Float) throws -> Tensor { try timed("pad") { try inner.pad(x, padding, value: value) } }

@@ -110,19 +110,21 @@ def main():
             kernel("td_sage_v_quantize")(g, b, (P(v8), P(vs), P(x[2]), I32(dt), *strides, I32(nh), I32(heads), I64(L), I32(D)))
 
     def attend(tensor_cores, out, odt):
+        # out is a dense [heads, L, D] (B = 1): head h's row t at h·L·D + t·D.
+        out_view = (I32(nh), I64(0), I64(L * D), I64(D))
         if tensor_cores:
             smem = 2 * (BK * (D + 16) + D * (BK + 16))
             kernel(f"td_sage_attention_mma_d{D}_k{BK}", smem)(
                 (mq * chunks, heads), (128,),
                 (P(out), I32(odt), P(q8), P(qs), P(k8), P(ks), P(vt8), P(vs), P(table), I64(L), I64(L), I64(lkp),
-                 I32(BQ), I32(keep), I32(mq), I32(mk), es), shared_mem=smem)
+                 I32(BQ), I32(keep), I32(mq), I32(mk), es, *out_view), shared_mem=smem)
         else:
             stride = dp // 4 + 1
             smem = 4 * (64 * stride + BK * stride + 64 * (BK + 1) + 32 * D + 3 * 64)
             kernel("td_sage_attention", smem)(
                 (mq * chunks, heads), (256,),
                 (P(out), I32(odt), P(q8), P(qs), P(k8), P(ks), P(v8), P(vs), P(table), I64(L), I64(L), I32(dp), I32(D),
-                 I32(BQ), I32(BK), I32(keep), I32(mq), I32(mk), es), shared_mem=smem)
+                 I32(BQ), I32(BK), I32(keep), I32(mq), I32(mk), es, *out_view), shared_mem=smem)
 
     def sync():
         cp.cuda.Device().synchronize()

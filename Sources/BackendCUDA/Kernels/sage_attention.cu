@@ -136,13 +136,17 @@ extern "C" __global__ void td_sage_v_quantize(unsigned char* out, const float* s
 // max grows, acc and sum are multiplied by exp2(m_old − m_new); p = exp2((s − m) + 8.807); the row sum
 // adds p in key order; acc[c] += e4m3(p)·v8[j, c] in key order (the product is exact). Finally
 // o = (acc/sum)·v_scale[c]. Every rounding step is an explicit _rn operation in the CPU's order.
-// q8 [heads, lq, dp], k8 [heads, lk, dp] int8 (dp % 4 == 0), v8 [heads, lk, dv] e4m3 bits.
+// q8 [heads, lq, dp], k8 [heads, lk, dp] int8 (dp % 4 == 0), v8 [heads, lk, dv] e4m3 bits. Output:
+// row t of head (b, h) = (head / heads_per_batch, head % heads_per_batch) at b·osb + h·osh + t·osl,
+// its dv elements contiguous (element strides; the backend passes a [B, L, H, dv] buffer viewed as
+// [B, H, L, dv]).
 // Dynamic shared memory (4-byte words): SA_ROWS·(dp/4+1) + block_k·(dp/4+1) + SA_ROWS·(block_k+1)
 // + SA_KEYS·dv + 3·SA_ROWS.
 extern "C" __global__ void td_sage_attention(
     void* out, int odt, const signed char* q8, const float* q_scale, const signed char* k8, const float* k_scale,
     const unsigned char* v8, const float* v_scale, const int* blocks, i64 lq, i64 lk, int dp, int dv,
-    int block_q, int block_k, int keep, int mq, int mk, float exponent_scale) {
+    int block_q, int block_k, int keep, int mq, int mk, float exponent_scale, int heads_per_batch, i64 osb, i64 osh,
+    i64 osl) {
     extern __shared__ float sa_dyn[];
     const int chunks = (block_q + SA_ROWS - 1) / SA_ROWS;
     const int qb = blockIdx.x / chunks, chunk = blockIdx.x % chunks, head = blockIdx.y;
@@ -286,7 +290,7 @@ extern "C" __global__ void td_sage_attention(
                 const int c = t.cg * 4 + b;
                 if (c < dv) {
                     const float o = __fmul_rn(__fdiv_rn(acc[n][a][b], sum), v_scale[(i64)head * dv + c]);
-                    store_float(out, ((i64)head * lq + r0 + r) * dv + c, odt, o);
+                    store_float(out, sa_row(head, heads_per_batch, r0 + r, osb, osh, osl) + c, odt, o);
                 }
             }
         }
@@ -501,13 +505,13 @@ __device__ __forceinline__ void sg_stage(unsigned char* ks, unsigned char* vs, c
 }
 
 // q8 [heads, lq, D] and k8 [heads, lk, D] int8, vt8 [heads, D, lkp] e4m3 (td_sage_v_quantize_t,
-// lkp = mk·BK), scales as td_sage_attention; out [heads, lq, D] in odt.
+// lkp = mk·BK), scales as td_sage_attention; out in odt, laid out as td_sage_attention's.
 // Dynamic shared memory: 2·(BK·(D+16) + D·(BK+16)) bytes.
 template <int D, int BK>
 __device__ __forceinline__ void sage_attention_mma(
     void* out, int odt, const signed char* q8, const float* q_scale, const signed char* k8, const float* k_scale,
     const unsigned char* vt8, const float* v_scale, const int* blocks, i64 lq, i64 lk, i64 lkp,
-    int block_q, int keep, int mq, int mk, float exponent_scale) {
+    int block_q, int keep, int mq, int mk, float exponent_scale, int heads_per_batch, i64 osb, i64 osh, i64 osl) {
     constexpr int KLD = D + 16, VLD = BK + 16;
     constexpr int KBYTES = BK * KLD, VBYTES = D * VLD;
     constexpr int KT = BK / 8;   // 8-key tiles of S
@@ -639,7 +643,7 @@ __device__ __forceinline__ void sage_attention_mma(
         for (int e = 0; e < 4; ++e) {
             const int row = warp * 16 + g + 8 * (e >> 1), col = n * 8 + 2 * t + (e & 1);
             if (row < rows)
-                store_float(out, ((i64)head * lq + r0 + row) * D + col, odt,
+                store_float(out, sa_row(head, heads_per_batch, r0 + row, osb, osh, osl) + col, odt,
                             __fmul_rn(__fdiv_rn(o[n][e], l[e >> 1]), vsc[col]));
         }
 }
@@ -650,9 +654,10 @@ __device__ __forceinline__ void sage_attention_mma(
     extern "C" __global__ void __launch_bounds__(SG_THREADS, 1) td_sage_attention_mma_d##D##_k##BK(                    \
         void* out, int odt, const signed char* q8, const float* q_scale, const signed char* k8,                      \
         const float* k_scale, const unsigned char* vt8, const float* v_scale, const int* blocks, i64 lq, i64 lk,     \
-        i64 lkp, int block_q, int keep, int mq, int mk, float exponent_scale) {                                      \
+        i64 lkp, int block_q, int keep, int mq, int mk, float exponent_scale, int heads_per_batch, i64 osb, i64 osh, \
+        i64 osl) {                                                                                                   \
         sage_attention_mma<D, BK>(out, odt, q8, q_scale, k8, k_scale, vt8, v_scale, blocks, lq, lk, lkp, block_q,   \
-                                  keep, mq, mk, exponent_scale);                                                     \
+                                  keep, mq, mk, exponent_scale, heads_per_batch, osb, osh, osl);                     \
     }
 #if __CUDA_ARCH__ >= 890
 SG_ENTRY(64, 64)
