@@ -173,6 +173,11 @@ static float sg_exp2_fast(float x) {
     return bits_float(float_bits(y) + delta);
 }
 
+// The hardware e4m3 conversion of a probability (p ∈ [0, 448]) rounds as sa_fp8_bits (from the
+// kernel source, included below) does there.
+inline u32 sa_fp8_bits(float value);
+static u32 sg_probability_bits(float p) { return sa_fp8_bits(p); }
+
 #include "sage_extract.inc"
 
 static float e4m3_value(u32 bits) { return sa_fp8_float(bits); }

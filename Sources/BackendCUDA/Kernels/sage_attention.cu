@@ -459,6 +459,20 @@ __device__ __forceinline__ float sg_exp2_fast(float x) {
     return y;
 }
 
+// e4m3 bits of a probability p ∈ [0, 448] by the hardware conversion (sm_89+, one instruction):
+// round to nearest even like sa_fp8_bits, which differs only from 480 up and for NaN (there it
+// gives 0x7F, the hardware's .satfinite 0x7E) — a range p = 2^((s − m) + 8.807) ≤ 2^8.807 never
+// reaches. The first source lands in the upper byte.
+__device__ __forceinline__ u32 sg_probability_bits(float p) {
+#if __CUDA_ARCH__ >= 890
+    unsigned short r;
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(0.0f), "f"(p));
+    return (u32)r & 0xFFu;
+#else
+    return sa_fp8_bits(p);
+#endif
+}
+
 // ---- SG device code (also compiled by scripts/cuda/sage_attention_emulator.cpp)
 
 // p = 2^x for the row sum and e4m3(2^x) (bits) for P·V. The bits are those of the correctly rounded
@@ -473,11 +487,12 @@ __device__ __forceinline__ u32 sg_probability(float x, float* p) {
         const int low = (int)(u & 0xFFFFFu) - 0x80000;
         near_tie = low <= SG_TIE_ULPS && low >= -SG_TIE_ULPS;
     } else {
-        near_tie = sa_fp8_bits(__fmul_rn(y, 1.0f - 1.9073486328125e-6f)) != sa_fp8_bits(__fmul_rn(y, 1.0f + 1.9073486328125e-6f));
+        near_tie = sg_probability_bits(__fmul_rn(y, 1.0f - 1.9073486328125e-6f))
+                   != sg_probability_bits(__fmul_rn(y, 1.0f + 1.9073486328125e-6f));
     }
     if (near_tie) y = sa_exp2(x);
     *p = y;
-    return sa_fp8_bits(y);
+    return sg_probability_bits(y);
 }
 
 // Index of the first valid entry (0 ≤ block < mk) of list[from..<keep], or keep.
