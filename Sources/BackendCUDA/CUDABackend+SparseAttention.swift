@@ -315,7 +315,7 @@ extension CUDABackend: SparseAttentionBackend {
         if tensorCores {
             let kernel = "td_sage_attention_mma_d\(s.d)_k\(blockK)"
             let shared = 2 * (blockK * (s.d + 16) + s.d * (blockK + 16))
-            try launch(.sageAttention, kernel, grid: (s.gridX(blockQ: blockQ), s.heads, 1), block: (128, 1, 1),
+            try launch(.sageAttentionMMA, kernel, grid: (s.gridX(blockQ: blockQ), s.heads, 1), block: (128, 1, 1),
                        sharedBytes: shared, [
                            .pointer(try address(out)), .int32(odt),
                            .pointer(try address(q8)), .pointer(try address(qScale)),

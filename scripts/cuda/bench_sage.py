@@ -54,17 +54,25 @@ def main():
     t0 = time.time()
     common = open(os.path.join(KERNELS, "common.cu")).read() + "\n"
     opts = ("--std=c++17", "-default-device", f"--gpu-architecture={args.arch}")
-    # Two families as in the engine: the token mean of k lives with the block map.
-    mods = {f: cp.RawModule(code=common + open(os.path.join(KERNELS, f)).read(), options=opts)
-            for f in ("sage_attention.cu", "sparse_attention.cu")}
+    # The engine's families: the tensor-core kernel after the CUDA-core file's primitives; the token mean
+    # of k lives with the block map.
+    def read(f):
+        return open(os.path.join(KERNELS, f)).read()
+    sage = read("sage_attention.cu")
+    mods = {"sage_attention.cu": cp.RawModule(code=common + sage, options=opts),
+            "sage_attention_mma.cu": cp.RawModule(code=common + sage[:sage.index("// ---- end primitives")] + "\n"
+                                                  + read("sage_attention_mma.cu"), options=opts),
+            "sparse_attention.cu": cp.RawModule(code=common + read("sparse_attention.cu"), options=opts)}
     fn = {}
     def kernel(name, smem=0):
         if name not in fn:
-            fn[name] = mods["sparse_attention.cu" if name.startswith("td_sla_") else "sage_attention.cu"].get_function(name)
+            module = ("sparse_attention.cu" if name.startswith("td_sla_")
+                      else "sage_attention_mma.cu" if name.startswith("td_sage_attention_mma") else "sage_attention.cu")
+            fn[name] = mods[module].get_function(name)
         if smem > 48 * 1024:
             fn[name].max_dynamic_shared_size_bytes = smem
         return fn[name]
-    print(f"compiled sage_attention.cu and sparse_attention.cu in {time.time() - t0:.1f} s", flush=True)
+    print(f"compiled sage_attention.cu, sage_attention_mma.cu and sparse_attention.cu in {time.time() - t0:.1f} s", flush=True)
 
     P = lambda t: np.uint64(t.data_ptr()) if t is not None else np.uint64(0)
     I32, I64, F32 = np.int32, np.int64, np.float32
