@@ -188,21 +188,13 @@ extension CUDABackend: SparseAttentionBackend {
         let odt = try floatCode(q.dtype, op)
         let out = try headsMergedOutput(s.nb, s.nh, s.lq, s.dv, dtype: q.dtype)
         guard s.heads > 0, s.lq > 0, s.dv > 0 else { return out }
-        if let kernel = try fa3SparseKernel(q: q, k: k, v: v, s, blockQ: blockQ, blockK: blockK, scale: scale) {
+        // The tensor-core kernels (Hopper's first) share one argument list (td_fa2_sparse_*'s).
+        let fa3 = try fa3SparseKernel(q: q, k: k, v: v, s, blockQ: blockQ, blockK: blockK, scale: scale)
+        if let kernel = try fa3 ?? fa2SparseKernel(q: q, k: k, v: v, s, blockQ: blockQ, blockK: blockK, scale: scale) {
             let table = blocks.isContiguous ? blocks : try contiguous(blocks)
-            try launch(.hopperAttention, kernel, grid: (s.mq, s.nh, s.nb), block: (Self.fa3Threads, 1, 1),
-                       sharedBytes: Self.fa3SharedBytes, [
-                           .pointer(try address(out)), .pointer(try address(q)), .pointer(try address(k)),
-                           .pointer(try address(v)), .pointer(try address(table)), .int64(Int64(s.lq)), .int64(Int64(s.lk)),
-                           .int32(Int32(blockK)), .int32(Int32(s.keep)), .int32(Int32(s.mq)), .int32(Int32(s.mk)),
-                           .float(Float(Double(scale) * 1.442_695_040_888_963_4)),
-                       ] + rowStrides(q) + rowStrides(k) + rowStrides(v) + rowStrides(out))
-            return out
-        }
-        if let kernel = try fa2SparseKernel(q: q, k: k, v: v, s, blockQ: blockQ, blockK: blockK, scale: scale) {
-            let table = blocks.isContiguous ? blocks : try contiguous(blocks)
-            try launch(.flashAttention, kernel, grid: (s.mq, s.nh, s.nb), block: (128, 1, 1),
-                       sharedBytes: Self.fa2SharedBytes(rows: blockQ, d: s.d), [
+            try launch(fa3 != nil ? .hopperAttention : .flashAttention, kernel, grid: (s.mq, s.nh, s.nb),
+                       block: (fa3 != nil ? Self.fa3Threads : 128, 1, 1),
+                       sharedBytes: fa3 != nil ? Self.fa3SharedBytes : Self.fa2SharedBytes(rows: blockQ, d: s.d), [
                            .pointer(try address(out)), .pointer(try address(q)), .pointer(try address(k)),
                            .pointer(try address(v)), .pointer(try address(table)), .int64(Int64(s.lq)), .int64(Int64(s.lk)),
                            .int32(Int32(blockK)), .int32(Int32(s.keep)), .int32(Int32(s.mq)), .int32(Int32(s.mk)),
