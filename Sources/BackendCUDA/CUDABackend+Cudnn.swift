@@ -45,8 +45,11 @@ final class ConvolutionState: @unchecked Sendable {
     var cudnnRuns = 0
     var implicitRuns = 0
     var im2colRuns = 0
+    /// The plan each shape's timing chose, kept across processes (`CudnnChoiceCache`).
+    let choices: CudnnChoiceCache
 
-    init(engine: ConvolutionEngine) {
+    init(engine: ConvolutionEngine, choiceCacheDirectory: String?) {
+        choices = CudnnChoiceCache(directory: choiceCacheDirectory)
         switch engine {
         case .implicit, .implicitMMA, .im2col:
             (cudnn, reason) = (nil, "cuDNN not used: the backend was opened with the \(engine.rawValue) convolution engine")
@@ -96,6 +99,8 @@ final class CudnnPlan {
     var graph: CudnnGraphPlan?
     /// Per candidate of the first run: engine (−1: the legacy algorithm) and its time in ms.
     var timings: [(engine: Int64, milliseconds: Float)] = []
+    /// True when the choice came from `CudnnChoiceCache` (nothing was timed).
+    var rememberedChoice = false
 
     init(x: cudnnTensorDescriptor_t?, w: cudnnFilterDescriptor_t?, y: cudnnTensorDescriptor_t?,
          conv: cudnnConvolutionDescriptor_t?, algorithm: Int32, workspaceBytes: Int) {

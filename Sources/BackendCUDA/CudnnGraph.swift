@@ -209,13 +209,22 @@ extension CUDABackend {
 
     /// Times the legacy algorithm and every graph candidate of `plan` on the operands of its first
     /// run (one warm-up, then the best of two, CUDA events on the backend's stream, so this waits
-    /// for the GPU once per shape) and keeps the fastest. The caller holds `convolution.lock`;
+    /// for the GPU once per shape) and keeps the fastest, remembered in `convolution.choices` (a
+    /// later process takes the remembered choice without timing). The caller holds `convolution.lock`;
     /// y is overwritten by every candidate and then by the real run. A candidate that fails at
     /// launch is dropped.
     func chooseCudnnEngine(_ library: CudnnLibrary, plan: CudnnPlan, key: CudnnPlanKey, x: UInt64, w: UInt64, y: UInt64,
                            workspace: UInt64) throws {
         let candidates = plan.graphCandidates
         plan.graphCandidates = []
+        // An earlier process's choice for this GPU model, cuDNN version, shape and candidate count.
+        let remembered = "\(deviceName)|cuDNN \(library.versionString)|\(key.dataType) x\(key.input) w\(key.filter) "
+            + "pads \(key.pads) strides \(key.strides)|\(candidates.count) candidates"
+        if let known = convolution.choices.choice(for: remembered), known < candidates.count {
+            plan.graph = known >= 0 ? candidates[known] : nil
+            plan.rememberedChoice = true
+            return
+        }
         let api = library.api
         var start: CUevent?, end: CUevent?
         try driver.check(driver.api.cuEventCreate(&start, UInt32(CCU_EVENT_DEFAULT)), "cuEventCreate")
@@ -245,15 +254,16 @@ extension CUDABackend {
                 plan.y, UnsafeMutableRawPointer(bitPattern: UInt(y))), "cudnnConvolutionForward(\(key.input) * \(key.filter))")
         }
         timings.append((-1, legacy))
-        var best: (plan: CudnnGraphPlan, milliseconds: Float)?
-        for candidate in candidates {
+        var best: (index: Int, milliseconds: Float)?
+        for (index, candidate) in candidates.enumerated() {
             guard let ms = try? time({ try candidate.execute(library, handle: convolution.handle, x: x, w: w, y: y, workspace: workspace) })
             else { continue }
             timings.append((candidate.engine, ms))
-            if ms < (best?.milliseconds ?? legacy) { best = (candidate, ms) }
+            if ms < (best?.milliseconds ?? legacy) { best = (index, ms) }
         }
-        plan.graph = best?.plan
+        plan.graph = best.map { candidates[$0.index] }
         plan.timings = timings
+        convolution.choices.record(best?.index ?? -1, for: remembered)
     }
 
     /// Per cuDNN plan so far: the shape, the engine chosen ("legacy" or the graph engine's global
@@ -262,7 +272,8 @@ extension CUDABackend {
         convolution.lock.withLock {
             convolution.plans.map { key, plan in
                 let chosen = plan.graph.map { "graph engine \($0.engine)" } ?? "legacy algorithm \(plan.algorithm)"
-                let tried = plan.timings.map { String(printf: "%s %.3f ms", $0.engine < 0 ? "legacy" : "engine \($0.engine)", $0.milliseconds) }
+                let tried = plan.rememberedChoice ? ["remembered from an earlier run"]
+                    : plan.timings.map { String(printf: "%s %.3f ms", $0.engine < 0 ? "legacy" : "engine \($0.engine)", $0.milliseconds) }
                 return "\(key.input) * \(key.filter): \(chosen) (\(tried.joined(separator: ", ")))"
             }.sorted()
         }
