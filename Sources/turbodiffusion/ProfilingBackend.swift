@@ -147,6 +147,9 @@ final class ProfilingBackend: Backend, VAEBackend, PositionBiasBackend, SparseAt
     func modulatedLayerNorm(_ x: Tensor, scale: Tensor, shift: Tensor, eps: Float, outputType: DType) throws -> Tensor {
         try timed("modulatedLayerNorm") { try inner.modulatedLayerNorm(x, scale: scale, shift: shift, eps: eps, outputType: outputType) }
     }
+    func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, outputType: DType) throws -> Tensor {
+        try timed("layerNorm → \(outputType)") { try inner.layerNorm(x, weight: weight, bias: bias, eps: eps, outputType: outputType) }
+    }
     func gatedResidual(_ x: Tensor, _ y: Tensor, gate: Tensor) throws -> Tensor {
         try timed("gatedResidual") { try inner.gatedResidual(x, y, gate: gate) }
     }

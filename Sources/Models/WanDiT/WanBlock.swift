@@ -96,7 +96,9 @@ struct WanBlock {
         var out = try b.gatedResidual(x, y, gate: chunk(2))
 
         // Cross-attention on LN3(x) (affine), ungated.
-        y = try crossAttention.crossAttention(norm3(out, ctx), context: context, ctx)
+        // LN3 straight to the compute dtype when q rounds its input to it anyway (one pass, same values).
+        let h3 = crossAttention.q.roundsInputToComputeType ? try norm3(out, ctx, outputType: ctx.dtype) : try norm3(out, ctx)
+        y = try crossAttention.crossAttention(h3, context: context, ctx)
         out = try b.add(out, y)
 
         // Feed-forward on LN(x)·(1 + e4) + e3, gated by e5.
