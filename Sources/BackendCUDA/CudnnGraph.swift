@@ -246,13 +246,15 @@ extension CUDABackend {
             return best
         }
         var timings: [(engine: Int64, milliseconds: Float)] = []
-        let legacy = try time {
+        // A legacy algorithm that fails here counts as never fastest; if nothing else runs either, the
+        // caller's own legacy launch reports the failure (and remembers the shape as refused).
+        let legacy = (try? time {
             var alpha: Float = 1, beta: Float = 0
             try library.check(api.cudnnConvolutionForward(
                 convolution.handle, &alpha, plan.x, UnsafeRawPointer(bitPattern: UInt(x)), plan.w, UnsafeRawPointer(bitPattern: UInt(w)),
                 plan.conv, plan.algorithm, UnsafeMutableRawPointer(bitPattern: UInt(workspace)), plan.workspaceBytes, &beta,
                 plan.y, UnsafeMutableRawPointer(bitPattern: UInt(y))), "cudnnConvolutionForward(\(key.input) * \(key.filter))")
-        }
+        }) ?? Float.infinity
         timings.append((-1, legacy))
         var best: (index: Int, milliseconds: Float)?
         for (index, candidate) in candidates.enumerated() {
