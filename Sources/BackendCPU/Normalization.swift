@@ -76,19 +76,37 @@ extension CPUBackend {
         Parallel.forRanges(x.count / max(n, 1), minChunk: max(1, 4096 / max(n, 1))) { rows in
             for r in rows {
                 let row = s + r * n
-                var sq = 0.0
-                for i in 0..<n { sq += Double(row[i]) * Double(row[i]) }
-                let scale = Float(1 / (sq / Double(n) + Double(eps)).squareRoot())
-                for i in 0..<n {
-                    // Normalised value is rounded to x's dtype before the weight multiplies it.
-                    var v = row[i] * scale
-                    if dt == .bf16 { v = BF16.round(v) } else if dt == .f16 { v = FP16.float(FP16.bits(v)) }
-                    if let w { v *= w[i] }
-                    storeFloat(v, d, r * n + i, dt)
-                }
+                let scale = Self.rmsScale(row, count: n, eps: eps)
+                for i in 0..<n { storeFloat(Self.rmsValue(row[i], scale: scale, weight: w?[i], dt), d, r * n + i, dt) }
             }
         }
         return out
+    }
+
+    /// RMSNorm's scale of one row of `count` floats, 1/√(Σx²/count + eps), summed in double in
+    /// order (shared with rmsNormRotary, which must agree bit for bit).
+    static func rmsScale(_ row: UnsafePointer<Float>, count n: Int, eps: Float) -> Float {
+        var sq = 0.0
+        for i in 0..<n { sq += Double(row[i]) * Double(row[i]) }
+        return Float(1 / (sq / Double(n) + Double(eps)).squareRoot())
+    }
+
+    /// RMSNorm's value of x before its store: x·scale rounded to the dtype, then × weight.
+    @inline(__always)
+    static func rmsValue(_ x: Float, scale: Float, weight: Float?, _ dt: DType) -> Float {
+        var v = roundedTo(x * scale, dt)
+        if let weight { v *= weight }
+        return v
+    }
+
+    /// v rounded to a float dtype and back (what a store and a reload give).
+    @inline(__always)
+    static func roundedTo(_ v: Float, _ dt: DType) -> Float {
+        switch dt {
+        case .bf16: BF16.round(v)
+        case .f16: FP16.float(FP16.bits(v))
+        default: v
+        }
     }
 
     public func l2Norm(_ x: Tensor, dim: Int, gamma: Tensor?, bias: Tensor?, eps: Float) throws -> Tensor {

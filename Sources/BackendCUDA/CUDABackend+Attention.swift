@@ -23,9 +23,13 @@ import TensorCore
 ///   with P and v in fp32, rounded once to q's dtype. Scores are bounded by
 ///   `attentionScoreBudget` elements per chunk by default.
 ///
-/// Semantics follow the CPU backend: result [B, H, Lq, Dv] in q's dtype (contiguous), any float
+/// Semantics follow the CPU backend: result [B, H, Lq, Dv] in q's dtype, any float
 /// dtypes for q, k, v and the bias, the bias broadcast to [B, H, Lq, Lk] (stride-0 views are read
 /// in place), a query row whose scores are all -inf (or Lk = 0) gives NaN.
+///
+/// Layout: the fused kernels store their rows through the output's strides, so their result is a
+/// [B, Lq, H, Dv] buffer viewed as [B, H, Lq, Dv] (`headsMergedOutput`): the DiT's merge of the heads
+/// back into [L, H·Dv] tokens is then a view. The composed path returns a contiguous tensor.
 extension CUDABackend {
     /// Most fp32 scores one composed chunk holds by default (512 MiB).
     public static let attentionScoreBudget = 1 << 27
@@ -115,10 +119,17 @@ extension CUDABackend {
         (0..<3).map { .int64(Int64(t.shape[$0] == 1 ? 0 : t.strides[$0])) }
     }
 
-    /// Launches `kernel` (from `flashKernel`) into a new [B, H, Lq, D] tensor.
+    /// A new [B, H, L, D] tensor whose memory is [B, L, H, D] (element strides L·H·D, D, H·D, 1), for
+    /// kernels that store whole rows through `rowStrides`. `permuted([0, 2, 1, 3])` of it is dense,
+    /// so merging the heads into [B, L, H·D] needs no copy.
+    func headsMergedOutput(_ nb: Int, _ nh: Int, _ l: Int, _ d: Int, dtype: DType) throws -> Tensor {
+        try empty([nb, l, nh, d], dtype: dtype).permuted([0, 2, 1, 3])
+    }
+
+    /// Launches `kernel` (from `flashKernel`) into a new [B, H, Lq, D] tensor (`headsMergedOutput`).
     private func flashAttention(_ kernel: String, q: Tensor, k: Tensor, v: Tensor, scale: Float) throws -> Tensor {
         let (nb, nh, lq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
-        let out = try empty([nb, nh, lq, d], dtype: q.dtype)   // dense: rows of d elements, 16-byte aligned base
+        let out = try headsMergedOutput(nb, nh, lq, d, dtype: q.dtype)   // rows of d elements (u32 stores)
         let tile = Self.flashTile
         let sharedBytes = 3 * tile * (d + 8) * 2
         let scaleLog2 = Float(Double(scale) * 1.442_695_040_888_963_4)   // scale·log2(e)
@@ -130,10 +141,10 @@ extension CUDABackend {
     }
 
     /// Launches a `td_fa3_*` dense kernel (Hopper, D = 128; operands as `flashKernel` accepts them)
-    /// into a new [B, H, Lq, D] tensor.
+    /// into a new [B, H, Lq, D] tensor (`headsMergedOutput`; u32 stores of column pairs).
     private func fa3Attention(_ kernel: String, q: Tensor, k: Tensor, v: Tensor, scale: Float) throws -> Tensor {
         let (nb, nh, lq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
-        let out = try empty([nb, nh, lq, d], dtype: q.dtype)
+        let out = try headsMergedOutput(nb, nh, lq, d, dtype: q.dtype)
         let scaleLog2 = Float(Double(scale) * 1.442_695_040_888_963_4)
         try launch(.hopperAttention, kernel, grid: ((lq + Self.fa3Rows - 1) / Self.fa3Rows, nh, nb), block: (Self.fa3Threads, 1, 1),
                    sharedBytes: Self.fa3SharedBytes,
@@ -144,10 +155,10 @@ extension CUDABackend {
     }
 
     /// Launches a `td_fa2_*` dense kernel (operands as `flashKernel` accepts them) into a new
-    /// [B, H, Lq, D] tensor.
+    /// [B, H, Lq, D] tensor (`headsMergedOutput`; u32 stores of column pairs).
     private func fa2Attention(_ kernel: String, q: Tensor, k: Tensor, v: Tensor, scale: Float) throws -> Tensor {
         let (nb, nh, lq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
-        let out = try empty([nb, nh, lq, d], dtype: q.dtype)
+        let out = try headsMergedOutput(nb, nh, lq, d, dtype: q.dtype)
         let rows = Self.fa2Rows
         let scaleLog2 = Float(Double(scale) * 1.442_695_040_888_963_4)
         try launch(.flashAttention, kernel, grid: ((lq + rows - 1) / rows, nh, nb), block: (128, 1, 1),

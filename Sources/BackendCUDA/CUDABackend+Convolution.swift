@@ -41,12 +41,26 @@ extension CUDABackend: VAEBackend {
     /// composition (concat + conv3d).
     public func conv3d(concatenating parts: [Tensor], weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding],
                        outputType: DType) throws -> Tensor {
-        guard parts.count > 1, let first = parts.first, convolutionEngine != .im2col, first.rank == 5,
-              parts.allSatisfy({ $0.dtype == first.dtype && $0.rank == 5 && $0.shape[0] == first.shape[0]
-                                 && $0.shape[1] == first.shape[1] && $0.shape[3...] == first.shape[3...] }),
-              Self.cudaDataType(outputType) != nil else {
+        guard parts.count > 1, let plan = try partsConvolution(parts, weight: weight, bias: bias, stride: stride, padding: padding,
+                                                               outputType: outputType) else {
             return try concatenatedConv3d(parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
         }
+        let out = try empty([plan.geometry.batch, plan.geometry.outChannels] + plan.geometry.output, dtype: outputType)
+        if try cudnnConv3d(parts, weight: weight, bias: plan.bias, geometry: plan.geometry, stride: stride, padding: padding, out: out) {
+            return out
+        }
+        try implicitConv3d(parts, weight: weight, bias: plan.bias, geometry: plan.geometry, stride: stride, padding: padding, out: out)
+        return out
+    }
+
+    /// The geometry and f32 bias address of a convolution over `parts` (one or more, along time) when
+    /// our channels-last engines take it; nil sends the caller to the composition.
+    private func partsConvolution(_ parts: [Tensor], weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding],
+                                  outputType: DType) throws -> (geometry: ConvolutionGeometry, bias: UInt64)? {
+        guard let first = parts.first, convolutionEngine != .im2col, first.rank == 5,
+              parts.allSatisfy({ $0.dtype == first.dtype && $0.rank == 5 && $0.shape[0] == first.shape[0]
+                                 && $0.shape[1] == first.shape[1] && $0.shape[3...] == first.shape[3...] }),
+              Self.cudaDataType(outputType) != nil else { return nil }
         for part in parts { _ = try deviceBuffer(part, "conv3d") }
         _ = try deviceBuffer(weight, "conv3d")
         try activate()
@@ -55,21 +69,13 @@ extension CUDABackend: VAEBackend {
         var g = try ConvolutionGeometry(xShape: xShape, weight: weight, stride: stride, padding: padding)
         try g.resolve()
         guard g.taps > 0, g.batch * g.outChannels * g.plane > 0,
-              implicitConvolutionApplies(dtype: first.dtype, weight: weight, geometry: g, pointwiseDense: false) else {
-            return try concatenatedConv3d(parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
-        }
+              implicitConvolutionApplies(dtype: first.dtype, weight: weight, geometry: g, pointwiseDense: false) else { return nil }
         if let bias {
             _ = try deviceBuffer(bias, "conv3d bias")
             guard bias.count == g.outChannels else { throw TensorError.shapeMismatch("conv3d bias \(bias.shape) for \(g.outChannels) output channels") }
         }
         let biasF32 = try bias.map { $0.dtype == .f32 && $0.isContiguous ? $0 : try contiguous($0, dtype: .f32) }
-        let biasAddress = try biasF32.map { try address($0) } ?? 0
-        let out = try empty([g.batch, g.outChannels] + g.output, dtype: outputType)
-        if try cudnnConv3d(parts, weight: weight, bias: biasAddress, geometry: g, stride: stride, padding: padding, out: out) {
-            return out
-        }
-        try implicitConv3d(parts, weight: weight, bias: biasAddress, geometry: g, stride: stride, padding: padding, out: out)
-        return out
+        return (g, try biasF32.map { try address($0) } ?? 0)
     }
 
     /// `conv3d` on the im2col path (neither cuDNN nor the implicit GEMM is tried) with the per-chunk workspace bounded by
@@ -331,4 +337,27 @@ struct ConvolutionGemmKey: Hashable {
     var ldd: Int
     /// Pointer alignments (bytes, at most 256) of cuBLAS operands A (our B), B (our A) and D.
     var alignments: [UInt32]
+}
+
+extension CUDABackend: ResidualConvolutionBackend {
+    /// On cuDNN the residual is added by the transposing epilogue (one pass less over the f32
+    /// result); every other path runs the composition.
+    public func conv3d(concatenating parts: [Tensor], weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding],
+                       adding residual: Tensor) throws -> Tensor {
+        guard residual.dtype == .f32, residual.isContiguous,
+              let plan = try partsConvolution(parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: .f32)
+        else { return try residualConv3d(parts, weight: weight, bias: bias, stride: stride, padding: padding, adding: residual) }
+        let shape = [plan.geometry.batch, plan.geometry.outChannels] + plan.geometry.output
+        guard residual.shape == shape else {
+            throw TensorError.shapeMismatch("conv3d residual \(residual.shape) for a result of \(shape)")
+        }
+        _ = try deviceBuffer(residual, "conv3d residual")
+        let out = try empty(shape, dtype: .f32)
+        if try cudnnConv3d(parts, weight: weight, bias: plan.bias, geometry: plan.geometry, stride: stride, padding: padding,
+                           residual: try address(residual), out: out) {
+            return out
+        }
+        try implicitConv3d(parts, weight: weight, bias: plan.bias, geometry: plan.geometry, stride: stride, padding: padding, out: out)
+        return try add(out, residual)
+    }
 }

@@ -45,8 +45,11 @@ final class ConvolutionState: @unchecked Sendable {
     var cudnnRuns = 0
     var implicitRuns = 0
     var im2colRuns = 0
+    /// The plan each shape's timing chose, kept across processes (`CudnnChoiceCache`).
+    let choices: CudnnChoiceCache
 
-    init(engine: ConvolutionEngine) {
+    init(engine: ConvolutionEngine, choiceCacheDirectory: String?) {
+        choices = CudnnChoiceCache(directory: choiceCacheDirectory)
         switch engine {
         case .implicit, .implicitMMA, .im2col:
             (cudnn, reason) = (nil, "cuDNN not used: the backend was opened with the \(engine.rawValue) convolution engine")
@@ -80,7 +83,9 @@ struct CudnnPlanKey: Hashable {
     var strides: [Int]
 }
 
-/// Descriptors and the chosen algorithm for one problem shape.
+/// Descriptors and the chosen algorithm for one problem shape: the legacy API's heuristic choice,
+/// and the graph API's candidate plans until the first run times them all (the legacy choice
+/// included) and keeps the fastest.
 final class CudnnPlan {
     let x: cudnnTensorDescriptor_t?
     let w: cudnnFilterDescriptor_t?
@@ -88,10 +93,24 @@ final class CudnnPlan {
     let conv: cudnnConvolutionDescriptor_t?
     let algorithm: Int32
     let workspaceBytes: Int
+    /// Graph-API plans not yet timed (emptied by the first run).
+    var graphCandidates: [CudnnGraphPlan] = []
+    /// The graph-API plan that beat the legacy algorithm, when one did.
+    var graph: CudnnGraphPlan?
+    /// Per candidate of the first run: engine (−1: the legacy algorithm) and its time in ms.
+    var timings: [(engine: Int64, milliseconds: Float)] = []
+    /// True when the choice came from `CudnnChoiceCache` (nothing was timed).
+    var rememberedChoice = false
 
     init(x: cudnnTensorDescriptor_t?, w: cudnnFilterDescriptor_t?, y: cudnnTensorDescriptor_t?,
          conv: cudnnConvolutionDescriptor_t?, algorithm: Int32, workspaceBytes: Int) {
         (self.x, self.w, self.y, self.conv, self.algorithm, self.workspaceBytes) = (x, w, y, conv, algorithm, workspaceBytes)
+    }
+
+    /// Workspace the next run needs: every candidate's while untimed, else the chosen one's.
+    var runWorkspaceBytes: Int {
+        if let graph { return graph.workspaceBytes }
+        return graphCandidates.reduce(workspaceBytes) { max($0, $1.workspaceBytes) }
     }
 
     func destroy(_ api: CCUDACudnnAPI) {
@@ -155,7 +174,8 @@ extension CUDABackend {
     /// Layout: the operands are the implicit kernels' copies (`channelsLastOperand`: x as
     /// [N, T, H, W, Cp], `packedConvolutionWeight`: w as [O, kt, kh, kw, Cp], channels zero padded to
     /// Cp), which are cuDNN's NDHWC tensor and filter; cuDNN writes y as NDHWC in the operand type
-    /// and `td_conv_from_channels_last` transposes it into `out` adding the bias.
+    /// and `td_conv_from_channels_last` transposes it into `out` adding the bias (and `residual`, a
+    /// dense f32 tensor of out's shape, when not 0).
     ///
     /// Numerics: the fp32 sum of each output is rounded once to the operand type by cuDNN (the
     /// legacy API has no bf16 → f32 configuration: cuDNN 9.19 offers no algorithm for one), then
@@ -166,7 +186,7 @@ extension CUDABackend {
     /// time padding (the causal front frames) becomes zero frames of the copy, an asymmetric
     /// spatial one is refused.
     func cudnnConv3d(_ parts: [Tensor], weight: Tensor, bias: UInt64, geometry g: ConvolutionGeometry, stride: [Int],
-                     padding: [Padding], out: Tensor) throws -> Bool {
+                     padding: [Padding], residual: UInt64 = 0, out: Tensor) throws -> Bool {
         guard let library = convolution.cudnn else { return false }
         let dtype = parts[0].dtype
         guard dtype == weight.dtype, dtype == .bf16 || dtype == .f16, let cudnnType = Self.cudnnDataType(dtype),
@@ -201,7 +221,8 @@ extension CUDABackend {
             xcl = try channelsLastOperand(parts, geometry: g, channels: cp, leadingZeroFrames: lead, trailingZeroFrames: trail)
             wp = try packedConvolutionWeight(weight, geometry: g, channels: cp)
             y = try empty([g.batch] + g.output + [g.outChannels], dtype: dtype)
-            workspace = plan.workspaceBytes > 0 ? try empty([plan.workspaceBytes], dtype: .u8) : nil
+            let bytes = convolution.lock.withLock { plan.runWorkspaceBytes }
+            workspace = bytes > 0 ? try empty([bytes], dtype: .u8) : nil
         } catch TensorError.outOfMemory {
             // The copies did not fit (--max_vram): the caller's paths need less.
             return false
@@ -209,6 +230,14 @@ extension CUDABackend {
         let (xAddress, wAddress, yAddress) = (try address(xcl), try address(wp), try address(y))
         let workspaceAddress = try workspace.map { try address($0) } ?? 0
         let ran = try convolution.lock.withLock { () throws -> Bool in
+            if !plan.graphCandidates.isEmpty {
+                try chooseCudnnEngine(library, plan: plan, key: key, x: xAddress, w: wAddress, y: yAddress, workspace: workspaceAddress)
+            }
+            if let graph = plan.graph {
+                try graph.execute(library, handle: convolution.handle, x: xAddress, w: wAddress, y: yAddress, workspace: workspaceAddress)
+                convolution.cudnnRuns += 1
+                return true
+            }
             var alpha: Float = 1, beta: Float = 0   // float scalars for every data type but double
             let status = api.cudnnConvolutionForward(
                 convolution.handle, &alpha, plan.x, UnsafeRawPointer(bitPattern: UInt(xAddress)),
@@ -228,7 +257,7 @@ extension CUDABackend {
         guard ran else { return false }
         try launch(.conv, "td_conv_from_channels_last", grid: ((plane + 31) / 32, (g.outChannels + 31) / 32, g.batch), block: (32, 8, 1), [
             .pointer(try address(out)), .int32(try floatCode(out.dtype, "conv3d")), .pointer(yAddress), .int32(try floatCode(dtype, "conv3d")),
-            .pointer(bias), .int32(Int32(g.outChannels)), .int64(Int64(plane)),
+            .pointer(bias), .pointer(residual), .int32(Int32(g.outChannels)), .int64(Int64(plane)),
         ])
         return true
     }
@@ -299,6 +328,10 @@ extension CUDABackend {
             try library.check(api.cudnnGetConvolutionForwardWorkspaceSize(convolution.handle, x, w, conv, y, best.algo, &bytes),
                               "cudnnGetConvolutionForwardWorkspaceSize")
             plan = CudnnPlan(x: x, w: w, y: y, conv: conv, algorithm: best.algo, workspaceBytes: bytes)
+            // Graph-API plans for the same operands; none when cuDNN offers none (the legacy algorithm runs).
+            plan.graphCandidates = (try? CudnnGraphPlan.candidates(library, handle: convolution.handle, key: key, cudnnType: cudnnType,
+                                                                   output: output, workspaceLimit: Self.convolutionWorkspaceBytes,
+                                                                   limit: Self.cudnnGraphCandidates)) ?? []
         } catch {
             plan.destroy(api)
             throw error

@@ -27,6 +27,30 @@ extension CUDABackend: ModulationBackend {
         return out
     }
 
+    public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, outputType: DType) throws -> Tensor {
+        guard outputType != x.dtype else { return try layerNorm(x, weight: weight, bias: bias, eps: eps) }
+        let source = try deviceBuffer(x, "layerNorm")
+        try activate()
+        let cols = x.shape.last ?? 1
+        let weightParameter = try channelParameter(weight, count: cols, "layerNorm weight")
+        let biasParameter = try channelParameter(bias, count: cols, "layerNorm bias")
+        let dt = try floatCode(x.dtype, "layerNorm")
+        let outCode = try floatCode(outputType, "layerNorm output")
+        let out = try empty(x.shape, dtype: outputType)
+        let rows = x.count / max(cols, 1)
+        guard rows > 0, cols > 0 else { return out }
+        let l = try rowNormLaunch(x, rows: rows, cols: cols)
+        // As td_modulated_layer_norm: groups of 4 are stored in the output's dtype, so its rows must be aligned too.
+        let outAddress = try address(out)
+        let vec = l.vec && outAddress % 16 == 0
+        try launch(.modulation, "td_layer_norm_to", grid: l.grid, block: l.block, sharedBytes: l.sharedBytes, [
+            .pointer(try address(out)), .int32(outCode), .pointer(source.address), .int32(dt), .strided(try StridedArgument(x)),
+            .int64(Int64(x.strides.last ?? 1)), .int64(Int64(rows)), .int64(Int64(cols)), .int32(vec ? 1 : 0),
+            .int32(l.cached ? 1 : 0),
+        ] + (try parameterArguments(weightParameter)) + (try parameterArguments(biasParameter)) + [.float(eps)])
+        return out
+    }
+
     public func gatedResidual(_ x: Tensor, _ y: Tensor, gate: Tensor) throws -> Tensor {
         for (t, what) in [(x, "x"), (y, "y"), (gate, "gate")] { _ = try deviceBuffer(t, "gatedResidual \(what)") }
         let cols = x.shape.last ?? 1

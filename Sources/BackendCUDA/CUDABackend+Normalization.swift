@@ -14,7 +14,7 @@ extension CUDABackend {
         return (t.isContiguous ? t : try contiguous(t), code)
     }
 
-    private func parameterArguments(_ p: (tensor: Tensor, code: Int32)?) throws -> [KernelArgument] {
+    func parameterArguments(_ p: (tensor: Tensor, code: Int32)?) throws -> [KernelArgument] {
         guard let p else { return [.pointer(0), .int32(0)] }
         return [.pointer(try address(p.tensor)), .int32(p.code)]
     }

@@ -29,6 +29,10 @@ import Glibc
 ///   (`td_fa2_sparse_*` in Kernels/flash_attention.cu: fp32 online softmax, P rounded to the input
 ///   type as the operand of P·V, as in dense fused attention).
 ///
+/// Both attention ops return a [B, Lq, H, Dv] buffer viewed as [B, H, Lq, Dv] (`headsMergedOutput`;
+/// every kernel stores its rows through the output's b/h/l strides), so merging the heads into
+/// [L, H·Dv] tokens is a view.
+///
 /// Unlike the CPU, the attention ops do not check the block indices (that would need the table on
 /// the host): an index outside `0..<⌈Lk/blockK⌉` is skipped, and a row with no valid block is NaN.
 extension CUDABackend: SparseAttentionBackend {
@@ -182,12 +186,15 @@ extension CUDABackend: SparseAttentionBackend {
         try activate()
         let s = try AttentionShape(q: q, k: k, v: v, blocks: blocks, blockQ: blockQ, blockK: blockK)
         let odt = try floatCode(q.dtype, op)
-        let out = try empty([s.nb, s.nh, s.lq, s.dv], dtype: q.dtype)
+        let out = try headsMergedOutput(s.nb, s.nh, s.lq, s.dv, dtype: q.dtype)
         guard s.heads > 0, s.lq > 0, s.dv > 0 else { return out }
-        if let kernel = try fa2SparseKernel(q: q, k: k, v: v, s, blockQ: blockQ, blockK: blockK, scale: scale) {
+        // The tensor-core kernels (Hopper's first) share one argument list (td_fa2_sparse_*'s).
+        let fa3 = try fa3SparseKernel(q: q, k: k, v: v, s, blockQ: blockQ, blockK: blockK, scale: scale)
+        if let kernel = try fa3 ?? fa2SparseKernel(q: q, k: k, v: v, s, blockQ: blockQ, blockK: blockK, scale: scale) {
             let table = blocks.isContiguous ? blocks : try contiguous(blocks)
-            try launch(.flashAttention, kernel, grid: (s.mq, s.nh, s.nb), block: (128, 1, 1),
-                       sharedBytes: Self.fa2SharedBytes(rows: blockQ, d: s.d), [
+            try launch(fa3 != nil ? .hopperAttention : .flashAttention, kernel, grid: (s.mq, s.nh, s.nb),
+                       block: (fa3 != nil ? Self.fa3Threads : 128, 1, 1),
+                       sharedBytes: fa3 != nil ? Self.fa3SharedBytes : Self.fa2SharedBytes(rows: blockQ, d: s.d), [
                            .pointer(try address(out)), .pointer(try address(q)), .pointer(try address(k)),
                            .pointer(try address(v)), .pointer(try address(table)), .int64(Int64(s.lq)), .int64(Int64(s.lk)),
                            .int32(Int32(blockK)), .int32(Int32(s.keep)), .int32(Int32(s.mq)), .int32(Int32(s.mk)),
@@ -203,12 +210,23 @@ extension CUDABackend: SparseAttentionBackend {
         arguments += try headView(q, op) + headView(k, op) + headView(v, op)
         arguments += [.pointer(try address(table)), .int32(Int32(s.nh)), .int64(Int64(s.lq)), .int64(Int64(s.lk)),
                       .int32(Int32(s.d)), .int32(Int32(s.dv)), .int32(Int32(blockQ)), .int32(Int32(blockK)),
-                      .int32(Int32(s.keep)), .int32(Int32(s.mq)), .int32(Int32(s.mk)), .float(scale)]
+                      .int32(Int32(s.keep)), .int32(Int32(s.mq)), .int32(Int32(s.mk)), .float(scale)] + rowStrides(out)
         try launch(.sparseAttention, "td_block_sparse_attention", grid: (s.gridX(blockQ: blockQ), s.heads, 1),
                    block: (Self.attentionThreads, 1, 1), sharedBytes: floats * 4, arguments)
         return out
     }
 
+
+    /// The Hopper kernel (`td_fa3_sparse_*`, Kernels/hopper_attention.cu) for these operands, or nil
+    /// when it does not cover them: compute capability 9.0, D = Dv = 128, blockQ = 128 (its query
+    /// tile), blockK a multiple of 64, and what `fa2SparseKernel` asks of the operands.
+    private func fa3SparseKernel(q: Tensor, k: Tensor, v: Tensor, _ s: AttentionShape, blockQ: Int, blockK: Int,
+                                 scale: Float) throws -> String? {
+        guard computeCapability == (9, 0), s.d == 128, s.dv == 128, blockQ == Self.fa3Rows,
+              Self.fa3SharedBytes <= maxSharedMemoryPerBlock, s.keep * (blockK / 64) <= Int(Int32.max) - 1,
+              try fa2SparseKernel(q: q, k: k, v: v, s, blockQ: blockQ, blockK: blockK, scale: scale) != nil else { return nil }
+        return "td_fa3_sparse_\(q.dtype == .bf16 ? "bf16" : "f16")_d128"
+    }
 
     /// The tensor-core kernel (`td_fa2_sparse_*`, Kernels/flash_attention.cu) for these operands,
     /// or nil when it does not cover them: the dense fused kernel's operand conditions
@@ -231,7 +249,7 @@ extension CUDABackend: SparseAttentionBackend {
         try activate()
         let s = try AttentionShape(q: q, k: k, v: v, blocks: blocks, blockQ: blockQ, blockK: blockK)
         let odt = try floatCode(q.dtype, op)
-        let out = try empty([s.nb, s.nh, s.lq, s.dv], dtype: q.dtype)
+        let out = try headsMergedOutput(s.nb, s.nh, s.lq, s.dv, dtype: q.dtype)
         guard s.heads > 0, s.lq > 0, s.dv > 0 else { return out }
         // int8 rows padded to whole 4-byte words (zeros add nothing to the dot products).
         let dp = (s.d + 3) / 4 * 4, stride = dp / 4 + 1
@@ -289,15 +307,15 @@ extension CUDABackend: SparseAttentionBackend {
         if tensorCores {
             let kernel = "td_sage_attention_mma_d\(s.d)_k\(blockK)"
             let shared = 2 * (blockK * (s.d + 16) + s.d * (blockK + 16))
-            try launch(.sageAttention, kernel, grid: (s.gridX(blockQ: blockQ), s.heads, 1), block: (128, 1, 1),
+            try launch(.sageAttentionMMA, kernel, grid: (s.gridX(blockQ: blockQ), s.heads, 1), block: (128, 1, 1),
                        sharedBytes: shared, [
                            .pointer(try address(out)), .int32(odt),
                            .pointer(try address(q8)), .pointer(try address(qScale)),
                            .pointer(try address(k8)), .pointer(try address(kScale)),
                            .pointer(try address(v8)), .pointer(try address(vScale)), .pointer(try address(table)),
                            .int64(Int64(s.lq)), .int64(Int64(s.lk)), .int64(Int64(lkp)), .int32(Int32(blockQ)),
-                           .int32(Int32(s.keep)), .int32(Int32(s.mq)), .int32(Int32(s.mk)), .float(exponentScale),
-                       ])
+                           .int32(Int32(s.keep)), .int32(Int32(s.mq)), .int32(Int32(s.mk)), .float(exponentScale), .int32(nh),
+                       ] + rowStrides(out))
             return out
         }
         try launch(.sageAttention, "td_sage_attention", grid: (s.gridX(blockQ: blockQ), s.heads, 1),
@@ -308,8 +326,8 @@ extension CUDABackend: SparseAttentionBackend {
                        .pointer(try address(v8)), .pointer(try address(vScale)), .pointer(try address(table)),
                        .int64(Int64(s.lq)), .int64(Int64(s.lk)), .int32(Int32(dp)), .int32(Int32(s.dv)),
                        .int32(Int32(blockQ)), .int32(Int32(blockK)), .int32(Int32(s.keep)), .int32(Int32(s.mq)),
-                       .int32(Int32(s.mk)), .float(exponentScale),
-                   ])
+                       .int32(Int32(s.mk)), .float(exponentScale), .int32(nh),
+                   ] + rowStrides(out))
         return out
     }
 }

@@ -133,7 +133,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.guardBytes = max(0, guardBytes)
         modules = KernelModules(driver: driver, compiler: compiler)
         self.convolutionEngine = convolutionEngine
-        convolution = ConvolutionState(engine: convolutionEngine)
+        convolution = ConvolutionState(engine: convolutionEngine, choiceCacheDirectory: compiler.cacheDirectory)
         name = "\(device) \(deviceName)"
     }
 

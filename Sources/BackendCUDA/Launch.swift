@@ -30,6 +30,8 @@ struct KernelFamily: Sendable {
     static let modulation = KernelFamily("modulation", KernelSources.norms, KernelSources.modulation)
     static let sparseAttention = KernelFamily("sparse_attention", KernelSources.sparseAttention)
     static let sageAttention = KernelFamily("sage_attention", KernelSources.sageAttention)
+    static let sageAttentionMMA = KernelFamily("sage_attention_mma", primitives(of: KernelSources.sageAttention),
+                                               KernelSources.sageAttentionMma)
     static let slaLinear = KernelFamily("sla_linear", KernelSources.slaLinear)
     static let quantizedMatmul = KernelFamily("quantized_matmul", primitives(of: KernelSources.flashAttention),
                                               primitives(of: KernelSources.hopperAttention), KernelSources.quantizedMatmul)
@@ -46,7 +48,7 @@ struct KernelFamily: Sendable {
     }
     /// Every family, for tests that compile them all.
     static let all: [KernelFamily] = [.elementwise, .softmax, .attention, .flashAttention, .hopperAttention, .layout, .norms, .modulation,
-                                       .sparseAttention, .slaLinear, .sageAttention, .quantizedMatmul, .conv,
+                                       .sparseAttention, .slaLinear, .sageAttention, .sageAttentionMMA, .quantizedMatmul, .conv,
                                        .implicitConv, .hopperConv]
 }
 

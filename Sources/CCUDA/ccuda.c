@@ -134,6 +134,12 @@ int ccuda_load_cudnn(void *handle, CCUDACudnnAPI *api, const char **missing) {
     LOAD(api, cudnnGetConvolutionForwardAlgorithm_v7);
     LOAD(api, cudnnGetConvolutionForwardWorkspaceSize);
     LOAD(api, cudnnConvolutionForward);
+    LOAD(api, cudnnBackendCreateDescriptor);
+    LOAD(api, cudnnBackendDestroyDescriptor);
+    LOAD(api, cudnnBackendFinalize);
+    LOAD(api, cudnnBackendSetAttribute);
+    LOAD(api, cudnnBackendGetAttribute);
+    LOAD(api, cudnnBackendExecute);
     return 0;
 }
 

@@ -6,8 +6,9 @@ import TensorCore
 /// its cases in `Cases/<Op>Cases.swift` and lists them here.
 public enum OpCatalogue {
     public static var all: [OpCase] {
-        ElementwiseCases.all + AttentionCases.all + LayoutNormCases.all + SparseAttentionCases.all
-            + QuantizedMatmulCases.all + ConvolutionCases.all + ModulationCases.all + PositionBiasCases.all
+        ElementwiseCases.all + DenseElementwiseCases.all + AttentionCases.all + LayoutNormCases.all + SparseAttentionCases.all
+            + QuantizedMatmulCases.all + ConvolutionCases.all + ModulationCases.all + RMSNormRotaryCases.all
+            + PositionBiasCases.all + HeadLayoutCases.all
     }
 
     /// Cases whose op matches `op` (case-insensitive, nil for all) and whose dtype is in `dtypes` (empty for all).

@@ -43,7 +43,9 @@ public protocol Backend: AnyObject, Sendable {
 
     // MARK: Layout
 
-    /// A contiguous copy of any view, converted to `dtype` (nil keeps it).
+    /// A contiguous (row-major) tensor with `x`'s values, converted to `dtype` (nil keeps it). A
+    /// backend may return `x` itself when it already is row-major in that dtype and spans its whole
+    /// buffer (`Tensor.isWholeBuffer`); any other view is copied.
     func contiguous(_ x: Tensor, dtype: DType?) throws -> Tensor
     /// Joins tensors of equal shape except along `dim`.
     func concat(_ xs: [Tensor], dim: Int) throws -> Tensor

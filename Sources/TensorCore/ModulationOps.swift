@@ -8,6 +8,11 @@ public protocol ModulationBackend {
     /// shift hold C = x.shape.last elements ([C] or [1, C]).
     func modulatedLayerNorm(_ x: Tensor, scale: Tensor, shift: Tensor, eps: Float, outputType: DType) throws -> Tensor
 
+    /// LayerNorm(x) · weight + bias over the last dim, stored in x's dtype as `layerNorm` stores it,
+    /// then rounded once more to `outputType`: `layerNorm` followed by a conversion in one pass (the
+    /// cross-attention's norm3 of the f32 residual stream, straight to the compute dtype).
+    func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, outputType: DType) throws -> Tensor
+
     /// x + gate · y for x [..., C] in f32, y of x's shape (any float dtype), gate of C elements:
     /// the product rounded to f32, then the sum. Result f32, dense.
     func gatedResidual(_ x: Tensor, _ y: Tensor, gate: Tensor) throws -> Tensor
@@ -21,6 +26,13 @@ extension Backend {
         return try composedModulatedLayerNorm(x, scale: scale, shift: shift, eps: eps, outputType: outputType)
     }
 
+    public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, outputType: DType) throws -> Tensor {
+        if let m = self as? any ModulationBackend {
+            return try m.layerNorm(x, weight: weight, bias: bias, eps: eps, outputType: outputType)
+        }
+        return try composedLayerNorm(x, weight: weight, bias: bias, eps: eps, outputType: outputType)
+    }
+
     public func gatedResidual(_ x: Tensor, _ y: Tensor, gate: Tensor) throws -> Tensor {
         if let m = self as? any ModulationBackend { return try m.gatedResidual(x, y, gate: gate) }
         return try composedGatedResidual(x, y, gate: gate)
@@ -30,6 +42,12 @@ extension Backend {
     public func composedModulatedLayerNorm(_ x: Tensor, scale: Tensor, shift: Tensor, eps: Float, outputType: DType) throws -> Tensor {
         let h = try add(mul(layerNorm(x, weight: nil, bias: nil, eps: eps), affine(scale, scale: 1, shift: 1)), shift)
         return h.dtype == outputType ? h : try contiguous(h, dtype: outputType)
+    }
+
+    /// `layerNorm(outputType:)` from primitives (the fallback, and the fused op's reference).
+    public func composedLayerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, outputType: DType) throws -> Tensor {
+        let y = try layerNorm(x, weight: weight, bias: bias, eps: eps)
+        return y.dtype == outputType ? y : try contiguous(y, dtype: outputType)
     }
 
     /// `gatedResidual` from primitives (the fallback, and the fused op's reference).

@@ -21,6 +21,16 @@ public protocol VAEBackend {
     func videoBytes(_ video: Tensor) throws -> Tensor
 }
 
+/// A convolution whose result gets a residual added, as the VAE's residual blocks end (an optional
+/// fused capability: backends without it inherit the composition in `Backend`).
+public protocol ResidualConvolutionBackend {
+    /// `conv3d(concatenating:)` into f32 plus `residual` (f32, the result's shape): each output is
+    /// (conv + bias) + residual, both sums rounded to f32, the values of the convolution followed by
+    /// `add(result, residual)`.
+    func conv3d(concatenating parts: [Tensor], weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding],
+                adding residual: Tensor) throws -> Tensor
+}
+
 /// The VAE's output range [−1, 1] as 8-bit RGB.
 public enum VideoBytes {
     /// UInt8((clamp(v, −1, 1) + 1) / 2 · 255 + 0.5), truncated; every operation rounded to f32 on its
@@ -66,6 +76,24 @@ extension Backend {
             return try v.conv3d(concatenating: parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
         }
         return try concatenatedConv3d(parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
+    }
+
+    public func conv3d(concatenating parts: [Tensor], weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding],
+                       adding residual: Tensor) throws -> Tensor {
+        if let r = self as? any ResidualConvolutionBackend {
+            return try r.conv3d(concatenating: parts, weight: weight, bias: bias, stride: stride, padding: padding, adding: residual)
+        }
+        return try residualConv3d(parts, weight: weight, bias: bias, stride: stride, padding: padding, adding: residual)
+    }
+
+    /// The composition of `conv3d(concatenating:adding:)`: the convolution into f32, then `add`.
+    public func residualConv3d(_ parts: [Tensor], weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding],
+                               adding residual: Tensor) throws -> Tensor {
+        let y = try conv3d(concatenating: parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: .f32)
+        guard residual.shape == y.shape else {
+            throw TensorError.shapeMismatch("conv3d residual \(residual.shape) for a result of \(y.shape)")
+        }
+        return try add(y, residual)
     }
 
     /// The composition of `conv3d(concatenating:)`: concat, then conv3d.

@@ -71,7 +71,9 @@ struct BenchCUDA: ParsableCommand {
         let tg = try time { _ = try gpu.matmul(a, b, transposeB: true, bias: nil, outputType: .bf16) }
         rows.append(("matmul bf16 \(n)³ Bᵀ → bf16", tg * 1e3, flops / tg / 1e12, "TFLOP/s"))
 
-        let x = try random(elements, .f32), row = try gpu.upload(Tensor.host((0..<4096).map { Float($0 % 7) + 0.5 }, shape: [4096]))
+        // One row short of its buffer: `contiguous` returns a whole-buffer dense tensor as is, so the
+        // copy below would time nothing.
+        let x = try random(elements + 4096, .f32).narrowed(dim: 0, start: 0, length: elements / 4096), row = try gpu.upload(Tensor.host((0..<4096).map { Float($0 % 7) + 0.5 }, shape: [4096]))
         let bytes = Double(elements * 4)
         let tcopy = try time { _ = try gpu.contiguous(x) }
         rows.append(("copy f32 (ceiling)", tcopy * 1e3, 2 * bytes / tcopy / 1e9, "GB/s"))

@@ -175,6 +175,7 @@ struct BenchConv: ParsableCommand {
             let runs = gpu.convolutionRuns
             print("\(name) engine: \(runs.cudnn) convolutions on cuDNN, \(runs.implicit) as implicit GEMM, \(runs.im2col) on im2col")
             for why in gpu.cudnnRefusals { print("  cuDNN refused: \(why)") }
+            for choice in gpu.cudnnEngineChoices { print("  cuDNN \(choice)") }
         }
     }
 

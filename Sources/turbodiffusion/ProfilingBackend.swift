@@ -12,7 +12,7 @@ import TensorCore
 /// (`bench dit --profile`). Waiting after each op removes the overlap of launch and execution, so
 /// totals are a little above an unprofiled run; shares between ops are what it is for.
 final class ProfilingBackend: Backend, VAEBackend, PositionBiasBackend, SparseAttentionBackend, SparseLinearBackend, QuantizedMatmulBackend,
-    ModulationBackend, @unchecked Sendable {
+    ModulationBackend, RMSNormRotaryBackend, @unchecked Sendable {
     let inner: any Backend
     private(set) var table: [String: (calls: Int, seconds: Double)] = [:]
     /// When false, ops run without timing (e.g. during loading).
@@ -56,7 +56,9 @@ final class ProfilingBackend: Backend, VAEBackend, PositionBiasBackend, SparseAt
 
     func contiguous(_ x: Tensor, dtype: DType?) throws -> Tensor {
         let what = dtype.map { $0 == x.dtype ? "copy" : "convert \(x.dtype)→\($0)" } ?? "copy"
-        return try timed("contiguous \(what)\(x.isContiguous ? "" : " (strided)")") { try inner.contiguous(x, dtype: dtype) }
+        // A whole-buffer row-major tensor in its own dtype is returned as is by the CUDA backend.
+        let layout = !x.isContiguous ? " (strided)" : x.isWholeBuffer ? " (whole row-major tensor)" : ""
+        return try timed("contiguous \(what)\(layout)") { try inner.contiguous(x, dtype: dtype) }
     }
     func concat(_ xs: [Tensor], dim: Int) throws -> Tensor { try timed("concat") { try inner.concat(xs, dim: dim) } }
     func pad(_ x: Tensor, _ padding: [Padding], value: Float) throws -> Tensor { try timed("pad") { try inner.pad(x, padding, value: value) } }
@@ -145,7 +147,13 @@ final class ProfilingBackend: Backend, VAEBackend, PositionBiasBackend, SparseAt
     func modulatedLayerNorm(_ x: Tensor, scale: Tensor, shift: Tensor, eps: Float, outputType: DType) throws -> Tensor {
         try timed("modulatedLayerNorm") { try inner.modulatedLayerNorm(x, scale: scale, shift: shift, eps: eps, outputType: outputType) }
     }
+    func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, outputType: DType) throws -> Tensor {
+        try timed("layerNorm → \(outputType)") { try inner.layerNorm(x, weight: weight, bias: bias, eps: eps, outputType: outputType) }
+    }
     func gatedResidual(_ x: Tensor, _ y: Tensor, gate: Tensor) throws -> Tensor {
         try timed("gatedResidual") { try inner.gatedResidual(x, y, gate: gate) }
+    }
+    func rmsNormRotary(_ x: Tensor, weight: Tensor?, eps: Float, cos: Tensor, sin: Tensor, heads: Int) throws -> Tensor {
+        try timed("rmsNormRotary") { try inner.rmsNormRotary(x, weight: weight, eps: eps, cos: cos, sin: sin, heads: heads) }
     }
 }

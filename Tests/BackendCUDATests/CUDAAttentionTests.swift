@@ -52,6 +52,31 @@ struct CUDAAttentionTests {
         #expect(p.within(1e-5), "budget \(budget): \(p)")
     }
 
+    /// The fused and block-sparse kernels store into a [B, L, H, D] buffer: merging the heads is a
+    /// view, and `contiguous` of that view returns it without a copy (same buffer, same values).
+    @Test func attentionOutputsMergeHeadsWithoutACopy() throws {
+        let gpu = try CUDATestSupport.gpu
+        var rng = SeededRandom(seed: 5)
+        let (b, h, l, d) = (1, 3, 200, 128)
+        let x = try Self.headViews(&rng, b: b, h: h, lq: l, lk: l, d: d, dtype: .bf16)
+        let (q, k, v) = (x[0].gpu, x[1].gpu, x[2].gpu)
+        let blocks = try gpu.slaBlockMap(q: q, k: k, blockQ: 64, blockK: 128, keep: 1)
+        let outputs: [(String, Tensor, Tensor)] = [
+            ("attention", try gpu.attention(q: q, k: k, v: v, scale: 0.1, bias: nil),
+             try cpu.attention(q: x[0].cpu, k: x[1].cpu, v: x[2].cpu, scale: 0.1, bias: nil)),
+            ("blockSparseAttention", try gpu.blockSparseAttention(q: q, k: k, v: v, blocks: blocks, blockQ: 64, blockK: 128, scale: 0.1),
+             try cpu.blockSparseAttention(q: x[0].cpu, k: x[1].cpu, v: x[2].cpu, blocks: gpu.toHost(blocks), blockQ: 64, blockK: 128, scale: 0.1)),
+        ]
+        for (name, o, reference) in outputs {
+            #expect(o.shape == [b, h, l, d] && o.strides == [l * h * d, d, h * d, 1], "\(name): \(o.strides)")
+            let merged = try gpu.contiguous(o.permuted([0, 2, 1, 3]))
+            #expect(merged.buffer === o.buffer, "\(name): contiguous copied a dense merged view")
+            let p = try Parity.measure(merged.reshaped([l, h * d]), try cpu.contiguous(reference.permuted([0, 2, 1, 3])).reshaped([l, h * d]),
+                                       label: name)
+            #expect(p.within(1e-2), "\(name): \(p)")
+        }
+    }
+
     @Test func noKeysGiveNaN() throws {
         let gpu = try CUDATestSupport.gpu
         let q = try gpu.upload(try Tensor.host([Float](repeating: 1, count: 2 * 64), shape: [1, 1, 2, 64], dtype: .bf16))

@@ -54,17 +54,25 @@ def main():
     t0 = time.time()
     common = open(os.path.join(KERNELS, "common.cu")).read() + "\n"
     opts = ("--std=c++17", "-default-device", f"--gpu-architecture={args.arch}")
-    # Two families as in the engine: the token mean of k lives with the block map.
-    mods = {f: cp.RawModule(code=common + open(os.path.join(KERNELS, f)).read(), options=opts)
-            for f in ("sage_attention.cu", "sparse_attention.cu")}
+    # The engine's families: the tensor-core kernel after the CUDA-core file's primitives; the token mean
+    # of k lives with the block map.
+    def read(f):
+        return open(os.path.join(KERNELS, f)).read()
+    sage = read("sage_attention.cu")
+    mods = {"sage_attention.cu": cp.RawModule(code=common + sage, options=opts),
+            "sage_attention_mma.cu": cp.RawModule(code=common + sage[:sage.index("// ---- end primitives")] + "\n"
+                                                  + read("sage_attention_mma.cu"), options=opts),
+            "sparse_attention.cu": cp.RawModule(code=common + read("sparse_attention.cu"), options=opts)}
     fn = {}
     def kernel(name, smem=0):
         if name not in fn:
-            fn[name] = mods["sparse_attention.cu" if name.startswith("td_sla_") else "sage_attention.cu"].get_function(name)
+            module = ("sparse_attention.cu" if name.startswith("td_sla_")
+                      else "sage_attention_mma.cu" if name.startswith("td_sage_attention_mma") else "sage_attention.cu")
+            fn[name] = mods[module].get_function(name)
         if smem > 48 * 1024:
             fn[name].max_dynamic_shared_size_bytes = smem
         return fn[name]
-    print(f"compiled sage_attention.cu and sparse_attention.cu in {time.time() - t0:.1f} s", flush=True)
+    print(f"compiled sage_attention.cu, sage_attention_mma.cu and sparse_attention.cu in {time.time() - t0:.1f} s", flush=True)
 
     P = lambda t: np.uint64(t.data_ptr()) if t is not None else np.uint64(0)
     I32, I64, F32 = np.int32, np.int64, np.float32
@@ -110,19 +118,21 @@ def main():
             kernel("td_sage_v_quantize")(g, b, (P(v8), P(vs), P(x[2]), I32(dt), *strides, I32(nh), I32(heads), I64(L), I32(D)))
 
     def attend(tensor_cores, out, odt):
+        # out is a dense [heads, L, D] (B = 1): head h's row t at h·L·D + t·D.
+        out_view = (I32(nh), I64(0), I64(L * D), I64(D))
         if tensor_cores:
             smem = 2 * (BK * (D + 16) + D * (BK + 16))
             kernel(f"td_sage_attention_mma_d{D}_k{BK}", smem)(
                 (mq * chunks, heads), (128,),
                 (P(out), I32(odt), P(q8), P(qs), P(k8), P(ks), P(vt8), P(vs), P(table), I64(L), I64(L), I64(lkp),
-                 I32(BQ), I32(keep), I32(mq), I32(mk), es), shared_mem=smem)
+                 I32(BQ), I32(keep), I32(mq), I32(mk), es, *out_view), shared_mem=smem)
         else:
             stride = dp // 4 + 1
             smem = 4 * (64 * stride + BK * stride + 64 * (BK + 1) + 32 * D + 3 * 64)
             kernel("td_sage_attention", smem)(
                 (mq * chunks, heads), (256,),
                 (P(out), I32(odt), P(q8), P(qs), P(k8), P(ks), P(v8), P(vs), P(table), I64(L), I64(L), I32(dp), I32(D),
-                 I32(BQ), I32(BK), I32(keep), I32(mq), I32(mk), es), shared_mem=smem)
+                 I32(BQ), I32(BK), I32(keep), I32(mq), I32(mk), es, *out_view), shared_mem=smem)
 
     def sync():
         cp.cuda.Device().synchronize()

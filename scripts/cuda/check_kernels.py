@@ -16,7 +16,8 @@ KERNELS = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
 # `primitives(of:)`).
 PRELUDES = {"hopper_attention": ["flash_attention"],
             "quantized_matmul": ["flash_attention:primitives", "hopper_attention:primitives"], "implicit_conv": ["flash_attention:primitives"],
-            "hopper_conv": ["flash_attention:primitives", "hopper_attention:primitives"], "modulation": ["norms"]}
+            "hopper_conv": ["flash_attention:primitives", "hopper_attention:primitives"], "modulation": ["norms"],
+            "sage_attention_mma": ["sage_attention:primitives"]}
 
 
 def read_part(kernels, part):

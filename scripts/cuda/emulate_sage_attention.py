@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run the tensor-core SageSLA kernel (td_sage_attention_mma_*, Kernels/sparse_attention.cu) on the CPU.
+"""Run the tensor-core SageSLA kernel (td_sage_attention_mma_*, Kernels/sage_attention_mma.cu) on the CPU.
 
     python3 scripts/cuda/emulate_sage_attention.py [ROOT]
 
@@ -22,12 +22,14 @@ def between(src, start, end):
 
 
 def main():
-    src = open(os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels", "sage_attention.cu")).read()
-    defines = "\n".join(re.findall(r"^#define (?:SG_ROWS|SG_THREADS|SG_TIE_ULPS) \d+$", src, re.M))
+    kernels = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
+    src = open(os.path.join(kernels, "sage_attention.cu")).read()
+    mma = open(os.path.join(kernels, "sage_attention_mma.cu")).read()
+    defines = "\n".join(re.findall(r"^#define (?:SG_ROWS|SG_THREADS|SG_TIE_ULPS) \d+$", mma, re.M))
     sa_row = re.search(r"__device__ __forceinline__ i64 sa_row\(.*?\n}\n", src, re.S).group(0)
     fp8 = between(src, "// Float → e4m3fn bits", "__device__ __forceinline__ int sa_dp4a")
-    vt = between(src, "// Key order inside each group", "// ------")
-    body = between(src, "// ---- SG device code", "// ---- SG entry points")
+    vt = src[src.index("// Key order inside each group"):]   # to the end of the file
+    body = between(mma, "// ---- SG device code", "// ---- SG entry points")
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, "sage_extract.inc"), "w") as f:
             f.write("\n".join([defines, sa_row, fp8, vt, body]))

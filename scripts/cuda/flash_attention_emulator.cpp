@@ -200,7 +200,7 @@ static void fa2_launch(unsigned gx, unsigned gy, unsigned gz, size_t smem_bytes,
 // One td_fa2 case: dense when blockQ == 0, else block-sparse with blocks of blockQ × blockK and
 // `keep` listed key blocks per query block (random, including the last partial block and, when
 // `invalid`, an out-of-range index that must be skipped). Inputs are the DiT's [B, L, H·D] head
-// views; out dense [B, H, Lq, D]. Returns the nmse against a double reference rounded to the type.
+// views; out a [B, Lq, H, D] buffer viewed as [B, H, Lq, D] (the backend's layout). Returns the nmse against a double reference rounded to the type.
 static double run_fa2(bool bf16, int D, int B, int H, int Lq, int Lk, int blockQ, int blockK, int keep, bool invalid,
                       bool late, unsigned seed) {
     late_copies = late;
@@ -215,7 +215,7 @@ static double run_fa2(bool bf16, int D, int B, int H, int Lq, int Lk, int blockQ
     for (auto& x : v) x = to16(u(rng));
     std::vector<u16> out((size_t)B * H * Lq * D, 0xFFFF);
     const i64 qsb = (i64)Lq * H * D, ksb = (i64)Lk * H * D, sh = D, sl = (i64)H * D;
-    const i64 osb = (i64)H * Lq * D, osh = (i64)Lq * D, osl = D;
+    const i64 osb = (i64)H * Lq * D, osh = D, osl = (i64)H * D;   // [B, Lq, H, D] memory, as the backend allocates
     const float scale = 1.0f / std::sqrt((float)D);
     const float scale_log2 = (float)(scale * 1.4426950408889634);
     const bool sparse = blockQ > 0;
@@ -303,14 +303,14 @@ static double run_case(bool bf16, int D, int B, int H, int Lq, int Lk, bool late
     std::uniform_real_distribution<float> u(-1, 1);
     auto to16 = [&](float f) { return bf16 ? float_to_bf16(f) : float_to_half(f); };
     auto from16 = [&](u16 h) { return bf16 ? bf16_to_float(h) : half_to_float(h); };
-    // q, k, v as the DiT's [B, L, H·D] head views; out dense [B, H, Lq, D].
+    // q, k, v as the DiT's [B, L, H·D] head views; out [B, Lq, H, D] memory viewed as [B, H, Lq, D].
     std::vector<u16> q((size_t)B * Lq * H * D), k((size_t)B * Lk * H * D), v((size_t)B * Lk * H * D);
     for (auto& x : q) x = to16(2 * u(rng));
     for (auto& x : k) x = to16(u(rng));
     for (auto& x : v) x = to16(u(rng));
     std::vector<u16> out((size_t)B * H * Lq * D, 0xFFFF);
     const i64 qsb = (i64)Lq * H * D, ksb = (i64)Lk * H * D, sh = D, sl = (i64)H * D;
-    const i64 osb = (i64)H * Lq * D, osh = (i64)Lq * D, osl = D;
+    const i64 osb = (i64)H * Lq * D, osh = D, osl = (i64)H * D;   // [B, Lq, H, D] memory, as the backend allocates
     const float scale = 1.0f / std::sqrt((float)D);
     const float scale_log2 = (float)(scale * 1.4426950408889634);
     const size_t smem_bytes = 3 * 64 * (D + 8) * 2;

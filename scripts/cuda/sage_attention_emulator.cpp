@@ -173,6 +173,11 @@ static float sg_exp2_fast(float x) {
     return bits_float(float_bits(y) + delta);
 }
 
+// The hardware e4m3 conversion of a probability (p ∈ [0, 448]) rounds as sa_fp8_bits (from the
+// kernel source, included below) does there.
+inline u32 sa_fp8_bits(float value);
+static u32 sg_probability_bits(float p) { return sa_fp8_bits(p); }
+
 #include "sage_extract.inc"
 
 static float e4m3_value(u32 bits) { return sa_fp8_float(bits); }
@@ -296,7 +301,9 @@ static bool run_case(const Problem& P, bool late, bool use_fp22, unsigned seed, 
     threadIdx = {0, 0, 0}; blockIdx = {0, 0, 0};
     td_sage_v_quantize_t(vt, vs.data(), v.data(), DT_F32, 0, D, (i64)H * D, 1, H, H, P.lk, lkp, D);
 
+    // Output as the backend lays it out: [Lq, H, D] memory (B = 1) viewed as [H, Lq, D].
     std::vector<float> out((size_t)H * P.lq * D, NAN);
+    const i64 osb = (i64)P.lq * H * D, osh = D, osl = (i64)H * D;
     const int chunks = (P.bq + SG_ROWS - 1) / SG_ROWS;
     const size_t smem_bytes = 2 * ((size_t)P.bk * (D + 16) + (size_t)D * (P.bk + 16));
     std::vector<unsigned char> smem(smem_bytes + 16);
@@ -318,7 +325,7 @@ static bool run_case(const Problem& P, bool late, bool use_fp22, unsigned seed, 
                     pending.clear();
                     open_group.clear();
 #define SG_CALL(DD, BB) sage_attention_mma<DD, BB>(out.data(), DT_F32, q8b.data(), qs.data(), k8b.data(), ksc.data(), vt, vs.data(), \
-                                                   table.data(), P.lq, P.lk, lkp, P.bq, P.keep, mq, mk, es)
+                                                   table.data(), P.lq, P.lk, lkp, P.bq, P.keep, mq, mk, es, H, osb, osh, osl)
                     if (D == 64 && P.bk == 64) SG_CALL(64, 64);
                     else if (D == 64) SG_CALL(64, 128);
                     else if (P.bk == 64) SG_CALL(128, 64);
@@ -327,9 +334,11 @@ static bool run_case(const Problem& P, bool late, bool use_fp22, unsigned seed, 
             for (auto& th : threads) th.join();
         }
     double num = 0, den = 0;
-    for (size_t i = 0; i < out.size(); ++i) {
-        if (!std::isfinite(out[i]) || !std::isfinite(ref[i])) return false;
-        num += ((double)out[i] - ref[i]) * ((double)out[i] - ref[i]);
+    for (size_t i = 0; i < out.size(); ++i) {   // ref is [H, Lq, D]
+        const size_t h = i / ((size_t)P.lq * D), r = i / D % P.lq, c = i % D;
+        const float o = out[(r * H + h) * D + c];
+        if (!std::isfinite(o) || !std::isfinite(ref[i])) return false;
+        num += ((double)o - ref[i]) * ((double)o - ref[i]);
         den += (double)ref[i] * ref[i];
     }
     *nmse_out = num / den;

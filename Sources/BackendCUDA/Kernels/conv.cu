@@ -151,10 +151,12 @@ extern "C" __global__ void td_video_bytes(unsigned char* out, const void* x, int
 
 // A channels-last convolution result y [N][P][O] (cuDNN's NDHWC output, 16-bit y_dt) to the
 // backend's [N][O][P] layout: out[n, o, p] = y[n, p, o] + bias[o] (f32 math, bias == 0 adds
-// nothing), rounded once to out_dt. A 32 × 32 tile through shared memory so both the reads (along
-// o) and the writes (along p) are coalesced. Launch: block (32, 8), grid (ceil(P / 32), ceil(O / 32), N).
+// nothing), then + residual[n, o, p] when residual is not 0 (a dense f32 [N][O][P]; a second f32
+// sum, as conv then add), rounded once to out_dt. A 32 × 32 tile through shared memory so both the
+// reads (along o) and the writes (along p) are coalesced. Launch: block (32, 8), grid (ceil(P / 32),
+// ceil(O / 32), N).
 extern "C" __global__ void td_conv_from_channels_last(void* out, int out_dt, const void* y, int y_dt, const float* bias,
-                                                      int O, i64 P) {
+                                                      const float* residual, int O, i64 P) {
     __shared__ float tile[32][33];
     const i64 n = blockIdx.z, p0 = (i64)blockIdx.x * 32;
     const int o0 = blockIdx.y * 32;
@@ -167,6 +169,11 @@ extern "C" __global__ void td_conv_from_channels_last(void* out, int out_dt, con
     for (int j = threadIdx.y; j < 32; j += 8) {
         const int o = o0 + j;
         const i64 p = p0 + threadIdx.x;
-        if (p < P && o < O) store_float(out, (n * O + o) * P + p, out_dt, tile[threadIdx.x][j] + (bias ? bias[o] : 0.0f));
+        if (p < P && o < O) {
+            const i64 at = (n * O + o) * P + p;
+            float value = tile[threadIdx.x][j] + (bias ? bias[o] : 0.0f);
+            if (residual) value = value + residual[at];
+            store_float(out, at, out_dt, value);
+        }
     }
 }

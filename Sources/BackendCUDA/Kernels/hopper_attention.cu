@@ -7,6 +7,9 @@
 //                   are producers that stage K and V tiles of 128 keys with cp.async into
 //                   FA3_STAGES buffers and publish each on an mbarrier. Consumers never wait for
 //                   each other, so one warpgroup's softmax overlaps the other's matrix products.
+// td_fa3_sparse_<t>_d128  SLA's sparse branch with query blocks of 128 rows: grid (mq, H, B), same
+//                   threads; arguments as td_fa2_sparse_*. A 128-key tile is two 64-key pieces of
+//                   the listed key blocks (Fa3SparseHalves), so only kept blocks are read.
 //
 // Per key tile: S = Q·Kᵀ (wgmma m64n128k16, Q and K from shared memory), online softmax in
 // registers, O += P·V (wgmma m64n128k16, P from registers, V from shared memory). The softmax is
@@ -179,13 +182,41 @@ __device__ __forceinline__ void fa3_load_by(u32 tile, u32 block, const u16* src,
     }
 }
 
-template <bool BF16>
-__device__ __forceinline__ void fa3_dense(u16* out, const u16* q, const u16* k, const u16* v, i64 lq, i64 lk,
-                                            float scale_log2, i64 qsb, i64 qsh, i64 qsl, i64 ksb, i64 ksh, i64 ksl,
-                                            i64 vsb, i64 vsh, i64 vsl, i64 osb, i64 osh, i64 osl) {
-    const i64 h = blockIdx.y, b = blockIdx.z;
-    const int q0 = (int)blockIdx.x * FA3_ROWS, nq = (int)lq, nk = (int)lk;
-    const int ntiles = (nk + FA3_KEYS - 1) / FA3_KEYS;
+// Key ranges of the two 64-key halves of each 128-key tile: half j (tile j / 2) holds keys
+// [k0, kend), rows at or past kend zero filled and masked (an empty range contributes nothing).
+// Dense: consecutive keys. Sparse (SLA, blockK a multiple of 64): 64-key piece j is piece j % per
+// of block list[j / per] (per = blockK / 64); pieces past the list, or a block index outside
+// 0..<mk, are empty.
+struct Fa3DenseHalves {
+    int lk;
+    __device__ __forceinline__ void operator()(int j, int& k0, int& kend) const {
+        k0 = j * 64;
+        kend = lk;
+    }
+};
+
+struct Fa3SparseHalves {
+    const int* list;
+    int lk, block_k, per, mk, pieces;
+    __device__ __forceinline__ void operator()(int j, int& k0, int& kend) const {
+        const int blk = j < pieces ? list[j / per] : -1;
+        if (blk < 0 || blk >= mk) {
+            k0 = 0;
+            kend = 0;
+            return;
+        }
+        const int start = blk * block_k;
+        k0 = start + (j % per) * 64;
+        kend = min(lk, start + block_k);
+    }
+};
+
+// One thread block: query rows [q0, q0 + 128) of one head over `ntiles` tiles of 128 keys whose
+// halves `halves` gives. qb/kb/vb point at token 0 of the head, ob at the output head.
+template <bool BF16, class Halves>
+__device__ __forceinline__ void fa3_attention(u16* ob, i64 osl, const u16* qb, i64 qsl, const u16* kb, i64 ksl,
+                                              const u16* vb, i64 vsl, int q0, int nq, int ntiles, Halves halves,
+                                              float scale_log2) {
     const float neg_inf = -__int_as_float(0x7f800000);
     const u32 qs = (fa2_smem_base() + 1023u) & ~1023u, ks = qs + FA3_TILE_BYTES;
     const u32 vs = ks + FA3_STAGES * FA3_TILE_BYTES, bars = vs + FA3_STAGES * FA3_TILE_BYTES;
@@ -201,15 +232,19 @@ __device__ __forceinline__ void fa3_dense(u16* out, const u16* q, const u16* k, 
 
     if (threadIdx.x >= 256) { // producer warps
         const int lane = threadIdx.x - 256;
-        const u16* kb = k + b * ksb + h * ksh;
-        const u16* vb = v + b * vsb + h * vsh;
         for (int it = 0; it <= ntiles; ++it) {
             if (it < ntiles) {
                 const int st = it % FA3_STAGES;
                 if (it >= FA3_STAGES) fa3_mbar_wait(bars + 8 * (2 * FA3_STAGES + st), ((it / FA3_STAGES) - 1) & 1);
-                fa3_load_by<FA3_KEYS, FA3_PRODUCERS>(ks + st * FA3_TILE_BYTES, FA3_KEYS * 128, kb, it * FA3_KEYS, nk, ksl, lane);
+                int a0, a1, b0, b1;
+                halves(2 * it, a0, a1);
+                halves(2 * it + 1, b0, b1);
+                // Rows 64–127 of a tile start 64·128 bytes in: row r and r + 64 share the swizzle (r & 7).
+                fa3_load_by<64, FA3_PRODUCERS>(ks + st * FA3_TILE_BYTES, FA3_KEYS * 128, kb, a0, a1, ksl, lane);
+                fa3_load_by<64, FA3_PRODUCERS>(ks + st * FA3_TILE_BYTES + 64 * 128, FA3_KEYS * 128, kb, b0, b1, ksl, lane);
                 fa2_commit();
-                fa3_load_by<FA3_KEYS, FA3_PRODUCERS>(vs + st * FA3_TILE_BYTES, FA3_KEYS * 128, vb, it * FA3_KEYS, nk, vsl, lane);
+                fa3_load_by<64, FA3_PRODUCERS>(vs + st * FA3_TILE_BYTES, FA3_KEYS * 128, vb, a0, a1, vsl, lane);
+                fa3_load_by<64, FA3_PRODUCERS>(vs + st * FA3_TILE_BYTES + 64 * 128, FA3_KEYS * 128, vb, b0, b1, vsl, lane);
                 fa2_commit();
             } else {
                 fa2_commit();
@@ -232,8 +267,7 @@ __device__ __forceinline__ void fa3_dense(u16* out, const u16* q, const u16* k, 
     const int wg = threadIdx.x >> 7, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
     // This warpgroup's 64 query rows (column blocks of the 128-row Q tile are 16 KiB apart).
-    fa3_load_by<64, 128>(qs + wg * (64 * 128), FA3_ROWS * 128, q + b * qsb + h * qsh, q0 + 64 * wg, nq, qsl,
-                         threadIdx.x & 127);
+    fa3_load_by<64, 128>(qs + wg * (64 * 128), FA3_ROWS * 128, qb, q0 + 64 * wg, nq, qsl, threadIdx.x & 127);
     fa2_commit();
     fa2_wait<0>();
     fa3_fence_proxy();
@@ -258,13 +292,16 @@ __device__ __forceinline__ void fa3_dense(u16* out, const u16* q, const u16* k, 
         fa3_commit();
         fa3_wait<0>();
 
-        const int valid = nk - it * FA3_KEYS;
-        if (valid < FA3_KEYS) {
+        int lo0, lo1, hi0, hi1;
+        halves(2 * it, lo0, lo1);
+        halves(2 * it + 1, hi0, hi1);
+        const int valid_lo = lo1 - lo0, valid_hi = hi1 - hi0;   // keys of each half (≤ 0: none)
+        if (valid_lo < 64 || valid_hi < 64) {
 #pragma unroll
             for (int j = 0; j < 16; ++j)
 #pragma unroll
                 for (int e = 0; e < 4; ++e)
-                    if (8 * j + 2 * t + (e & 1) >= valid) s[4 * j + e] = neg_inf;
+                    if (((8 * j + 2 * t + (e & 1)) & 63) >= (j < 8 ? valid_lo : valid_hi)) s[4 * j + e] = neg_inf;
         }
         float base[2], correction[2];
 #pragma unroll
@@ -318,7 +355,6 @@ __device__ __forceinline__ void fa3_dense(u16* out, const u16* q, const u16* k, 
         l += __shfl_xor_sync(0xffffffffu, l, 2);
         inv[r] = l > 0.0f ? 1.0f / l : __int_as_float(0x7fc00000);
     }
-    u16* ob = out + b * osb + h * osh;
     const int row_lo = q0 + 64 * wg + 16 * warp + g, row_hi = row_lo + 8;
 #pragma unroll
     for (int j = 0; j < 16; ++j) {
@@ -326,6 +362,31 @@ __device__ __forceinline__ void fa3_dense(u16* out, const u16* q, const u16* k, 
         if (row_lo < nq) *(u32*)(ob + (i64)row_lo * osl + col) = fa3_pack<BF16>(o[4 * j] * inv[0], o[4 * j + 1] * inv[0]);
         if (row_hi < nq) *(u32*)(ob + (i64)row_hi * osl + col) = fa3_pack<BF16>(o[4 * j + 2] * inv[1], o[4 * j + 3] * inv[1]);
     }
+}
+
+// Dense: grid (⌈Lq/128⌉, H, B).
+template <bool BF16>
+__device__ __forceinline__ void fa3_dense(u16* out, const u16* q, const u16* k, const u16* v, i64 lq, i64 lk,
+                                          float scale_log2, i64 qsb, i64 qsh, i64 qsl, i64 ksb, i64 ksh, i64 ksl,
+                                          i64 vsb, i64 vsh, i64 vsl, i64 osb, i64 osh, i64 osl) {
+    const i64 h = blockIdx.y, b = blockIdx.z;
+    fa3_attention<BF16>(out + b * osb + h * osh, osl, q + b * qsb + h * qsh, qsl, k + b * ksb + h * ksh, ksl,
+                        v + b * vsb + h * vsh, vsl, (int)blockIdx.x * FA3_ROWS, (int)lq,
+                        (int)((lk + FA3_KEYS - 1) / FA3_KEYS), Fa3DenseHalves{(int)lk}, scale_log2);
+}
+
+// Sparse (SLA's sparse branch, query blocks of 128 rows): grid (mq, H, B); blocks is the dense i32
+// table [B, H, mq, keep]; block_k a multiple of 64.
+template <bool BF16>
+__device__ __forceinline__ void fa3_sparse(u16* out, const u16* q, const u16* k, const u16* v, const int* blocks,
+                                           i64 lq, i64 lk, int block_k, int keep, int mq, int mk, float scale_log2,
+                                           i64 qsb, i64 qsh, i64 qsl, i64 ksb, i64 ksh, i64 ksl, i64 vsb, i64 vsh,
+                                           i64 vsl, i64 osb, i64 osh, i64 osl) {
+    const i64 qb = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+    const int per = block_k / 64, pieces = keep * per;
+    const Fa3SparseHalves halves{blocks + ((b * gridDim.y + h) * mq + qb) * keep, (int)lk, block_k, per, mk, pieces};
+    fa3_attention<BF16>(out + b * osb + h * osh, osl, q + b * qsb + h * qsh, qsl, k + b * ksb + h * ksh, ksl,
+                        v + b * vsb + h * vsh, vsl, (int)qb * FA3_ROWS, (int)lq, (pieces + 1) / 2, halves, scale_log2);
 }
 
 #ifdef FA3_ENABLED
@@ -342,5 +403,16 @@ __device__ __forceinline__ void fa3_dense(u16* out, const u16* q, const u16* k, 
                                  osh, osl))                                                                          \
     }
 
+#define FA3_SPARSE(NAME, BF16)                                                                                     \
+    extern "C" __global__ void __launch_bounds__(FA3_THREADS, 1)                                                   \
+        NAME(u16* out, const u16* q, const u16* k, const u16* v, const int* blocks, i64 lq, i64 lk, int block_k,    \
+             int keep, int mq, int mk, float scale_log2, i64 qsb, i64 qsh, i64 qsl, i64 ksb, i64 ksh, i64 ksl,      \
+             i64 vsb, i64 vsh, i64 vsl, i64 osb, i64 osh, i64 osl) {                                               \
+        FA3_ON(fa3_sparse<BF16>(out, q, k, v, blocks, lq, lk, block_k, keep, mq, mk, scale_log2, qsb, qsh, qsl, ksb, \
+                                ksh, ksl, vsb, vsh, vsl, osb, osh, osl))                                             \
+    }
+
 FA3_DENSE(td_fa3_bf16_d128, true)
 FA3_DENSE(td_fa3_f16_d128, false)
+FA3_SPARSE(td_fa3_sparse_bf16_d128, true)
+FA3_SPARSE(td_fa3_sparse_f16_d128, false)

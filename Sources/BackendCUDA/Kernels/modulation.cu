@@ -36,6 +36,37 @@ td_modulated_layer_norm(void* out, int out_dt, const void* x, int dt, Strided s,
     }
 }
 
+// out (dtype out_dt, dense [rows, cols]) = LayerNorm(x)·w + b with td_layer_norm's statistics and
+// steps (each in fp32, then x's dtype: the composition layerNorm, then convert), rounded once more
+// to out_dt; w and b [cols] or null. Launched like td_layer_norm.
+extern "C" __global__ void __launch_bounds__(1024)
+td_layer_norm_to(void* out, int out_dt, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 cols, int vec,
+                 int cached, const void* w, int w_dt, const void* b, int b_dt, float eps) {
+    __shared__ float scratch[32];
+    extern __shared__ __align__(16) float row_cache[];
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        const RowView row = {x, dt, strided_offset(s, r * cols), ls, cols, vec, cached ? row_cache : nullptr};
+        float mean, rstd;
+        layer_norm_stats(row, scratch, eps, mean, rstd);
+        auto normalise = [&](i64 j, float v) {
+            float y = __fmul_rn(__fsub_rn(v, mean), rstd);
+            if (w) y = __fmul_rn(y, load_float(w, j, w_dt));
+            if (b) y = __fadd_rn(y, load_float(b, j, b_dt));
+            return round_to(y, dt);
+        };
+        row.groups(false, [&](i64 j, const float* v) {
+            if (vec) {
+                float y[4];
+#pragma unroll
+                for (int k = 0; k < 4; ++k) y[k] = normalise(j + k, v[k]);
+                store4(out, r * cols + j, out_dt, y);
+            } else {
+                store_float(out, r * cols + j, out_dt, normalise(j, v[0]));
+            }
+        });
+    }
+}
+
 // out = x + gate·y over n elements of dense [.., cols] tensors; x and out f32, gate [cols].
 // Four elements per thread step when `vec` (cols % 4 == 0, x/out 16-byte and y 8- or 16-byte
 // aligned), else one.

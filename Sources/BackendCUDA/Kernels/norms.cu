@@ -144,6 +144,25 @@ td_layer_norm(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64
     }
 }
 
+// RMSNorm's scale of one row, 1/√(Σx²/cols + eps), each thread summing its elements of the
+// row with fused multiply-adds and block_sum combining the threads. The first pass fills the
+// row cache. Shared by td_rms_norm and td_rms_norm_rotary, whose statistics must agree bit for
+// bit: that needs the same launch shape (block size and `vec`, rowNormLaunch) as well.
+__device__ __forceinline__ float rms_norm_scale(const RowView& row, float* scratch, float eps) {
+    float sq = 0.0f;
+    row.each(true, [&](float v) { sq = __fmaf_rn(v, v, sq); });
+    const float ms = block_sum(sq, scratch) / (float)row.cols;
+    return 1.0f / sqrtf(ms + eps);
+}
+
+// RMSNorm's value of element j (x_j = v) before its store: rounded to the dtype once after the
+// scale, then multiplied by the weight (the store rounds again).
+__device__ __forceinline__ float rms_norm_value(float v, i64 j, float scale, int dt, const void* w, int w_dt) {
+    float y = round_to(__fmul_rn(v, scale), dt);
+    if (w) y = __fmul_rn(y, load_float(w, j, w_dt));
+    return y;
+}
+
 // Wan/T5 RMSNorm over the last dim, launched like td_layer_norm:
 // y = round_to_dtype(x · 1/√(mean(x²) + eps)) · w, then rounded again by the store.
 extern "C" __global__ void __launch_bounds__(1024)
@@ -153,15 +172,58 @@ td_rms_norm(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 c
     extern __shared__ __align__(16) float row_cache[];
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         const RowView row = {x, dt, strided_offset(s, r * cols), ls, cols, vec, cached ? row_cache : nullptr};
-        float sq = 0.0f;
-        row.each(true, [&](float v) { sq += v * v; });
-        const float ms = block_sum(sq, scratch) / (float)cols;
-        const float scale = 1.0f / sqrtf(ms + eps);
-        row.write(out, r * cols, [&](i64 j, float v) {
-            float y = round_to(__fmul_rn(v, scale), dt);
-            if (w) y = __fmul_rn(y, load_float(w, j, w_dt));
-            return y;
-        });
+        const float scale = rms_norm_scale(row, scratch, eps);
+        row.write(out, r * cols, [&](i64 j, float v) { return rms_norm_value(v, j, scale, dt, w, w_dt); });
+    }
+}
+
+// The rotated pair (a, b) → (a·cos − b·sin, a·sin + b·cos), one rounding per operation
+// (td_rotary and td_rms_norm_rotary).
+__device__ __forceinline__ void rotate_pair(float a, float b, float c, float sn, float& ra, float& rb) {
+    ra = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, sn));
+    rb = __fadd_rn(__fmul_rn(a, sn), __fmul_rn(b, c));
+}
+
+// td_rms_norm followed by td_rotary in one pass, for x [..., L, C] with C = heads·D, rows of C
+// (row r has position r % L), tables [L, D/2] dense; out [..., L, heads, D] dense. Launched as
+// td_rms_norm (same block size, `vec` and so the same statistics); each normalised value is
+// rounded to the dtype as td_rms_norm's store rounds it before it is rotated as td_rotary rotates
+// a loaded pair. With `vec` a group of 4 holds two whole pairs (D even), read from the cache as
+// td_rms_norm reads it; otherwise a thread takes whole pairs, re-reading x (no cache: a thread's
+// pairs are not the elements it cached).
+extern "C" __global__ void __launch_bounds__(1024)
+td_rms_norm_rotary(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 cols, int vec, int cached,
+                   const void* w, int w_dt, float eps, i64 seq, i64 half,
+                   const void* cos_t, int c_dt, const void* sin_t, int s_dt) {
+    __shared__ float scratch[32];
+    extern __shared__ __align__(16) float row_cache[];
+    const i64 head_dim = 2 * half;
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        const i64 xo = strided_offset(s, r * cols), oo = r * cols, pos = r % seq;
+        const RowView row = {x, dt, xo, ls, cols, vec, vec && cached ? row_cache : nullptr};
+        const float scale = rms_norm_scale(row, scratch, eps);
+        // Element j (even) and j + 1 of the row: normalised, stored, reloaded, rotated.
+        auto pair = [&](i64 j, float a, float b, float& ra, float& rb) {
+            a = round_to(rms_norm_value(a, j, scale, dt, w, w_dt), dt);
+            b = round_to(rms_norm_value(b, j + 1, scale, dt, w, w_dt), dt);
+            const i64 t = pos * half + (j % head_dim) / 2;
+            rotate_pair(a, b, load_float(cos_t, t, c_dt), load_float(sin_t, t, s_dt), ra, rb);
+        };
+        if (vec) {
+            row.groups(false, [&](i64 j, const float* v) {
+                float y[4];
+                pair(j, v[0], v[1], y[0], y[1]);
+                pair(j + 2, v[2], v[3], y[2], y[3]);
+                store4(out, oo + j, dt, y);
+            });
+        } else {
+            for (i64 j = 2 * threadIdx.x; j < cols; j += 2 * (i64)blockDim.x) {
+                float ra, rb;
+                pair(j, load_float(x, xo + j * ls, dt), load_float(x, xo + (j + 1) * ls, dt), ra, rb);
+                store_float(out, oo + j, dt, ra);
+                store_float(out, oo + j + 1, dt, rb);
+            }
+        }
     }
 }
 
@@ -215,8 +277,10 @@ extern "C" __global__ void td_rotary(void* out, const void* x, int dt, Strided s
                 bv = load_float(x, xo + (2 * j + 1) * ls, dt);
             }
             const float c = load_float(cos_t, pos * half + j, c_dt), sn = load_float(sin_t, pos * half + j, s_dt);
-            store_float(out, oo + 2 * j, dt, __fsub_rn(__fmul_rn(a, c), __fmul_rn(bv, sn)));
-            store_float(out, oo + 2 * j + 1, dt, __fadd_rn(__fmul_rn(a, sn), __fmul_rn(bv, c)));
+            float ra, rb;
+            rotate_pair(a, bv, c, sn, ra, rb);
+            store_float(out, oo + 2 * j, dt, ra);
+            store_float(out, oo + 2 * j + 1, dt, rb);
         }
     }
 }

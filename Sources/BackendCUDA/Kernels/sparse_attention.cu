@@ -208,7 +208,9 @@ __device__ __forceinline__ SaTile sa_tile(int n, int col_groups, int row_groups)
 // Grid (mq · ⌈blockQ/SA_ROWS⌉, heads), SA_THREADS threads. Each thread block takes up to SA_ROWS query
 // rows of one query block and visits the key blocks listed in blocks[head, qb, :] in order (indices
 // outside 0..<mk are skipped), SA_KEYS keys at a time: scores in fp32, online softmax (running max and
-// sum per row), P·V into per-thread 4×4 register tiles. Output [heads, lq, dv] in odt.
+// sum per row), P·V into per-thread 4×4 register tiles. Output in odt: row t of head (b, h) at
+// out + b·osb + h·osh + t·osl, its dv elements contiguous (osb/osh/osl are element strides; the
+// backend passes a [B, L, H, dv] buffer viewed as [B, H, L, dv]).
 // Dynamic shared memory (floats): SA_ROWS·(d+1) + SA_KEYS·(d+1) + SA_KEYS·dv + SA_ROWS·(SA_KEYS+1) + 3·SA_ROWS.
 extern "C" __global__ void td_block_sparse_attention(
     void* out, int odt,
@@ -216,7 +218,7 @@ extern "C" __global__ void td_block_sparse_attention(
     const void* k, int kdt, i64 ksb, i64 ksh, i64 kst, i64 ksc,
     const void* v, int vdt, i64 vsb, i64 vsh, i64 vst, i64 vsc,
     const int* blocks, int heads_per_batch, i64 lq, i64 lk, int d, int dv,
-    int block_q, int block_k, int keep, int mq, int mk, float scale) {
+    int block_q, int block_k, int keep, int mq, int mk, float scale, i64 osb, i64 osh, i64 osl) {
     extern __shared__ float sa_dyn[];
     const int chunks = (block_q + SA_ROWS - 1) / SA_ROWS;
     const int qb = blockIdx.x / chunks, chunk = blockIdx.x % chunks, head = blockIdx.y;
@@ -335,10 +337,11 @@ extern "C" __global__ void td_block_sparse_attention(
             const int r = t.rg * 4 + a;
             if (r >= rows) continue;
             const float sum = row_sum[r];
+            const i64 orow = sa_row(head, heads_per_batch, r0 + r, osb, osh, osl);
 #pragma unroll
             for (int b = 0; b < 4; ++b) {
                 const int c = t.cg * 4 + b;
-                if (c < dv) store_float(out, ((i64)head * lq + r0 + r) * dv + c, odt, acc[n][a][b] / sum);
+                if (c < dv) store_float(out, orow + c, odt, acc[n][a][b] / sum);
             }
         }
     }

@@ -288,6 +288,10 @@ typedef struct cudnnConvolutionFwdAlgoPerf_t {
     int reserved[3];
 } cudnnConvolutionFwdAlgoPerf_t;
 
+// The graph (backend) API of cuDNN 9 (cudnn_graph.h): opaque descriptors whose attributes are set
+// by number, finalized, then executed (CUDABackend+CudnnGraph.swift names the values it uses).
+typedef void *cudnnBackendDescriptor_t;
+
 typedef struct CCUDACudnnAPI {
     size_t (*cudnnGetVersion)(void);
     const char *(*cudnnGetErrorString)(cudnnStatus_t status);
@@ -325,6 +329,16 @@ typedef struct CCUDACudnnAPI {
                                              cudnnConvolutionDescriptor_t conv, int algo,
                                              void *workspace, size_t workspaceBytes, const void *beta,
                                              cudnnTensorDescriptor_t yDesc, void *y);
+    cudnnStatus_t (*cudnnBackendCreateDescriptor)(int descriptorType, cudnnBackendDescriptor_t *descriptor);
+    cudnnStatus_t (*cudnnBackendDestroyDescriptor)(cudnnBackendDescriptor_t descriptor);
+    cudnnStatus_t (*cudnnBackendFinalize)(cudnnBackendDescriptor_t descriptor);
+    cudnnStatus_t (*cudnnBackendSetAttribute)(cudnnBackendDescriptor_t descriptor, int attributeName,
+                                              int attributeType, int64_t elementCount, const void *arrayOfElements);
+    cudnnStatus_t (*cudnnBackendGetAttribute)(cudnnBackendDescriptor_t descriptor, int attributeName,
+                                              int attributeType, int64_t requestedElementCount,
+                                              int64_t *elementCount, void *arrayOfElements);
+    cudnnStatus_t (*cudnnBackendExecute)(cudnnHandle_t handle, cudnnBackendDescriptor_t executionPlan,
+                                         cudnnBackendDescriptor_t variantPack);
 } CCUDACudnnAPI;
 
 // MARK: - NCCL 2 (nccl.h)

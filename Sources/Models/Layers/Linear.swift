@@ -64,6 +64,13 @@ public struct Linear {
         return try Tensor.host(w, shape: [rows, cols], dtype: dtype)
     }
 
+    /// True when the product rounds its input to the compute dtype first (dense weights), so a
+    /// producer may hand it that rounding already; the W8A8 product quantises its input as given.
+    public var roundsInputToComputeType: Bool {
+        if case .dense = storage { return true }
+        return false
+    }
+
     // x: [..., in] -> [..., out] in the context's dtype
     public func callAsFunction(_ x: Tensor, _ ctx: ComputeContext) throws -> Tensor {
         switch storage {
@@ -126,6 +133,14 @@ public struct LayerNorm {
     public func callAsFunction(_ x: Tensor, _ ctx: ComputeContext) throws -> Tensor {
         let x32 = x.dtype == .f32 ? x : try ctx.backend.contiguous(x, dtype: .f32)
         return try ctx.backend.layerNorm(x32, weight: weight, bias: bias, eps: eps)
+    }
+
+    /// The f32 result rounded once to `outputType` (what a Linear taking it would round it to), in one
+    /// pass where the backend fuses it.
+    // x: [..., dim] -> [..., dim] outputType
+    public func callAsFunction(_ x: Tensor, _ ctx: ComputeContext, outputType: DType) throws -> Tensor {
+        let x32 = x.dtype == .f32 ? x : try ctx.backend.contiguous(x, dtype: .f32)
+        return try ctx.backend.layerNorm(x32, weight: weight, bias: bias, eps: eps, outputType: outputType)
     }
 }
 

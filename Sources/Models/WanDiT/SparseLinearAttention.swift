@@ -113,7 +113,9 @@ struct SparseLinearAttention: WeightPlaceable {
             func slice(_ t: Tensor) throws -> Tensor { try t.narrowed(dim: 1, start: h0, length: n) }
             parts.append(try branch(q: slice(q), k: slice(k), v: slice(v), sparse: slice(sparse), ctx))
         }
-        return try b.concat(parts, dim: 1)
+        // Joined in [B, L, H, D] memory order and viewed back as [B, H, L, D], so merging the heads
+        // into [L, H·D] tokens (WanAttention.mergeHeads) needs no second copy.
+        return try b.concat(parts.map { try $0.permuted([0, 2, 1, 3]) }, dim: 2).permuted([0, 2, 1, 3])
     }
 
 

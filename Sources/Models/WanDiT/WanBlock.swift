@@ -36,8 +36,9 @@ struct WanAttention {
     func selfAttention(_ x: Tensor, rope: (cos: Tensor, sin: Tensor), shard: SequenceShard? = nil, _ ctx: ComputeContext) throws -> Tensor {
         let b = ctx.backend
         let l = x.shape[0], d = x.shape[1] / heads
-        let qs = try b.rotary(normQ(q(x, ctx), ctx).reshaped([l, heads, d]), cos: rope.cos, sin: rope.sin)
-        let ks = try b.rotary(normK(k(x, ctx), ctx).reshaped([l, heads, d]), cos: rope.cos, sin: rope.sin)
+        // RMSNorm over the full width, then RoPE per head: [L, dim] -> [L, H, d] (one fused pass).
+        let qs = try b.rmsNormRotary(q(x, ctx), weight: normQ.weight, eps: normQ.eps, cos: rope.cos, sin: rope.sin, heads: heads)
+        let ks = try b.rmsNormRotary(k(x, ctx), weight: normK.weight, eps: normK.eps, cos: rope.cos, sin: rope.sin, heads: heads)
         let vs = try v(x, ctx)
         let (qh, kh, vh) = try shard.map { try $0.allTokens(q: qs, k: ks, v: vs.reshaped([l, heads, d]), b) }
             ?? (try splitHeads(qs.reshaped([l, -1])), try splitHeads(ks.reshaped([l, -1])), try splitHeads(vs))
@@ -95,7 +96,9 @@ struct WanBlock {
         var out = try b.gatedResidual(x, y, gate: chunk(2))
 
         // Cross-attention on LN3(x) (affine), ungated.
-        y = try crossAttention.crossAttention(norm3(out, ctx), context: context, ctx)
+        // LN3 straight to the compute dtype when q rounds its input to it anyway (one pass, same values).
+        let h3 = crossAttention.q.roundsInputToComputeType ? try norm3(out, ctx, outputType: ctx.dtype) : try norm3(out, ctx)
+        y = try crossAttention.crossAttention(h3, context: context, ctx)
         out = try b.add(out, y)
 
         // Feed-forward on LN(x)·(1 + e4) + e3, gated by e5.

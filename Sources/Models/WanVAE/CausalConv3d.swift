@@ -62,10 +62,18 @@ struct CausalConv3d {
     var outChannels: Int { weight.shape[0] }
 
     // x: [C, T, H, W] (any float type) -> [O, T, H + 2p − kh + 1, W + 2p − kw + 1] f32; frames before x
-    // come from the cache, which holds them in the operand type.
+    // come from the cache, which holds them in the operand type. `residual` (f32, the result's
+    // shape) is added to the result, fused with the convolution where the backend can.
     func callAsFunction(_ x: Tensor, _ state: VAECausalState, _ ctx: ComputeContext) throws -> Tensor {
+        try callAsFunction(x, state, ctx, adding: nil)
+    }
+
+    func callAsFunction(_ x: Tensor, _ state: VAECausalState, _ ctx: ComputeContext, adding residual: Tensor?) throws -> Tensor {
         let b = ctx.backend
-        guard let slot else { return try conv(x, front: 0, ctx) }
+        guard let slot else {
+            let y = try conv(x, front: 0, ctx)
+            return try residual.map { try b.add(y, $0) } ?? y
+        }
         let history = kernel[0] - 1
         let input = try Self.operand(x, ctx)
         // The cached frames and the new ones, in order; the backend convolves them without
@@ -81,7 +89,7 @@ struct CausalConv3d {
             tail.insert(try part.frames(part.frameCount - n, n), at: 0)
             needed -= n
         }
-        let output = try conv(parts, front: front, ctx)
+        let output = try conv(parts, front: front, ctx, adding: residual)
         state.frames[slot] = tail.count == 1 ? try b.contiguous(tail[0]) : try b.concat(tail, dim: 1)
         return output
     }
@@ -98,12 +106,17 @@ struct CausalConv3d {
     }
 
     // parts: [C, Tᵢ, H, W] frames in order, in the operand type (zero-padded by `front` frames in time)
-    // -> [O, ΣTᵢ + front − kt + 1, H', W'] f32
-    func conv(_ parts: [Tensor], front: Int, _ ctx: ComputeContext) throws -> Tensor {
-        guard parts.count > 1 else { return try conv(parts[0], front: front, ctx) }
+    // -> [O, ΣTᵢ + front − kt + 1, H', W'] f32, plus `residual` when given
+    func conv(_ parts: [Tensor], front: Int, _ ctx: ComputeContext, adding residual: Tensor? = nil) throws -> Tensor {
         let p = Padding(spatialPadding, spatialPadding)
+        let padding = [Padding(front, 0), p, p]
+        if let residual {
+            return try ctx.backend.conv3d(concatenating: parts.map { try $0.unsqueezed(0) }, weight: weight, bias: bias,
+                                          stride: [1, 1, 1], padding: padding, adding: residual.unsqueezed(0)).squeezed(0)
+        }
+        guard parts.count > 1 else { return try conv(parts[0], front: front, ctx) }
         return try ctx.backend.conv3d(concatenating: parts.map { try $0.unsqueezed(0) }, weight: weight, bias: bias, stride: [1, 1, 1],
-                                      padding: [Padding(front, 0), p, p], outputType: .f32).squeezed(0)
+                                      padding: padding, outputType: .f32).squeezed(0)
     }
 
     // x: [C, T, H, W] -> [O, T', H', W'] f32 with explicit stride and padding (the resamplers).

@@ -36,9 +36,10 @@ struct ResidualBlock: CausalStage {
 
     // x: [Cin, T, H, W] -> [Cout, T, H, W]
     func callAsFunction(_ x: Tensor, _ state: VAECausalState, _ ctx: ComputeContext) throws -> Tensor {
-        var y = try conv1(norm1.silu(x, ctx), state, ctx)      // f32
-        y = try conv2(norm2.silu(y, ctx), state, ctx)
-        return try ctx.backend.add(y, shortcut.map { try $0(x, state, ctx) } ?? x)
+        let y = try conv1(norm1.silu(x, ctx), state, ctx)      // f32
+        let h = try shortcut.map { try $0(x, state, ctx) } ?? x
+        // conv2's result plus h, in f32 as `add` would (the backend may fuse the sum into the convolution).
+        return try conv2(norm2.silu(y, ctx), state, ctx, adding: h.dtype == .f32 ? h : ctx.backend.contiguous(h, dtype: .f32))
     }
 }
 

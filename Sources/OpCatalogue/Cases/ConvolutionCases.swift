@@ -144,6 +144,27 @@ enum ConvolutionCases {
                             },
                             reference: { b, t in try b.conv3d(t[0], weight: t[1], bias: nil, stride: [1, 1, 1],
                                                               padding: [Padding(2, 0), Padding(1, 1), Padding(1, 1)], outputType: .f16) }))
+        // A residual block's end: the convolution plus an f32 residual (fused into cuDNN's epilogue
+        // on CUDA) against conv3d then add; from parts and from one part with the causal padding.
+        let spatial = [Padding(1, 1), Padding(1, 1)]
+        cases.append(OpCase(op: "conv3d", variant: "parts 2+3 frames [1,24,5,9,11] → 24 + bias + f32 residual", dtype: .bf16,
+                            inputs: { r in [try r.tensor([1, 24, 5, 9, 11], .bf16), try r.tensor([24, 24, 3, 3, 3], .bf16, -0.3...0.3),
+                                            try r.tensor([24], .f32), try r.tensor([1, 24, 3, 9, 11], .f32)] },
+                            run: { b, t in try b.conv3d(concatenating: parts(t, [2, 3]), weight: t[1], bias: t[2], stride: [1, 1, 1],
+                                                        padding: [.none] + spatial, adding: t[3]) },
+                            reference: { b, t in
+                                try b.add(b.conv3d(t[0], weight: t[1], bias: t[2], stride: [1, 1, 1], padding: [.none] + spatial,
+                                                   outputType: .f32), t[3])
+                            }))
+        cases.append(OpCase(op: "conv3d", variant: "one part [1,40,3,10,7], causal (2,0) → 40 + bias + f32 residual", dtype: .bf16,
+                            inputs: { r in [try r.tensor([1, 40, 3, 10, 7], .bf16), try r.tensor([40, 40, 3, 3, 3], .bf16, -0.3...0.3),
+                                            try r.tensor([40], .f32), try r.tensor([1, 40, 3, 10, 7], .f32)] },
+                            run: { b, t in try b.conv3d(concatenating: [t[0]], weight: t[1], bias: t[2], stride: [1, 1, 1],
+                                                        padding: [Padding(2, 0)] + spatial, adding: t[3]) },
+                            reference: { b, t in
+                                try b.add(b.conv3d(t[0], weight: t[1], bias: t[2], stride: [1, 1, 1], padding: [Padding(2, 0)] + spatial,
+                                                   outputType: .f32), t[3])
+                            }))
         return cases
     }
 

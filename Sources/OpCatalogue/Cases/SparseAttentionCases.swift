@@ -135,6 +135,10 @@ enum SparseAttentionCases {
             (Problem(h: 2, lq: 130, lk: 200, d: 64, dv: 64, blockQ: 64, blockK: 64, keep: 1, dit: true), .bf16),
             (Problem(h: 2, lq: 190, lk: 141, d: 128, dv: 128, blockQ: 64, blockK: 64, keep: 2, dit: true), .f16),
             (Problem(b: 2, h: 1, lq: 140, lk: 390, d: 64, dv: 64, blockQ: 128, blockK: 128, keep: 2), .bf16),
+            // Hopper's kernel (D = 128, blockQ = 128): 64-key pieces of 128-key blocks, two per tile,
+            // the last block partial; and an odd number of pieces (the last tile half empty).
+            (Problem(b: 2, h: 1, lq: 140, lk: 390, d: 128, dv: 128, blockQ: 128, blockK: 128, keep: 2), .bf16),
+            (Problem(h: 2, lq: 260, lk: 455, d: 128, dv: 128, blockQ: 128, blockK: 64, keep: 5), .f16),
             // Block sizes the tensor-core kernel leaves to the CUDA-core one.
             (Problem(h: 2, lq: 150, lk: 150, d: 64, dv: 64, blockQ: 64, blockK: 32, keep: 2, dit: true), .bf16),
         ]

@@ -1,0 +1,311 @@
+// SageSLA on tensor cores (sm_89+), compiled after sage_attention.cu's primitives (e4m3 bits, exp2
+// in double, row addressing): td_sage_attention_mma_d<D>_k<BK>, D = Dv ∈ {64, 128},
+// BK = blockK ∈ {64, 128}; any blockQ (split into chunks of SG_ROWS rows as td_sage_attention).
+//
+// Block: 4 warps, SG_ROWS = 64 query rows (warp w owns rows 16w..16w+15); grid (mq·⌈blockQ/64⌉, heads).
+// The selected key blocks are visited in the listed order (indices outside 0..<mk skipped); the K tile
+// [BK][D] int8 (row stride D+16 bytes) and the Vt tile [D][BK] e4m3 (row stride BK+16 bytes) of the
+// next block are fetched with cp.async into the other half of a double buffer while the current one is
+// used. The +16-byte pads make every fragment load below bank-conflict free.
+//
+// m16n8k32 fragments for 8-bit types (PTX ISA), lane = 4g + t; every .b32 register holds four
+// consecutive k elements, the lowest index in the lowest byte:
+//   A (16×32)  a0: row g, k 4t..4t+3    a1: row g+8, k 4t..4t+3    a2/a3: the same with k + 16
+//   B (32×8)   b0: k 4t..4t+3, col g    b1: k 16+4t..16+4t+3, col g
+//   C/D (16×8) c0,c1: row g, cols 2t,2t+1    c2,c3: row g+8, cols 2t,2t+1
+// S = Q·Kᵀ (s8·s8 → s32, exact): A = q8 rows, B[k = d][n = key] = K[key][d]: one 32-bit load each.
+// O += P·V (e4m3·e4m3 → f32): the accumulators of S tiles 4kk..4kk+3 (keys 32kk..32kk+31) hold, for
+// row g, keys 2t,2t+1 of each tile. Taken as they are, they form an A fragment whose k index 4t+i
+// means key 8·(i/2) + 2t + i%2 (+16 for a2/a3): sg_perm. V is stored transposed with its tokens in that
+// order (td_sage_v_quantize_t), so B is again one 32-bit load per register.
+//
+// Numerics, against CPUBackend.quantizedBlockSparseAttention (the definition):
+// - s = ((dot·sq)·sk)·exponent_scale with the exact integer dot: identical.
+// - block max, running max m, alpha = exp2(m_old − m_new) (in double, rounded once), p's argument
+//   (s − m) + 8.807: identical.
+// - e4m3(p): identical (sg_probability: the fast exp2 is only trusted away from e4m3 rounding ties).
+// - Row sum: each thread sums its own keys, the four partial sums of a row are added at the end, and
+//   p may be the fast exp2 (≤ 2 ulp): the sum differs from the CPU's sequential one by rounding only.
+// - P·V: products are exact; the mma sums 32 of them (the hardware's fp8 accumulator is narrower than
+//   fp32), chained over one key block only, then added to the fp32 output in fp32. Only rounding of
+//   sums differs from the CPU: NMSE far below 1e-6 (scripts/cuda/emulate_sage_attention.py).
+#define SG_ROWS 64
+#define SG_THREADS 128
+// ex2.approx.f32 is within 2 ulp; e4m3 rounding is decided on the fast value only when p·(1 ± 2^-19)
+// rounds the same way (tested as: mantissa bits below e4m3's precision not within 64 ulp of a tie).
+#define SG_TIE_ULPS 64
+
+extern __shared__ __attribute__((aligned(16))) unsigned char sg_smem[];
+
+__device__ __forceinline__ u32 sg_shared_address(const void* p) {
+    u32 a;
+    asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+    return a;
+}
+
+// 16-byte copy global → shared; src_bytes = 0 stores 16 zero bytes and reads nothing.
+__device__ __forceinline__ void sg_cp_async16(void* dst, const void* src, u32 src_bytes) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(sg_shared_address(dst)), "l"(src), "r"(src_bytes)
+                 : "memory");
+#endif
+}
+
+__device__ __forceinline__ void sg_cp_async_commit() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+
+template <int N>
+__device__ __forceinline__ void sg_cp_async_wait() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+#endif
+}
+
+// c += a·b, m16n8k32 s8 × s8 → s32 (exact).
+__device__ __forceinline__ void sg_mma_s8(int* c, const u32* a, u32 b0, u32 b1) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
+// c += a·b, m16n8k32 e4m3 × e4m3 → f32 (sm_89+; the kernels are never launched below that).
+__device__ __forceinline__ void sg_mma_e4m3(float* c, const u32* a, u32 b0, u32 b1) {
+#if __CUDA_ARCH__ >= 890
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
+__device__ __forceinline__ float sg_exp2_fast(float x) {
+    float y;
+    asm("ex2.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+// e4m3 bits of a probability p ∈ [0, 448] by the hardware conversion (sm_89+, one instruction):
+// round to nearest even like sa_fp8_bits, which differs only from 480 up and for NaN (there it
+// gives 0x7F, the hardware's .satfinite 0x7E) — a range p = 2^((s − m) + 8.807) ≤ 2^8.807 never
+// reaches. The first source lands in the upper byte.
+__device__ __forceinline__ u32 sg_probability_bits(float p) {
+#if __CUDA_ARCH__ >= 890
+    unsigned short r;
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(0.0f), "f"(p));
+    return (u32)r & 0xFFu;
+#else
+    return sa_fp8_bits(p);
+#endif
+}
+
+// ---- SG device code (also compiled by scripts/cuda/sage_attention_emulator.cpp)
+
+// p = 2^x for the row sum and e4m3(2^x) (bits) for P·V. The bits are those of the correctly rounded
+// 2^x (as td_sage_attention): the fast value decides unless it lies within SG_TIE_ULPS of an e4m3
+// rounding tie (normal range: the 20 mantissa bits below e4m3's 3 equal 0x80000), or, below 2^-6
+// (e4m3 subnormals), unless p·(1 ± 2^-19) round differently; then 2^x is evaluated in double.
+__device__ __forceinline__ u32 sg_probability(float x, float* p) {
+    float y = sg_exp2_fast(x);
+    const u32 u = __float_as_uint(y);
+    bool near_tie;
+    if (u >= (121u << 23)) {
+        const int low = (int)(u & 0xFFFFFu) - 0x80000;
+        near_tie = low <= SG_TIE_ULPS && low >= -SG_TIE_ULPS;
+    } else {
+        near_tie = sg_probability_bits(__fmul_rn(y, 1.0f - 1.9073486328125e-6f))
+                   != sg_probability_bits(__fmul_rn(y, 1.0f + 1.9073486328125e-6f));
+    }
+    if (near_tie) y = sa_exp2(x);
+    *p = y;
+    return sg_probability_bits(y);
+}
+
+// Index of the first valid entry (0 ≤ block < mk) of list[from..<keep], or keep.
+__device__ __forceinline__ int sg_next(const int* list, int from, int keep, int mk) {
+    while (from < keep && (list[from] < 0 || list[from] >= mk)) ++from;
+    return from;
+}
+
+// Stages key block blk: K rows (zero past lk) and the Vt columns of the block (always inside vt8).
+template <int D, int BK>
+__device__ __forceinline__ void sg_stage(unsigned char* ks, unsigned char* vs, const signed char* k8,
+                                         const unsigned char* vt8, int head, int blk, i64 lk, i64 lkp) {
+    constexpr int KLD = D + 16, VLD = BK + 16;
+    const i64 k0 = (i64)blk * BK;
+    for (int e = threadIdx.x; e < BK * (D / 16); e += SG_THREADS) {
+        const int row = e / (D / 16), col = (e % (D / 16)) * 16;
+        const bool inside = k0 + row < lk;
+        const signed char* src = inside ? k8 + ((i64)head * lk + k0 + row) * D + col : k8;
+        sg_cp_async16(ks + row * KLD + col, src, inside ? 16u : 0u);
+    }
+    for (int e = threadIdx.x; e < D * (BK / 16); e += SG_THREADS) {
+        const int c = e / (BK / 16), col = (e % (BK / 16)) * 16;
+        sg_cp_async16(vs + c * VLD + col, vt8 + ((i64)head * D + c) * lkp + k0 + col, 16u);
+    }
+}
+
+// q8 [heads, lq, D] and k8 [heads, lk, D] int8, vt8 [heads, D, lkp] e4m3 (td_sage_v_quantize_t,
+// lkp = mk·BK), scales as td_sage_attention; out in odt, laid out as td_sage_attention's.
+// Dynamic shared memory: 2·(BK·(D+16) + D·(BK+16)) bytes.
+template <int D, int BK>
+__device__ __forceinline__ void sage_attention_mma(
+    void* out, int odt, const signed char* q8, const float* q_scale, const signed char* k8, const float* k_scale,
+    const unsigned char* vt8, const float* v_scale, const int* blocks, i64 lq, i64 lk, i64 lkp,
+    int block_q, int keep, int mq, int mk, float exponent_scale, int heads_per_batch, i64 osb, i64 osh, i64 osl) {
+    constexpr int KLD = D + 16, VLD = BK + 16;
+    constexpr int KBYTES = BK * KLD, VBYTES = D * VLD;
+    constexpr int KT = BK / 8;   // 8-key tiles of S
+    constexpr int DK = D / 32;   // k steps of Q·Kᵀ
+    constexpr int PK = BK / 32;  // k steps of P·V
+    constexpr int NT = D / 8;    // 8-column tiles of O
+    const float NEG_INF = -__int_as_float(0x7f800000);
+
+    const int chunks = (block_q + SG_ROWS - 1) / SG_ROWS;
+    const int qb = blockIdx.x / chunks, chunk = blockIdx.x % chunks, head = blockIdx.y;
+    const i64 r0 = (i64)qb * block_q + (i64)chunk * SG_ROWS;
+    const int rows = (int)min((i64)min(SG_ROWS, block_q - chunk * SG_ROWS), lq - r0);
+    if (qb >= mq || rows <= 0) return;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+
+    // Q fragments of rows 16·warp + g (lo) and + 8 (hi); rows past the chunk are zero (never stored).
+    u32 qf[DK][4];
+    {
+        const int lo = warp * 16 + g, hi = lo + 8;
+        const u32* qlo = (const u32*)(q8 + ((i64)head * lq + r0 + min(lo, rows - 1)) * D);
+        const u32* qhi = (const u32*)(q8 + ((i64)head * lq + r0 + min(hi, rows - 1)) * D);
+#pragma unroll
+        for (int kc = 0; kc < DK; ++kc) {
+            qf[kc][0] = lo < rows ? qlo[kc * 8 + t] : 0u;
+            qf[kc][1] = hi < rows ? qhi[kc * 8 + t] : 0u;
+            qf[kc][2] = lo < rows ? qlo[kc * 8 + 4 + t] : 0u;
+            qf[kc][3] = hi < rows ? qhi[kc * 8 + 4 + t] : 0u;
+        }
+    }
+    const float sq = q_scale[(i64)head * mq + qb];
+    float m[2] = {NEG_INF, NEG_INF}, l[2] = {0.0f, 0.0f};
+    float o[NT][4];
+#pragma unroll
+    for (int n = 0; n < NT; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+
+    const int* list = blocks + ((i64)head * mq + qb) * keep;
+    int sel = sg_next(list, 0, keep, mk), buf = 0;
+    if (sel < keep) sg_stage<D, BK>(sg_smem, sg_smem + 2 * KBYTES, k8, vt8, head, list[sel], lk, lkp);
+    sg_cp_async_commit();
+    while (sel < keep) {
+        const int blk = list[sel];
+        const int next = sg_next(list, sel + 1, keep, mk);
+        if (next < keep)
+            sg_stage<D, BK>(sg_smem + (buf ^ 1) * KBYTES, sg_smem + 2 * KBYTES + (buf ^ 1) * VBYTES, k8, vt8, head,
+                            list[next], lk, lkp);
+        sg_cp_async_commit();
+        sg_cp_async_wait<1>();   // block `blk` landed (the next one may still be in flight)
+        __syncthreads();
+        const unsigned char* ks = sg_smem + buf * KBYTES;
+        const unsigned char* vs = sg_smem + 2 * KBYTES + buf * VBYTES;
+        const int kr = (int)min((i64)BK, lk - (i64)blk * BK);
+        const float sk = k_scale[(i64)head * mk + blk];
+
+        // S = Q·Kᵀ in int32, then s = ((dot·sq)·sk)·exponent_scale; keys past lk are −inf.
+        float s[KT][4];
+        float bm[2] = {NEG_INF, NEG_INF};
+#pragma unroll
+        for (int n = 0; n < KT; ++n) {
+            int acc[4] = {0, 0, 0, 0};
+            const unsigned char* kp = ks + (n * 8 + g) * KLD + 4 * t;
+#pragma unroll
+            for (int kc = 0; kc < DK; ++kc)
+                sg_mma_s8(acc, qf[kc], *(const u32*)(kp + 32 * kc), *(const u32*)(kp + 32 * kc + 16));
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int key = n * 8 + 2 * t + (e & 1);
+                const float x = __fmul_rn(__fmul_rn(__fmul_rn((float)acc[e], sq), sk), exponent_scale);
+                s[n][e] = key < kr ? x : NEG_INF;
+                bm[e >> 1] = fmaxf(bm[e >> 1], s[n][e]);
+            }
+        }
+        float alpha[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            bm[r] = fmaxf(bm[r], __shfl_xor_sync(0xffffffffu, bm[r], 1));
+            bm[r] = fmaxf(bm[r], __shfl_xor_sync(0xffffffffu, bm[r], 2));
+            const float m_new = fmaxf(m[r], bm[r]);
+            alpha[r] = 1.0f;
+            if (m[r] > NEG_INF && m_new > m[r]) {
+                alpha[r] = sa_exp2(__fsub_rn(m[r], m_new));
+                l[r] = __fmul_rn(l[r], alpha[r]);
+            }
+            m[r] = m_new;
+        }
+
+        // P: e4m3 bytes straight into A fragments (tile n = 4kk + j, value e → register 2·(j/2) + e/2,
+        // byte 2·(j%2) + e%2); the thread's partial row sums take the fp32 p.
+        u32 pa[PK][4];
+#pragma unroll
+        for (int kk = 0; kk < PK; ++kk) pa[kk][0] = pa[kk][1] = pa[kk][2] = pa[kk][3] = 0u;
+#pragma unroll
+        for (int n = 0; n < KT; ++n)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                float p = 0.0f;
+                u32 bits = 0u;
+                if (s[n][e] > NEG_INF) bits = sg_probability(__fadd_rn(__fsub_rn(s[n][e], m[e >> 1]), 8.807f), &p);
+                l[e >> 1] = __fadd_rn(l[e >> 1], p);
+                const int j = n & 3;
+                pa[n >> 2][2 * (j >> 1) + (e >> 1)] |= bits << (8 * (2 * (j & 1) + (e & 1)));
+            }
+
+        // O = O·alpha + P·V, the mma chained over this key block only.
+#pragma unroll
+        for (int n = 0; n < NT; ++n) {
+            float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            const unsigned char* vp = vs + (n * 8 + g) * VLD + 4 * t;
+#pragma unroll
+            for (int kk = 0; kk < PK; ++kk)
+                sg_mma_e4m3(acc, pa[kk], *(const u32*)(vp + 32 * kk), *(const u32*)(vp + 32 * kk + 16));
+#pragma unroll
+            for (int e = 0; e < 4; ++e) o[n][e] = __fadd_rn(__fmul_rn(o[n][e], alpha[e >> 1]), acc[e]);
+        }
+        __syncthreads();   // buffer `buf` is refilled by the next iteration's prefetch
+        sel = next;
+        buf ^= 1;
+    }
+    sg_cp_async_wait<0>();
+
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        l[r] = __fadd_rn(l[r], __shfl_xor_sync(0xffffffffu, l[r], 1));
+        l[r] = __fadd_rn(l[r], __shfl_xor_sync(0xffffffffu, l[r], 2));
+    }
+    const float* vsc = v_scale + (i64)head * D;
+#pragma unroll
+    for (int n = 0; n < NT; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            const int row = warp * 16 + g + 8 * (e >> 1), col = n * 8 + 2 * t + (e & 1);
+            if (row < rows)
+                store_float(out, sa_row(head, heads_per_batch, r0 + row, osb, osh, osl) + col, odt,
+                            __fmul_rn(__fdiv_rn(o[n][e], l[e >> 1]), vsc[col]));
+        }
+}
+
+// ---- SG entry points
+
+#define SG_ENTRY(D, BK)                                                                                              \
+    extern "C" __global__ void __launch_bounds__(SG_THREADS, 1) td_sage_attention_mma_d##D##_k##BK(                    \
+        void* out, int odt, const signed char* q8, const float* q_scale, const signed char* k8,                      \
+        const float* k_scale, const unsigned char* vt8, const float* v_scale, const int* blocks, i64 lq, i64 lk,     \
+        i64 lkp, int block_q, int keep, int mq, int mk, float exponent_scale, int heads_per_batch, i64 osb, i64 osh, \
+        i64 osl) {                                                                                                   \
+        sage_attention_mma<D, BK>(out, odt, q8, q_scale, k8, k_scale, vt8, v_scale, blocks, lq, lk, lkp, block_q,   \
+                                  keep, mq, mk, exponent_scale, heads_per_batch, osb, osh, osl);                     \
+    }
+#if __CUDA_ARCH__ >= 890
+SG_ENTRY(64, 64)
+SG_ENTRY(64, 128)
+SG_ENTRY(128, 64)
+SG_ENTRY(128, 128)
+#endif

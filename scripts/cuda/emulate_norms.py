@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Run norms.cu's RMSNorm and rotary kernels on the CPU, thread by thread, and check that the fused
+td_rms_norm_rotary equals td_rms_norm followed by td_rotary bit for bit.
+
+    python3 scripts/cuda/emulate_norms.py [--root ROOT]
+
+The whole of norms.cu, with common.cu's strided indexing and block reductions, is compiled as C++
+with norms_emulator.cpp: dynamic shared memory becomes a host buffer filled with NaNs before each
+block, __syncthreads and warp shuffles are emulated with one std::thread per CUDA thread, and
+the launches copy CUDABackend's (rowNormLaunch's block size and `vec`, td_rotary's 2-D blocks;
+grids are made small so the grid-stride loops take several rows per block). Cases: f32, bf16 and
+f16 x; DiT width 1536 as 12 × 128, 2 × 64, odd D/2, a batch; dense, transposed and
+odd-offset narrowed views; with and without weight; f32 and f16 tables. Compiled with
+-ffp-contract=off: the kernels contract nothing the GPU would not (the RMS sum is an explicit
+__fmaf_rn), so the emulated fp32 arithmetic is the device's. Needs g++ 12+ (C++20, _Float16);
+no GPU. Catches index, pairing, cache and rounding-point mistakes; says nothing about speed.
+"""
+import argparse, os, re, subprocess, sys, tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def substitute(src, old, new, count):
+    """Replaces `old` (a regex) by `new`, insisting on `count` matches so a kernel edit cannot slip by."""
+    out, n = re.subn(old, new, src, flags=re.S)
+    if n != count:
+        sys.exit(f"emulate_norms.py: expected {count} match(es) of {old!r}, found {n}: update the substitutions")
+    return out
+
+
+def source(kernels):
+    common = open(os.path.join(kernels, "common.cu")).read()
+    common = common[common.index("// A strided view"):]
+    norms = open(os.path.join(kernels, "norms.cu")).read()
+    norms = substitute(norms, re.escape("extern __shared__ __align__(16) float row_cache[];"),
+                       "float* row_cache = (float*)emu_smem;", 3)
+    return common + "\n" + norms
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root", default=os.path.dirname(os.path.dirname(HERE)))
+    args = ap.parse_args()
+    kernels = os.path.join(args.root, "Sources", "BackendCUDA", "Kernels")
+    with tempfile.TemporaryDirectory() as tmp:
+        open(os.path.join(tmp, "norms_extract.inc"), "w").write(source(kernels))
+        exe = os.path.join(tmp, "emulate")
+        subprocess.check_call(["g++", "-std=c++20", "-O1", "-ffp-contract=off", "-pthread", "-Wno-unknown-pragmas",
+                               f"-I{tmp}", "-o", exe, os.path.join(HERE, "norms_emulator.cpp")])
+        sys.exit(subprocess.call([exe]))
+
+
+main()

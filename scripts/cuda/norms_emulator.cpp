@@ -1,0 +1,259 @@
+// CPU emulation of norms.cu (driven by emulate_norms.py, which extracts the kernel source into
+// norms_extract.inc): td_rms_norm_rotary must equal td_rms_norm followed by td_rotary bit for bit,
+// each launched as CUDABackend launches it; the composition is also compared, loosely, with a
+// double-statistics reference so that two equally wrong results cannot pass.
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef long long i64;
+typedef unsigned long long u64;
+struct Dim3 { unsigned x = 1, y = 1, z = 1; };
+thread_local Dim3 threadIdx, blockIdx;
+Dim3 gridDim, blockDim;
+#define __device__
+#define __forceinline__ inline
+#define __global__
+#define __launch_bounds__(...)
+#define __shared__ static
+#define DT_F32 0
+#define DT_BF16 1
+#define DT_F16 2
+static float bits_float(u32 b) { float f; std::memcpy(&f, &b, 4); return f; }
+static u32 float_bits(float f) { u32 b; std::memcpy(&b, &f, 4); return b; }
+static float bf16_to_float(u16 h) { return bits_float(((u32)h) << 16); }
+// cvt.rn.bf16.f32: round to nearest even, NaN kept quiet.
+static u16 float_to_bf16(float f) {
+    u32 b = float_bits(f);
+    if ((b & 0x7fffffffu) > 0x7f800000u) return (u16)((b >> 16) | 0x40u);
+    b += 0x7fffu + ((b >> 16) & 1u);
+    return (u16)(b >> 16);
+}
+static float half_to_float(u16 h) { _Float16 x; std::memcpy(&x, &h, 2); return (float)x; }
+static u16 float_to_half(float f) { _Float16 x = (_Float16)f; u16 h; std::memcpy(&h, &x, 2); return h; }
+static float load_float(const void* p, i64 i, int dt) {
+    if (dt == DT_BF16) return bf16_to_float(((const u16*)p)[i]);
+    if (dt == DT_F16) return half_to_float(((const u16*)p)[i]);
+    return ((const float*)p)[i];
+}
+static void store_float(void* p, i64 i, int dt, float v) {
+    if (dt == DT_BF16) ((u16*)p)[i] = float_to_bf16(v);
+    else if (dt == DT_F16) ((u16*)p)[i] = float_to_half(v);
+    else ((float*)p)[i] = v;
+}
+static float __fadd_rn(float a, float b) { return a + b; }
+static float __fsub_rn(float a, float b) { return a - b; }
+static float __fmul_rn(float a, float b) { return a * b; }
+static float __fmaf_rn(float a, float b, float c) { return std::fmaf(a, b, c); }
+static float __int_as_float(int b) { return bits_float((u32)b); }
+
+struct float2 { float x, y; };
+struct float4 { float x, y, z, w; };
+struct uint2 { u32 x, y; };
+static float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
+static uint2 make_uint2(u32 a, u32 b) { return {a, b}; }
+
+// Dynamic shared memory of the running block.
+alignas(16) static unsigned char emu_smem[1 << 16];
+struct Warp {
+    u32 val[32];
+    std::barrier<> bar{32};
+};
+static std::barrier<>* block_barrier;
+static Warp* warps;
+static void __syncthreads() { block_barrier->arrive_and_wait(); }
+static float __shfl_xor_sync(unsigned, float v, int m) {
+    Warp& w = warps[threadIdx.x >> 5]; int lane = threadIdx.x & 31;
+    w.val[lane] = float_bits(v);
+    w.bar.arrive_and_wait();
+    float r = bits_float(w.val[lane ^ m]);
+    w.bar.arrive_and_wait();
+    return r;
+}
+
+#include "norms_extract.inc"
+
+// Runs `kernel` over the grid, one block at a time, one std::thread per CUDA thread.
+template <class F>
+static void launch(unsigned grid, Dim3 block, F kernel) {
+    gridDim = {grid, 1, 1};
+    blockDim = block;
+    const unsigned n = block.x * block.y;
+    for (unsigned b = 0; b < grid; ++b) {
+        std::memset(emu_smem, 0xff, sizeof emu_smem);
+        std::barrier<> bar(n);
+        block_barrier = &bar;
+        std::unique_ptr<Warp[]> ws(new Warp[(n + 31) / 32]);
+        warps = ws.get();
+        std::vector<std::thread> threads;
+        for (unsigned t = 0; t < n; ++t)
+            threads.emplace_back([&, t] {
+                threadIdx = {t % block.x, t / block.x, 1};
+                blockIdx = {b, 0, 0};
+                kernel();
+            });
+        for (auto& t : threads) t.join();
+    }
+}
+
+// StridedArgument (Launch.swift): size-1 dims dropped, mergeable neighbours merged, right-aligned.
+static Strided strided(std::vector<i64> shape, std::vector<i64> strides, i64 offset) {
+    std::vector<std::pair<i64, i64>> dims;
+    for (size_t i = 0; i < shape.size(); ++i) {
+        if (shape[i] == 1) continue;
+        if (!dims.empty() && dims.back().second == strides[i] * shape[i]) dims.back() = {dims.back().first * shape[i], strides[i]};
+        else dims.push_back({shape[i], strides[i]});
+    }
+    Strided s{};
+    s.linear = dims.empty() || (dims.size() == 1 && dims[0].second == 1);
+    s.offset = offset;
+    for (int d = 0; d < MAX_DIMS; ++d) { s.size[d] = 1; s.stride[d] = 0; }
+    for (size_t i = 0; i < dims.size(); ++i) {
+        s.size[MAX_DIMS - dims.size() + i] = dims[i].first;
+        s.stride[MAX_DIMS - dims.size() + i] = dims[i].second;
+    }
+    return s;
+}
+
+enum Layout { Dense, Transposed, Narrowed };
+
+struct Case {
+    int dt;
+    i64 batch, seq, heads, head_dim;
+    Layout layout;
+    bool weight;
+    int table_dt;
+};
+
+static int size_of(int dt) { return dt == DT_F32 ? 4 : 2; }
+static const char* dt_name(int dt) { return dt == DT_F32 ? "f32" : dt == DT_BF16 ? "bf16" : "f16"; }
+
+static std::vector<unsigned char> buffer(i64 n, int dt, std::mt19937& g, float lo, float hi) {
+    std::vector<unsigned char> b(n * size_of(dt));
+    std::uniform_real_distribution<float> u(lo, hi);
+    for (i64 i = 0; i < n; ++i) store_float(b.data(), i, dt, u(g));
+    return b;
+}
+
+// Returns whether the case passed.
+static bool run(const Case& c, std::mt19937& g) {
+    const i64 cols = c.heads * c.head_dim, half = c.head_dim / 2, rows = c.batch * c.seq;
+    // x as the kernels see it: a buffer, a view of it and the view's last stride.
+    std::vector<unsigned char> xb;
+    Strided s;
+    i64 ls = 1;
+    if (c.layout == Dense) {
+        xb = buffer(rows * cols, c.dt, g, -3, 3);
+        s = strided({rows, cols}, {cols, 1}, 0);
+    } else if (c.layout == Transposed) {  // rows of a [cols, rows] tensor
+        xb = buffer(rows * cols, c.dt, g, -3, 3);
+        s = strided({rows, cols}, {1, rows}, 0);
+        ls = rows;
+    } else {  // [rows, cols + 2] narrowed to columns 1 … cols
+        xb = buffer(rows * (cols + 2), c.dt, g, -3, 3);
+        s = strided({rows, cols}, {cols + 2, 1}, 1);
+    }
+    const std::vector<unsigned char> wb = buffer(cols, c.dt, g, -1.5f, 1.5f);
+    std::vector<unsigned char> cosb(c.seq * half * size_of(c.table_dt)), sinb(cosb.size());
+    std::uniform_real_distribution<double> angle(-3.2, 3.2);
+    for (i64 i = 0; i < c.seq * half; ++i) {
+        const double a = angle(g);
+        store_float(cosb.data(), i, c.table_dt, (float)std::cos(a));
+        store_float(sinb.data(), i, c.table_dt, (float)std::sin(a));
+    }
+    const void* w = c.weight ? wb.data() : nullptr;
+    const float eps = 1e-6f;
+
+    // rowNormLaunch: groups of 4 for a dense row of a multiple of 4 (buffers are aligned).
+    const bool vec = c.layout == Dense && cols % 4 == 0, cached = cols * 4 <= 48 * 1024;
+    const i64 units = vec ? cols / 4 : cols;
+    const unsigned block = (unsigned)std::min<i64>(1024, std::max<i64>(64, ((units + 1) / 2 + 31) / 32 * 32));
+    const unsigned grid = (unsigned)std::min<i64>(rows, 3);
+    const i64 n = rows * cols, bytes = n * size_of(c.dt);
+
+    // The composition: td_rms_norm into a dense [rows, cols], then td_rotary on it as [rows·heads, D].
+    std::vector<unsigned char> normed(bytes, 0xff), composed(bytes, 0xff), fused(bytes, 0xfe);
+    launch(grid, {block, 1, 1}, [&] {
+        td_rms_norm(normed.data(), xb.data(), c.dt, s, ls, rows, cols, vec, cached, w, c.dt, eps);
+    });
+    const unsigned bx = (unsigned)std::min<i64>(128, (half + 31) / 32 * 32), by = std::max(1u, 256 / bx);
+    const i64 rot_rows = rows * c.heads;
+    const unsigned rot_grid = (unsigned)std::min<i64>((rot_rows + by - 1) / by, 3);
+    const Strided dense = strided({n}, {1}, 0);
+    launch(rot_grid, {bx, by, 1}, [&] {
+        td_rotary(composed.data(), normed.data(), c.dt, dense, 1, 1, rot_rows, c.heads, c.seq, half,
+                  cosb.data(), c.table_dt, sinb.data(), c.table_dt);
+    });
+    // The fused kernel, launched as CUDABackend.rmsNormRotary launches it.
+    launch(grid, {block, 1, 1}, [&] {
+        td_rms_norm_rotary(fused.data(), xb.data(), c.dt, s, ls, rows, cols, vec, vec && cached, w, c.dt, eps,
+                           c.seq, half, cosb.data(), c.table_dt, sinb.data(), c.table_dt);
+    });
+
+    i64 mismatches = 0, first = -1;
+    for (i64 i = 0; i < n; ++i) {
+        if (std::memcmp(&composed[i * size_of(c.dt)], &fused[i * size_of(c.dt)], size_of(c.dt)) != 0) {
+            if (first < 0) first = i;
+            ++mismatches;
+        }
+    }
+    // A loose reference: double statistics, no intermediate rounding.
+    double err = 0, mag = 0;
+    for (i64 r = 0; r < rows; ++r) {
+        std::vector<double> v(cols);
+        double sq = 0;
+        for (i64 j = 0; j < cols; ++j) {
+            v[j] = load_float(xb.data(), strided_offset(s, r * cols) + j * ls, c.dt);
+            sq += v[j] * v[j];
+        }
+        const double scale = 1 / std::sqrt(sq / cols + eps);
+        for (i64 j = 0; j < cols; ++j) v[j] *= scale * (w ? load_float(w, j, c.dt) : 1.0);
+        for (i64 j = 0; j < cols; j += 2) {
+            const i64 t = (r % c.seq) * half + (j % c.head_dim) / 2;
+            const double cs = load_float(cosb.data(), t, c.table_dt), sn = load_float(sinb.data(), t, c.table_dt);
+            const double ref[2] = {v[j] * cs - v[j + 1] * sn, v[j] * sn + v[j + 1] * cs};
+            for (int k = 0; k < 2; ++k) {
+                const double got = load_float(composed.data(), r * cols + j + k, c.dt);
+                err = std::max(err, std::fabs(got - ref[k]));
+                mag = std::max(mag, std::fabs(ref[k]));
+            }
+        }
+    }
+    const double tolerance = c.dt == DT_F32 ? 1e-4 : 5e-2;
+    const bool ok = mismatches == 0 && err <= tolerance * mag && mag > 0;
+    std::printf("%s %s x [%lld, %lld] as %lld × %lld, %s%s, %s tables, block %u%s: %s (%lld of %lld differ%s; "
+                "composed vs double %.2g of %.3g)\n",
+                ok ? "ok  " : "FAIL", dt_name(c.dt), (long long)rows, (long long)cols, (long long)c.heads, (long long)c.head_dim,
+                c.layout == Dense ? "dense" : c.layout == Transposed ? "transposed" : "narrowed at offset 1",
+                c.weight ? "" : ", no weight", dt_name(c.table_dt), block, vec ? " vec" : "",
+                mismatches ? "fused ≠ composed" : "fused = composed", (long long)mismatches, (long long)n,
+                first >= 0 ? (", first at " + std::to_string(first)).c_str() : "", err, mag);
+    return ok;
+}
+
+int main() {
+    std::mt19937 g(7);
+    bool ok = true;
+    for (int dt : {DT_F32, DT_BF16, DT_F16}) {
+        const Case cases[] = {
+            {dt, 1, 33, 12, 128, Dense, true, DT_F32},
+            {dt, 1, 77, 2, 64, Dense, true, DT_F32},
+            {dt, 1, 19, 3, 6, Dense, true, DT_F32},
+            {dt, 2, 9, 5, 10, Dense, true, DT_F32},
+            {dt, 1, 21, 2, 64, Transposed, true, DT_F32},
+            {dt, 1, 15, 4, 32, Narrowed, false, DT_F32},
+            {dt, 1, 11, 3, 32, Dense, true, DT_F16},
+        };
+        for (const Case& c : cases) ok = run(c, g) && ok;
+    }
+    std::printf(ok ? "all cases passed\n" : "FAILED\n");
+    return ok ? 0 : 1;
+}
