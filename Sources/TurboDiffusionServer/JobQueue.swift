@@ -85,11 +85,14 @@ public final class JobQueue: @unchecked Sendable {
                 let r = try finish(id, .cancelled, error: "cancelled before it started")
                 return .cancelled(r ?? record)
             }
-            if running == id {
+            // The job's terminal record is saved before the loop clears `running`: a job that has
+            // just ended is finished, not stopping.
+            let current = store.get(id) ?? record
+            if running == id && !current.status.isTerminal {
                 cancelRequested = true
-                return .stopping(record)
+                return .stopping(current)
             }
-            return .alreadyFinished(record)
+            return .alreadyFinished(current)
         }
     }
 
