@@ -429,20 +429,20 @@ def flow_train(name, net, t5, i2v, steps, seconds, lr, head=None):
 
 
 def stage_teacher():
+    if ARGS.teacher_text_init and not os.path.exists(wpath("text.pt")):
+        raise SystemExit(f"--teacher_text_init: {wpath('text.pt')} is missing (run --stages text first)")
+    if ARGS.resume_teacher and ARGS.teacher_text_init:
+        raise SystemExit("--resume_teacher and --teacher_text_init both name the T5's start; pass one")
     _, _, vocab = tokens()
     log(f"batched DiT forward = WanModel.forward (max abs diff {common.check_batched_forward(DIT, DEV):.1e})")
     net, t5 = common.make_dit(DIT, 16).to(DEV), common.make_t5({**T5, "vocab": vocab}).to(DEV)
     head = text_encoder.AttributeHead(T5["dim"]).to(DEV) if ARGS.text_aux_weight > 0 else None
-    if ARGS.resume_teacher and ARGS.teacher_text_init:
-        raise SystemExit("--resume_teacher and --teacher_text_init both name the T5's start; pass one")
     if ARGS.resume_teacher:   # a second session continuing the first one's (EMA) weights
         ck = torch.load(wpath("teacher.pt"), map_location="cpu")
         load_into(net, ck["dit"]), load_into(t5, ck["t5"])
         if head is not None and "text_head" in ck:
             load_into(head, ck["text_head"])
     if ARGS.teacher_text_init:
-        if not os.path.exists(wpath("text.pt")):
-            raise SystemExit(f"--teacher_text_init: {wpath('text.pt')} is missing (run --stages text first)")
         ck = torch.load(wpath("text.pt"), map_location="cpu")
         load_into(t5, ck["t5"])
         if head is not None:
