@@ -243,7 +243,12 @@ def says_background(construction):
 
 def caption_k(t, k, phrasing, seed):
     """Caption k of tuple t = (colour, shape, motion, bg): a function of (seed, phrasing, t, k) alone."""
-    return caption(*t, random.Random(f"{seed}|{phrasing}|{'|'.join(t)}|{k}"), phrasing)[0]
+    return caption_k_named(t, k, phrasing, seed)[0]
+
+
+def caption_k_named(t, k, phrasing, seed):
+    """(caption k of tuple t, the name of its construction): caption_k with the frame it was made in."""
+    return caption(*t, random.Random(f"{seed}|{phrasing}|{'|'.join(t)}|{k}"), phrasing)
 
 
 def captions_for(tuples, per_tuple, phrasing, seed):

@@ -8,7 +8,10 @@ Stages (each reads and writes checkpoints in --work, so they can run in separate
   vae      WanVAE_ (dim 8) as an autoencoder on clips, the shape's pixels weighted up; latent mean/std
   vae_decoder  decoder alone fine-tuned on whole 17-frame clips (latents unchanged); logs the share of
            reconstructed held-out clips that pass the semantic check (the ceiling for the DiTs)
-  teacher  T2V WanModel + T5Encoder jointly, rectified flow on normalised latents (10% empty captions)
+  text     T5Encoder alone with an attribute head (colour, shape, motion, background) on train captions of training
+           triples (training/text_encoder.py): text.pt, text_eval.json (held-out phrasings/triples); CPU or GPU
+  teacher  T2V WanModel + T5Encoder jointly, rectified flow on normalised latents (10% empty captions), plus the
+           attribute loss (--text_aux_weight); --teacher_text_init starts the T5 from text.pt
   i2v      I2V WanModel (36 channels) initialised from the teacher, same objective with the image condition
   distill  students for the rCM sampler: x − r·v_student(x, r) ≈ the teacher's CFG ODE solution from (x, r),
            then fine-tuned with SLA and dense self-attention alternately (proj_l trained); distill_t2v and
@@ -32,6 +35,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
+import text_encoder  # noqa: E402
+import text_split  # noqa: E402
 import world  # noqa: E402
 
 DIT = {"dim": 256, "ffn_dim": 512, "num_heads": 2, "num_layers": 4, "text_dim": 128, "freq_dim": 256}
@@ -377,12 +382,16 @@ class EMA:
             torch._foreach_lerp_(list(c.parameters()), list(m.parameters()), 1 - self.decay)
 
 
-def flow_train(name, net, t5, i2v, steps, seconds, lr):
+def flow_train(name, net, t5, i2v, steps, seconds, lr, head=None):
+    """head: the attribute head (teacher only); with it the T5 also learns the attribute loss, weight
+    --text_aux_weight. Returns the EMA copies of net, t5 (not i2v) and head (when given)."""
     lat, cond, parts = build_latents(ARGS.clips, seed=20)
     tok = tokens()
-    params = list(net.parameters()) + (list(t5.parameters()) if t5 is not None and not i2v else [])
+    extra = ([t5] if not i2v else []) + ([head] if head is not None else [])
+    params = list(net.parameters()) + [p for m in extra for p in m.parameters()]
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
-    ema = EMA([net] + ([t5] if not i2v else []), 0.998)
+    ema = EMA([net] + extra, 0.998)
+    labels = text_encoder.label_table(text_split_of_table(), DEV) if head is not None else None
     gen = torch.Generator(device=DEV).manual_seed(30 + i2v)
     t0 = time.time()
     for step in range(steps):
@@ -401,27 +410,76 @@ def flow_train(name, net, t5, i2v, steps, seconds, lr):
         rb = r.view(-1, 1, 1, 1, 1)
         xr = (1 - rb) * x0 + rb * eps
         with torch.autocast("cuda", torch.bfloat16, enabled=DEV == "cuda"):
+            cap = random_captions(parts[sel], gen)
             with torch.set_grad_enabled(not i2v):
-                ctx = text_batch(t5, tok, random_captions(parts[sel], gen))
-            v = common.dit(net, xr, r, ctx, i2v_condition(cond[sel]) if i2v else None)
+                out, lens = text_encoder.encode(t5, tok, cap)
+            v = common.dit(net, xr, r, text_encoder.as_context(out, lens), i2v_condition(cond[sel]) if i2v else None)
+            # empty captions (and background-less ones, for the background) have IGNORE labels
+            aux = text_encoder.attribute_loss(head(out, lens), labels[cap]) if head is not None else None
         loss = F.mse_loss(v.float(), eps - x0)
+        flow = loss
+        if aux is not None:
+            loss = loss + ARGS.text_aux_weight * aux
         apply_gradients(opt, loss, params)
         ema.update()
         if step % 250 == 0 or step == steps - 1:
-            log(f"{name} {step}/{steps} loss {loss.item():.4f} {time.time() - t0:.0f}s")
+            log(f"{name} {step}/{steps} loss {flow.item():.4f}" + ("" if aux is None else f" attribute loss {aux.item():.4f}")
+                + f" {time.time() - t0:.0f}s")
     return ema.copies
 
 
 def stage_teacher():
+    if ARGS.teacher_text_init and not os.path.exists(wpath("text.pt")):
+        raise SystemExit(f"--teacher_text_init: {wpath('text.pt')} is missing (run --stages text first)")
+    if ARGS.resume_teacher and ARGS.teacher_text_init:
+        raise SystemExit("--resume_teacher and --teacher_text_init both name the T5's start; pass one")
     _, _, vocab = tokens()
     log(f"batched DiT forward = WanModel.forward (max abs diff {common.check_batched_forward(DIT, DEV):.1e})")
     net, t5 = common.make_dit(DIT, 16).to(DEV), common.make_t5({**T5, "vocab": vocab}).to(DEV)
+    head = text_encoder.AttributeHead(T5["dim"]).to(DEV) if ARGS.text_aux_weight > 0 else None
     if ARGS.resume_teacher:   # a second session continuing the first one's (EMA) weights
         ck = torch.load(wpath("teacher.pt"), map_location="cpu")
         load_into(net, ck["dit"]), load_into(t5, ck["t5"])
-    net_e, t5_e = flow_train("teacher", net, t5, False, int(budget("teacher", ARGS.teacher_steps)),
-                             ARGS.teacher_seconds, ARGS.teacher_lr)
-    save({"dit": half_state(net_e), "t5": half_state(t5_e)}, "teacher.pt")
+        if head is not None and "text_head" in ck:
+            load_into(head, ck["text_head"])
+    if ARGS.teacher_text_init:
+        ck = torch.load(wpath("text.pt"), map_location="cpu")
+        load_into(t5, ck["t5"])
+        if head is not None:
+            load_into(head, ck["head"])
+        log(f"teacher: T5{' and attribute head' if head is not None else ''} from text.pt")
+    out = flow_train("teacher", net, t5, False, int(budget("teacher", ARGS.teacher_steps)), ARGS.teacher_seconds,
+                     ARGS.teacher_lr, head)
+    net_e, t5_e = out[:2]
+    extra = {}
+    if head is not None:   # training-only: export reads "t5" and "dit" alone
+        extra["text_head"] = half_state(out[2])
+        text_encoder.report(text_encoder.evaluate(t5_e, out[2], tokens(), text_split_of_table(), DEV), log,
+                            wpath("teacher_text_eval.json"))
+    save({"dit": half_state(net_e), "t5": half_state(t5_e), **extra}, "teacher.pt")
+
+
+# ---- text encoder pretraining -----------------------------------------------------------------------------
+def text_split_of_table():
+    t = caption_table()
+    split = text_split.TableSplit(t["per_tuple"]["train"], t["per_tuple"]["held_out"], t["caption_seed"])
+    text_encoder.check_table(split, t)
+    return split
+
+
+def stage_text():
+    tok, split = tokens(), text_split_of_table()
+    t5 = common.make_t5({**T5, "vocab": tok[2]}).to(DEV)
+    head = text_encoder.AttributeHead(T5["dim"]).to(DEV)
+    lr, steps = ARGS.text_lr, int(budget("text", ARGS.text_steps))
+    log(f"text: {len(split.train_rows())} train captions, batch {ARGS.text_batch}, {torch.get_num_threads()} threads")
+    done = text_encoder.pretrain(t5, head, tok, split, steps, ARGS.text_seconds, ARGS.text_batch,
+                                 lambda step, frac: warmup_cosine(lr, step, 100, frac), log, DEV)
+    save({"t5": half_state(t5), "head": half_state(head), "steps": done}, "text.pt")
+    # evaluated as the teacher will start: through the bf16 round trip of text.pt
+    ck = torch.load(wpath("text.pt"), map_location="cpu")
+    load_into(t5, ck["t5"]), load_into(head, ck["head"])
+    text_encoder.report(text_encoder.evaluate(t5, head, tok, split, DEV), log, wpath("text_eval.json"))
 
 
 def load_t5():
@@ -663,6 +721,14 @@ def main():
     ap.add_argument("--ode_steps", type=int, default=16)
     ap.add_argument("--extra_noise_pairs", type=int, default=1, help="further pure-noise pairs per pool clip")
     ap.add_argument("--resume_teacher", action="store_true")
+    ap.add_argument("--text_steps", type=int, default=6000)
+    ap.add_argument("--text_seconds", type=float, default=600)
+    ap.add_argument("--text_batch", type=int, default=128)
+    ap.add_argument("--text_lr", type=float, default=2e-3)
+    ap.add_argument("--teacher_text_init", action="store_true", help="start the teacher's T5 (and the attribute "
+                    "head) from text.pt of the text stage")
+    ap.add_argument("--text_aux_weight", type=float, default=0.1, help="weight of the attribute loss on the T5 "
+                    "during the teacher stage (0: flow loss alone)")
     ap.add_argument("--teacher_steps", type=int, default=40000)
     ap.add_argument("--teacher_lr", type=float, default=3e-4)
     ap.add_argument("--i2v_steps", type=int, default=20000)
