@@ -25,7 +25,7 @@ def main():
     kernels = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
     src = open(os.path.join(kernels, "sage_attention.cu")).read()
     mma = open(os.path.join(kernels, "sage_attention_mma.cu")).read()
-    defines = "\n".join(re.findall(r"^#define (?:SG_ROWS|SG_THREADS|SG_TIE_ULPS) \d+$", mma, re.M))
+    defines = "\n".join(re.findall(r"^#define (?:SG_ROWS|SG_THREADS|SG_TIE_ULPS|SG_DOT_BIAS|SG_DOT_BIAS_VALUE) \S+$", mma, re.M))
     sa_row = re.search(r"__device__ __forceinline__ i64 sa_row\(.*?\n}\n", src, re.S).group(0)
     fp8 = between(src, "// Float → e4m3fn bits", "__device__ __forceinline__ int sa_dp4a")
     vt = src[src.index("// Key order inside each group"):]   # to the end of the file

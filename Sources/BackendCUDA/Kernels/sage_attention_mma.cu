@@ -23,7 +23,7 @@
 // - s = ((dot·sq)·sk)·exponent_scale with the exact integer dot: identical.
 // - block max, running max m, alpha = exp2(m_old − m_new) (in double, rounded once), p's argument
 //   (s − m) + 8.807: identical.
-// - e4m3(p): identical (sg_probability: the fast exp2 is only trusted away from e4m3 rounding ties).
+// - e4m3(p): identical (sg_probability_pair: the fast exp2 is only trusted away from e4m3 rounding ties).
 // - Row sum: each thread sums its own keys, the four partial sums of a row are added at the end, and
 //   p may be the fast exp2 (≤ 2 ulp): the sum differs from the CPU's sequential one by rounding only.
 // - P·V: products are exact; the mma sums 32 of them (the hardware's fp8 accumulator is narrower than
@@ -31,9 +31,12 @@
 //   sums differs from the CPU: NMSE far below 1e-6 (scripts/cuda/emulate_sage_attention.py).
 #define SG_ROWS 64
 #define SG_THREADS 128
-// ex2.approx.f32 is within 2 ulp; e4m3 rounding is decided on the fast value only when p·(1 ± 2^-19)
-// rounds the same way (tested as: mantissa bits below e4m3's precision not within 64 ulp of a tie).
+// ex2.approx.f32 is within 2 ulp; e4m3 rounding is decided on the fast value only when the values
+// SG_TIE_ULPS ulp below and above it round the same way (sg_tie_window).
 #define SG_TIE_ULPS 64
+// Bits of 1.5·2^23 as the int32 Q·Kᵀ accumulator's start (see the S loop) and that float.
+#define SG_DOT_BIAS 0x4B400000
+#define SG_DOT_BIAS_VALUE 12582912.0f
 
 extern __shared__ __attribute__((aligned(16))) unsigned char sg_smem[];
 
@@ -82,46 +85,61 @@ __device__ __forceinline__ void sg_mma_e4m3(float* c, const u32* a, u32 b0, u32 
 #endif
 }
 
+// ex2.approx.ftz.f32: within 2 ulp of 2^x; results below 2^-126 flush to +0 (e4m3 rounds them to 0
+// anyway; the row sum loses at most that denormal). 2^-inf = +0.
 __device__ __forceinline__ float sg_exp2_fast(float x) {
     float y;
-    asm("ex2.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
     return y;
 }
 
-// e4m3 bits of a probability p ∈ [0, 448] by the hardware conversion (sm_89+, one instruction):
-// round to nearest even like sa_fp8_bits, which differs only from 480 up and for NaN (there it
-// gives 0x7F, the hardware's .satfinite 0x7E) — a range p = 2^((s − m) + 8.807) ≤ 2^8.807 never
-// reaches. The first source lands in the upper byte.
-__device__ __forceinline__ u32 sg_probability_bits(float p) {
+// e4m3 bits of two floats by one hardware conversion (sm_89+): `high` in bits 8..15, `low` in bits
+// 0..7. Rounds to nearest even like sa_fp8_bits on [0, 448] — a range p = 2^((s − m) + 8.807) ≤ 2^8.807
+// never leaves (they differ only from 480 up and for NaN, where .satfinite gives 0x7E).
+__device__ __forceinline__ u32 sg_e4m3x2(float high, float low) {
 #if __CUDA_ARCH__ >= 890
     unsigned short r;
-    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(0.0f), "f"(p));
-    return (u32)r & 0xFFu;
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(high), "f"(low));
+    return (u32)r;
 #else
-    return sa_fp8_bits(p);
+    return (sa_fp8_bits(high) << 8) | sa_fp8_bits(low);
 #endif
 }
 
 // ---- SG device code (also compiled by scripts/cuda/sage_attention_emulator.cpp)
 
-// p = 2^x for the row sum and e4m3(2^x) (bits) for P·V. The bits are those of the correctly rounded
-// 2^x (as td_sage_attention): the fast value decides unless it lies within SG_TIE_ULPS of an e4m3
-// rounding tie (normal range: the 20 mantissa bits below e4m3's 3 equal 0x80000), or, below 2^-6
-// (e4m3 subnormals), unless p·(1 ± 2^-19) round differently; then 2^x is evaluated in double.
-__device__ __forceinline__ u32 sg_probability(float x, float* p) {
-    float y = sg_exp2_fast(x);
+// The correctly rounded 2^x of both scores, in double: out of line, because inlined into each of
+// the 64 unrolled scores of a thread it made the kernel 18k instructions and stalled it on
+// instruction fetch. Taken only near e4m3 rounding ties (a few in 10^4 probabilities).
+__device__ __noinline__ float2 sg_exp2_pair_exact(float x0, float x1) {
+    return make_float2(sa_exp2(x0), sa_exp2(x1));
+}
+
+// e4m3 bits of y's tie window: both ends y ∓ SG_TIE_ULPS ulp converted at once (upper byte: the
+// upper end). Rounding is monotonic, so equal bytes mean every value in the window — the correctly
+// rounded 2^x among them, the fast exp2 being within 2 ulp — has those bits. y ≥ 0.
+__device__ __forceinline__ u32 sg_tie_window(float y) {
     const u32 u = __float_as_uint(y);
-    bool near_tie;
-    if (u >= (121u << 23)) {
-        const int low = (int)(u & 0xFFFFFu) - 0x80000;
-        near_tie = low <= SG_TIE_ULPS && low >= -SG_TIE_ULPS;
-    } else {
-        near_tie = sg_probability_bits(__fmul_rn(y, 1.0f - 1.9073486328125e-6f))
-                   != sg_probability_bits(__fmul_rn(y, 1.0f + 1.9073486328125e-6f));
+    return sg_e4m3x2(__uint_as_float(u + SG_TIE_ULPS), __uint_as_float(u - min(u, (u32)SG_TIE_ULPS)));
+}
+
+// p = 2^x for the row sum and e4m3(2^x) for P·V, two adjacent keys of one row at once; returns the
+// bits with x0's in byte 0 and x1's in byte 1. The bits are those of the correctly rounded 2^x (as
+// td_sage_attention): when either fast value's tie window holds a rounding boundary, both are
+// evaluated exactly. x = −inf (a masked key) gives p = 0, bits 0.
+__device__ __forceinline__ u32 sg_probability_pair(float x0, float x1, float* p0, float* p1) {
+    float y0 = sg_exp2_fast(x0), y1 = sg_exp2_fast(x1);
+    const u32 w0 = sg_tie_window(y0), w1 = sg_tie_window(y1);
+    u32 bits = (w0 & 0xFFu) | ((w1 & 0xFFu) << 8);
+    if (((w0 ^ (w0 >> 8)) | (w1 ^ (w1 >> 8))) & 0xFFu) {
+        const float2 e = sg_exp2_pair_exact(x0, x1);
+        y0 = e.x;
+        y1 = e.y;
+        bits = sg_e4m3x2(y1, y0);
     }
-    if (near_tie) y = sa_exp2(x);
-    *p = y;
-    return sg_probability_bits(y);
+    *p0 = y0;
+    *p1 = y1;
+    return bits;
 }
 
 // Index of the first valid entry (0 ≤ block < mk) of list[from..<keep], or keep.
@@ -209,24 +227,35 @@ __device__ __forceinline__ void sage_attention_mma(
         const int kr = (int)min((i64)BK, lk - (i64)blk * BK);
         const float sk = k_scale[(i64)head * mk + blk];
 
-        // S = Q·Kᵀ in int32, then s = ((dot·sq)·sk)·exponent_scale; keys past lk are −inf.
+        // S = Q·Kᵀ in int32, then s = ((dot·sq)·sk)·exponent_scale; keys past lk are −inf. The
+        // accumulator starts at SG_DOT_BIAS, so its bits are the float 1.5·2^23 + dot (|dot| ≤ 127²·D
+        // < 2^22): one subtraction instead of a quarter-rate int → float conversion, exactly.
         float s[KT][4];
-        float bm[2] = {NEG_INF, NEG_INF};
 #pragma unroll
         for (int n = 0; n < KT; ++n) {
-            int acc[4] = {0, 0, 0, 0};
+            int acc[4] = {SG_DOT_BIAS, SG_DOT_BIAS, SG_DOT_BIAS, SG_DOT_BIAS};
             const unsigned char* kp = ks + (n * 8 + g) * KLD + 4 * t;
 #pragma unroll
             for (int kc = 0; kc < DK; ++kc)
                 sg_mma_s8(acc, qf[kc], *(const u32*)(kp + 32 * kc), *(const u32*)(kp + 32 * kc + 16));
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
-                const int key = n * 8 + 2 * t + (e & 1);
-                const float x = __fmul_rn(__fmul_rn(__fmul_rn((float)acc[e], sq), sk), exponent_scale);
-                s[n][e] = key < kr ? x : NEG_INF;
-                bm[e >> 1] = fmaxf(bm[e >> 1], s[n][e]);
+                const float dot = __fsub_rn(__int_as_float(acc[e]), SG_DOT_BIAS_VALUE);
+                s[n][e] = __fmul_rn(__fmul_rn(__fmul_rn(dot, sq), sk), exponent_scale);
             }
         }
+        if (kr < BK) {   // the ragged last key block only (block-uniform branch)
+#pragma unroll
+            for (int n = 0; n < KT; ++n)
+#pragma unroll
+                for (int e = 0; e < 4; ++e)
+                    if (n * 8 + 2 * t + (e & 1) >= kr) s[n][e] = NEG_INF;
+        }
+        float bm[2] = {NEG_INF, NEG_INF};
+#pragma unroll
+        for (int n = 0; n < KT; ++n)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) bm[e >> 1] = fmaxf(bm[e >> 1], s[n][e]);
         float alpha[2];
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
@@ -242,20 +271,22 @@ __device__ __forceinline__ void sage_attention_mma(
         }
 
         // P: e4m3 bytes straight into A fragments (tile n = 4kk + j, value e → register 2·(j/2) + e/2,
-        // byte 2·(j%2) + e%2); the thread's partial row sums take the fp32 p.
+        // byte 2·(j%2) + e%2: values 2h, 2h+1 are the 16-bit half j%2 of register 2·(j/2) + h); the
+        // thread's partial row sums take the fp32 p. m is finite here (every visited block has a key
+        // inside lk), so a masked key's argument is −inf and its p is 0.
         u32 pa[PK][4];
 #pragma unroll
         for (int kk = 0; kk < PK; ++kk) pa[kk][0] = pa[kk][1] = pa[kk][2] = pa[kk][3] = 0u;
 #pragma unroll
         for (int n = 0; n < KT; ++n)
 #pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                float p = 0.0f;
-                u32 bits = 0u;
-                if (s[n][e] > NEG_INF) bits = sg_probability(__fadd_rn(__fsub_rn(s[n][e], m[e >> 1]), 8.807f), &p);
-                l[e >> 1] = __fadd_rn(l[e >> 1], p);
+            for (int h = 0; h < 2; ++h) {
+                float p0, p1;
+                const u32 bits = sg_probability_pair(__fadd_rn(__fsub_rn(s[n][2 * h], m[h]), 8.807f),
+                                                     __fadd_rn(__fsub_rn(s[n][2 * h + 1], m[h]), 8.807f), &p0, &p1);
+                l[h] = __fadd_rn(__fadd_rn(l[h], p0), p1);
                 const int j = n & 3;
-                pa[n >> 2][2 * (j >> 1) + (e >> 1)] |= bits << (8 * (2 * (j & 1) + (e & 1)));
+                pa[n >> 2][2 * (j >> 1) + h] |= bits << (16 * (j & 1));
             }
 
         // O = O·alpha + P·V, the mma chained over this key block only.
