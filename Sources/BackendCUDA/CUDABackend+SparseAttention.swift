@@ -291,8 +291,9 @@ extension CUDABackend: SparseAttentionBackend {
         let lkp = s.mk * blockK
         let v8 = try empty(tensorCores ? [s.heads, s.dv, max(lkp, 1)] : [s.heads, s.lk, s.dv], dtype: .u8)
         if tensorCores, lkp > 0 {
-            let (g2, b2) = elementwiseGrid(s.heads * s.dv * lkp / 4)
-            try launch(.sageAttention, "td_sage_v_quantize_t", grid: g2, block: b2,
+            // One block per 64 tokens (SG_VT_TOKENS; lkp is a multiple of blockK ∈ {64, 128}) and head.
+            try launch(.sageAttention, "td_sage_v_quantize_t", grid: (lkp / 64, s.heads, 1), block: (256, 1, 1),
+                       sharedBytes: 64 * (s.dv + 4),
                        [.pointer(try address(v8)), .pointer(try address(vScale))] + headView(v, op)
                        + [.int32(nh), .int32(Int32(s.heads)), .int64(Int64(s.lk)), .int64(Int64(lkp)), .int32(Int32(s.dv))])
         } else if s.lk > 0 {

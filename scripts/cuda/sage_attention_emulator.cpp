@@ -31,6 +31,7 @@ static Dim3 blockDim{1, 1, 1}, gridDim{1, 1, 1};
 #define __global__
 #define __forceinline__ inline
 #define __noinline__ __attribute__((noinline))
+#define __shared__
 struct float2 { float x, y; };
 static float2 make_float2(float x, float y) { return {x, y}; }
 #define DT_F32 0
@@ -66,6 +67,7 @@ struct Warp {
 static std::barrier<>* block_barrier;
 static Warp* warps;
 static unsigned char* sg_smem;
+unsigned char sg_vt_tile[64 * (256 + 4)];   // td_sage_v_quantize_t's dynamic shared memory (dv ≤ 256)
 static bool late_copies, fp22;
 
 static void __syncthreads() { block_barrier->arrive_and_wait(); }
@@ -303,8 +305,17 @@ static bool run_case(const Problem& P, bool late, bool use_fp22, unsigned seed, 
     const i64 lkp = (i64)mk * P.bk;
     std::vector<u32> vt_words((size_t)H * D * lkp / 4 + 4, 0xDEADBEEFu);
     unsigned char* vt = (unsigned char*)vt_words.data();
-    threadIdx = {0, 0, 0}; blockIdx = {0, 0, 0};
-    td_sage_v_quantize_t(vt, vs.data(), v.data(), DT_F32, 0, D, (i64)H * D, 1, H, H, P.lk, lkp, D);
+    {   // one thread per block: the kernel's loops stride by blockDim.x = 1
+        std::barrier<> one(1);
+        block_barrier = &one;
+        threadIdx = {0, 0, 0};
+        for (unsigned by = 0; by < (unsigned)H; ++by)
+            for (unsigned bx = 0; bx < (unsigned)(lkp / SG_VT_TOKENS); ++bx) {
+                blockIdx = {bx, by, 0};
+                std::memset(sg_vt_tile, 0xA5, sizeof sg_vt_tile);
+                td_sage_v_quantize_t(vt, vs.data(), v.data(), DT_F32, 0, D, (i64)H * D, 1, H, H, P.lk, lkp, D);
+            }
+    }
 
     // Output as the backend lays it out: [Lq, H, D] memory (B = 1) viewed as [H, Lq, D].
     std::vector<float> out((size_t)H * P.lq * D, NAN);
