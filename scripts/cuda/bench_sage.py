@@ -118,7 +118,7 @@ def main():
     q8 = torch.empty(heads, L, dp, device=dev, dtype=torch.int8); qs = torch.empty(heads, mq, **f32)
     k8 = torch.empty(heads, L, dp, device=dev, dtype=torch.int8); ks = torch.empty(heads, mk, **f32)
     partial = torch.empty(heads, vchunks, D, **f32); vs = torch.empty(heads, D, **f32)
-    vt8 = torch.empty(heads, D, lkp, device=dev, dtype=torch.uint8)
+    vt16 = torch.empty(heads, D, lkp, device=dev, dtype=torch.int16)   # f16 bits of e4m3 values
     v8 = torch.empty(heads, L, D, device=dev, dtype=torch.uint8)
 
     # The preparation as CUDABackend.quantizedBlockSparseAttention launches it, kernel by kernel.
@@ -133,8 +133,8 @@ def main():
         g, b = ew_grid(heads * D)
         kernel("td_sage_v_scale_reduce")(g, b, (P(vs), P(partial), I32(heads), I32(vchunks), I32(D)))
     def v_transposed():
-        kernel("td_sage_v_quantize_t")((lkp // 64, heads), (256,), (P(vt8), P(vs), P(x[2]), I32(dt), *strides, I32(nh), I32(heads),
-                                                                   I64(L), I64(lkp), I32(D)), shared_mem=64 * (D + 4))
+        kernel("td_sage_v_quantize_t")((lkp // 64, heads), (256,), (P(vt16), P(vs), P(x[2]), I32(dt), *strides, I32(nh), I32(heads),
+                                                                   I64(L), I64(lkp), I32(D)), shared_mem=64 * (D + 1) * 2)
     def v_rows():
         g, b = ew_grid(heads * L * D)
         kernel("td_sage_v_quantize")(g, b, (P(v8), P(vs), P(x[2]), I32(dt), *strides, I32(nh), I32(heads), I64(L), I32(D)))
@@ -150,10 +150,10 @@ def main():
         # out is a dense [heads, L, D] (B = 1): head h's row t at h·L·D + t·D.
         out_view = (I32(nh), I64(0), I64(L * D), I64(D))
         if tensor_cores:
-            smem = 2 * (BK * (D + 16) + D * (BK + 16))
+            smem = 2 * (BK * (D + 16) + D * (BK + 8) * 2)
             kernel(f"td_sage_attention_mma_d{D}_k{BK}", smem)(
                 (mq * chunks, heads), (128,),
-                (P(out), I32(odt), P(q8), P(qs), P(k8), P(ks), P(vt8), P(vs), P(table), I64(L), I64(L), I64(lkp),
+                (P(out), I32(odt), P(q8), P(qs), P(k8), P(ks), P(vt16), P(vs), P(table), I64(L), I64(L), I64(lkp),
                  I32(BQ), I32(keep), I32(mq), I32(mk), es, *out_view), shared_mem=smem)
         else:
             stride = dp // 4 + 1

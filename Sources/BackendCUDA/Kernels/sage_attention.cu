@@ -379,28 +379,19 @@ extern "C" __global__ void td_sage_v_scale_reduce(float* scales, const float* pa
     }
 }
 
-// Key order inside each group of 32 tokens of the transposed v: position p holds token sg_perm(p).
-// It is the order in which P's mma accumulators become an m16n8k32 A fragment (see td_sage_attention_mma):
-// p = 4t + i (i < 4) ↔ token 8·(i/2) + 2t + i%2, and p + 16 ↔ that token + 16.
-__device__ __forceinline__ int sg_perm(int p) {
-    const int half = p >> 4, t = (p >> 2) & 3, i = p & 3;
-    return 16 * half + 8 * (i >> 1) + 2 * t + (i & 1);
-}
-
-// Tokens per tile of td_sage_v_quantize_t (a multiple of 32, the sg_perm group).
+// Tokens per tile of td_sage_v_quantize_t (blockK ∈ {64, 128} is a multiple).
 #define SG_VT_TOKENS 64
 
-// out [heads, dv, lkp] = e4m3 bits of v / scale[channel], transposed, tokens permuted by sg_perm within
-// each group of 32, zero for tokens ≥ len (lkp is a multiple of SG_VT_TOKENS: blockK ∈ {64, 128}).
-// Grid (lkp / SG_VT_TOKENS, heads), 256 threads, dynamic shared memory SG_VT_TOKENS·(dv + 4) bytes:
-// the tile's bytes are made from v's rows (coalesced reads, channel fastest), then written out one
-// 32-bit word (4 permuted tokens of one channel) per thread and step, channel rows of 64 bytes. The row
-// pitch dv + 4 keeps the transposed reads off a single bank.
-extern "C" __global__ void td_sage_v_quantize_t(unsigned char* out, const float* scales, const void* v, int dt,
+// out [heads, dv, lkp] = f16 of e4m3(v / scale[channel]) (exact), transposed, zero for tokens ≥ len
+// (lkp is a multiple of SG_VT_TOKENS). Grid (lkp / SG_VT_TOKENS, heads), 256 threads, dynamic shared
+// memory SG_VT_TOKENS·(dv + 1)·2 bytes: the tile is made from v's rows (coalesced reads, channel
+// fastest), then written one 32-bit word (2 tokens of one channel) per thread and step. The odd row
+// pitch dv + 1 keeps the transposed reads on distinct banks.
+extern "C" __global__ void td_sage_v_quantize_t(u16* out, const float* scales, const void* v, int dt,
                                                 i64 sb, i64 sh, i64 st, i64 sc, int heads_per_batch, int heads,
                                                 i64 len, i64 lkp, int dv) {
-    extern __shared__ unsigned char sg_vt_tile[];
-    const int head = blockIdx.y, pitch = dv + 4;
+    extern __shared__ u16 sg_vt_tile[];
+    const int head = blockIdx.y, pitch = dv + 1;
     const i64 k0 = (i64)blockIdx.x * SG_VT_TOKENS;
     const i64 base = sa_row(head, heads_per_batch, 0, sb, sh, st);
     const float* hs = scales + (i64)head * dv;
@@ -408,18 +399,14 @@ extern "C" __global__ void td_sage_v_quantize_t(unsigned char* out, const float*
         const int r = e / dv, c = e - r * dv;
         const i64 tok = k0 + r;
         sg_vt_tile[r * pitch + c] =
-            tok < len ? (unsigned char)sa_fp8_bits(__fdiv_rn(load_float(v, base + tok * st + (i64)c * sc, dt), hs[c])) : 0;
+            tok < len ? float_to_half(sa_fp8_float(sa_fp8_bits(__fdiv_rn(load_float(v, base + tok * st + (i64)c * sc, dt), hs[c]))))
+                      : (u16)0;
     }
     __syncthreads();
-    constexpr int WORDS = SG_VT_TOKENS / 4;
+    constexpr int WORDS = SG_VT_TOKENS / 2;
     for (int e = threadIdx.x; e < dv * WORDS; e += blockDim.x) {
         const int c = e / WORDS, w = e - c * WORDS;
-        u32 word = 0;
-#pragma unroll
-        for (int b = 0; b < 4; ++b) {
-            const int p = w * 4 + b;
-            word |= (u32)sg_vt_tile[((p & ~31) + sg_perm(p & 31)) * pitch + c] << (8 * b);
-        }
-        ((u32*)out)[((i64)head * dv + c) * (lkp / 4) + k0 / 4 + w] = word;
+        const u32 word = (u32)sg_vt_tile[2 * w * pitch + c] | ((u32)sg_vt_tile[(2 * w + 1) * pitch + c] << 16);
+        ((u32*)out)[((i64)head * dv + c) * (lkp / 2) + k0 / 2 + w] = word;
     }
 }

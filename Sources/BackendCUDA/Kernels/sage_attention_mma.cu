@@ -4,20 +4,27 @@
 //
 // Block: 4 warps, SG_ROWS = 64 query rows (warp w owns rows 16w..16w+15); grid (mq·⌈blockQ/64⌉, heads).
 // The selected key blocks are visited in the listed order (indices outside 0..<mk skipped); the K tile
-// [BK][D] int8 (row stride D+16 bytes) and the Vt tile [D][BK] e4m3 (row stride BK+16 bytes) of the
+// [BK][D] int8 (row stride D+16 bytes) and the Vt tile [D][BK] f16 (row stride BK+8 halves) of the
 // next block are fetched with cp.async into the other half of a double buffer while the current one is
-// used. The +16-byte pads make every fragment load below bank-conflict free.
+// used. Both tiles are read with ldmatrix.x4 (four 8×8 matrices of 16-byte rows per instruction); the
+// pads put the 8 rows of each matrix on distinct 16-byte bank groups.
 //
-// m16n8k32 fragments for 8-bit types (PTX ISA), lane = 4g + t; every .b32 register holds four
-// consecutive k elements, the lowest index in the lowest byte:
-//   A (16×32)  a0: row g, k 4t..4t+3    a1: row g+8, k 4t..4t+3    a2/a3: the same with k + 16
-//   B (32×8)   b0: k 4t..4t+3, col g    b1: k 16+4t..16+4t+3, col g
+// Fragments (PTX ISA), lane = 4g + t:
+//   m16n8k32 8-bit, each .b32 four consecutive k (lowest index in the lowest byte):
+//     A (16×32)  a0: row g, k 4t..4t+3    a1: row g+8    a2/a3: the same with k + 16
+//     B (32×8)   b0: k 4t..4t+3, col g    b1: k 16+4t..16+4t+3, col g
+//   m16n8k16 f16, each .b32 two consecutive k (lower index in the lower half):
+//     A (16×16)  a0: row g, k 2t,2t+1     a1: row g+8    a2/a3: the same with k + 8
+//     B (16×8)   b0: k 2t,2t+1, col g     b1: k 8+2t,8+2t+1, col g
 //   C/D (16×8) c0,c1: row g, cols 2t,2t+1    c2,c3: row g+8, cols 2t,2t+1
-// S = Q·Kᵀ (s8·s8 → s32, exact): A = q8 rows, B[k = d][n = key] = K[key][d]: one 32-bit load each.
-// O += P·V (e4m3·e4m3 → f32): the accumulators of S tiles 4kk..4kk+3 (keys 32kk..32kk+31) hold, for
-// row g, keys 2t,2t+1 of each tile. Taken as they are, they form an A fragment whose k index 4t+i
-// means key 8·(i/2) + 2t + i%2 (+16 for a2/a3): sg_perm. V is stored transposed with its tokens in that
-// order (td_sage_v_quantize_t), so B is again one 32-bit load per register.
+// ldmatrix hands lane 4g + t the word t of row g of each matrix, which is a B fragment register of
+// either kind when the matrix's rows are the fragment's columns (keys of K, channels of Vt).
+// S = Q·Kᵀ (s8·s8 → s32, exact): A = q8 rows, B[k = d][n = key] = K[key][d].
+// O += P·V (f16·f16 → f32): P's e4m3 values converted to f16 (exact) straight from S's accumulators:
+// S tiles 2kk and 2kk+1 hold, for rows g and g+8, keys 2t,2t+1 of each — A of k step kk as it stands.
+// V's e4m3 values are stored as f16 (exact; td_sage_v_quantize_t), transposed, in key order. sm_90
+// has no fp8 mma.sync (ptxas emulates it with f16 HMMA and conversions of both operands), so this is
+// the same tensor-core work without the conversions.
 //
 // Numerics, against CPUBackend.quantizedBlockSparseAttention (the definition):
 // - s = ((dot·sq)·sk)·exponent_scale with the exact integer dot: identical.
@@ -26,9 +33,9 @@
 // - e4m3(p): identical (sg_probability_pair: the fast exp2 is only trusted away from e4m3 rounding ties).
 // - Row sum: each thread sums its own keys, the four partial sums of a row are added at the end, and
 //   p may be the fast exp2 (≤ 2 ulp): the sum differs from the CPU's sequential one by rounding only.
-// - P·V: products are exact; the mma sums 32 of them (the hardware's fp8 accumulator is narrower than
-//   fp32), chained over one key block only, then added to the fp32 output in fp32. Only rounding of
-//   sums differs from the CPU: NMSE far below 1e-6 (scripts/cuda/emulate_sage_attention.py).
+// - P·V: O is rescaled by alpha, then the exact products accumulate into it 16 at a time (the CPU
+//   adds them one by one in key order). Only rounding of sums differs from the CPU: NMSE far below
+//   1e-6 (scripts/cuda/emulate_sage_attention.py).
 #define SG_ROWS 64
 #define SG_THREADS 128
 // ex2.approx.f32 is within 2 ulp; e4m3 rounding is decided on the fast value only when the values
@@ -67,6 +74,17 @@ __device__ __forceinline__ void sg_cp_async_wait() {
 #endif
 }
 
+// Four 8×8 matrices of 16-bit elements from shared memory: lane L gives the address of row L%8 of
+// matrix L/8 (16 bytes, 16-byte aligned) and receives, in r[j], row L/4 elements 2(L%4), 2(L%4)+1 of
+// matrix j — for 8-bit data, row L/4 bytes 4(L%4)..4(L%4)+3: both are mma B fragments (col = row).
+// `row` is a shared-window address (__cvta_generic_to_shared).
+__device__ __forceinline__ void sg_ldmatrix_x4(u32* r, u32 row) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(row));
+#endif
+}
+
 // c += a·b, m16n8k32 s8 × s8 → s32 (exact).
 __device__ __forceinline__ void sg_mma_s8(int* c, const u32* a, u32 b0, u32 b1) {
 #if __CUDA_ARCH__ >= 800
@@ -76,12 +94,23 @@ __device__ __forceinline__ void sg_mma_s8(int* c, const u32* a, u32 b0, u32 b1) 
 #endif
 }
 
-// c += a·b, m16n8k32 e4m3 × e4m3 → f32 (sm_89+; the kernels are never launched below that).
-__device__ __forceinline__ void sg_mma_e4m3(float* c, const u32* a, u32 b0, u32 b1) {
-#if __CUDA_ARCH__ >= 890
-    asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+// c += a·b, m16n8k16 f16 × f16 → f32. Products of e4m3 values held as f16 (exact) are exact.
+__device__ __forceinline__ void sg_mma_f16(float* c, const u32* a, u32 b0, u32 b1) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
+// Two e4m3 values (byte 0, byte 1) as an f16x2 (low half, high half); exact.
+__device__ __forceinline__ u32 sg_e4m3x2_to_f16x2(u32 bits) {
+#if __CUDA_ARCH__ >= 890
+    u32 r;
+    asm("{ .reg .b16 t; cvt.u16.u32 t, %1; cvt.rn.f16x2.e4m3x2 %0, t; }" : "=r"(r) : "r"(bits));
+    return r;
+#else
+    return 0u;
 #endif
 }
 
@@ -148,11 +177,11 @@ __device__ __forceinline__ int sg_next(const int* list, int from, int keep, int 
     return from;
 }
 
-// Stages key block blk: K rows (zero past lk) and the Vt columns of the block (always inside vt8).
+// Stages key block blk: K rows (zero past lk) and the Vt columns of the block (always inside vt16).
 template <int D, int BK>
 __device__ __forceinline__ void sg_stage(unsigned char* ks, unsigned char* vs, const signed char* k8,
-                                         const unsigned char* vt8, int head, int blk, i64 lk, i64 lkp) {
-    constexpr int KLD = D + 16, VLD = BK + 16;
+                                         const u16* vt16, int head, int blk, i64 lk, i64 lkp) {
+    constexpr int KLD = D + 16, VLD = BK + 8;
     const i64 k0 = (i64)blk * BK;
     for (int e = threadIdx.x; e < BK * (D / 16); e += SG_THREADS) {
         const int row = e / (D / 16), col = (e % (D / 16)) * 16;
@@ -160,25 +189,25 @@ __device__ __forceinline__ void sg_stage(unsigned char* ks, unsigned char* vs, c
         const signed char* src = inside ? k8 + ((i64)head * lk + k0 + row) * D + col : k8;
         sg_cp_async16(ks + row * KLD + col, src, inside ? 16u : 0u);
     }
-    for (int e = threadIdx.x; e < D * (BK / 16); e += SG_THREADS) {
-        const int c = e / (BK / 16), col = (e % (BK / 16)) * 16;
-        sg_cp_async16(vs + c * VLD + col, vt8 + ((i64)head * D + c) * lkp + k0 + col, 16u);
+    for (int e = threadIdx.x; e < D * (BK / 8); e += SG_THREADS) {
+        const int c = e / (BK / 8), col = (e % (BK / 8)) * 8;
+        sg_cp_async16((u16*)vs + c * VLD + col, vt16 + ((i64)head * D + c) * lkp + k0 + col, 16u);
     }
 }
 
-// q8 [heads, lq, D] and k8 [heads, lk, D] int8, vt8 [heads, D, lkp] e4m3 (td_sage_v_quantize_t,
-// lkp = mk·BK), scales as td_sage_attention; out in odt, laid out as td_sage_attention's.
-// Dynamic shared memory: 2·(BK·(D+16) + D·(BK+16)) bytes.
+// q8 [heads, lq, D] and k8 [heads, lk, D] int8, vt16 [heads, D, lkp] f16 of e4m3 values
+// (td_sage_v_quantize_t, lkp = mk·BK), scales as td_sage_attention; out in odt, laid out as
+// td_sage_attention's. Dynamic shared memory: 2·(BK·(D+16) + D·(BK+8)·2) bytes.
 template <int D, int BK>
 __device__ __forceinline__ void sage_attention_mma(
     void* out, int odt, const signed char* q8, const float* q_scale, const signed char* k8, const float* k_scale,
-    const unsigned char* vt8, const float* v_scale, const int* blocks, i64 lq, i64 lk, i64 lkp,
+    const u16* vt16, const float* v_scale, const int* blocks, i64 lq, i64 lk, i64 lkp,
     int block_q, int keep, int mq, int mk, float exponent_scale, int heads_per_batch, i64 osb, i64 osh, i64 osl) {
-    constexpr int KLD = D + 16, VLD = BK + 16;
-    constexpr int KBYTES = BK * KLD, VBYTES = D * VLD;
+    constexpr int KLD = D + 16, VLD = BK + 8;
+    constexpr int KBYTES = BK * KLD, VBYTES = D * VLD * 2;
     constexpr int KT = BK / 8;   // 8-key tiles of S
     constexpr int DK = D / 32;   // k steps of Q·Kᵀ
-    constexpr int PK = BK / 32;  // k steps of P·V
+    constexpr int PK = BK / 16;  // k steps of P·V
     constexpr int NT = D / 8;    // 8-column tiles of O
     const float NEG_INF = -__int_as_float(0x7f800000);
 
@@ -188,6 +217,12 @@ __device__ __forceinline__ void sage_attention_mma(
     const int rows = (int)min((i64)min(SG_ROWS, block_q - chunk * SG_ROWS), lq - r0);
     if (qb >= mq || rows <= 0) return;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    // This lane's ldmatrix row (matrix lane/8, row lane%8) in the K tile (k steps kc, kc+1: 16-byte
+    // halves j = 0..3 of row n·8 + lane%8) and in the Vt tile (tiles n, n+1 × keys +0/+8).
+    const int mat = lane >> 3, mrow = lane & 7;
+    const int krow = mrow * KLD + mat * 16;
+    const int vrow = ((mat >> 1) * 8 + mrow) * VLD + (mat & 1) * 8;
+    const u32 smem = (u32)__cvta_generic_to_shared(sg_smem);
 
     // Q fragments of rows 16·warp + g (lo) and + 8 (hi); rows past the chunk are zero (never stored).
     u32 qf[DK][4];
@@ -211,19 +246,18 @@ __device__ __forceinline__ void sage_attention_mma(
 
     const int* list = blocks + ((i64)head * mq + qb) * keep;
     int sel = sg_next(list, 0, keep, mk), buf = 0;
-    if (sel < keep) sg_stage<D, BK>(sg_smem, sg_smem + 2 * KBYTES, k8, vt8, head, list[sel], lk, lkp);
+    if (sel < keep) sg_stage<D, BK>(sg_smem, sg_smem + 2 * KBYTES, k8, vt16, head, list[sel], lk, lkp);
     sg_cp_async_commit();
     while (sel < keep) {
         const int blk = list[sel];
         const int next = sg_next(list, sel + 1, keep, mk);
         if (next < keep)
-            sg_stage<D, BK>(sg_smem + (buf ^ 1) * KBYTES, sg_smem + 2 * KBYTES + (buf ^ 1) * VBYTES, k8, vt8, head,
+            sg_stage<D, BK>(sg_smem + (buf ^ 1) * KBYTES, sg_smem + 2 * KBYTES + (buf ^ 1) * VBYTES, k8, vt16, head,
                             list[next], lk, lkp);
         sg_cp_async_commit();
         sg_cp_async_wait<1>();   // block `blk` landed (the next one may still be in flight)
         __syncthreads();
-        const unsigned char* ks = sg_smem + buf * KBYTES;
-        const unsigned char* vs = sg_smem + 2 * KBYTES + buf * VBYTES;
+        const u32 kaddr = smem + buf * KBYTES + krow, vaddr = smem + 2 * KBYTES + buf * VBYTES + vrow * 2;
         const int kr = (int)min((i64)BK, lk - (i64)blk * BK);
         const float sk = k_scale[(i64)head * mk + blk];
 
@@ -234,10 +268,13 @@ __device__ __forceinline__ void sage_attention_mma(
 #pragma unroll
         for (int n = 0; n < KT; ++n) {
             int acc[4] = {SG_DOT_BIAS, SG_DOT_BIAS, SG_DOT_BIAS, SG_DOT_BIAS};
-            const unsigned char* kp = ks + (n * 8 + g) * KLD + 4 * t;
 #pragma unroll
-            for (int kc = 0; kc < DK; ++kc)
-                sg_mma_s8(acc, qf[kc], *(const u32*)(kp + 32 * kc), *(const u32*)(kp + 32 * kc + 16));
+            for (int kc = 0; kc < DK; kc += 2) {   // B fragments of k steps kc, kc+1: one ldmatrix
+                u32 b[4];
+                sg_ldmatrix_x4(b, kaddr + n * 8 * KLD + kc * 32);
+                sg_mma_s8(acc, qf[kc], b[0], b[1]);
+                sg_mma_s8(acc, qf[kc + 1], b[2], b[3]);
+            }
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
                 const float dot = __fsub_rn(__int_as_float(acc[e]), SG_DOT_BIAS_VALUE);
@@ -270,13 +307,11 @@ __device__ __forceinline__ void sage_attention_mma(
             m[r] = m_new;
         }
 
-        // P: e4m3 bytes straight into A fragments (tile n = 4kk + j, value e → register 2·(j/2) + e/2,
-        // byte 2·(j%2) + e%2: values 2h, 2h+1 are the 16-bit half j%2 of register 2·(j/2) + h); the
-        // thread's partial row sums take the fp32 p. m is finite here (every visited block has a key
-        // inside lk), so a masked key's argument is −inf and its p is 0.
+        // P as f16 pairs of e4m3 values, straight into m16n8k16 A fragments: S tile n's accumulators
+        // (row g: keys 2t, 2t+1; row g+8: the same) are registers 0/1 (n even) or 2/3 (n odd) of
+        // k step n/2. The thread's partial row sums take the fp32 p. m is finite here (every visited
+        // block has a key inside lk), so a masked key's argument is −inf and its p is 0.
         u32 pa[PK][4];
-#pragma unroll
-        for (int kk = 0; kk < PK; ++kk) pa[kk][0] = pa[kk][1] = pa[kk][2] = pa[kk][3] = 0u;
 #pragma unroll
         for (int n = 0; n < KT; ++n)
 #pragma unroll
@@ -285,21 +320,24 @@ __device__ __forceinline__ void sage_attention_mma(
                 const u32 bits = sg_probability_pair(__fadd_rn(__fsub_rn(s[n][2 * h], m[h]), 8.807f),
                                                      __fadd_rn(__fsub_rn(s[n][2 * h + 1], m[h]), 8.807f), &p0, &p1);
                 l[h] = __fadd_rn(__fadd_rn(l[h], p0), p1);
-                const int j = n & 3;
-                pa[n >> 2][2 * (j >> 1) + h] |= bits << (16 * (j & 1));
+                pa[n >> 1][2 * (n & 1) + h] = sg_e4m3x2_to_f16x2(bits);
             }
 
-        // O = O·alpha + P·V, the mma chained over this key block only.
+        // O = O·alpha + P·V: the products (exact) accumulate into the rescaled output, as the CPU's
+        // acc·alpha then += e4m3(p)·v in key order; only the summation order and rounding differ.
 #pragma unroll
-        for (int n = 0; n < NT; ++n) {
-            float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-            const unsigned char* vp = vs + (n * 8 + g) * VLD + 4 * t;
+        for (int n = 0; n < NT; ++n)
 #pragma unroll
-            for (int kk = 0; kk < PK; ++kk)
-                sg_mma_e4m3(acc, pa[kk], *(const u32*)(vp + 32 * kk), *(const u32*)(vp + 32 * kk + 16));
+            for (int e = 0; e < 4; ++e) o[n][e] = __fmul_rn(o[n][e], alpha[e >> 1]);
 #pragma unroll
-            for (int e = 0; e < 4; ++e) o[n][e] = __fadd_rn(__fmul_rn(o[n][e], alpha[e >> 1]), acc[e]);
-        }
+        for (int kk = 0; kk < PK; ++kk)
+#pragma unroll
+            for (int n = 0; n < NT; n += 2) {   // B fragments of tiles n, n+1: one ldmatrix
+                u32 b[4];
+                sg_ldmatrix_x4(b, vaddr + (n * 8 * VLD + kk * 16) * 2);
+                sg_mma_f16(o[n], pa[kk], b[0], b[1]);
+                sg_mma_f16(o[n + 1], pa[kk], b[2], b[3]);
+            }
         __syncthreads();   // buffer `buf` is refilled by the next iteration's prefetch
         sel = next;
         buf ^= 1;
@@ -328,10 +366,10 @@ __device__ __forceinline__ void sage_attention_mma(
 #define SG_ENTRY(D, BK)                                                                                              \
     extern "C" __global__ void __launch_bounds__(SG_THREADS, 1) td_sage_attention_mma_d##D##_k##BK(                    \
         void* out, int odt, const signed char* q8, const float* q_scale, const signed char* k8,                      \
-        const float* k_scale, const unsigned char* vt8, const float* v_scale, const int* blocks, i64 lq, i64 lk,     \
+        const float* k_scale, const u16* vt16, const float* v_scale, const int* blocks, i64 lq, i64 lk,     \
         i64 lkp, int block_q, int keep, int mq, int mk, float exponent_scale, int heads_per_batch, i64 osb, i64 osh, \
         i64 osl) {                                                                                                   \
-        sage_attention_mma<D, BK>(out, odt, q8, q_scale, k8, k_scale, vt8, v_scale, blocks, lq, lk, lkp, block_q,   \
+        sage_attention_mma<D, BK>(out, odt, q8, q_scale, k8, k_scale, vt16, v_scale, blocks, lq, lk, lkp, block_q,   \
                                   keep, mq, mk, exponent_scale, heads_per_batch, osb, osh, osl);                     \
     }
 #if __CUDA_ARCH__ >= 890
