@@ -172,6 +172,16 @@ extension CUDABackend {
                             trailing: [.int32(opCode)])
             return out
         }
+        // Strided operands whose rows are contiguous and aligned (the SLA sum): groups of 8 in rows.
+        if let cols = shape.last, cols % DenseSplit.group == 0, try readsInGroups(ea), try readsInGroups(eb),
+           let kernel = DenseSplit.kernelName("binary_groups", a.dtype, b.dtype) {
+            try launch(.elementwise, kernel, grid: DenseSplit.grid(work: n / DenseSplit.group, multiprocessors: multiprocessorCount),
+                       block: DenseSplit.blockSize, [
+                           .pointer(try address(out)), .pointer(ba.address), .strided(sa), .pointer(bb.address), .strided(sb),
+                           .int64(Int64(n)), .int32(opCode),
+                       ])
+            return out
+        }
         let (grid, block) = elementwiseGrid(n)
         try launch(.elementwise, "td_binary", grid: grid, block: block, [
             .pointer(try address(out)), .int32(aCode),
@@ -180,6 +190,16 @@ extension CUDABackend {
             .int64(Int64(n)), .int32(opCode),
         ])
         return out
+    }
+
+    /// Whether td_binary_groups can read `t` (a view broadcast to the output shape, whose last dim
+    /// is a multiple of 8) in groups of 8: its last dim is contiguous and every row starts 16-byte
+    /// aligned (buffer address, offset and the other strides multiples of 8 elements).
+    func readsInGroups(_ t: Tensor) throws -> Bool {
+        guard t.strides.last == 1 else { return false }
+        let buffer = try deviceBuffer(t, "binary")
+        return buffer.address % 16 == 0 && t.offset % DenseSplit.group == 0
+            && t.strides.dropLast().allSatisfy { $0 % DenseSplit.group == 0 }
     }
 
     /// The memory order `binary` computes in: `a`'s when `a` is a permuted dense view not broadcast

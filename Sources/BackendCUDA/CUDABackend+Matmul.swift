@@ -74,6 +74,8 @@ struct GemmKey: Hashable {
     var inputType: DType
     var outputType: DType
     var bias: Bool
+    /// GELU(tanh) in the epilogue.
+    var gelu: Bool
     /// Pointer alignments (bytes, at most 256) of cuBLAS operands A (our b), B (our a) and D.
     var alignments: [UInt32]
 }
@@ -99,6 +101,26 @@ extension CUDABackend {
     /// scaling. Row-major C[M, N] = A[M, K]·B is computed as column-major Cᵀ = Bᵀ·Aᵀ.
     /// A shared B folds a's batch dims into M; a batched B uses strided batches.
     public func matmul(_ a: Tensor, _ b: Tensor, transposeB: Bool, bias: Tensor?, outputType: DType) throws -> Tensor {
+        try gemm(a, b, transposeB: transposeB, bias: bias, outputType: outputType, gelu: false)
+    }
+
+    /// `matmul` with GELU(tanh) in cuBLASLt's epilogue (CUBLASLT_EPILOGUE_GELU[_BIAS], the tanh form)
+    /// where the product is written directly in its 16-bit input type; otherwise the composition.
+    public func matmulGELU(_ a: Tensor, _ b: Tensor, transposeB: Bool, bias: Tensor?, outputType: DType) throws -> Tensor {
+        guard a.dtype == b.dtype, a.dtype == outputType, outputType == .bf16 || outputType == .f16 else {
+            return try composedMatmulGELU(a, b, transposeB: transposeB, bias: bias, outputType: outputType)
+        }
+        do {
+            return try gemm(a, b, transposeB: transposeB, bias: bias, outputType: outputType, gelu: true)
+        } catch TensorError.unsupported {
+            // No cuBLASLt algorithm with this epilogue for the shape: the plain GEMM then GELU.
+            return try composedMatmulGELU(a, b, transposeB: transposeB, bias: bias, outputType: outputType)
+        }
+    }
+
+    /// C = A·B (+ bias), GELU(tanh) applied in the epilogue when `gelu` (the caller checked that the
+    /// product is written directly: output type = input type, no conversion after).
+    private func gemm(_ a: Tensor, _ b: Tensor, transposeB: Bool, bias: Tensor?, outputType: DType, gelu: Bool) throws -> Tensor {
         _ = try deviceBuffer(a, "matmul")
         _ = try deviceBuffer(b, "matmul")
         try activate()
@@ -125,8 +147,8 @@ extension CUDABackend {
         if k == 0 {
             // An empty sum: zeros, plus the bias when there is one.
             try driver.check(driver.api.cuMemsetD8Async(try address(out), 0, out.byteCount, stream), "cuMemsetD8Async")
-            guard let bias else { return out }
-            return try binary(.add, out, try bias.reshapedOrCopied(to: [n], self))
+            let sum = try bias.map { try binary(.add, out, try $0.reshapedOrCopied(to: [n], self)) } ?? out
+            return gelu ? try unary(.geluTanh, sum) : sum
         }
 
         let inputType: DType = a.dtype == b.dtype ? a.dtype : .f32
@@ -148,7 +170,7 @@ extension CUDABackend {
         let api = lt.api
         let alignments = try [bd, ad, gemmOut].map { GemmState.alignment(try address($0)) }
         let key = GemmKey(m: rowsM, n: n, k: k, batch: batchCount, transposeB: transposeB,
-                          inputType: inputType, outputType: gemmOut.dtype, bias: bias != nil, alignments: alignments)
+                          inputType: inputType, outputType: gemmOut.dtype, bias: bias != nil, gelu: gelu, alignments: alignments)
         try gemm.lock.withLock {
             let (handle, workspace) = try gemm.resources(lt, allocator: allocator) { try self.synchronize() }
 
@@ -164,8 +186,13 @@ extension CUDABackend {
             // cuBLAS operand A is our B, operand B is our A.
             try setDesc(Int32(CCUBLASLT_MATMUL_DESC_TRANSA), Int32(transposeB ? CCUBLAS_OP_T : CCUBLAS_OP_N), "TRANSA")
             try setDesc(Int32(CCUBLASLT_MATMUL_DESC_TRANSB), Int32(CCUBLAS_OP_N), "TRANSB")
+            if gelu {
+                precondition(direct, "a GELU epilogue needs the product written in its final type")
+                let epilogue = biasDense == nil ? CCUBLASLT_EPILOGUE_GELU : CCUBLASLT_EPILOGUE_GELU_BIAS
+                try setDesc(Int32(CCUBLASLT_MATMUL_DESC_EPILOGUE), UInt32(epilogue), "EPILOGUE")
+            }
             if let biasDense {
-                try setDesc(Int32(CCUBLASLT_MATMUL_DESC_EPILOGUE), UInt32(CCUBLASLT_EPILOGUE_BIAS), "EPILOGUE")
+                if !gelu { try setDesc(Int32(CCUBLASLT_MATMUL_DESC_EPILOGUE), UInt32(CCUBLASLT_EPILOGUE_BIAS), "EPILOGUE") }
                 try setDesc(Int32(CCUBLASLT_MATMUL_DESC_BIAS_POINTER), try address(biasDense), "BIAS_POINTER")
                 try setDesc(Int32(CCUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE), outCode, "BIAS_DATA_TYPE")
             }
@@ -198,7 +225,7 @@ extension CUDABackend {
             } else {
                 guard let chosen = try GemmState.heuristic(lt, handle: handle, desc: desc, a: layoutA, b: layoutB, d: layoutD,
                                                            alignments: alignments) else {
-                    throw TensorError.unsupported("cuBLASLt has no algorithm for \(inputType) \(rowsM)×\(k)·\(k)×\(n) → \(gemmOut.dtype)\(bias != nil ? " with bias" : "")")
+                    throw TensorError.unsupported("cuBLASLt has no algorithm for \(inputType) \(rowsM)×\(k)·\(k)×\(n) → \(gemmOut.dtype)\(bias != nil ? " with bias" : "")\(gelu ? " and GELU" : "")")
                 }
                 algorithm = chosen
                 gemm.algorithms[key] = algorithm
@@ -218,6 +245,8 @@ extension CUDABackend {
         return direct ? out : try contiguous(gemmOut, dtype: outputType)
     }
 }
+
+extension CUDABackend: MatmulGELUBackend {}
 
 extension Tensor {
     /// This tensor as shape `shape` (same element count): a view when contiguous, else a copy.

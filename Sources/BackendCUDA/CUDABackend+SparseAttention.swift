@@ -271,8 +271,8 @@ extension CUDABackend: SparseAttentionBackend {
                        + [.int32(nh), .int64(Int64(len)), .int32(Int32(s.d)), .int32(Int32(dp)), .int32(Int32(block)),
                           .int32(Int32(count)), .pointer(try shift.map { try address($0) } ?? 0)])
         }
-        // v: per-channel scale from chunk maxima, then e4m3 ([heads, lk, dv], or transposed with permuted
-        // tokens [heads, dv, mk·blockK] for the tensor-core kernel).
+        // v: per-channel scale from chunk maxima, then e4m3 ([heads, lk, dv] bytes, or for the tensor-core
+        // kernel the same values as f16, transposed: [heads, dv, mk·blockK]).
         let vScale = try empty([s.heads, s.dv], dtype: .f32)
         let vChunks = max(1, (s.lk + Self.vMaxTokens - 1) / Self.vMaxTokens)
         let partial = try empty([s.heads, vChunks, s.dv], dtype: .f32)
@@ -289,10 +289,12 @@ extension CUDABackend: SparseAttentionBackend {
         ])
         let tensorCores = useTensorCores(s, blockK: blockK)
         let lkp = s.mk * blockK
-        let v8 = try empty(tensorCores ? [s.heads, s.dv, max(lkp, 1)] : [s.heads, s.lk, s.dv], dtype: .u8)
+        // The tensor-core kernel reads the e4m3 values as f16 (exact), transposed.
+        let v8 = tensorCores ? try empty([s.heads, s.dv, max(lkp, 1)], dtype: .f16) : try empty([s.heads, s.lk, s.dv], dtype: .u8)
         if tensorCores, lkp > 0 {
-            let (g2, b2) = elementwiseGrid(s.heads * s.dv * lkp / 4)
-            try launch(.sageAttention, "td_sage_v_quantize_t", grid: g2, block: b2,
+            // One block per 64 tokens (SG_VT_TOKENS; lkp is a multiple of blockK ∈ {64, 128}) and head.
+            try launch(.sageAttention, "td_sage_v_quantize_t", grid: (lkp / 64, s.heads, 1), block: (256, 1, 1),
+                       sharedBytes: 64 * (s.dv + 1) * 2,
                        [.pointer(try address(v8)), .pointer(try address(vScale))] + headView(v, op)
                        + [.int32(nh), .int32(Int32(s.heads)), .int64(Int64(s.lk)), .int64(Int64(lkp)), .int32(Int32(s.dv))])
         } else if s.lk > 0 {
@@ -306,7 +308,7 @@ extension CUDABackend: SparseAttentionBackend {
         let exponentScale = scale * Float(1.4426950408889634)   // as the CPU: scale · log2 e, rounded to fp32
         if tensorCores {
             let kernel = "td_sage_attention_mma_d\(s.d)_k\(blockK)"
-            let shared = 2 * (blockK * (s.d + 16) + s.d * (blockK + 16))
+            let shared = 2 * (blockK * (s.d + 16) + s.d * (blockK + 8) * 2)
             try launch(.sageAttentionMMA, kernel, grid: (s.gridX(blockQ: blockQ), s.heads, 1), block: (128, 1, 1),
                        sharedBytes: shared, [
                            .pointer(try address(out)), .int32(odt),

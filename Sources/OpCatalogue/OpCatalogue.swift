@@ -8,7 +8,7 @@ public enum OpCatalogue {
     public static var all: [OpCase] {
         ElementwiseCases.all + DenseElementwiseCases.all + AttentionCases.all + LayoutNormCases.all + SparseAttentionCases.all
             + QuantizedMatmulCases.all + ConvolutionCases.all + ModulationCases.all + RMSNormRotaryCases.all
-            + PositionBiasCases.all + HeadLayoutCases.all
+            + PositionBiasCases.all + HeadLayoutCases.all + MatmulGELUCases.all
     }
 
     /// Cases whose op matches `op` (case-insensitive, nil for all) and whose dtype is in `dtypes` (empty for all).

@@ -12,7 +12,7 @@ import TensorCore
 /// (`bench dit --profile`). Waiting after each op removes the overlap of launch and execution, so
 /// totals are a little above an unprofiled run; shares between ops are what it is for.
 final class ProfilingBackend: Backend, VAEBackend, PositionBiasBackend, SparseAttentionBackend, SparseLinearBackend, QuantizedMatmulBackend,
-    ModulationBackend, RMSNormRotaryBackend, @unchecked Sendable {
+    ModulationBackend, RMSNormRotaryBackend, MatmulGELUBackend, @unchecked Sendable {
     let inner: any Backend
     private(set) var table: [String: (calls: Int, seconds: Double)] = [:]
     /// When false, ops run without timing (e.g. during loading).
@@ -155,5 +155,11 @@ final class ProfilingBackend: Backend, VAEBackend, PositionBiasBackend, SparseAt
     }
     func rmsNormRotary(_ x: Tensor, weight: Tensor?, eps: Float, cos: Tensor, sin: Tensor, heads: Int) throws -> Tensor {
         try timed("rmsNormRotary") { try inner.rmsNormRotary(x, weight: weight, eps: eps, cos: cos, sin: sin, heads: heads) }
+    }
+
+    func matmulGELU(_ a: Tensor, _ b: Tensor, transposeB: Bool, bias: Tensor?, outputType: DType) throws -> Tensor {
+        try timed("matmulGELU \(a.dtype)→\(outputType)") {
+            try inner.matmulGELU(a, b, transposeB: transposeB, bias: bias, outputType: outputType)
+        }
     }
 }

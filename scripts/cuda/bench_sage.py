@@ -3,20 +3,39 @@
 
     python3 scripts/cuda/bench_sage.py [--len 32760] [--heads 12] [--dim 128] [--block-q 64] [--block-k 128]
                                        [--topk 0.1] [--bound 1e-6] [--arch sm_90] [--timeout 300]
+                                       [--kernels DIR]
 
 Compiles Kernels/common.cu + Kernels/sage_attention.cu (and sparse_attention.cu) with CuPy/NVRTC, builds DiT-layout bf16
 q/k/v ([L, H·D] seen as [1, H, L, D]) and a random block table (keep = ⌊topk·⌈L/blockK⌉⌋ key blocks
 per query block) with PyTorch, and runs the quantized path exactly as
 CUDABackend.quantizedBlockSparseAttention launches it (same kernels, order, arguments, grids, blocks,
 shared memory): key mean, int8 q/k, v scale, e4m3 v, attention. Checks the tensor-core output
-against the CUDA-core kernel (NMSE, f32 outputs; exit 1 above --bound) and the v scales against
-PyTorch (bitwise), then times both paths (CUDA events, median of 20 after warm-up) with bf16
-outputs. Prints ms and effective TFLOP/s = 4·Lq·keep·blockK·D·H / time. Exits 2 on a timeout.
+against the CUDA-core kernel (NMSE, f32 outputs; exit 1 above --bound), and the int8 q/k with their
+block scales and the v scales against NumPy's IEEE float32 arithmetic (bitwise), then times both paths
+(CUDA events, median of 20 after warm-up) with bf16 outputs, and each preparation kernel. Prints ms and
+effective TFLOP/s = 4·Lq·keep·blockK·D·H / time. --kernels reads the kernel sources from another
+folder (an older version, to compare in the same run). Exits 2 on a timeout.
 """
 import argparse, math, os, signal, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KERNELS = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
+
+
+def quantize_blocks_reference(x, block, shift):
+    """CPUBackend's int8 per block of tokens in float32 NumPy: x [H, L, D], shift [H, D] or None."""
+    import numpy as np
+    H, L, D = x.shape
+    y = x - shift[:, None, :] if shift is not None else x
+    values = np.empty((H, L, D), np.int8)
+    scales = np.empty((H, -(-L // block)), np.float32)
+    for n, t0 in enumerate(range(0, L, block)):
+        part = y[:, t0:t0 + block]
+        s = np.abs(part).reshape(H, -1).max(axis=1) / np.float32(127) + np.float32(1e-7)
+        scales[:, n] = s
+        z = part / s[:, None, None]
+        values[:, t0:t0 + block] = np.trunc(z + np.where(z >= 0, np.float32(0.5), np.float32(-0.5)))
+    return values, scales
 
 
 def main():
@@ -30,6 +49,7 @@ def main():
     ap.add_argument("--bound", type=float, default=1e-6)
     ap.add_argument("--arch", default="sm_90")
     ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--kernels", default=KERNELS, help="folder of the kernel sources (default: this checkout's)")
     ap.add_argument("--timeout", type=int, default=300, help="seconds before the run gives up (exit 2)")
     args = ap.parse_args()
 
@@ -52,12 +72,12 @@ def main():
     print(f"device {props.name} ({sms} SMs), L={L} H={H} D={D} blocks {BQ}x{BK} keep {keep}/{mk}", flush=True)
 
     t0 = time.time()
-    common = open(os.path.join(KERNELS, "common.cu")).read() + "\n"
+    common = open(os.path.join(args.kernels, "common.cu")).read() + "\n"
     opts = ("--std=c++17", "-default-device", f"--gpu-architecture={args.arch}")
     # The engine's families: the tensor-core kernel after the CUDA-core file's primitives; the token mean
     # of k lives with the block map.
     def read(f):
-        return open(os.path.join(KERNELS, f)).read()
+        return open(os.path.join(args.kernels, f)).read()
     sage = read("sage_attention.cu")
     mods = {"sage_attention.cu": cp.RawModule(code=common + sage, options=opts),
             "sage_attention_mma.cu": cp.RawModule(code=common + sage[:sage.index("// ---- end primitives")] + "\n"
@@ -98,33 +118,42 @@ def main():
     q8 = torch.empty(heads, L, dp, device=dev, dtype=torch.int8); qs = torch.empty(heads, mq, **f32)
     k8 = torch.empty(heads, L, dp, device=dev, dtype=torch.int8); ks = torch.empty(heads, mk, **f32)
     partial = torch.empty(heads, vchunks, D, **f32); vs = torch.empty(heads, D, **f32)
-    vt8 = torch.empty(heads, D, lkp, device=dev, dtype=torch.uint8)
+    vt16 = torch.empty(heads, D, lkp, device=dev, dtype=torch.int16)   # f16 bits of e4m3 values
     v8 = torch.empty(heads, L, D, device=dev, dtype=torch.uint8)
 
-    def prepare(tensor_cores):
+    # The preparation as CUDABackend.quantizedBlockSparseAttention launches it, kernel by kernel.
+    def key_mean():
         kernel("td_sla_key_mean_staged")(((D + 31) // 32, heads), (256,), (P(mean), P(x[1]), I32(dt), *strides, I32(nh), I64(L), I32(D)))
-        for t, vals, scl, blk, cnt, shift in ((x[0], q8, qs, BQ, mq, None), (x[1], k8, ks, BK, mk, mean)):
-            kernel("td_sage_quantize_blocks")((cnt, heads), (256,), (P(vals), P(scl), P(t), I32(dt), *strides, I32(nh), I64(L),
-                                                                       I32(D), I32(dp), I32(blk), I32(cnt), P(shift)))
+    def quantize(t, vals, scl, blk, cnt, shift):
+        kernel("td_sage_quantize_blocks")((cnt, heads), (256,), (P(vals), P(scl), P(t), I32(dt), *strides, I32(nh), I64(L),
+                                                                   I32(D), I32(dp), I32(blk), I32(cnt), P(shift)))
+    def v_scale():
         kernel("td_sage_v_amax")((vchunks, heads), (256,), (P(partial), P(x[2]), I32(dt), *strides, I32(nh), I64(L), I32(D), I32(vchunks)),
                                  shared_mem=D * 4)
         g, b = ew_grid(heads * D)
         kernel("td_sage_v_scale_reduce")(g, b, (P(vs), P(partial), I32(heads), I32(vchunks), I32(D)))
-        if tensor_cores:
-            g, b = ew_grid(heads * D * lkp // 4)
-            kernel("td_sage_v_quantize_t")(g, b, (P(vt8), P(vs), P(x[2]), I32(dt), *strides, I32(nh), I32(heads), I64(L), I64(lkp), I32(D)))
-        else:
-            g, b = ew_grid(heads * L * D)
-            kernel("td_sage_v_quantize")(g, b, (P(v8), P(vs), P(x[2]), I32(dt), *strides, I32(nh), I32(heads), I64(L), I32(D)))
+    def v_transposed():
+        kernel("td_sage_v_quantize_t")((lkp // 64, heads), (256,), (P(vt16), P(vs), P(x[2]), I32(dt), *strides, I32(nh), I32(heads),
+                                                                   I64(L), I64(lkp), I32(D)), shared_mem=64 * (D + 1) * 2)
+    def v_rows():
+        g, b = ew_grid(heads * L * D)
+        kernel("td_sage_v_quantize")(g, b, (P(v8), P(vs), P(x[2]), I32(dt), *strides, I32(nh), I32(heads), I64(L), I32(D)))
+    steps = [("key mean", key_mean), ("int8 q", lambda: quantize(x[0], q8, qs, BQ, mq, None)),
+             ("int8 k", lambda: quantize(x[1], k8, ks, BK, mk, mean)), ("v scale", v_scale)]
+
+    def prepare(tensor_cores):
+        for _, f in steps:
+            f()
+        (v_transposed if tensor_cores else v_rows)()
 
     def attend(tensor_cores, out, odt):
         # out is a dense [heads, L, D] (B = 1): head h's row t at h·L·D + t·D.
         out_view = (I32(nh), I64(0), I64(L * D), I64(D))
         if tensor_cores:
-            smem = 2 * (BK * (D + 16) + D * (BK + 16))
+            smem = 2 * (BK * (D + 16) + D * (BK + 8) * 2)
             kernel(f"td_sage_attention_mma_d{D}_k{BK}", smem)(
                 (mq * chunks, heads), (128,),
-                (P(out), I32(odt), P(q8), P(qs), P(k8), P(ks), P(vt8), P(vs), P(table), I64(L), I64(L), I64(lkp),
+                (P(out), I32(odt), P(q8), P(qs), P(k8), P(ks), P(vt16), P(vs), P(table), I64(L), I64(L), I64(lkp),
                  I32(BQ), I32(keep), I32(mq), I32(mk), es, *out_view), shared_mem=smem)
         else:
             stride = dp // 4 + 1
@@ -158,6 +187,13 @@ def main():
     nmse = float(((got - ref) ** 2).sum() / (ref ** 2).sum()) if finite else float("inf")
     maxrel = float(((got - ref).abs().max() / ref.abs().max())) if finite else float("inf")
     print(f"v scales vs torch (bitwise): {'ok' if scales_ok else 'MISMATCH'}")
+    heads_first = [t.float().view(L, H, D).permute(1, 0, 2).contiguous().cpu().numpy() for t in x[:2]]
+    q_want, qs_want = quantize_blocks_reference(heads_first[0], BQ, None)
+    k_want, ks_want = quantize_blocks_reference(heads_first[1], BK, mean.cpu().numpy())
+    int8_ok = (np.array_equal(q8[..., :D].cpu().numpy(), q_want) and np.array_equal(qs.cpu().numpy(), qs_want)
+               and np.array_equal(k8[..., :D].cpu().numpy(), k_want) and np.array_equal(ks.cpu().numpy(), ks_want))
+    print(f"int8 q/k and block scales vs NumPy (bitwise): {'ok' if int8_ok else 'MISMATCH'}")
+    scales_ok = scales_ok and int8_ok
     print(f"tensor cores vs CUDA cores: nmse {nmse:.3e}, max |diff|/max|ref| {maxrel:.3e} (bound {args.bound:g})", flush=True)
 
     # Timing: bf16 outputs as the DiT calls it.
@@ -180,6 +216,9 @@ def main():
         att = timed(lambda: attend(tc, out16, 1))
         tot = timed(lambda: (prepare(tc), attend(tc, out16, 1)))
         print(f"{'tensor cores' if tc else 'CUDA cores':<14}{prep:>12.3f}{att:>14.3f}{tot:>10.3f}{flops / att / 1e9:>16.1f}", flush=True)
+    for name, f in steps + [("e4m3 v (transposed)", v_transposed), ("e4m3 v (rows)", v_rows)]:
+        ms = timed(f)
+        print(f"  prepare: {name:<22}{ms:>8.3f} ms", flush=True)
     signal.alarm(0)
     ok = finite and nmse <= args.bound and scales_ok
     print("PASS" if ok else "FAIL")

@@ -2,7 +2,10 @@
 """Compile every CUDA kernel family (common.cu + Kernels/<family>.cu) with NVRTC, as the
 engine does at run time, and report registers, spills and shared memory from ptxas.
 
-    python3 scripts/cuda/check_kernels.py [--arch sm_90a] [FAMILY ...]
+    python3 scripts/cuda/check_kernels.py [--arch sm_90a] [--sass] [FAMILY ...]
+
+--sass also counts each kernel's SASS instructions (cuobjdump, pip install nvidia-cuda-cuobjdump):
+a kernel of many thousands of unrolled instructions stalls on instruction fetch.
 
 Needs NVIDIA's wheels (pip install nvidia-cuda-nvrtc nvidia-cuda-nvcc) or a CUDA toolkit;
 no GPU. Exits non-zero when a family does not compile or a kernel spills more than 128 bytes.
@@ -62,13 +65,32 @@ def compile_ptx(lib, name, source, arch):
     return ptx.value.decode(), log.value.decode(errors="replace")
 
 
+def print_sass_counts(cuobjdump, cubin):
+    """Instructions per function (kernels and out-of-line device functions) in the cubin."""
+    text = subprocess.run([cuobjdump, "-sass", cubin], capture_output=True, text=True).stdout
+    counts, name = {}, None
+    for line in text.splitlines():
+        m = re.search(r"Function : (\S+)", line)
+        if m:
+            name = m.group(1)
+            counts[name] = 0
+        elif name and re.match(r"\s*/\*[0-9a-f]{4,}\*/", line):
+            counts[name] += 1
+    for name, n in counts.items():
+        print(f"   {name}: {n} SASS instructions ({n * 16 // 1024} KiB)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--arch", default="sm_90a")
+    ap.add_argument("--sass", action="store_true", help="count SASS instructions per kernel (cuobjdump)")
     ap.add_argument("families", nargs="*")
     args = ap.parse_args()
     lib = nvrtc()
     ptxas = find(["nvidia/cu13/bin/ptxas", "nvidia/cuda_nvcc/bin/ptxas", "bin/ptxas"])
+    cuobjdump = find(["nvidia/cu13/bin/cuobjdump", "nvidia/cuda_cuobjdump/bin/cuobjdump", "bin/cuobjdump"]) if args.sass else None
+    if args.sass and not cuobjdump:
+        sys.exit("cuobjdump not found: pip install nvidia-cuda-cuobjdump")
     common = open(os.path.join(KERNELS, "common.cu")).read()
     families = args.families or sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(KERNELS, "*.cu"))
                                        if not p.endswith("common.cu"))
@@ -86,9 +108,14 @@ def main():
             continue
         with tempfile.NamedTemporaryFile("w", suffix=".ptx", delete=False) as f:
             f.write(ptx)
-        out = subprocess.run([ptxas, "-v", f"-arch={args.arch}", f.name, "-o", os.devnull],
+        cubin = f.name[:-4] + ".cubin"
+        out = subprocess.run([ptxas, "-v", f"-arch={args.arch}", f.name, "-o", cubin if cuobjdump else os.devnull],
                              capture_output=True, text=True)
         os.unlink(f.name)
+        if cuobjdump and out.returncode == 0:
+            print_sass_counts(cuobjdump, cubin)
+        if cuobjdump and os.path.exists(cubin):
+            os.unlink(cubin)
         text = out.stdout + out.stderr
         kernel = None
         for line in text.splitlines():

@@ -126,11 +126,22 @@ static Strided row_view(i64 rows, i64 cols) {
     return s;
 }
 
+// A view [n0, n1, n2] with the given element strides (Strided as StridedArgument writes it: dims
+// right-aligned, no merging needed for the kernels' index arithmetic).
+static Strided view3(i64 n0, i64 n1, i64 n2, i64 s0, i64 s1, i64 s2) {
+    Strided s = dense_view();
+    s.linear = 0;
+    s.size[5] = n0; s.size[6] = n1; s.size[7] = n2;
+    s.stride[5] = s0; s.stride[6] = s1; s.stride[7] = s2;
+    return s;
+}
+
 // The instantiation `td_<stem>_<dtypes>`, looked up by name in this table.
 typedef void (*ConvertFn)(void*, const void*, i64, i64, i64);
 typedef void (*UnaryFn)(void*, const void*, i64, i64, i64, int, float, float);
 typedef void (*BinaryFn)(void*, const void*, const void*, i64, i64, i64, int);
 typedef void (*RowsFn)(void*, const void*, const void*, i64, int, i64, i64, i64, int);
+typedef void (*GroupsFn)(void*, const void*, Strided, const void*, Strided, i64, int);
 #define CV(a, b) {#a "_" #b, (ConvertFn)td_convert_dense_##a##_##b}
 static std::pair<const char*, ConvertFn> converts[] = {CV(f32, bf16), CV(f32, f16), CV(bf16, f32), CV(bf16, f16), CV(f16, f32), CV(f16, bf16)};
 static std::pair<const char*, UnaryFn> unaries[] = {{"f32", (UnaryFn)td_unary_dense_f32}, {"bf16", (UnaryFn)td_unary_dense_bf16},
@@ -143,6 +154,9 @@ static std::pair<const char*, RowsFn> rowsFns[] = {
     RW(f32, f32, f32), RW(f32, f32, bf16), RW(f32, f32, f16), RW(bf16, bf16, f32), RW(bf16, bf16, bf16), RW(bf16, bf16, f16),
     RW(f16, f16, f32), RW(f16, f16, bf16), RW(f16, f16, f16), RW(f32, bf16, f32), RW(f32, f16, f32), RW(bf16, f32, bf16),
     RW(bf16, f16, bf16), RW(f16, f32, f16), RW(f16, bf16, f16)};
+#define GR(a, b) {#a "_" #b, (GroupsFn)td_binary_groups_##a##_##b}
+static std::pair<const char*, GroupsFn> groupsFns[] = {GR(f32, f32), GR(f32, bf16), GR(f32, f16), GR(bf16, f32), GR(bf16, bf16),
+                                                       GR(bf16, f16), GR(f16, f32), GR(f16, bf16), GR(f16, f16)};
 template <class T, size_t N> static T find(std::pair<const char*, T> (&table)[N], const std::string& name) {
     for (auto& [k, f] : table) if (name == k) return f;
     std::fprintf(stderr, "no instantiation %s\n", name.c_str());
@@ -189,6 +203,20 @@ int main() {
                 run(generic_grid(n, sms), BLOCK, [&] { td_binary(old.p(), da, a.p(), da, dense_view(), b.p(), db, dense_view(), n, op); });
                 verdict("binary " + std::to_string(op) + " " + NAMES[da] + "*" + NAMES[db] + " n " + std::to_string(n) + " b offset " +
                         std::to_string(off) + " head " + std::to_string(head), fresh.same(old));
+            }
+            // Groups: out [L, H, D] row-major from a dense (or head-major) a and b head-major [H, L, D]
+            // memory, or b broadcast over L; rows of D contiguous and aligned (readsInGroups).
+            GroupsFn gf = find(groupsFns, std::string(NAMES[da]) + "_" + NAMES[db]);
+            const i64 dims[][3] = {{37, 3, 16}, {129, 2, 24}, {64, 12, 64}, {5, 1, 8}};
+            for (auto& dim : dims) for (int op = 0; op < 7; ++op) for (int form = 0; form < 3; ++form) {
+                const i64 L = dim[0], H = dim[1], D = dim[2], n = L * H * D;
+                Buffer a = salted(da, n, 0, g), b = salted(db, form == 2 ? H * D : n, 8, g, op == 3), fresh(da, n, 0), old(da, n, 0);
+                const Strided sa = form == 1 ? view3(L, H, D, D, L * D, 1) : dense_view();
+                const Strided sb = form == 2 ? view3(L, H, D, 0, D, 1) : view3(L, H, D, D, L * D, 1);
+                run(dense_grid(0, n / GROUP, n, sms), BLOCK, [&] { gf(fresh.p(), a.p(), sa, b.p(), sb, n, op); });
+                run(generic_grid(n, sms), BLOCK, [&] { td_binary(old.p(), da, a.p(), da, sa, b.p(), db, sb, n, op); });
+                verdict("groups " + std::to_string(op) + " " + NAMES[da] + "*" + NAMES[db] + " [" + std::to_string(L) + "," +
+                        std::to_string(H) + "," + std::to_string(D) + "] form " + std::to_string(form), fresh.same(old));
             }
             // Rows: the dense operand da, the row db; swapped: out in the row's dtype (add/mul with the row first).
             const i64 shapes[][2] = {{37, 9}, {129, 3}, {33, 64}, {1031, 1}, {40, 1536}, {5, 8}, {3, 16}};

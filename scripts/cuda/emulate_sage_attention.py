@@ -3,10 +3,10 @@
 
     python3 scripts/cuda/emulate_sage_attention.py [ROOT]
 
-Extracts the kernel's device code (the e4m3 helpers, sg_perm + td_sage_v_quantize_t and the
-"SG device code" section) and compiles it with sage_attention_emulator.cpp, which runs one
-std::thread per CUDA thread with real barriers and emulates warp shuffles, cp.async (copies landing
-early or only at their wait), mma.m16n8k32 (s8 and e4m3, fragment layouts from the PTX ISA) and
+Extracts the kernel's device code (the e4m3 helpers, td_sage_v_quantize_t and the "SG device code"
+section) and compiles it with sage_attention_emulator.cpp, which runs one std::thread per CUDA thread
+with real barriers and emulates warp shuffles, cp.async (copies landing early or only at their
+wait), ldmatrix.x4, mma (m16n8k32 s8 and m16n8k16 f16, fragment layouts from the PTX ISA) and
 ex2.approx (the exact value moved by up to ±12 ulp). Compares with a C++ port of
 CPUBackend.quantizedBlockSparseAttention. Needs g++ 12+ (C++20); no GPU.
 """
@@ -25,10 +25,10 @@ def main():
     kernels = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
     src = open(os.path.join(kernels, "sage_attention.cu")).read()
     mma = open(os.path.join(kernels, "sage_attention_mma.cu")).read()
-    defines = "\n".join(re.findall(r"^#define (?:SG_ROWS|SG_THREADS|SG_TIE_ULPS) \d+$", mma, re.M))
+    defines = "\n".join(re.findall(r"^#define (?:SG_ROWS|SG_THREADS|SG_TIE_ULPS|SG_DOT_BIAS|SG_DOT_BIAS_VALUE) \S+$", mma, re.M))
     sa_row = re.search(r"__device__ __forceinline__ i64 sa_row\(.*?\n}\n", src, re.S).group(0)
     fp8 = between(src, "// Float → e4m3fn bits", "__device__ __forceinline__ int sa_dp4a")
-    vt = src[src.index("// Key order inside each group"):]   # to the end of the file
+    vt = src[src.index("// Tokens per tile of td_sage_v_quantize_t"):]   # to the end of the file
     body = between(mma, "// ---- SG device code", "// ---- SG entry points")
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, "sage_extract.inc"), "w") as f:

@@ -264,6 +264,26 @@ __device__ __forceinline__ void binary_rows_dense(typename DO::T* __restrict__ o
     }
 }
 
+// out[j] = a[strided(j)] ∘ b[strided(j)], out dense, for strided views whose last dim (of the output
+// shape, a multiple of 8) is contiguous and whose other strides, offsets and base addresses keep every
+// row start 16-byte aligned (`CUDABackend.readsInGroups`): each group of 8 lies inside one row, so one
+// index computation per operand and group finds it, and it is one 16-byte access (two for f32). The
+// SLA sum (a head-major attention output plus its projection in token-major order) is of this form.
+template <class DA, class DB>
+__device__ __forceinline__ void binary_groups(typename DA::T* __restrict__ out, const typename DA::T* __restrict__ a,
+                                              const Strided& sa, const typename DB::T* __restrict__ b, const Strided& sb,
+                                              i64 n, int op) {
+    EW_THREAD;
+    for (i64 g = t; g < n / EW_GROUP; g += step) {
+        const i64 j = EW_GROUP * g;
+        float x[EW_GROUP], y[EW_GROUP];
+        load_group<DA>(a + strided_offset(sa, j), x);
+        load_group<DB>(b + strided_offset(sb, j), y);
+        binary_group(op, x, y);
+        store_group<DA>(out + j, x);
+    }
+}
+
 // The instantiations, named td_<kernel>_<dtype>... as `DenseSplit.kernelName` spells them.
 #define EW_DENSE __global__ void __launch_bounds__(256)
 
@@ -324,3 +344,18 @@ EW_ROWS(bf16, BF16, f32, F32, bf16, BF16)
 EW_ROWS(bf16, BF16, f16, F16, bf16, BF16)
 EW_ROWS(f16, F16, f32, F32, f16, F16)
 EW_ROWS(f16, F16, bf16, BF16, f16, F16)
+
+#define EW_GROUPS(NA, DA, NB, DB)                                                                                 \
+    extern "C" EW_DENSE td_binary_groups_##NA##_##NB(DA::T* out, const DA::T* a, Strided sa, const DB::T* b,      \
+                                                     Strided sb, i64 n, int op) {                                 \
+        binary_groups<DA, DB>(out, a, sa, b, sb, n, op);                                                          \
+    }
+EW_GROUPS(f32, F32, f32, F32)
+EW_GROUPS(f32, F32, bf16, BF16)
+EW_GROUPS(f32, F32, f16, F16)
+EW_GROUPS(bf16, BF16, f32, F32)
+EW_GROUPS(bf16, BF16, bf16, BF16)
+EW_GROUPS(bf16, BF16, f16, F16)
+EW_GROUPS(f16, F16, f32, F32)
+EW_GROUPS(f16, F16, bf16, BF16)
+EW_GROUPS(f16, F16, f16, F16)

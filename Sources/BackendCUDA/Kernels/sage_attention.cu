@@ -84,9 +84,17 @@ __device__ __forceinline__ int sa_dp4a(int a, int b, int c) {
 
 // ---- end primitives (sage_attention_mma.cu uses everything above)
 
+// int8 of one value: trunc(y ± ½) of y = (x − sub)/s (ties away from zero).
+__device__ __forceinline__ int sa_int8(float x, float sub, float s) {
+    const float y = __fdiv_rn(__fsub_rn(x, sub), s);
+    return (int)truncf(__fadd_rn(y, y >= 0.0f ? 0.5f : -0.5f));
+}
+
 // int8 per block of `block` tokens: y = (x − shift)/s with s = max|x − shift|/127 + 1e-7, value
 // trunc(y ± ½) (ties away from zero). Grid (nblocks, heads). out [heads, len, dp] with dp = d rounded
 // up to 4 (padding zero); scales [heads, nblocks]. shift [heads, d] or null.
+// bf16 rows with contiguous channels, d a multiple of 8 and 16-byte aligned rows (the DiT's q and k)
+// take 8 channels per 16-byte load and store 8 bytes at once; the values are the same either way.
 extern "C" __global__ void td_sage_quantize_blocks(signed char* out, float* scales, const void* x, int dt,
                                                    i64 sb, i64 sh, i64 st, i64 sc, int heads_per_batch, i64 len,
                                                    int d, int dp, int block, int nblocks, const float* shift) {
@@ -94,11 +102,48 @@ extern "C" __global__ void td_sage_quantize_blocks(signed char* out, float* scal
     const int b = blockIdx.x, head = blockIdx.y;
     const i64 t0 = (i64)b * block, t1 = min(len, t0 + block);
     const i64 base = sa_row(head, heads_per_batch, 0, sb, sh, st);
+    const float* hs = shift ? shift + (i64)head * d : nullptr;
+    const bool vector = dt == DT_BF16 && sc == 1 && d % 8 == 0 && st % 8 == 0 && base % 8 == 0
+                        && ((unsigned long long)x & 15) == 0;
+    if (vector) {
+        const u16* xs = (const u16*)x + base;
+        const int groups = d / 8;
+        const i64 n = (t1 - t0) * groups;
+        float amax = 0.0f;
+        for (i64 e = threadIdx.x; e < n; e += blockDim.x) {
+            const i64 t = t0 + e / groups;
+            const int c0 = (int)(e % groups) * 8;
+            const uint4 raw = *(const uint4*)(xs + t * st + c0);
+            const u32 w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const float v = bf16_to_float((u16)(w[j >> 1] >> (16 * (j & 1))));
+                amax = fmaxf(amax, fabsf(__fsub_rn(v, hs ? hs[c0 + j] : 0.0f)));
+            }
+        }
+        amax = block_max(amax, scratch);
+        const float s = __fadd_rn(__fdiv_rn(amax, 127.0f), 1e-7f);
+        if (threadIdx.x == 0) scales[(i64)head * nblocks + b] = s;
+        for (i64 e = threadIdx.x; e < n; e += blockDim.x) {
+            const i64 t = t0 + e / groups;
+            const int c0 = (int)(e % groups) * 8;
+            const uint4 raw = *(const uint4*)(xs + t * st + c0);
+            const u32 w[4] = {raw.x, raw.y, raw.z, raw.w};
+            u32 packed[2] = {0u, 0u};
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const float v = bf16_to_float((u16)(w[j >> 1] >> (16 * (j & 1))));
+                packed[j >> 2] |= ((u32)sa_int8(v, hs ? hs[c0 + j] : 0.0f, s) & 0xFFu) << (8 * (j & 3));
+            }
+            *(uint2*)(out + ((i64)head * len + t) * dp + c0) = make_uint2(packed[0], packed[1]);
+        }
+        return;
+    }
     const i64 n = (t1 - t0) * d;
     float amax = 0.0f;
     for (i64 e = threadIdx.x; e < n; e += blockDim.x) {
         const int c = (int)(e % d);
-        const float sub = shift ? shift[(i64)head * d + c] : 0.0f;
+        const float sub = hs ? hs[c] : 0.0f;
         amax = fmaxf(amax, fabsf(__fsub_rn(load_float(x, base + (t0 + e / d) * st + c * sc, dt), sub)));
     }
     amax = block_max(amax, scratch);
@@ -108,12 +153,7 @@ extern "C" __global__ void td_sage_quantize_blocks(signed char* out, float* scal
     for (i64 e = threadIdx.x; e < np; e += blockDim.x) {
         const i64 t = t0 + e / dp;
         const int c = (int)(e % dp);
-        int value = 0;
-        if (c < d) {
-            const float sub = shift ? shift[(i64)head * d + c] : 0.0f;
-            const float y = __fdiv_rn(__fsub_rn(load_float(x, base + t * st + c * sc, dt), sub), s);
-            value = (int)truncf(__fadd_rn(y, y >= 0.0f ? 0.5f : -0.5f));
-        }
+        const int value = c < d ? sa_int8(load_float(x, base + t * st + c * sc, dt), hs ? hs[c] : 0.0f, s) : 0;
         out[((i64)head * len + t) * dp + c] = (signed char)value;
     }
 }
@@ -339,35 +379,34 @@ extern "C" __global__ void td_sage_v_scale_reduce(float* scales, const float* pa
     }
 }
 
-// Key order inside each group of 32 tokens of the transposed v: position p holds token sg_perm(p).
-// It is the order in which P's mma accumulators become an m16n8k32 A fragment (see td_sage_attention_mma):
-// p = 4t + i (i < 4) ↔ token 8·(i/2) + 2t + i%2, and p + 16 ↔ that token + 16.
-__device__ __forceinline__ int sg_perm(int p) {
-    const int half = p >> 4, t = (p >> 2) & 3, i = p & 3;
-    return 16 * half + 8 * (i >> 1) + 2 * t + (i & 1);
-}
+// Tokens per tile of td_sage_v_quantize_t (blockK ∈ {64, 128} is a multiple).
+#define SG_VT_TOKENS 64
 
-// out [heads, dv, lkp] = e4m3 bits of v / scale[channel], transposed, tokens permuted by sg_perm within
-// each group of 32, zero for tokens ≥ len (lkp is a multiple of 32). One thread per 4 output bytes,
-// channel fastest (coalesced reads of v's rows).
-extern "C" __global__ void td_sage_v_quantize_t(unsigned char* out, const float* scales, const void* v, int dt,
+// out [heads, dv, lkp] = f16 of e4m3(v / scale[channel]) (exact), transposed, zero for tokens ≥ len
+// (lkp is a multiple of SG_VT_TOKENS). Grid (lkp / SG_VT_TOKENS, heads), 256 threads, dynamic shared
+// memory SG_VT_TOKENS·(dv + 1)·2 bytes: the tile is made from v's rows (coalesced reads, channel
+// fastest), then written one 32-bit word (2 tokens of one channel) per thread and step. The odd row
+// pitch dv + 1 keeps the transposed reads on distinct banks.
+extern "C" __global__ void td_sage_v_quantize_t(u16* out, const float* scales, const void* v, int dt,
                                                 i64 sb, i64 sh, i64 st, i64 sc, int heads_per_batch, int heads,
                                                 i64 len, i64 lkp, int dv) {
-    const i64 words = lkp / 4, total = (i64)heads * words * dv;
-    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (i64)gridDim.x * blockDim.x) {
-        const int c = (int)(i % dv);
-        const i64 hw = i / dv;
-        const i64 w = hw % words;
-        const int head = (int)(hw / words);
-        const float s = scales[(i64)head * dv + c];
-        const i64 base = sa_row(head, heads_per_batch, 0, sb, sh, st) + (i64)c * sc;
-        u32 word = 0;
-#pragma unroll
-        for (int b = 0; b < 4; ++b) {
-            const i64 p = w * 4 + b;
-            const i64 tok = (p & ~(i64)31) + sg_perm((int)(p & 31));
-            if (tok < len) word |= sa_fp8_bits(__fdiv_rn(load_float(v, base + tok * st, dt), s)) << (8 * b);
-        }
-        ((u32*)out)[((i64)head * dv + c) * words + w] = word;
+    extern __shared__ u16 sg_vt_tile[];
+    const int head = blockIdx.y, pitch = dv + 1;
+    const i64 k0 = (i64)blockIdx.x * SG_VT_TOKENS;
+    const i64 base = sa_row(head, heads_per_batch, 0, sb, sh, st);
+    const float* hs = scales + (i64)head * dv;
+    for (int e = threadIdx.x; e < SG_VT_TOKENS * dv; e += blockDim.x) {
+        const int r = e / dv, c = e - r * dv;
+        const i64 tok = k0 + r;
+        sg_vt_tile[r * pitch + c] =
+            tok < len ? float_to_half(sa_fp8_float(sa_fp8_bits(__fdiv_rn(load_float(v, base + tok * st + (i64)c * sc, dt), hs[c]))))
+                      : (u16)0;
+    }
+    __syncthreads();
+    constexpr int WORDS = SG_VT_TOKENS / 2;
+    for (int e = threadIdx.x; e < dv * WORDS; e += blockDim.x) {
+        const int c = e / WORDS, w = e - c * WORDS;
+        const u32 word = (u32)sg_vt_tile[2 * w * pitch + c] | ((u32)sg_vt_tile[(2 * w + 1) * pitch + c] << 16);
+        ((u32*)out)[((i64)head * dv + c) * (lkp / 2) + k0 / 2 + w] = word;
     }
 }

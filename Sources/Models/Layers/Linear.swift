@@ -83,6 +83,18 @@ public struct Linear {
     }
 }
 
+extension Linear {
+    /// geluTanh(self(x)): one GEMM with the activation in its epilogue where the backend has one
+    /// (`MatmulGELUBackend`; it rounds once where the composition rounds the product first), else
+    /// the product then `unary(.geluTanh)`.
+    // x: [..., in] -> [..., out] in the context's dtype
+    public func geluTanh(_ x: Tensor, _ ctx: ComputeContext) throws -> Tensor {
+        guard case .dense(let weight) = storage else { return try ctx.backend.unary(.geluTanh, callAsFunction(x, ctx)) }
+        let input = x.dtype == ctx.dtype ? x : try ctx.backend.contiguous(x, dtype: ctx.dtype)
+        return try ctx.backend.matmulGELU(input, weight, transposeB: true, bias: bias, outputType: ctx.dtype)
+    }
+}
+
 /// Wan's RMSNorm over the last dim: normalise in fp32, cast to x's type, times weight [dim].
 public struct RMSNorm {
     public let weight: Tensor

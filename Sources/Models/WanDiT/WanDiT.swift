@@ -98,7 +98,7 @@ public final class WanDiT {
 
         // Text: zero-pad to textLength rows (padded rows are attended), then the MLP.
         let ctxPadded = try b.pad(b.contiguous(context, dtype: .f32), [Padding(0, c.textLength - context.shape[0]), .none], value: 0)
-        let text = try textEmbedding2(b.unary(.geluTanh, textEmbedding1(ctxPadded, ctx)), ctx)   // [textLen, dim]
+        let text = try textEmbedding2(textEmbedding1.geluTanh(ctxPadded, ctx), ctx)   // [textLen, dim]
 
         let tables = try Rope3D.tables(frames: f, height: h2, width: w2, headDim: c.headDim)
         func rows(_ t: Tensor) throws -> Tensor { try b.upload(t.narrowed(dim: 0, start: mine.lowerBound, length: mine.count)) }

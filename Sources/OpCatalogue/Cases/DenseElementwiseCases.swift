@@ -88,6 +88,20 @@ enum DenseElementwiseCases {
                                     inputs: { try [$0.tensor([3, 341], dt), $0.tensor([3, 341], .bf16, 0.5...2)] },
                                     run: { b, x in try b.binary(op, x[0], x[1]) }))
             }
+            // Head-major views of token-major memory plus a dense operand (the SLA sum): computed in
+            // the view's memory order, where the dense operand is strided with contiguous rows of 16
+            // or 24 — td_binary_groups on CUDA; then a view whose element offset (4) is not a multiple
+            // of 8, which takes the generic kernel.
+            for other in [dt, .f32] {
+                for (h, l, d) in [(3, 37, 16), (2, 129, 24), (12, 64, 64)] {
+                    cases.append(OpCase(op: "binary", variant: "add head-major [\(h),\(l),\(d)] view + [\(h),\(l),\(d)] \(other)", dtype: dt,
+                                        inputs: { try [$0.tensor([l, h, d], dt), $0.tensor([h, l, d], other)] },
+                                        run: { b, x in try b.binary(.add, x[0].permuted([1, 0, 2]), x[1]) }))
+                }
+            }
+            cases.append(OpCase(op: "binary", variant: "mul head-major [3,37,16] view from element 4 ⊙ [3,37,16] bf16", dtype: dt,
+                                inputs: { try [$0.tensor([37 * 3 * 16 + 4], dt), $0.tensor([3, 37, 16], .bf16)] },
+                                run: { b, x in try b.binary(.mul, try view(x[0], 4, 37 * 3 * 16).reshaped([37, 3, 16]).permuted([1, 0, 2]), x[1]) }))
             // Strided: the generic kernel.
             cases.append(OpCase(op: "binary", variant: "sub transposed [33,17]ᵀ − dense [17,33]", dtype: dt,
                                 inputs: { try [$0.tensor([33, 17], dt), $0.tensor([17, 33], .f32)] },
