@@ -79,9 +79,11 @@ extension CUDABackend: SparseAttentionBackend {
         let elementBytes = k.dtype.byteSize
         let aligned = try address(k) % 16 == 0
             && (0..<3).allSatisfy { k.shape[$0] == 1 || (k.strides[$0] * elementBytes) % 16 == 0 }
-        if computeCapability.major >= 8, aligned, d % 32 == 0, k.strides[3] == 1, lk > 0 {
+        // The ring's shared memory must fit the device (else the staged kernel).
+        let ringBytes = Self.meanStages * Self.meanStageTokens * 32 * elementBytes
+        if computeCapability.major >= 8, aligned, d % 32 == 0, k.strides[3] == 1, lk > 0, ringBytes <= maxSharedMemoryPerBlock {
             try launch(.sparseAttention, "td_sla_key_mean_async", grid: (d / 32, heads, 1), block: (256, 1, 1),
-                       sharedBytes: Self.meanStages * Self.meanStageTokens * 32 * elementBytes,
+                       sharedBytes: ringBytes,
                        [.pointer(try address(mean))] + headView(k, op).dropLast()
                        + [.int32(Int32(k.shape[1])), .int64(Int64(lk))])
             return mean

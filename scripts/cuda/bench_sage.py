@@ -122,8 +122,13 @@ def main():
     v8 = torch.empty(heads, L, D, device=dev, dtype=torch.uint8)
 
     # The preparation as CUDABackend.quantizedBlockSparseAttention launches it, kernel by kernel.
-    def key_mean():
-        kernel("td_sla_key_mean_staged")(((D + 31) // 32, heads), (256,), (P(mean), P(x[1]), I32(dt), *strides, I32(nh), I64(L), I32(D)))
+    def key_mean():   # the cp.async ring where CUDABackend.keyMean takes it (bf16 rows here: always)
+        if D % 32 == 0:
+            ring = 8 * 64 * 32 * 2   # meanStages · meanStageTokens · 32 channels · bf16
+            kernel("td_sla_key_mean_async", ring)((D // 32, heads), (256,), (P(mean), P(x[1]), I32(dt), *strides[:3], I32(nh), I64(L)),
+                                                  shared_mem=ring)
+        else:
+            kernel("td_sla_key_mean_staged")(((D + 31) // 32, heads), (256,), (P(mean), P(x[1]), I32(dt), *strides, I32(nh), I64(L), I32(D)))
     def quantize(t, vals, scl, blk, cnt, shift):
         kernel("td_sage_quantize_blocks")((cnt, heads), (256,), (P(vals), P(scl), P(t), I32(dt), *strides, I32(nh), I64(L),
                                                                    I32(D), I32(dp), I32(blk), I32(cnt), P(shift)))

@@ -3,8 +3,8 @@
 
     python3 scripts/cuda/emulate_sage_attention.py [ROOT]
 
-Extracts the kernel's device code (the e4m3 helpers, td_sage_v_quantize_t and the "SG device code"
-section) and compiles it with sage_attention_emulator.cpp, which runs one std::thread per CUDA thread
+Extracts the kernel's device code (the e4m3 helpers, the v scale kernels, td_sage_v_quantize_t and the
+"SG device code" section) and compiles it with sage_attention_emulator.cpp, which runs one std::thread per CUDA thread
 with real barriers and emulates warp shuffles, cp.async (copies landing early or only at their
 wait), ldmatrix.x4, mma (m16n8k32 s8 and m16n8k16 f16, fragment layouts from the PTX ISA) and
 ex2.approx (the exact value moved by up to ±12 ulp). Compares with a C++ port of
@@ -28,11 +28,12 @@ def main():
     defines = "\n".join(re.findall(r"^#define (?:SG_ROWS|SG_THREADS|SG_TIE_ULPS|SG_DOT_BIAS|SG_DOT_BIAS_VALUE) \S+$", mma, re.M))
     sa_row = re.search(r"__device__ __forceinline__ i64 sa_row\(.*?\n}\n", src, re.S).group(0)
     fp8 = between(src, "// Float → e4m3fn bits", "__device__ __forceinline__ int sa_dp4a")
+    vscale = between(src, "// Per-channel max |v| over a chunk", "// Tokens per tile of td_sage_v_quantize_t")
     vt = src[src.index("// Tokens per tile of td_sage_v_quantize_t"):]   # to the end of the file
     body = between(mma, "// ---- SG device code", "// ---- SG entry points")
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, "sage_extract.inc"), "w") as f:
-            f.write("\n".join([defines, sa_row, fp8, vt, body]))
+            f.write("\n".join([defines, sa_row, fp8, vscale, vt, body]))
         exe = os.path.join(tmp, "emulate")
         subprocess.check_call(["g++", "-std=c++20", "-O2", "-ffp-contract=off", "-pthread", "-Wno-unknown-pragmas",
                                f"-I{tmp}", "-o", exe, os.path.join(HERE, "sage_attention_emulator.cpp")])

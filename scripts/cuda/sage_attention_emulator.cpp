@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -35,6 +36,7 @@ static Dim3 blockDim{1, 1, 1}, gridDim{1, 1, 1};
 #define __noinline__ __attribute__((noinline))
 #define __shared__
 struct float2 { float x, y; };
+struct uint4 { u32 x, y, z, w; };
 static float2 make_float2(float x, float y) { return {x, y}; }
 #define DT_F32 0
 #define DT_BF16 1
@@ -70,6 +72,12 @@ struct Warp {
 static std::barrier<>* block_barrier;
 static Warp* warps;
 static unsigned char* sg_smem;
+float sa_dyn[256];   // td_sage_v_amax's dynamic shared memory (dv ≤ 256)
+static void atomicMax(u32* p, u32 v) {
+    std::atomic_ref<u32> a(*p);
+    u32 old = a.load();
+    while (old < v && !a.compare_exchange_weak(old, v)) {}
+}
 u16 sg_vt_tile[64 * (256 + 1)];   // td_sage_v_quantize_t's dynamic shared memory (dv ≤ 256)
 static bool late_copies, round_to_zero;
 
@@ -342,6 +350,58 @@ static bool run_case(const Problem& P, bool late, bool use_rz, unsigned seed, do
                 std::memset(sg_vt_tile, 0xA5, sizeof sg_vt_tile);
                 td_sage_v_quantize_t(vt, vs.data(), v.data(), DT_F32, 0, D, (i64)H * D, 1, H, H, P.lk, lkp, D);
             }
+    }
+
+    // td_sage_v_amax (256 threads: each keeps one channel) and td_sage_v_scale_reduce against the
+    // reference's scales, bit for bit.
+    {
+        const int chunks = (P.lk + SA_VMAX_TOKENS - 1) / SA_VMAX_TOKENS;
+        std::vector<float> partial((size_t)H * chunks * D, NAN), scales((size_t)H * D, NAN);
+        blockDim.x = 256;
+        for (unsigned by = 0; by < (unsigned)H; ++by)
+            for (unsigned bx = 0; bx < (unsigned)chunks; ++bx) {
+                std::barrier<> bb(256);
+                block_barrier = &bb;
+                std::vector<std::thread> threads;
+                for (unsigned t = 0; t < 256; ++t)
+                    threads.emplace_back([&, t] {
+                        threadIdx = {t, 0, 0};
+                        blockIdx = {bx, by, 0};
+                        td_sage_v_amax(partial.data(), v.data(), DT_F32, 0, D, (i64)H * D, 1, H, P.lk, D, chunks);
+                    });
+                for (auto& th : threads) th.join();
+            }
+        blockDim.x = 1;
+        gridDim.x = 1;
+        threadIdx = {0, 0, 0};
+        blockIdx = {0, 0, 0};
+        td_sage_v_scale_reduce(scales.data(), partial.data(), H, chunks, D);
+        for (size_t i = 0; i < scales.size(); ++i)
+            if (float_bits(scales[i]) != float_bits(vs[i])) { std::printf("v scale %zu: %g, reference %g\n", i, scales[i], vs[i]); return false; }
+    }
+
+    // The bf16 path of td_sage_v_quantize_t (8 channels per load) against its scalar path on the same
+    // values: v rounded to bf16, given once as bf16 and once as f32.
+    {
+        std::vector<u16> vb(v.size());
+        std::vector<float> vr(v.size());
+        for (size_t i = 0; i < v.size(); ++i) {
+            const u32 b = float_bits(v[i]);
+            vb[i] = (u16)((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
+            vr[i] = bits_float((u32)vb[i] << 16);
+        }
+        std::vector<u32> from_bf16(vt_words.size(), 0xDEADBEEFu), from_f32(vt_words.size(), 0xDEADBEEFu);
+        std::barrier<> one(1);
+        block_barrier = &one;
+        threadIdx = {0, 0, 0};
+        for (int pass = 0; pass < 2; ++pass)
+            for (unsigned by = 0; by < (unsigned)H; ++by)
+                for (unsigned bx = 0; bx < (unsigned)(lkp / SG_VT_TOKENS); ++bx) {
+                    blockIdx = {bx, by, 0};
+                    if (pass == 0) td_sage_v_quantize_t((u16*)from_bf16.data(), vs.data(), vb.data(), DT_BF16, 0, D, (i64)H * D, 1, H, H, P.lk, lkp, D);
+                    else td_sage_v_quantize_t((u16*)from_f32.data(), vs.data(), vr.data(), DT_F32, 0, D, (i64)H * D, 1, H, H, P.lk, lkp, D);
+                }
+        if (from_bf16 != from_f32) { std::printf("bf16 and f32 paths of td_sage_v_quantize_t differ\n"); return false; }
     }
 
     // Output as the backend lays it out: [Lq, H, D] memory (B = 1) viewed as [H, Lq, D].
