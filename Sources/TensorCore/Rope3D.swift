@@ -16,33 +16,59 @@ public enum Rope3D {
     }
 
     /// cos and sin tables [F·H·W, headDim/2] for tokens in (f, h, w) order, positions from 0.
+    /// A token's row is its frame's temporal slots, its row's height slots and its column's width
+    /// slots, so each group is evaluated once per position (F·22 + H·21 + W·21 angles for D = 128)
+    /// and the rows are assembled by copying: the same float64 angle and rounding per slot as
+    /// evaluating every token, at a 1.3B 480p clip's 2.1 M slots ~50× faster (it ran on the host
+    /// before every DiT forward while the GPU waited).
     public static func tables(frames: Int, height: Int, width: Int, headDim: Int) throws -> (cos: Tensor, sin: Tensor) {
         guard headDim % 2 == 0, headDim >= 6 else { throw TensorError.invalidArgument("rope head dimension \(headDim) must be even and ≥ 6") }
+        guard frames >= 0, height >= 0, width >= 0 else {
+            throw TensorError.invalidArgument("rope grid \(frames)×\(height)×\(width) must not be negative")
+        }
         let split = slotSplit(headDim: headDim)
         let half = headDim / 2
-        func inverseFrequencies(_ n: Int) -> [Double] {
-            (0..<n).map { j in 1 / pow(10000.0, Double(2 * j) / Double(2 * n)) }
+        // [positions, n] tables of one group: slot j of position p turns by p · 10000^(−j/n).
+        func group(_ positions: Int, _ n: Int) -> (cos: [Float], sin: [Float]) {
+            let freqs = (0..<n).map { j in 1 / pow(10000.0, Double(2 * j) / Double(2 * n)) }
+            var c = [Float](repeating: 0, count: positions * n), s = c
+            for p in 0..<positions {
+                for (j, theta) in freqs.enumerated() {
+                    let angle = Double(p) * theta
+                    c[p * n + j] = Float(Glibc.cos(angle))
+                    s[p * n + j] = Float(Glibc.sin(angle))
+                }
+            }
+            return (c, s)
         }
-        let ft = inverseFrequencies(split.t), fh = inverseFrequencies(split.h), fw = inverseFrequencies(split.w)
+        let gt = group(frames, split.t), gh = group(height, split.h), gw = group(width, split.w)
         let count = frames * height * width
         var cosV = [Float](repeating: 0, count: count * half), sinV = cosV
-        var token = 0
-        for f in 0..<frames {
-            for y in 0..<height {
-                for x in 0..<width {
-                    var slot = 0
-                    for (pos, freqs) in [(f, ft), (y, fh), (x, fw)] {
-                        for theta in freqs {
-                            let angle = Double(pos) * theta
-                            cosV[token * half + slot] = Float(Glibc.cos(angle))
-                            sinV[token * half + slot] = Float(Glibc.sin(angle))
-                            slot += 1
+        // Row (f, y, x) = group rows f, y and x side by side. (count > 0: every group has positions.)
+        func assemble(_ out: inout [Float], _ t: [Float], _ h: [Float], _ w: [Float]) {
+            guard count > 0 else { return }
+            out.withUnsafeMutableBufferPointer { o in
+                t.withUnsafeBufferPointer { tp in
+                    h.withUnsafeBufferPointer { hp in
+                        w.withUnsafeBufferPointer { wp in
+                            var row = o.baseAddress!
+                            for f in 0..<frames {
+                                for y in 0..<height {
+                                    for x in 0..<width {
+                                        row.update(from: tp.baseAddress! + f * split.t, count: split.t)
+                                        (row + split.t).update(from: hp.baseAddress! + y * split.h, count: split.h)
+                                        (row + split.t + split.h).update(from: wp.baseAddress! + x * split.w, count: split.w)
+                                        row += half
+                                    }
+                                }
+                            }
                         }
                     }
-                    token += 1
                 }
             }
         }
+        assemble(&cosV, gt.cos, gh.cos, gw.cos)
+        assemble(&sinV, gt.sin, gh.sin, gw.sin)
         return (try Tensor.host(cosV, shape: [count, half]), try Tensor.host(sinV, shape: [count, half]))
     }
 }
