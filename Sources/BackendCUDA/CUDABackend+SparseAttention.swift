@@ -53,8 +53,14 @@ extension CUDABackend: SparseAttentionBackend {
     private func useTensorCores(_ s: AttentionShape, blockK: Int) -> Bool {
         let cc = computeCapability
         guard cc.major > 8 || (cc.major == 8 && cc.minor >= 9) else { return false }
-        return s.d == s.dv && (s.d == 64 || s.d == 128) && (blockK == 64 || blockK == 128)
+        guard s.d == s.dv && (s.d == 64 || s.d == 128) && (blockK == 64 || blockK == 128) else { return false }
+        // Ada's 99 KiB per block does not hold D = 128 with 128-key blocks (104 KiB): CUDA cores there.
+        return Self.sageMMASharedBytes(d: s.d, blockK: blockK) <= maxSharedMemoryPerBlock
     }
+
+    /// Dynamic shared memory of td_sage_attention_mma_d<D>_k<BK>: double-buffered K [BK][D+16] int8
+    /// and Vᵀ [D][BK+8] f16 tiles.
+    static func sageMMASharedBytes(d: Int, blockK: Int) -> Int { 2 * (blockK * (d + 16) + d * (blockK + 8) * 2) }
 
     /// A [B, H, L, D] view as kernel arguments: address of its first element, dtype code and the
     /// element strides of B, H, L, D.
@@ -310,7 +316,7 @@ extension CUDABackend: SparseAttentionBackend {
         let exponentScale = scale * Float(1.4426950408889634)   // as the CPU: scale · log2 e, rounded to fp32
         if tensorCores {
             let kernel = "td_sage_attention_mma_d\(s.d)_k\(blockK)"
-            let shared = 2 * (blockK * (s.d + 16) + s.d * (blockK + 8) * 2)
+            let shared = Self.sageMMASharedBytes(d: s.d, blockK: blockK)
             try launch(.sageAttentionMMA, kernel, grid: (s.gridX(blockQ: blockQ), s.heads, 1), block: (128, 1, 1),
                        sharedBytes: shared, [
                            .pointer(try address(out)), .int32(odt),
