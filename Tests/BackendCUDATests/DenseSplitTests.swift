@@ -109,6 +109,7 @@ struct DenseSplitTests {
             for b in floats {
                 if a != b { expectDefined(DenseSplit.kernelName("convert_dense", a, b)) }
                 expectDefined(DenseSplit.kernelName("binary_dense", a, b))
+                expectDefined(DenseSplit.kernelName("binary_groups", a, b))
                 // binary(): the output in a's dtype, the dense operand first (a, or b when the row is a).
                 expectDefined(DenseSplit.kernelName("binary_rows_dense", a, a, b))
                 expectDefined(DenseSplit.kernelName("binary_rows_dense", a, b, a))
@@ -116,7 +117,7 @@ struct DenseSplitTests {
         }
         #expect(DenseSplit.kernelName("binary_dense", .f32, .i32) == nil)
         #expect(DenseSplit.kernelName("binary_rows_dense", .f32, .bf16, .f16) == "td_binary_rows_dense_f32_bf16_f16")
-        #expect(Self.instantiations.count == 3 + 6 + 9 + 15)
+        #expect(Self.instantiations.count == 3 + 6 + 9 + 15 + 9)
     }
 
     /// The kernel names elementwise.cu's EW_* macros expand to, read from the source.
@@ -132,6 +133,7 @@ struct DenseSplitTests {
             if let a = args("EW_UNARY") { names.insert("td_unary_dense_\(a[0])") }
             if let a = args("EW_BINARY") { names.insert("td_binary_dense_\(a[0])_\(a[2])") }
             if let a = args("EW_ROWS") { names.insert("td_binary_rows_dense_\(a[0])_\(a[2])_\(a[4])") }
+            if let a = args("EW_GROUPS") { names.insert("td_binary_groups_\(a[0])_\(a[2])") }
         }
         return names
     }
