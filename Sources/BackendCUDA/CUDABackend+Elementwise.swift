@@ -173,7 +173,7 @@ extension CUDABackend {
             return out
         }
         // Strided operands whose rows are contiguous and aligned (the SLA sum): groups of 8 in rows.
-        if let cols = shape.last, cols % DenseSplit.group == 0, try readsInGroups(ea), try readsInGroups(eb),
+        if let cols = shape.last, cols % DenseSplit.group == 0, readsInGroups(ea, buffer: ba), readsInGroups(eb, buffer: bb),
            let kernel = DenseSplit.kernelName("binary_groups", a.dtype, b.dtype) {
             try launch(.elementwise, kernel, grid: DenseSplit.grid(work: n / DenseSplit.group, multiprocessors: multiprocessorCount),
                        block: DenseSplit.blockSize, [
@@ -194,10 +194,9 @@ extension CUDABackend {
 
     /// Whether td_binary_groups can read `t` (a view broadcast to the output shape, whose last dim
     /// is a multiple of 8) in groups of 8: its last dim is contiguous and every row starts 16-byte
-    /// aligned (buffer address, offset and the other strides multiples of 8 elements).
-    func readsInGroups(_ t: Tensor) throws -> Bool {
+    /// aligned (buffer address, offset and the other strides multiples of 8 elements). `buffer` is t's.
+    func readsInGroups(_ t: Tensor, buffer: CUDABuffer) -> Bool {
         guard t.strides.last == 1 else { return false }
-        let buffer = try deviceBuffer(t, "binary")
         return buffer.address % 16 == 0 && t.offset % DenseSplit.group == 0
             && t.strides.dropLast().allSatisfy { $0 % DenseSplit.group == 0 }
     }

@@ -186,13 +186,17 @@ extension CUDABackend {
             // cuBLAS operand A is our B, operand B is our A.
             try setDesc(Int32(CCUBLASLT_MATMUL_DESC_TRANSA), Int32(transposeB ? CCUBLAS_OP_T : CCUBLAS_OP_N), "TRANSA")
             try setDesc(Int32(CCUBLASLT_MATMUL_DESC_TRANSB), Int32(CCUBLAS_OP_N), "TRANSB")
-            if gelu {
-                precondition(direct, "a GELU epilogue needs the product written in its final type")
-                let epilogue = biasDense == nil ? CCUBLASLT_EPILOGUE_GELU : CCUBLASLT_EPILOGUE_GELU_BIAS
+            precondition(!gelu || direct, "a GELU epilogue needs the product written in its final type")
+            let epilogue = switch (gelu, biasDense != nil) {
+            case (true, true): CCUBLASLT_EPILOGUE_GELU_BIAS
+            case (true, false): CCUBLASLT_EPILOGUE_GELU
+            case (false, true): CCUBLASLT_EPILOGUE_BIAS
+            case (false, false): CCUBLASLT_EPILOGUE_DEFAULT
+            }
+            if epilogue != CCUBLASLT_EPILOGUE_DEFAULT {
                 try setDesc(Int32(CCUBLASLT_MATMUL_DESC_EPILOGUE), UInt32(epilogue), "EPILOGUE")
             }
             if let biasDense {
-                if !gelu { try setDesc(Int32(CCUBLASLT_MATMUL_DESC_EPILOGUE), UInt32(CCUBLASLT_EPILOGUE_BIAS), "EPILOGUE") }
                 try setDesc(Int32(CCUBLASLT_MATMUL_DESC_BIAS_POINTER), try address(biasDense), "BIAS_POINTER")
                 try setDesc(Int32(CCUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE), outCode, "BIAS_DATA_TYPE")
             }

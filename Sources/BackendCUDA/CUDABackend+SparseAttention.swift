@@ -47,6 +47,8 @@ extension CUDABackend: SparseAttentionBackend {
     private static let topkRows = 8
     /// Tokens per chunk of the v scale's partial maxima (`SA_VMAX_TOKENS`).
     private static let vMaxTokens = 128
+    /// Tokens per block of td_sage_v_quantize_t (`SG_VT_TOKENS`; blockK ∈ {64, 128} is a multiple).
+    private static let vTransposeTokens = 64
 
     /// Whether SageSLA runs on the tensor-core kernel `td_sage_attention_mma_d<D>_k<blockK>`: sm_89+
     /// (e4m3 mma), D = Dv ∈ {64, 128}, blockK ∈ {64, 128}. Everything else takes `td_sage_attention`.
@@ -300,9 +302,9 @@ extension CUDABackend: SparseAttentionBackend {
         // The tensor-core kernel reads the e4m3 values as f16 (exact), transposed.
         let v8 = tensorCores ? try empty([s.heads, s.dv, max(lkp, 1)], dtype: .f16) : try empty([s.heads, s.lk, s.dv], dtype: .u8)
         if tensorCores, lkp > 0 {
-            // One block per 64 tokens (SG_VT_TOKENS; lkp is a multiple of blockK ∈ {64, 128}) and head.
-            try launch(.sageAttention, "td_sage_v_quantize_t", grid: (lkp / 64, s.heads, 1), block: (256, 1, 1),
-                       sharedBytes: 64 * (s.dv + 1) * 2,
+            // One block per vTransposeTokens tokens and head; its f16 tile has rows of dv + 1.
+            try launch(.sageAttention, "td_sage_v_quantize_t", grid: (lkp / Self.vTransposeTokens, s.heads, 1), block: (256, 1, 1),
+                       sharedBytes: Self.vTransposeTokens * (s.dv + 1) * 2,
                        [.pointer(try address(v8)), .pointer(try address(vScale))] + headView(v, op)
                        + [.int32(nh), .int32(Int32(s.heads)), .int64(Int64(s.lk)), .int64(Int64(lkp)), .int32(Int32(s.dv))])
         } else if s.lk > 0 {
