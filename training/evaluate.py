@@ -218,6 +218,31 @@ def run(out_dir, work, dev, quick=False):
     return results
 
 
+@torch.no_grad()
+def run_teacher(work, dev, quick=False):
+    """The teacher alone (32-step CFG ODE) on every prompt set, from the training checkpoints (teacher.pt, vae.pt):
+    the first look after the teacher stage, before any distillation time is spent. Writes teacher_eval.json."""
+    import train_all as ta
+    vae, mean, std, _ = ta.load_vae()
+    t5, _ = ta.load_t5()
+    teacher = load_teacher(work, dev)
+    tok = ta.tokens()
+    seeds = 2 if quick else 8
+    results = {}
+    for set_name, (triples, phrasing) in SETS.items():
+        cases = eval_cases(triples, phrasing, seeds)
+        cap = torch.tensor([row for *_, row in cases], device=dev)
+        noise = torch.randn(cap.shape[0], 16, 5, 8, 8, device=dev, generator=torch.Generator(device=dev).manual_seed(1))
+        z = teacher_ode_latent(teacher, t5, tok, cap, ta.text_batch(t5, tok, cap), noise, 80)
+        vids = ((common.vae_decode(vae, z * std + mean).clamp(-1, 1) + 1) / 2).float()
+        res = summarise([check(v, c, m) for v, (c, s, m, b, _) in zip(vids, cases)], vids, cases)
+        results[f"t2v/{set_name}/teacher_ode32"] = res
+        print(f"t2v/{set_name}/teacher_ode32: {res}", flush=True)
+    with open(os.path.join(work, "teacher_eval.json"), "w") as f:
+        json.dump({"thresholds": THRESH, "seeds_per_prompt": seeds, "results": results}, f, indent=1)
+    return results
+
+
 def save_strip(vids, path):
     from PIL import Image
     v = vids[:, :, ::4].permute(0, 3, 2, 4, 1)          # [n, H, 5, W, 3]

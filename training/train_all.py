@@ -18,6 +18,7 @@ Stages (each reads and writes checkpoints in --work, so they can run in separate
            distill_i2v run one model each
   export   models/demo/*.pth, demo.json, sample_i2v.png
   eval     training/evaluate.py on the exported files
+  eval_teacher  the teacher alone on evaluate.py's prompt sets (teacher_eval.json): a look before distilling
   engine_fixtures  the teacher's videos from the engine's own Philox noise, for the Swift CI
            (Tests/CLITests/Fixtures/demo_teacher)
 """
@@ -228,6 +229,9 @@ def recon_loss(rec, x, cover):
 
 def stage_vae():
     vae = common.make_vae(VAE_DIM).to(DEV)
+    if ARGS.vae_init:   # e.g. the shipped models/demo/vae.pth (WanVAE_ keys, fp32): fine-tune instead of from scratch
+        vae.load_state_dict(torch.load(ARGS.vae_init, map_location="cpu", weights_only=True))
+        log(f"vae: starting from {ARGS.vae_init}")
     opt = torch.optim.AdamW(vae.parameters(), lr=ARGS.vae_lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(10)
     steps, t0, bs = int(budget("vae", ARGS.vae_steps)), time.time(), ARGS.vae_batch
@@ -710,6 +714,8 @@ def main():
     ap.add_argument("--vae_batch", type=int, default=48)
     ap.add_argument("--vae_steps", type=int, default=2000)
     ap.add_argument("--vae_lr", type=float, default=6e-4)
+    ap.add_argument("--vae_init", default=None, help="a WanVAE_ state dict (vae.pth) to start the vae stage from; "
+                    "with --vae_steps 0 the stage only measures it and writes its latent statistics")
     ap.add_argument("--object_weight", type=float, default=10.0, help="extra loss weight on the shape's pixels")
     ap.add_argument("--vae_decoder_steps", type=int, default=380)
     ap.add_argument("--vae_decoder_seconds", type=float, default=70)
@@ -753,10 +759,12 @@ def main():
     train_all.ARGS = ARGS
     for st in ARGS.stages.split(","):
         log(f"== stage {st}")
-        if st in ("eval", "engine_fixtures"):
+        if st in ("eval", "eval_teacher", "engine_fixtures"):
             import evaluate
             if st == "eval":
                 evaluate.run(ARGS.out, ARGS.work, DEV, quick=ARGS.scale < 0.5)
+            elif st == "eval_teacher":
+                evaluate.run_teacher(ARGS.work, DEV, quick=ARGS.scale < 0.5)
             else:
                 evaluate.engine_reference(ARGS.out, ARGS.work, DEV, ARGS.fixtures)
         else:
