@@ -74,7 +74,7 @@ extension CUDABackend: SparseAttentionBackend {
 
     /// Stages × tokens of the cp.async ring of `td_sla_key_mean_async` (`SA_MEAN_STAGES`,
     /// `SA_MEAN_STAGE_TOKENS`).
-    private static let meanStages = 8, meanStageTokens = 64
+    private static let meanStages = 4, meanStageTokens = 256
 
     /// Token mean of k per (head, channel) in the CPU's summation order (the block map's selection
     /// depends on its bits): one sequential sum per channel, fed by a cp.async ring where the layout
@@ -87,7 +87,7 @@ extension CUDABackend: SparseAttentionBackend {
         let elementBytes = k.dtype.byteSize
         let aligned = try address(k) % 16 == 0
             && (0..<3).allSatisfy { k.shape[$0] == 1 || (k.strides[$0] * elementBytes) % 16 == 0 }
-        // The ring's shared memory must fit the device (else the staged kernel).
+        // The ring: 64 KiB for bf16/f16, 128 KiB for f32 (beyond consumer GPUs' 99 KiB: staged there).
         let ringBytes = Self.meanStages * Self.meanStageTokens * 32 * elementBytes
         if computeCapability.major >= 8, aligned, d % 32 == 0, k.strides[3] == 1, lk > 0, ringBytes <= maxSharedMemoryPerBlock {
             try launch(.sparseAttention, "td_sla_key_mean_async", grid: (d / 32, heads, 1), block: (256, 1, 1),

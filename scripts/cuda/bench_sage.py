@@ -124,7 +124,7 @@ def main():
     # The preparation as CUDABackend.quantizedBlockSparseAttention launches it, kernel by kernel.
     def key_mean():   # the cp.async ring where CUDABackend.keyMean takes it (bf16 rows here: always)
         if D % 32 == 0:
-            ring = 8 * 64 * 32 * 2   # meanStages · meanStageTokens · 32 channels · bf16
+            ring = 4 * 256 * 32 * 2   # meanStages · meanStageTokens · 32 channels · bf16
             kernel("td_sla_key_mean_async", ring)((D // 32, heads), (256,), (P(mean), P(x[1]), I32(dt), *strides[:3], I32(nh), I64(L)),
                                                   shared_mem=ring)
         else:

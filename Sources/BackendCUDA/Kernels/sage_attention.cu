@@ -346,7 +346,8 @@ extern "C" __global__ void td_sage_attention(
 
 // Per-channel max |v| over a chunk of SA_VMAX_TOKENS tokens: partial [heads, chunks, dv]. Grid
 // (chunks, heads), SA_THREADS threads; dynamic shared memory dv · 4 bytes (the max is exact, so the
-// order is free: shared atomicMax on the bits of non-negative floats).
+// order is free: shared atomicMax on the bits of non-negative floats). When dv divides the block,
+// each thread keeps one channel and takes its running max first (one atomic per thread).
 #define SA_VMAX_TOKENS 128
 extern "C" __global__ void td_sage_v_amax(float* partial, const void* v, int dt, i64 sb, i64 sh, i64 st, i64 sc,
                                           int heads_per_batch, i64 len, int dv, int chunks) {
@@ -358,10 +359,20 @@ extern "C" __global__ void td_sage_v_amax(float* partial, const void* v, int dt,
     const i64 t0 = (i64)chunk * SA_VMAX_TOKENS;
     const int count = (int)min((i64)SA_VMAX_TOKENS, len - t0);
     const i64 base = sa_row(head, heads_per_batch, t0, sb, sh, st);
-    for (int e = threadIdx.x; e < count * dv; e += blockDim.x) {
-        const int j = e / dv, c = e % dv;
-        const float a = fabsf(load_float(v, base + (i64)j * st + (i64)c * sc, dt));
-        if (a == a) atomicMax(&best[c], __float_as_uint(a));
+    if (blockDim.x % dv == 0) {
+        const int c = threadIdx.x % dv;
+        u32 mine = 0u;
+        for (int j = threadIdx.x / dv; j < count; j += blockDim.x / dv) {
+            const float a = fabsf(load_float(v, base + (i64)j * st + (i64)c * sc, dt));
+            if (a == a) mine = max(mine, __float_as_uint(a));
+        }
+        atomicMax(&best[c], mine);
+    } else {
+        for (int e = threadIdx.x; e < count * dv; e += blockDim.x) {
+            const int j = e / dv, c = e % dv;
+            const float a = fabsf(load_float(v, base + (i64)j * st + (i64)c * sc, dt));
+            if (a == a) atomicMax(&best[c], __float_as_uint(a));
+        }
     }
     __syncthreads();
     for (int c = threadIdx.x; c < dv; c += blockDim.x) partial[((i64)head * chunks + chunk) * dv + c] = __uint_as_float(best[c]);
@@ -372,8 +383,19 @@ extern "C" __global__ void td_sage_v_scale_reduce(float* scales, const float* pa
     const i64 total = (i64)heads * dv;
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (i64)gridDim.x * blockDim.x) {
         const int head = (int)(i / dv), c = (int)(i % dv);
-        float amax = 0.0f;
-        for (int n = 0; n < chunks; ++n) amax = fmaxf(amax, partial[((i64)head * chunks + n) * dv + c]);
+        // Four running maxima keep four loads in flight (the partials are non-negative, never NaN:
+        // any order gives the same max).
+        const float* col = partial + (i64)head * chunks * dv + c;
+        float m0 = 0.0f, m1 = 0.0f, m2 = 0.0f, m3 = 0.0f;
+        int n = 0;
+        for (; n + 4 <= chunks; n += 4) {
+            m0 = fmaxf(m0, col[(i64)n * dv]);
+            m1 = fmaxf(m1, col[(i64)(n + 1) * dv]);
+            m2 = fmaxf(m2, col[(i64)(n + 2) * dv]);
+            m3 = fmaxf(m3, col[(i64)(n + 3) * dv]);
+        }
+        for (; n < chunks; ++n) m0 = fmaxf(m0, col[(i64)n * dv]);
+        const float amax = fmaxf(fmaxf(m0, m1), fmaxf(m2, m3));
         const float s = __fdiv_rn(amax, 2.25f);
         scales[i] = s > 0.0f ? s : 1.0f;
     }
@@ -395,12 +417,30 @@ extern "C" __global__ void td_sage_v_quantize_t(u16* out, const float* scales, c
     const i64 k0 = (i64)blockIdx.x * SG_VT_TOKENS;
     const i64 base = sa_row(head, heads_per_batch, 0, sb, sh, st);
     const float* hs = scales + (i64)head * dv;
-    for (int e = threadIdx.x; e < SG_VT_TOKENS * dv; e += blockDim.x) {
-        const int r = e / dv, c = e - r * dv;
-        const i64 tok = k0 + r;
-        sg_vt_tile[r * pitch + c] =
-            tok < len ? float_to_half(sa_fp8_float(sa_fp8_bits(__fdiv_rn(load_float(v, base + tok * st + (i64)c * sc, dt), hs[c]))))
-                      : (u16)0;
+    auto quantize = [&](float x, int c) { return float_to_half(sa_fp8_float(sa_fp8_bits(__fdiv_rn(x, hs[c])))); };
+    if (dt == DT_BF16 && sc == 1 && dv % 8 == 0 && st % 8 == 0 && base % 8 == 0 && ((unsigned long long)v & 15) == 0) {
+        // bf16 rows with contiguous channels (the DiT's v): 8 channels per 16-byte load.
+        const int groups = dv / 8;
+        for (int e = threadIdx.x; e < SG_VT_TOKENS * groups; e += blockDim.x) {
+            const int r = e / groups, c0 = (e - r * groups) * 8;
+            const i64 tok = k0 + r;
+            u16* dst = sg_vt_tile + r * pitch + c0;
+            if (tok < len) {
+                const uint4 raw = *(const uint4*)((const u16*)v + base + tok * st + c0);
+                const u32 w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+                for (int j = 0; j < 8; ++j) dst[j] = quantize(bf16_to_float((u16)(w[j >> 1] >> (16 * (j & 1)))), c0 + j);
+            } else {
+#pragma unroll
+                for (int j = 0; j < 8; ++j) dst[j] = 0;
+            }
+        }
+    } else {
+        for (int e = threadIdx.x; e < SG_VT_TOKENS * dv; e += blockDim.x) {
+            const int r = e / dv, c = e - r * dv;
+            const i64 tok = k0 + r;
+            sg_vt_tile[r * pitch + c] = tok < len ? quantize(load_float(v, base + tok * st + (i64)c * sc, dt), c) : (u16)0;
+        }
     }
     __syncthreads();
     constexpr int WORDS = SG_VT_TOKENS / 2;

@@ -387,12 +387,14 @@ extern "C" __global__ void td_sla_key_mean_staged(float* mean, const void* k, in
 
 // The same mean (same order: one sequential fp32 sum per channel) fed by a cp.async ring instead of
 // staging by hand: SA_MEAN_STAGES stages of SA_MEAN_STAGE_TOKENS tokens × 32 channels in k's own
-// type, so ~450 tokens are in flight while warp 0 sums; the sum, one dependent add per token, is
+// type, so ~750 tokens are in flight while warp 0 sums; the sum, one dependent add per token, is
 // then the kernel's whole cost. Needs sm_80, channel stride 1, d a multiple of 32 and 16-byte
 // aligned row segments (the host checks; else td_sla_key_mean_staged). Grid (d/32, heads),
 // SA_THREADS threads, dynamic shared memory SA_MEAN_STAGES · SA_MEAN_STAGE_TOKENS · 32 · sizeof(T).
-#define SA_MEAN_STAGES 8
-#define SA_MEAN_STAGE_TOKENS 64
+// Long stages keep the per-stage wait and barrier (~300 cycles) small beside the stage's 256
+// dependent adds; with 64-token stages they doubled the time per token (17 cycles, Nsight Compute).
+#define SA_MEAN_STAGES 4
+#define SA_MEAN_STAGE_TOKENS 256
 
 __device__ __forceinline__ void sa_cp_async16(u32 dst, const void* src, u32 src_bytes) {
 #if __CUDA_ARCH__ >= 800
