@@ -104,8 +104,8 @@ struct DemoSemanticTests {
     }
 
     /// Held-out prompts name a background too: the video's median colour must be nearest to it among
-    /// the five backgrounds of the world, for at least 5 of 8 prompts (chance: 1.6; the shipped models
-    /// get 7, 7 and 6 at 1, 2 and 4 steps), English and Chinese.
+    /// the five dark backgrounds of the world, for at least 5 of 8 prompts (chance: 1.6; the shipped
+    /// models get 8, 8 and 8 at 1, 2 and 4 steps), English and Chinese.
     @Test(arguments: [1, 2, 4])
     func backgroundFollowsThePrompt(_ steps: Int) throws {
         let zh = ["black": "黑色", "gray": "灰色", "navy": "深蓝色", "brown": "棕色", "dark green": "深绿色"]
@@ -137,10 +137,11 @@ struct DemoSemanticTests {
     /// colour is on screen and its centroid moves the prompted way; as a control, the same videos are
     /// checked against the opposite direction, which a model ignoring the motion words would pass as
     /// often. Measured with the shipped models (2-core CPU, Philox seeds 0–15): 1 step 6/16 prompted vs
-    /// 0/16 opposite, 2 steps 8/16 vs 2/16, 4 steps 11/16 vs 0/16; the training-side evaluation
-    /// (stricter thresholds, 64 videos, torch noise) gives 0.41, 0.58 and 0.66 (models/demo/README.md).
-    /// Required: 4, 6 and 9 of 16, and at least three times as many as the opposite way.
-    @Test(arguments: [(1, 4), (2, 6), (4, 9)])
+    /// 0/16 opposite, 2 steps 8/16 vs 2/16, 4 steps 9/16 vs 0/16 (the models trained on four caption
+    /// templates, this one among them: 6, 8, 11); the training-side evaluation (stricter thresholds, 64
+    /// videos, torch noise, train phrasings) gives pass rates 0.22, 0.30 and 0.53 (models/demo/README.md).
+    /// Required: 4, 6 and 7 of 16, and at least three times as many as the opposite way.
+    @Test(arguments: [(1, 4), (2, 6), (4, 7)])
     func heldOutPromptsShowTheColourMovingAsPrompted(_ steps: Int, _ required: Int) throws {
         var passed: [String] = [], failed: [String] = [], againstOpposite = 0
         for seed in 0..<(2 * Self.heldOut.count) {
@@ -161,10 +162,9 @@ struct DemoSemanticTests {
     /// The 4-step student against the many-step teacher it was distilled from (the teacher is not shipped:
     /// Tests/CLITests/Fixtures/demo_teacher holds its 32-step CFG ODE videos, made by
     /// `training/train_all.py --stages engine_fixtures` from the same Philox noise the engine draws for
-    /// `--seed`). RMS in [0, 1] pixel units: the training side measures 0.10–0.30 per case, mean 0.21
-    /// (cases.json), the engine 0.295, 0.103, 0.215, 0.188 (mean 0.20), while its videos lie 0.28 on
-    /// average from the other cases' teacher videos (a prompt without a background, case 0, may land
-    /// as far from its own). Bound: mean ≤ 0.25 and at most 0.8 × the mean distance to the others.
+    /// `--seed`). RMS in [0, 1] pixel units: the training side measures 0.13–0.18 per case (cases.json),
+    /// the engine 0.148, 0.178, 0.147, 0.091 (mean 0.14), while its videos lie 0.47 on average from the
+    /// other cases' teacher videos. Bound: mean ≤ 0.25 and at most 0.8 × the mean distance to the others.
     @Test func fourStepStudentStaysNearTheTeacher() throws {
         let dir = Self.root.appendingPathComponent("Tests/CLITests/Fixtures/demo_teacher")
         let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("cases.json"))) as! [String: Any]
