@@ -22,7 +22,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public let computeCapability: (major: Int, minor: Int)
     public let multiprocessorCount: Int
     /// Most dynamic shared memory one block may opt into (bytes): 163 KiB on sm_80, 227 KiB on
-    /// sm_90, 99 KiB on sm_86/89/120.
+    /// sm_90, 99 KiB on sm_86/89/120; or the smaller `sharedMemoryLimit` given to `init`.
     public let maxSharedMemoryPerBlock: Int
     /// The driver's CUDA version, e.g. 13000.
     public let driverVersion: Int
@@ -66,9 +66,15 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Opens CUDA device `deviceIndex`. Throws `TensorError.deviceError` explaining what is
     /// missing: the driver library (with the paths tried), a device, NVRTC, or a new enough driver.
     /// cuDNN is optional: the default engine (`.cudnn`) uses it when libcudnn.so.9 loads, our kernels otherwise.
+    /// `sharedMemoryLimit` caps the shared memory per block that kernels are planned for (below the
+    /// device's opt-in maximum; e.g. 101 376 bytes, Ada's 99 KiB, on a Hopper card), so the paths a
+    /// smaller GPU takes (smaller tiles, staged rings, CUDA-core fallbacks) can be tested on this one.
     public init(deviceIndex: Int = 0, kernelCacheDirectory: String? = KernelCompiler.defaultCacheDirectory(),
                 fillNewBuffersWith fillByte: UInt8? = nil, guardBytes: Int = 0,
-                convolutionEngine: ConvolutionEngine = .standard) throws {
+                convolutionEngine: ConvolutionEngine = .standard, sharedMemoryLimit: Int? = nil) throws {
+        if let sharedMemoryLimit, sharedMemoryLimit < 48 * 1024 {
+            throw TensorError.invalidArgument("shared memory limit \(sharedMemoryLimit) bytes: every CUDA GPU since sm_70 has at least 49152 (48 KiB) per block")
+        }
         let driver = try CUDADriver.shared.get()
         let api = driver.api
         let initStatus = api.cuInit(0)
@@ -95,7 +101,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         let major = try attribute(Int32(CCU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR))
         let minor = try attribute(Int32(CCU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR))
         multiprocessorCount = try attribute(Int32(CCU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT))
-        maxSharedMemoryPerBlock = try attribute(Int32(CCU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN))
+        let deviceSharedMemory = try attribute(Int32(CCU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN))
+        maxSharedMemoryPerBlock = min(deviceSharedMemory, sharedMemoryLimit ?? deviceSharedMemory)
         var nameBuffer = [CChar](repeating: 0, count: 256)
         try driver.check(api.cuDeviceGetName(&nameBuffer, Int32(nameBuffer.count), dev), "cuDeviceGetName")
         deviceName = String(decoding: nameBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

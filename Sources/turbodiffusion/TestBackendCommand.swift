@@ -39,6 +39,10 @@ struct TestBackendCommand: ParsableCommand {
             help: "CUDA convolution engine: cudnn (the default: cuDNN where it applies, our kernels elsewhere), implicit, implicit-mma or im2col; the convolution cases run again on each engine below the chosen one (cudnn → implicit → implicit-mma on Hopper → im2col).")
     var convEngine: String = ConvolutionEngine.standard.rawValue
 
+    @Option(name: .customLong("shared-memory-limit"),
+            help: "CUDA: plan kernels for at most this many bytes of shared memory per block, to test on this GPU the paths a smaller one takes (101376: Ada's and consumer Ampere's 99 KiB; 166912: A100's 163 KiB).")
+    var sharedMemoryLimit: Int?
+
     @Flag(help: "List the ops and case counts, run nothing.")
     var list = false
 
@@ -50,6 +54,12 @@ struct TestBackendCommand: ParsableCommand {
             throw ValidationError("unknown --op '\(op)'; ops: \(OpCatalogue.opNames.joined(separator: ", "))")
         }
         _ = try dtypes()
+        if let sharedMemoryLimit {
+            guard device != .cpu else { throw ValidationError("--shared-memory-limit applies to --device cuda only") }
+            guard sharedMemoryLimit >= 48 * 1024 else {
+                throw ValidationError("--shared-memory-limit \(sharedMemoryLimit): every CUDA GPU has at least 49152 bytes (48 KiB) per block")
+            }
+        }
     }
 
     func dtypes() throws -> Set<DType> {
@@ -75,13 +85,19 @@ struct TestBackendCommand: ParsableCommand {
             guard let engine = ConvolutionEngine(rawValue: convEngine) else {
                 throw ValidationError("--conv-engine must be one of \(ConvolutionEngine.allCases.map(\.rawValue).joined(separator: ", ")), got '\(convEngine)'")
             }
-            do { backend = try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256, convolutionEngine: engine) } catch {
+            do {
+                backend = try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256, convolutionEngine: engine,
+                                          sharedMemoryLimit: sharedMemoryLimit)
+            } catch {
                 throw ValidationError("\(error)")
             }
         }
         print("test-backend on \(backend.name): \(cases.count) cases, seed \(seed)")
         let gpu = backend as? CUDABackend
-        if let gpu { print("convolutions: \(gpu.convolutionSummary)") }
+        if let gpu {
+            print("convolutions: \(gpu.convolutionSummary)")
+            if sharedMemoryLimit != nil { print("shared memory per block planned for: \(gpu.maxSharedMemoryPerBlock) bytes") }
+        }
         var counts = (passed: 0, failed: 0, unsupported: 0)
         var unsupportedOps: [String: Int] = [:]
         let started = Date()
@@ -100,7 +116,10 @@ struct TestBackendCommand: ParsableCommand {
             if gpu.convolutionEngine == .cudnn, gpu.usesCudnn { others.insert(.implicit, at: 0) }
             for other in others {
                 let again: CUDABackend
-                do { again = try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256, convolutionEngine: other) } catch {
+                do {
+                    again = try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256, convolutionEngine: other,
+                                            sharedMemoryLimit: sharedMemoryLimit)
+                } catch {
                     throw ValidationError("\(error)")
                 }
                 print("again on the \(other.rawValue) engine: \(convolutionCases.count) convolution cases")

@@ -16,6 +16,15 @@ import Testing
         #expect(unknown.status != 0 && unknown.stderr.contains("unknown --op 'warpDrive'"))
     }
 
+    /// --shared-memory-limit plans CUDA kernels for a smaller GPU's shared memory; it is refused where it
+    /// means nothing (the CPU) or could not be a GPU's (below 48 KiB), before any device is opened.
+    @Test func sharedMemoryLimitIsCheckedBeforeRunning() throws {
+        let cpu = try CLI.run(["test-backend", "--device", "cpu", "--shared-memory-limit", "101376", "--op", "layerNorm"])
+        #expect(cpu.status != 0 && cpu.stderr.contains("--shared-memory-limit applies to --device cuda only"), "\(cpu.stderr)")
+        let tiny = try CLI.run(["test-backend", "--device", "cuda", "--shared-memory-limit", "4096", "--op", "layerNorm"])
+        #expect(tiny.status != 0 && tiny.stderr.contains("at least 49152 bytes"), "\(tiny.stderr)")
+    }
+
     @Test func compareHoldsATensorToItsReference() throws {
         let io = Self.fixtures.appendingPathComponent("dit_t2v_hd64_io.safetensors").path
         let same = try CLI.run(["compare", io, io, "--key", "out", "--bound", "0"])
