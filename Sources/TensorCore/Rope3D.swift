@@ -4,6 +4,7 @@ import Glibc
 #else
 import Foundation
 #endif
+import SystemSupport
 
 /// Wan's 3-D rotary position tables. A head of `headDim` has headDim/2 complex slots split
 /// into temporal, height and width groups (for 128: 22, 21, 21 slots); slot j of a group with
@@ -70,5 +71,28 @@ public enum Rope3D {
         assemble(&cosV, gt.cos, gh.cos, gw.cos)
         assemble(&sinV, gt.sin, gh.sin, gw.sin)
         return (try Tensor.host(cosV, shape: [count, half]), try Tensor.host(sinV, shape: [count, half]))
+    }
+}
+
+/// `Rope3D.tables` of the most recent grid, returned again for the next call with the same grid: a
+/// generation's DiT steps all ask for one grid, so its tables are built once instead of before every
+/// forward. One entry (a new grid replaces it); safe from several threads. The host tensors are
+/// shared, never written.
+public final class RopeTableCache: @unchecked Sendable {
+    private let lock = Lock()
+    private var key: [Int] = []
+    private var entry: (cos: Tensor, sin: Tensor)?
+
+    public init() {}
+
+    public func tables(frames: Int, height: Int, width: Int, headDim: Int) throws -> (cos: Tensor, sin: Tensor) {
+        let grid = [frames, height, width, headDim]
+        if let hit = lock.withLock({ key == grid ? entry : nil }) { return hit }
+        let built = try Rope3D.tables(frames: frames, height: height, width: width, headDim: headDim)
+        lock.withLock {
+            key = grid
+            entry = built
+        }
+        return built
     }
 }

@@ -32,6 +32,24 @@ import TensorCore
         if f * h * w > 1 { #expect(want.sin.contains { $0 != 0 }) }   // positions beyond 0 turn
     }
 
+    /// The cache hands back the tables it built for the same grid (the same buffers, not a rebuild),
+    /// equal to Rope3D.tables; another grid replaces them; refused geometry is not cached.
+    @Test func cacheBuildsAGridsTablesOnce() throws {
+        let cache = RopeTableCache()
+        let first = try cache.tables(frames: 3, height: 4, width: 5, headDim: 128)
+        let again = try cache.tables(frames: 3, height: 4, width: 5, headDim: 128)
+        #expect(first.cos.buffer === again.cos.buffer && first.sin.buffer === again.sin.buffer)
+        let fresh = try Rope3D.tables(frames: 3, height: 4, width: 5, headDim: 128)
+        #expect(try again.cos.floats().map(\.bitPattern) == fresh.cos.floats().map(\.bitPattern))
+        #expect(try again.sin.floats().map(\.bitPattern) == fresh.sin.floats().map(\.bitPattern))
+        let other = try cache.tables(frames: 3, height: 5, width: 4, headDim: 128)
+        #expect(other.cos.buffer !== first.cos.buffer)
+        #expect(try other.cos.floats().map(\.bitPattern)
+                == Rope3D.tables(frames: 3, height: 5, width: 4, headDim: 128).cos.floats().map(\.bitPattern))
+        #expect(throws: TensorError.self) { try cache.tables(frames: 2, height: 2, width: 2, headDim: 7) }
+        #expect(try cache.tables(frames: 3, height: 5, width: 4, headDim: 128).cos.buffer === other.cos.buffer)
+    }
+
     @Test func badGeometryIsRefused() throws {
         #expect(throws: TensorError.self) { try Rope3D.tables(frames: 2, height: 2, width: 2, headDim: 7) }
         #expect(throws: TensorError.self) { try Rope3D.tables(frames: 2, height: 2, width: 2, headDim: 4) }

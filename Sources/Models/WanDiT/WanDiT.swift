@@ -22,6 +22,8 @@ public final class WanDiT {
     let head: Linear               // head.head [out·4, dim]
     /// Things said once while loading (e.g. unused SLA projections).
     public let loadNotes: [String]
+    /// The rotary tables of the last grid this model ran (every step of a generation has the same one).
+    let ropeTables = RopeTableCache()
 
     public let attention: SelfAttentionKind
     /// Streamed: the blocks' weights stay in host memory and each block is uploaded just before it
@@ -100,7 +102,7 @@ public final class WanDiT {
         let ctxPadded = try b.pad(b.contiguous(context, dtype: .f32), [Padding(0, c.textLength - context.shape[0]), .none], value: 0)
         let text = try textEmbedding2(textEmbedding1.geluTanh(ctxPadded, ctx), ctx)   // [textLen, dim]
 
-        let tables = try Rope3D.tables(frames: f, height: h2, width: w2, headDim: c.headDim)
+        let tables = try ropeTables.tables(frames: f, height: h2, width: w2, headDim: c.headDim)
         func rows(_ t: Tensor) throws -> Tensor { try b.upload(t.narrowed(dim: 0, start: mine.lowerBound, length: mine.count)) }
         let rope = (cos: try rows(tables.cos), sin: try rows(tables.sin))
         switch blockResidency {
