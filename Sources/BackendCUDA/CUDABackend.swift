@@ -73,7 +73,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
                 fillNewBuffersWith fillByte: UInt8? = nil, guardBytes: Int = 0,
                 convolutionEngine: ConvolutionEngine = .standard, sharedMemoryLimit: Int? = nil) throws {
         if let sharedMemoryLimit, sharedMemoryLimit < 48 * 1024 {
-            throw TensorError.invalidArgument("shared memory limit \(sharedMemoryLimit) bytes: every CUDA GPU since sm_70 has at least 49152 (48 KiB) per block")
+            throw TensorError.invalidArgument("shared memory limit \(sharedMemoryLimit) bytes: every CUDA GPU since sm_70 has at least 49152 bytes (48 KiB) per block")
         }
         let driver = try CUDADriver.shared.get()
         let api = driver.api
