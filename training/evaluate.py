@@ -112,6 +112,11 @@ TARGETS = [  # (result, metric, bound): a prompt's colour on screen in ≥ 90% o
 ]
 
 
+def decode_videos(vae, mean, std, z):
+    """Normalised latents [N, 16, 5, 8, 8] → videos [N, 3, 17, 64, 64] in [0, 1] (z·std + mean, clamped)."""
+    return ((common.vae_decode(vae, z * std + mean).clamp(-1, 1) + 1) / 2).float()
+
+
 def eval_cases(triples, phrasing, seeds):
     """[(colour, shape, motion, background, caption row)] for each triple × seed index k: the background
     steps through those the colour is drawn on (3 is prime to 5 and 8, so k = 0…7 meets every one), the caption
@@ -151,9 +156,6 @@ def run(out_dir, work, dev, quick=False):
     results = {}
     autocast = torch.autocast("cuda", torch.bfloat16, enabled=dev == "cuda")
 
-    def decode(z):
-        return ((common.vae_decode(vae, z * std + mean).clamp(-1, 1) + 1) / 2).float()
-
     def gen_videos(net, cap, steps, seed, cond=None, sigma=80, attn="dense", teacher_ode=False):
         common.ATTN.update(mode=attn, topk=meta["sla_topk"], blkq=meta["sla_block_q"], blkk=meta["sla_block_k"])
         g = torch.Generator(device=dev).manual_seed(seed)
@@ -168,7 +170,7 @@ def run(out_dir, work, dev, quick=False):
                     return common.dit(net, x, r, ctx, y).float()
             z = common.rcm_sample(vfn, noise, steps, sigma, lambda: torch.randn(noise.shape, device=dev, generator=g))
         common.ATTN["mode"] = "dense"
-        return decode(z)
+        return decode_videos(vae, mean, std, z)
 
     examples = {}
     for set_name, (triples, phrasing) in SETS.items():
@@ -234,7 +236,7 @@ def run_teacher(work, dev, quick=False):
         cap = torch.tensor([row for *_, row in cases], device=dev)
         noise = torch.randn(cap.shape[0], 16, 5, 8, 8, device=dev, generator=torch.Generator(device=dev).manual_seed(1))
         z = teacher_ode_latent(teacher, t5, tok, cap, ta.text_batch(t5, tok, cap), noise, 80)
-        vids = ((common.vae_decode(vae, z * std + mean).clamp(-1, 1) + 1) / 2).float()
+        vids = decode_videos(vae, mean, std, z)
         res = summarise([check(v, c, m) for v, (c, s, m, b, _) in zip(vids, cases)], vids, cases)
         results[f"t2v/{set_name}/teacher_ode32"] = res
         print(f"t2v/{set_name}/teacher_ode32: {res}", flush=True)
