@@ -50,19 +50,27 @@ extension CUDABackend: SparseAttentionBackend {
     /// Tokens per block of td_sage_v_quantize_t (`SG_VT_TOKENS`; blockK ∈ {64, 128} is a multiple).
     private static let vTransposeTokens = 64
 
-    /// Whether SageSLA runs on the tensor-core kernel `td_sage_attention_mma_d<D>_k<blockK>`: sm_89+
-    /// (e4m3 mma), D = Dv ∈ {64, 128}, blockK ∈ {64, 128}. Everything else takes `td_sage_attention`.
-    private func useTensorCores(_ s: AttentionShape, blockK: Int) -> Bool {
+    /// SageSLA's tensor-core kernel for a shape: its name and dynamic shared memory, or nil where the
+    /// CUDA-core `td_sage_attention` runs. Needs sm_89+ (e4m3 mma), D = Dv ∈ {64, 128}, blockK ∈ {64, 128}
+    /// and the shared memory: `td_sage_attention_mma_d<D>_k<blockK>` double-buffers K and Vᵀ; where
+    /// that does not fit (D = 128 with 128-key blocks needs 104 KiB, Ada and consumer Ampere-class
+    /// parts give 99 KiB) `td_sage_attention_mma_lean_d128_k128` keeps one Vᵀ tile (70 KiB).
+    private func sageTensorCoreKernel(_ s: AttentionShape, blockK: Int) -> (name: String, sharedBytes: Int)? {
         let cc = computeCapability
-        guard cc.major > 8 || (cc.major == 8 && cc.minor >= 9) else { return false }
-        guard s.d == s.dv && (s.d == 64 || s.d == 128) && (blockK == 64 || blockK == 128) else { return false }
-        // Ada's 99 KiB per block does not hold D = 128 with 128-key blocks (104 KiB): CUDA cores there.
-        return Self.sageMMASharedBytes(d: s.d, blockK: blockK) <= maxSharedMemoryPerBlock
+        guard cc.major > 8 || (cc.major == 8 && cc.minor >= 9) else { return nil }
+        guard s.d == s.dv && (s.d == 64 || s.d == 128) && (blockK == 64 || blockK == 128) else { return nil }
+        let double = Self.sageMMASharedBytes(d: s.d, blockK: blockK, vTiles: 2)
+        if double <= maxSharedMemoryPerBlock { return ("td_sage_attention_mma_d\(s.d)_k\(blockK)", double) }
+        let lean = Self.sageMMASharedBytes(d: s.d, blockK: blockK, vTiles: 1)
+        if s.d == 128, blockK == 128, lean <= maxSharedMemoryPerBlock { return ("td_sage_attention_mma_lean_d128_k128", lean) }
+        return nil
     }
 
-    /// Dynamic shared memory of td_sage_attention_mma_d<D>_k<BK>: double-buffered K [BK][D+16] int8
-    /// and Vᵀ [D][BK+8] f16 tiles.
-    static func sageMMASharedBytes(d: Int, blockK: Int) -> Int { 2 * (blockK * (d + 16) + d * (blockK + 8) * 2) }
+    /// Dynamic shared memory of the tensor-core kernels: two K [BK][D+16] int8 tiles and `vTiles`
+    /// Vᵀ [D][BK+8] f16 tiles.
+    static func sageMMASharedBytes(d: Int, blockK: Int, vTiles: Int) -> Int {
+        2 * blockK * (d + 16) + vTiles * d * (blockK + 8) * 2
+    }
 
     /// A [B, H, L, D] view as kernel arguments: address of its first element, dtype code and the
     /// element strides of B, H, L, D.
@@ -297,7 +305,8 @@ extension CUDABackend: SparseAttentionBackend {
             .pointer(try address(vScale)), .pointer(try address(partial)), .int32(Int32(s.heads)),
             .int32(Int32(s.lk > 0 ? vChunks : 0)), .int32(Int32(s.dv)),
         ])
-        let tensorCores = useTensorCores(s, blockK: blockK)
+        let mma = sageTensorCoreKernel(s, blockK: blockK)
+        let tensorCores = mma != nil
         let lkp = s.mk * blockK
         // The tensor-core kernel reads the e4m3 values as f16 (exact), transposed.
         let v8 = tensorCores ? try empty([s.heads, s.dv, max(lkp, 1)], dtype: .f16) : try empty([s.heads, s.lk, s.dv], dtype: .u8)
@@ -316,11 +325,9 @@ extension CUDABackend: SparseAttentionBackend {
 
         let table = blocks.isContiguous ? blocks : try contiguous(blocks)
         let exponentScale = scale * Float(1.4426950408889634)   // as the CPU: scale · log2 e, rounded to fp32
-        if tensorCores {
-            let kernel = "td_sage_attention_mma_d\(s.d)_k\(blockK)"
-            let shared = Self.sageMMASharedBytes(d: s.d, blockK: blockK)
-            try launch(.sageAttentionMMA, kernel, grid: (s.gridX(blockQ: blockQ), s.heads, 1), block: (128, 1, 1),
-                       sharedBytes: shared, [
+        if let mma {
+            try launch(.sageAttentionMMA, mma.name, grid: (s.gridX(blockQ: blockQ), s.heads, 1), block: (128, 1, 1),
+                       sharedBytes: mma.sharedBytes, [
                            .pointer(try address(out)), .int32(odt),
                            .pointer(try address(q8)), .pointer(try address(qScale)),
                            .pointer(try address(k8)), .pointer(try address(kScale)),

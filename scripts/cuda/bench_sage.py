@@ -10,7 +10,8 @@ q/k/v ([L, H·D] seen as [1, H, L, D]) and a random block table (keep = ⌊topk�
 per query block) with PyTorch, and runs the quantized path exactly as
 CUDABackend.quantizedBlockSparseAttention launches it (same kernels, order, arguments, grids, blocks,
 shared memory): key mean, int8 q/k, v scale, e4m3 v, attention. Checks the tensor-core output
-against the CUDA-core kernel (NMSE, f32 outputs; exit 1 above --bound), and the int8 q/k with their
+against the CUDA-core kernel (NMSE, f32 outputs; exit 1 above --bound), for D = 128 with 128-key blocks the
+lean variant (one Vt tile, for 99 KiB GPUs) against the double-buffered one (bitwise), and the int8 q/k with their
 block scales and the v scales against NumPy's IEEE float32 arithmetic (bitwise), then times both paths
 (CUDA events, median of 20 after warm-up) with bf16 outputs, and each preparation kernel. Prints ms and
 effective TFLOP/s = 4·Lq·keep·blockK·D·H / time. --kernels reads the kernel sources from another
@@ -146,17 +147,23 @@ def main():
     steps = [("key mean", key_mean), ("int8 q", lambda: quantize(x[0], q8, qs, BQ, mq, None)),
              ("int8 k", lambda: quantize(x[1], k8, ks, BK, mk, mean)), ("v scale", v_scale)]
 
-    def prepare(tensor_cores):
+    # Paths: the CUDA-core kernel, the tensor-core kernel, and (D = 128, 128-key blocks) its lean variant
+    # with one Vt tile, which CUDABackend takes where the double buffer does not fit (99 KiB GPUs).
+    paths = ["cuda", "mma"] + (["lean"] if (D, BK) == (128, 128) else [])
+    label = {"cuda": "CUDA cores", "mma": "tensor cores", "lean": "tc, lean Vt"}
+
+    def prepare(path):
         for _, f in steps:
             f()
-        (v_transposed if tensor_cores else v_rows)()
+        (v_rows if path == "cuda" else v_transposed)()
 
-    def attend(tensor_cores, out, odt):
+    def attend(path, out, odt):
         # out is a dense [heads, L, D] (B = 1): head h's row t at h·L·D + t·D.
         out_view = (I32(nh), I64(0), I64(L * D), I64(D))
-        if tensor_cores:
-            smem = 2 * (BK * (D + 16) + D * (BK + 8) * 2)
-            kernel(f"td_sage_attention_mma_d{D}_k{BK}", smem)(
+        if path != "cuda":   # CUDABackend.sageMMASharedBytes
+            smem = 2 * BK * (D + 16) + (1 if path == "lean" else 2) * D * (BK + 8) * 2
+            name = "td_sage_attention_mma_lean_d128_k128" if path == "lean" else f"td_sage_attention_mma_d{D}_k{BK}"
+            kernel(name, smem)(
                 (mq * chunks, heads), (128,),
                 (P(out), I32(odt), P(q8), P(qs), P(k8), P(ks), P(vt16), P(vs), P(table), I64(L), I64(L), I64(lkp),
                  I32(BQ), I32(keep), I32(mq), I32(mk), es, *out_view), shared_mem=smem)
@@ -175,19 +182,19 @@ def main():
     torch.cuda.synchronize()
     # Correctness: f32 outputs of both paths.
     outs = {}
-    for tc in (False, True):
+    for path in paths:
         out = torch.full((heads, L, D), float("nan"), **f32)
-        prepare(tc)
-        attend(tc, out, 0)
+        prepare(path)
+        attend(path, out, 0)
         sync()
-        outs[tc] = out
+        outs[path] = out
     # The CPU's amax / 2.25 as an IEEE f32 division (torch's CUDA division by a scalar multiplies
     # by the reciprocal, which can differ in the last bit).
     amax = x[2].float().view(L, H, D).abs().amax(dim=0).cpu().numpy()
     want = amax / np.float32(2.25)
     want = torch.from_numpy(np.where(want > 0, want, np.float32(1)).astype(np.float32)).to(vs.device).view_as(vs)
     scales_ok = torch.equal(vs, want)
-    ref, got = outs[False].double(), outs[True].double()
+    ref, got = outs["cuda"].double(), outs["mma"].double()
     finite = bool(torch.isfinite(got).all()) and bool(torch.isfinite(ref).all())
     nmse = float(((got - ref) ** 2).sum() / (ref ** 2).sum()) if finite else float("inf")
     maxrel = float(((got - ref).abs().max() / ref.abs().max())) if finite else float("inf")
@@ -200,6 +207,10 @@ def main():
     print(f"int8 q/k and block scales vs NumPy (bitwise): {'ok' if int8_ok else 'MISMATCH'}")
     scales_ok = scales_ok and int8_ok
     print(f"tensor cores vs CUDA cores: nmse {nmse:.3e}, max |diff|/max|ref| {maxrel:.3e} (bound {args.bound:g})", flush=True)
+    lean_ok = True
+    if "lean" in outs:   # the same arithmetic in the same order: bit for bit
+        lean_ok = torch.equal(outs["lean"], outs["mma"])
+        print(f"lean Vt vs double-buffered tensor-core kernel (bitwise): {'ok' if lean_ok else 'MISMATCH'}", flush=True)
 
     # Timing: bf16 outputs as the DiT calls it.
     flops = 4.0 * L * keep * BK * D * H
@@ -215,17 +226,17 @@ def main():
         return sorted(times)[len(times) // 2]
     out16 = torch.empty(heads, L, D, device=dev, dtype=torch.bfloat16)
     print(f"{'path':<14}{'prepare ms':>12}{'attention ms':>14}{'total ms':>10}{'TFLOP/s (attn)':>16}")
-    for tc in (False, True):
-        prep = timed(lambda: prepare(tc))
-        prepare(tc); sync()
-        att = timed(lambda: attend(tc, out16, 1))
-        tot = timed(lambda: (prepare(tc), attend(tc, out16, 1)))
-        print(f"{'tensor cores' if tc else 'CUDA cores':<14}{prep:>12.3f}{att:>14.3f}{tot:>10.3f}{flops / att / 1e9:>16.1f}", flush=True)
+    for path in paths:
+        prep = timed(lambda: prepare(path))
+        prepare(path); sync()
+        att = timed(lambda: attend(path, out16, 1))
+        tot = timed(lambda: (prepare(path), attend(path, out16, 1)))
+        print(f"{label[path]:<14}{prep:>12.3f}{att:>14.3f}{tot:>10.3f}{flops / att / 1e9:>16.1f}", flush=True)
     for name, f in steps + [("e4m3 v (transposed)", v_transposed), ("e4m3 v (rows)", v_rows)]:
         ms = timed(f)
         print(f"  prepare: {name:<22}{ms:>8.3f} ms", flush=True)
     signal.alarm(0)
-    ok = finite and nmse <= args.bound and scales_ok
+    ok = finite and nmse <= args.bound and scales_ok and lean_ok
     print("PASS" if ok else "FAIL")
     sys.exit(0 if ok else 1)
 

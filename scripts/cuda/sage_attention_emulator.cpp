@@ -243,7 +243,8 @@ static void quantize_blocks(const float* x, int rows, int width, int block, cons
 
 struct Problem { int h, lq, lk, d, bq, bk, keep; bool holes; };
 
-static bool run_case(const Problem& P, bool late, bool use_rz, unsigned seed, double* nmse_out) {
+// lean: the variant with one Vt tile (td_sage_attention_mma_lean_d128_k128; D = 128, 128-key blocks only).
+static bool run_case(const Problem& P, bool late, bool use_rz, bool lean, unsigned seed, double* nmse_out) {
     late_copies = late;
     round_to_zero = use_rz;
     const int H = P.h, D = P.d, mq = (P.lq + P.bq - 1) / P.bq, mk = (P.lk + P.bk - 1) / P.bk;
@@ -408,7 +409,7 @@ static bool run_case(const Problem& P, bool late, bool use_rz, unsigned seed, do
     std::vector<float> out((size_t)H * P.lq * D, NAN);
     const i64 osb = (i64)P.lq * H * D, osh = D, osl = (i64)H * D;
     const int chunks = (P.bq + SG_ROWS - 1) / SG_ROWS;
-    const size_t smem_bytes = 2 * ((size_t)P.bk * (D + 16) + (size_t)D * (P.bk + 8) * 2);
+    const size_t smem_bytes = 2 * (size_t)P.bk * (D + 16) + (lean ? 1 : 2) * (size_t)D * (P.bk + 8) * 2;
     std::vector<unsigned char> smem(smem_bytes + 16);
     unsigned char* aligned = (unsigned char*)(((uintptr_t)smem.data() + 15) & ~(uintptr_t)15);
     for (unsigned by = 0; by < (unsigned)H; ++by)
@@ -427,12 +428,13 @@ static bool run_case(const Problem& P, bool late, bool use_rz, unsigned seed, do
                     ulp_rng.seed(seed * 131 + bx * 7 + t);
                     pending.clear();
                     open_group.clear();
-#define SG_CALL(DD, BB) sage_attention_mma<DD, BB>(out.data(), DT_F32, q8b.data(), qs.data(), k8b.data(), ksc.data(), vt, vs.data(), \
+#define SG_CALL(DD, BB, LEAN) sage_attention_mma<DD, BB, LEAN>(out.data(), DT_F32, q8b.data(), qs.data(), k8b.data(), ksc.data(), vt, vs.data(), \
                                                    table.data(), P.lq, P.lk, lkp, P.bq, P.keep, mq, mk, es, H, osb, osh, osl)
-                    if (D == 64 && P.bk == 64) SG_CALL(64, 64);
-                    else if (D == 64) SG_CALL(64, 128);
-                    else if (P.bk == 64) SG_CALL(128, 64);
-                    else SG_CALL(128, 128);
+                    if (lean) SG_CALL(128, 128, true);
+                    else if (D == 64 && P.bk == 64) SG_CALL(64, 64, false);
+                    else if (D == 64) SG_CALL(64, 128, false);
+                    else if (P.bk == 64) SG_CALL(128, 64, false);
+                    else SG_CALL(128, 128, false);
                 });
             for (auto& th : threads) th.join();
         }
@@ -487,20 +489,22 @@ int main() {
         {2, 77, 93, 64, 64, 128, 1, false},   {2, 200, 333, 128, 128, 64, 3, false}, {1, 300, 300, 128, 64, 128, 2, false},
         {1, 130, 257, 64, 128, 128, 3, false}, {2, 64, 64, 128, 128, 64, 1, false},  {1, 250, 1000, 128, 128, 64, 8, false},
         {1, 199, 700, 64, 64, 64, 11, false},  {1, 150, 600, 128, 128, 64, 5, true},  {1, 3, 5, 128, 64, 64, 1, false},
-        {1, 260, 515, 64, 96, 128, 5, false},
+        {1, 260, 515, 64, 96, 128, 5, false}, {2, 70, 450, 128, 64, 128, 3, false}, {1, 150, 600, 128, 128, 128, 4, true},
     };
     int failed = 0;
     for (const auto& c : cases)
-        for (int mode = 0; mode < 3; ++mode) {
-            const bool late = mode == 1, f22 = mode == 2;
+        // modes: early copies, late copies, round-toward-zero mma; then (D = 128, 128-key blocks) the lean
+        // variant with early and with late copies
+        for (int mode = 0; mode < (c.d == 128 && c.bk == 128 ? 5 : 3); ++mode) {
+            const bool late = mode == 1 || mode == 4, f22 = mode == 2, lean = mode >= 3;
             double e = NAN;
-            const bool finite = run_case(c, late, f22, 1234 + c.lq + c.lk, &e);
+            const bool finite = run_case(c, late, f22, lean, 1234 + c.lq + c.lk, &e);
             const double bound = 1e-10;
             const bool ok = finite && e <= bound;
             failed += !ok;
-            std::printf("%s H=%d Lq=%d Lk=%d D=%d blocks %d/%d keep %d/%d%s copies %s, mma %s: nmse %.2e%s\n", ok ? "ok  " : "FAIL",
+            std::printf("%s H=%d Lq=%d Lk=%d D=%d blocks %d/%d keep %d/%d%s copies %s, mma %s%s: nmse %.2e%s\n", ok ? "ok  " : "FAIL",
                         c.h, c.lq, c.lk, c.d, c.bq, c.bk, c.keep, (c.lk + c.bk - 1) / c.bk, c.holes ? " (invalid entries)" : "",
-                        late ? "late " : "early", f22 ? "rz   " : "exact", e, finite ? "" : " (non-finite)");
+                        late ? "late " : "early", f22 ? "rz   " : "exact", lean ? ", lean Vt" : "", e, finite ? "" : " (non-finite)");
         }
     return failed || tie_failures || exercised == 0 ? 1 : 0;
 }

@@ -6,7 +6,10 @@
 // The selected key blocks are visited in the listed order (indices outside 0..<mk skipped); the K tile
 // [BK][D] int8 (row stride D+16 bytes) and the Vt tile [D][BK] f16 (row stride BK+8 halves) of the
 // next block are fetched with cp.async into the other half of a double buffer while the current one is
-// used. Both tiles are read with ldmatrix.x4 (four 8×8 matrices of 16-byte rows per instruction); the
+// used. The lean variant (td_sage_attention_mma_lean_*, for GPUs with 99 KiB of shared memory per block,
+// where D = 128 with 128-key blocks needs 104 KiB double-buffered) keeps one Vt tile: the next block's
+// Vt is fetched after P·V has read the current one, so it overlaps the next block's Q·Kᵀ and softmax
+// only (one more barrier per block). Both tiles are read with ldmatrix.x4 (four 8×8 matrices of 16-byte rows per instruction); the
 // pads put the 8 rows of each matrix on distinct 16-byte bank groups.
 //
 // Fragments (PTX ISA), lane = 4g + t:
@@ -177,11 +180,10 @@ __device__ __forceinline__ int sg_next(const int* list, int from, int keep, int 
     return from;
 }
 
-// Stages key block blk: K rows (zero past lk) and the Vt columns of the block (always inside vt16).
+// Stages the K rows of key block blk (zero past lk).
 template <int D, int BK>
-__device__ __forceinline__ void sg_stage(unsigned char* ks, unsigned char* vs, const signed char* k8,
-                                         const u16* vt16, int head, int blk, i64 lk, i64 lkp) {
-    constexpr int KLD = D + 16, VLD = BK + 8;
+__device__ __forceinline__ void sg_stage_k(unsigned char* ks, const signed char* k8, int head, int blk, i64 lk) {
+    constexpr int KLD = D + 16;
     const i64 k0 = (i64)blk * BK;
     for (int e = threadIdx.x; e < BK * (D / 16); e += SG_THREADS) {
         const int row = e / (D / 16), col = (e % (D / 16)) * 16;
@@ -189,6 +191,13 @@ __device__ __forceinline__ void sg_stage(unsigned char* ks, unsigned char* vs, c
         const signed char* src = inside ? k8 + ((i64)head * lk + k0 + row) * D + col : k8;
         sg_cp_async16(ks + row * KLD + col, src, inside ? 16u : 0u);
     }
+}
+
+// Stages the Vt columns of key block blk (always inside vt16: lkp = mk·BK).
+template <int D, int BK>
+__device__ __forceinline__ void sg_stage_v(unsigned char* vs, const u16* vt16, int head, int blk, i64 lkp) {
+    constexpr int VLD = BK + 8;
+    const i64 k0 = (i64)blk * BK;
     for (int e = threadIdx.x; e < D * (BK / 8); e += SG_THREADS) {
         const int c = e / (BK / 8), col = (e % (BK / 8)) * 8;
         sg_cp_async16((u16*)vs + c * VLD + col, vt16 + ((i64)head * D + c) * lkp + k0 + col, 16u);
@@ -197,8 +206,12 @@ __device__ __forceinline__ void sg_stage(unsigned char* ks, unsigned char* vs, c
 
 // q8 [heads, lq, D] and k8 [heads, lk, D] int8, vt16 [heads, D, lkp] f16 of e4m3 values
 // (td_sage_v_quantize_t, lkp = mk·BK), scales as td_sage_attention; out in odt, laid out as
-// td_sage_attention's. Dynamic shared memory: 2·(BK·(D+16) + D·(BK+8)·2) bytes.
-template <int D, int BK>
+// td_sage_attention's. Dynamic shared memory: 2·BK·(D+16) + (LEAN ? 1 : 2)·D·(BK+8)·2 bytes.
+//
+// cp.async groups, LEAN: K(first), Vt(first) before the loop; per block, K(next) at the top and Vt(next)
+// after P·V (groups may be empty, so the counts stay fixed): waiting until 2 groups are pending leaves
+// K(current) landed, until 1 also Vt(current). Otherwise: K and Vt of a block in one group.
+template <int D, int BK, bool LEAN>
 __device__ __forceinline__ void sage_attention_mma(
     void* out, int odt, const signed char* q8, const float* q_scale, const signed char* k8, const float* k_scale,
     const u16* vt16, const float* v_scale, const int* blocks, i64 lq, i64 lk, i64 lkp,
@@ -246,18 +259,27 @@ __device__ __forceinline__ void sage_attention_mma(
 
     const int* list = blocks + ((i64)head * mq + qb) * keep;
     int sel = sg_next(list, 0, keep, mk), buf = 0;
-    if (sel < keep) sg_stage<D, BK>(sg_smem, sg_smem + 2 * KBYTES, k8, vt16, head, list[sel], lk, lkp);
+    unsigned char* const vtiles = sg_smem + 2 * KBYTES;
+    if (sel < keep) {
+        sg_stage_k<D, BK>(sg_smem, k8, head, list[sel], lk);
+        if (LEAN) sg_cp_async_commit();
+        sg_stage_v<D, BK>(vtiles, vt16, head, list[sel], lkp);
+    } else if (LEAN) {
+        sg_cp_async_commit();
+    }
     sg_cp_async_commit();
     while (sel < keep) {
         const int blk = list[sel];
         const int next = sg_next(list, sel + 1, keep, mk);
-        if (next < keep)
-            sg_stage<D, BK>(sg_smem + (buf ^ 1) * KBYTES, sg_smem + 2 * KBYTES + (buf ^ 1) * VBYTES, k8, vt16, head,
-                            list[next], lk, lkp);
+        if (next < keep) {
+            sg_stage_k<D, BK>(sg_smem + (buf ^ 1) * KBYTES, k8, head, list[next], lk);
+            if (!LEAN) sg_stage_v<D, BK>(vtiles + (buf ^ 1) * VBYTES, vt16, head, list[next], lkp);
+        }
         sg_cp_async_commit();
-        sg_cp_async_wait<1>();   // block `blk` landed (the next one may still be in flight)
+        if (LEAN) sg_cp_async_wait<2>();   // K of `blk` landed (its Vt and the next K may be in flight)
+        else sg_cp_async_wait<1>();        // block `blk` landed (the next one may still be in flight)
         __syncthreads();
-        const u32 kaddr = smem + buf * KBYTES + krow, vaddr = smem + 2 * KBYTES + buf * VBYTES + vrow * 2;
+        const u32 kaddr = smem + buf * KBYTES + krow, vaddr = smem + 2 * KBYTES + (LEAN ? 0 : buf * VBYTES) + vrow * 2;
         const int kr = (int)min((i64)BK, lk - (i64)blk * BK);
         const float sk = k_scale[(i64)head * mk + blk];
 
@@ -329,6 +351,10 @@ __device__ __forceinline__ void sage_attention_mma(
         for (int n = 0; n < NT; ++n)
 #pragma unroll
             for (int e = 0; e < 4; ++e) o[n][e] = __fmul_rn(o[n][e], alpha[e >> 1]);
+        if (LEAN) {   // Vt of `blk` landed, for every thread's copies
+            sg_cp_async_wait<1>();
+            __syncthreads();
+        }
 #pragma unroll
         for (int kk = 0; kk < PK; ++kk)
 #pragma unroll
@@ -338,7 +364,11 @@ __device__ __forceinline__ void sage_attention_mma(
                 sg_mma_f16(o[n], pa[kk], b[0], b[1]);
                 sg_mma_f16(o[n + 1], pa[kk], b[2], b[3]);
             }
-        __syncthreads();   // buffer `buf` is refilled by the next iteration's prefetch
+        __syncthreads();   // buffer `buf` (LEAN: and the one Vt tile) is refilled by the next prefetch
+        if (LEAN) {
+            if (next < keep) sg_stage_v<D, BK>(vtiles, vt16, head, list[next], lkp);
+            sg_cp_async_commit();
+        }
         sel = next;
         buf ^= 1;
     }
@@ -363,18 +393,19 @@ __device__ __forceinline__ void sage_attention_mma(
 
 // ---- SG entry points
 
-#define SG_ENTRY(D, BK)                                                                                              \
-    extern "C" __global__ void __launch_bounds__(SG_THREADS, 1) td_sage_attention_mma_d##D##_k##BK(                    \
+#define SG_ENTRY(NAME, D, BK, LEAN)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(SG_THREADS, 1) NAME(                                                  \
         void* out, int odt, const signed char* q8, const float* q_scale, const signed char* k8,                      \
         const float* k_scale, const u16* vt16, const float* v_scale, const int* blocks, i64 lq, i64 lk,     \
         i64 lkp, int block_q, int keep, int mq, int mk, float exponent_scale, int heads_per_batch, i64 osb, i64 osh, \
         i64 osl) {                                                                                                   \
-        sage_attention_mma<D, BK>(out, odt, q8, q_scale, k8, k_scale, vt16, v_scale, blocks, lq, lk, lkp, block_q,   \
+        sage_attention_mma<D, BK, LEAN>(out, odt, q8, q_scale, k8, k_scale, vt16, v_scale, blocks, lq, lk, lkp, block_q,   \
                                   keep, mq, mk, exponent_scale, heads_per_batch, osb, osh, osl);                     \
     }
 #if __CUDA_ARCH__ >= 890
-SG_ENTRY(64, 64)
-SG_ENTRY(64, 128)
-SG_ENTRY(128, 64)
-SG_ENTRY(128, 128)
+SG_ENTRY(td_sage_attention_mma_d64_k64, 64, 64, false)
+SG_ENTRY(td_sage_attention_mma_d64_k128, 64, 128, false)
+SG_ENTRY(td_sage_attention_mma_d128_k64, 128, 64, false)
+SG_ENTRY(td_sage_attention_mma_d128_k128, 128, 128, false)
+SG_ENTRY(td_sage_attention_mma_lean_d128_k128, 128, 128, true)
 #endif
