@@ -172,10 +172,20 @@ struct BenchPipeline: ParsableCommand {
         let boundary = 0.9
         let sampler = try RCMSampler(steps: numSteps, sigmaMax: 80)
         let count = s.latentShape.reduce(1, *)
+        // Where a step's time goes besides the forward (printed per step): the latent's upload, the
+        // forward itself, the velocity's read back, and the sampler's host work since the last read back.
+        var split = StepSplit()
         func forward(_ x: [Float], _ expert: Int, _ timestep: Double) throws -> [Float] {
             var input = try backend.upload(Tensor.host(x, shape: s.latentShape))
             if let condition { input = try backend.concat([input, condition], dim: 0) }
-            return try backend.toHost(experts[expert](x: input, timestep: timestep, context: context, ctx)).floats()
+            try backend.synchronize()
+            split.mark(\.upload)
+            let v = try experts[expert](x: input, timestep: timestep, context: context, ctx)
+            try backend.synchronize()
+            split.mark(\.forward)
+            let values = try backend.toHost(v).floats()
+            split.mark(\.readBack)
+            return values
         }
         let warmInput = try PhiloxNoise(seed: seed).initial(count: count)
         for k in 0..<s.experts {      // the high-noise expert at the first step's timestep, the low-noise one at the last's
@@ -197,10 +207,15 @@ struct BenchPipeline: ParsableCommand {
             try close()
             clock.cuda?.resetPeakMemory()
             let expert = s.experts == 2 && step.r < boundary ? 1 : 0
+            split.mark(\.sampler)
+            if step.index > 0 { logLine(split.line(step: step.index)) }
+            split = StepSplit()
             open = ("dit_step_\(step.index + 1)" + (s.experts == 2 ? (expert == 0 ? "_high" : "_low") : ""), DispatchTime.now().uptimeNanoseconds)
             return try forward(x, expert, step.timestep)
         }
         try close()
+        split.mark(\.sampler)
+        logLine(split.line(step: sampler.steps))
 
         // VAE decode (the video converted to frame bytes on the device and read back, as the
         // pipeline does), then the MP4.

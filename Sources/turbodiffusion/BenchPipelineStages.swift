@@ -130,3 +130,22 @@ enum PipelineBenchReport {
         }
     }
 }
+
+/// One DiT step of `bench pipeline` split at its host/device boundaries (milliseconds), each part
+/// ended by `mark`: the latent's upload, the forward, the velocity's read back, then the sampler's
+/// host work (update and next noise) until the next step starts.
+struct StepSplit {
+    var upload = 0.0, forward = 0.0, readBack = 0.0, sampler = 0.0
+    private var last = DispatchTime.now().uptimeNanoseconds
+
+    mutating func mark(_ part: WritableKeyPath<StepSplit, Double>) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        self[keyPath: part] += Double(now - last) / 1e6
+        last = now
+    }
+
+    func line(step: Int) -> String {
+        String(printf: "dit_step_%d split: upload %.1f ms, forward %.1f ms, read back %.1f ms, sampler on the host %.1f ms",
+               step, upload, forward, readBack, sampler)
+    }
+}
