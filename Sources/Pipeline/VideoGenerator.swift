@@ -158,12 +158,13 @@ public final class VideoGenerator {
             }
             let m = model!, backend = m.backend
             var v: [Float] = []
-            v.reserveCapacity(x.count)
             for k in 0..<r.samples {
-                var input = try backend.upload(Tensor.host(Array(x[(k * perSample)..<((k + 1) * perSample)]), shape: latentShape))
+                // One sample (the usual case) is the whole latent: no slice copied in, none appended out.
+                let latent = r.samples == 1 ? x : Array(x[(k * perSample)..<((k + 1) * perSample)])
+                var input = try backend.upload(Tensor.host(latent, shape: latentShape))
                 if let modelCondition { input = try backend.concat([input, modelCondition], dim: 0) }
-                let out = try m.velocity(x: input, timestep: step.timestep, context: context)
-                v += try backend.toHost(out).floats()
+                let out = try backend.toHost(m.velocity(x: input, timestep: step.timestep, context: context)).floats()
+                if r.samples == 1 { v = out } else { v += out }
                 done += 1
                 try reporter.step(done, of: evaluations)
             }

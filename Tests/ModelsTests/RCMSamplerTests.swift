@@ -64,3 +64,47 @@ import Checkpoints
         #expect(try run(3) != run(4))
     }
 }
+
+/// The chunked, concurrent update against the loop it replaces, written out serially: the same
+/// bits for a latent of several chunks (with a ragged last one), both updates, 1 to 4 steps.
+@Suite struct RCMSamplerChunkingTests {
+    static func serial(_ sampler: RCMSampler, count: Int, noise: NoiseSource, predict: ([Float], SamplerStep) -> [Float]) throws -> [Float] {
+        let r = sampler.r
+        var x = try noise.initial(count: count).map { Double($0) * r[0] }
+        for step in sampler.plan {
+            let v = predict(x.map { Float($0) }, step)
+            let (ri, rn) = (r[step.index], r[step.index + 1])
+            switch sampler.update {
+            case .sde:
+                let eps = rn > 0 ? try noise.step(step.index, count: count) : [Float](repeating: 0, count: count)
+                for n in 0..<count { x[n] = (x[n] - Double(v[n]) * ri) * (1 - rn) + Double(eps[n]) * rn }
+            case .ode:
+                for n in 0..<count { x[n] -= Double(v[n]) * (ri - rn) }
+            }
+        }
+        return x.map { Float($0) }
+    }
+
+    @Test(arguments: [(4, RCMSampler.Update.sde), (3, .sde), (1, .sde), (4, .ode), (2, .ode)])
+    func chunkedUpdateEqualsSerialLoop(_ steps: Int, _ update: RCMSampler.Update) throws {
+        let sampler = try RCMSampler(steps: steps, sigmaMax: 80, update: update)
+        let count = 2 * RCMSampler.chunk + 12_345
+        // A velocity that depends on x and the step, with exact zeros and negative zeros mixed in.
+        let predict: ([Float], SamplerStep) -> [Float] = { x, step in
+            x.enumerated().map { n, v in n % 97 == 0 ? (n % 2 == 0 ? 0 : -0.0) : v * 0.75 - Float(step.r) * Float(n % 7) }
+        }
+        let expected = try Self.serial(sampler, count: count, noise: PhiloxNoise(seed: 11), predict: predict)
+        let got = try sampler.sample(count: count, noise: PhiloxNoise(seed: 11), predict: predict)
+        #expect(got.map(\.bitPattern) == expected.map(\.bitPattern))
+    }
+
+    @Test func noiseErrorsSurfaceAfterThePrediction() throws {
+        let sampler = try RCMSampler(steps: 2, sigmaMax: 80)
+        let short = InjectedNoise(initial: [Float](repeating: 0.5, count: 8), steps: [])
+        var calls = 0
+        #expect(throws: SamplerError.self) {
+            _ = try sampler.sample(count: 8, noise: short) { x, _ in calls += 1; return x }
+        }
+        #expect(calls == 1)
+    }
+}

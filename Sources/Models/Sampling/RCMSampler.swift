@@ -4,6 +4,8 @@ import Glibc
 #else
 import Foundation
 #endif
+import Dispatch
+import SystemSupport
 import TensorCore
 
 /// TurboDiffusion's rCM sampler (docs/pipeline.md): TrigFlow time s, σ = tan s, rectified-flow time
@@ -51,19 +53,98 @@ public struct RCMSampler: Sampler {
 
     public func sample(count: Int, noise: NoiseSource, predict: (_ x: [Float], _ step: SamplerStep) throws -> [Float]) throws -> [Float] {
         let eps0 = try noise.initial(count: count)
-        var x = eps0.map { Double($0) * r[0] }
+        guard eps0.count == count else { throw SamplerError.noise("initial noise has \(eps0.count) values, the latent \(count)") }
+        var x = [Double](repeating: 0, count: count)      // the state, float64 as upstream keeps it
+        var input = [Float](repeating: 0, count: count)   // x rounded to f32: what the network sees
+        let r0 = r[0]
+        Self.update(&x, &input, with: eps0) { _, e in Double(e) * r0 }
         for step in plan {
-            let v = try predict(x.map { Float($0) }, step)
-            guard v.count == count else { throw SamplerError.prediction("returned \(v.count) values for a latent of \(count)") }
             let (ri, rn) = (r[step.index], r[step.index + 1])
+            // The next noise does not depend on the prediction: it is drawn while the network runs.
+            let pending = update == .sde && rn > 0 ? PendingNoise(noise, step: step.index, count: count) : nil
+            let v = try predict(input, step)
+            guard v.count == count else { throw SamplerError.prediction("returned \(v.count) values for a latent of \(count)") }
             switch update {
             case .sde:
-                let eps = rn > 0 ? try noise.step(step.index, count: count) : [Float](repeating: 0, count: count)
-                for n in 0..<count { x[n] = (x[n] - Double(v[n]) * ri) * (1 - rn) + Double(eps[n]) * rn }
+                if let eps = try pending?.values() {
+                    guard eps.count == count else { throw SamplerError.noise("step \(step.index) noise has \(eps.count) values, the latent \(count)") }
+                    Self.update(&x, &input, with: v, eps) { x, v, e in (x - Double(v) * ri) * (1 - rn) + Double(e) * rn }
+                } else {
+                    // The last step adds no noise; + 0·r keeps the sum's rounding (−0 becomes +0) as ε = 0 would.
+                    Self.update(&x, &input, with: v) { x, v in (x - Double(v) * ri) * (1 - rn) + 0 * rn }
+                }
             case .ode:
-                for n in 0..<count { x[n] -= Double(v[n]) * (ri - rn) }
+                Self.update(&x, &input, with: v) { x, v in x - Double(v) * (ri - rn) }
             }
         }
-        return x.map { Float($0) }
+        return input
+    }
+
+    /// x[n] ← f(x[n], a[n]) and rounded[n] ← Float(x[n]) for every n, over chunks on all cores.
+    @inline(__always)
+    static func update(_ x: inout [Double], _ rounded: inout [Float], with a: [Float],
+                       _ f: (Double, Float) -> Double) {
+        update(&x, &rounded, with: a, a) { x, a, _ in f(x, a) }
+    }
+
+    /// x[n] ← f(x[n], a[n], b[n]) and rounded[n] ← Float(x[n]) for every n, over chunks on all cores.
+    @inline(__always)
+    static func update(_ x: inout [Double], _ rounded: inout [Float], with a: [Float], _ b: [Float],
+                       _ f: (Double, Float, Float) -> Double) {
+        precondition(x.count == rounded.count && a.count == x.count && b.count == x.count)
+        x.withUnsafeMutableBufferPointer { xs in
+            rounded.withUnsafeMutableBufferPointer { out in
+                a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        let p = UncheckedSendable((xs.baseAddress, out.baseAddress, ap.baseAddress, bp.baseAddress))
+                        forEachChunk(xs.count) { range in
+                            guard let xs = p.value.0, let out = p.value.1, let ap = p.value.2, let bp = p.value.3 else { return }
+                            for n in range {
+                                let y = f(xs[n], ap[n], bp[n])
+                                xs[n] = y
+                                out[n] = Float(y)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Elements per task of the chunked loops (a 480p latent of 2.1 M values is 8 tasks).
+    static let chunk = 1 << 18
+
+    /// body(range) over 0..<count in chunks, concurrently when there is more than one. The
+    /// pointers a body writes must be disjoint per range.
+    static func forEachChunk(_ count: Int, _ body: (Range<Int>) -> Void) {
+        let chunks = (count + chunk - 1) / chunk
+        if chunks <= 1 { body(0..<count); return }
+        withoutActuallyEscaping(body) { body in
+            let task = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { k in
+                task.value(k * chunk..<min(count, (k + 1) * chunk))
+            }
+        }
+    }
+}
+
+/// One step's noise, drawn on another thread while the caller waits for the network.
+final class PendingNoise: @unchecked Sendable {
+    private let done = DispatchGroup()
+    private var result: Result<[Float], any Error> = .success([])
+
+    init(_ source: NoiseSource, step: Int, count: Int) {
+        let source = UncheckedSendable(source)
+        done.enter()
+        DispatchQueue.global(qos: .userInitiated).async {
+            self.result = Result { try source.value.step(step, count: count) }
+            self.done.leave()
+        }
+    }
+
+    /// The noise (waits until drawn), or the source's error.
+    func values() throws -> [Float] {
+        done.wait()
+        return try result.get()
     }
 }
