@@ -78,10 +78,17 @@ public enum Rope3D {
 /// generation's DiT steps all ask for one grid, so its tables are built once instead of before every
 /// forward. One entry (a new grid replaces it); safe from several threads. The host tensors are
 /// shared, never written.
+///
+/// `deviceTables` keeps the rows a forward uploads as well, for the backend they went to, so the
+/// steps after the first upload nothing (16 MB per step at 480p). The device copy lives as long as
+/// the cache's owner (a model) or until another grid, row range or backend replaces it; a forward
+/// holds the same tables while it runs, so keeping them between forwards does not raise its peak.
 public final class RopeTableCache: @unchecked Sendable {
     private let lock = Lock()
     private var key: [Int] = []
     private var entry: (cos: Tensor, sin: Tensor)?
+    private var deviceKey: (grid: [Int], rows: Range<Int>, backend: ObjectIdentifier)?
+    private var deviceEntry: (cos: Tensor, sin: Tensor)?
 
     public init() {}
 
@@ -94,5 +101,23 @@ public final class RopeTableCache: @unchecked Sendable {
             entry = built
         }
         return built
+    }
+
+    /// Rows `rows` of the grid's tables on `backend` (a class instance: its identity is the key).
+    public func deviceTables(frames: Int, height: Int, width: Int, headDim: Int, rows: Range<Int>,
+                             on backend: any Backend & AnyObject) throws -> (cos: Tensor, sin: Tensor) {
+        let grid = [frames, height, width, headDim], id = ObjectIdentifier(backend)
+        if let hit = lock.withLock({ () -> (cos: Tensor, sin: Tensor)? in
+            guard let k = deviceKey, k.grid == grid, k.rows == rows, k.backend == id else { return nil }
+            return deviceEntry
+        }) { return hit }
+        let host = try tables(frames: frames, height: height, width: width, headDim: headDim)
+        func upload(_ t: Tensor) throws -> Tensor { try backend.upload(t.narrowed(dim: 0, start: rows.lowerBound, length: rows.count)) }
+        let uploaded = (cos: try upload(host.cos), sin: try upload(host.sin))
+        lock.withLock {
+            deviceKey = (grid, rows, id)
+            deviceEntry = uploaded
+        }
+        return uploaded
     }
 }
