@@ -19,9 +19,11 @@ import TensorCore
 ///   enough shared memory per block (102 KiB at D = 128: not on sm_86/89); otherwise `td_flash_attn_*`
 ///   (Kernels/attention.cu: 64 rows per block).
 /// - composed (every other case): per chunk of heads or query rows, S = q·kᵀ in fp32 through
-///   cuBLASLt, `td_attn_softmax` applies scale, bias and the softmax in place (fp32), then P·V
-///   with P and v in fp32, rounded once to q's dtype. Scores are bounded by
-///   `attentionScoreBudget` elements per chunk by default.
+///   cuBLASLt, `td_attn_softmax` applies scale, bias and the softmax (fp32), then P·V through
+///   cuBLASLt, rounded once to q's dtype. When q and v are bf16 (or both f16), P is rounded to that
+///   type as the operand of P·V (fp32 accumulation), as the fused kernels and the reference's
+///   bf16 attention do; otherwise P and v are fp32. Scores are bounded by `attentionScoreBudget`
+///   elements per chunk by default.
 ///
 /// Semantics follow the CPU backend: result [B, H, Lq, Dv] in q's dtype, any float
 /// dtypes for q, k, v and the bias, the bias broadcast to [B, H, Lq, Lk] (stride-0 views are read
@@ -183,7 +185,9 @@ extension CUDABackend {
         let lk = k.shape[2], dv = v.shape[3], heads = nb * nh
         let qc = try dense(q).reshaped([heads, lq, d])
         let kc = try dense(k).reshaped([heads, lk, d])
-        let vc = try dense(v, .f32).reshaped([heads, lk, dv])   // P stays fp32, so P·V runs in fp32
+        // Half-precision q and v: P in their type, P·V on tensor cores; else P·V in fp32.
+        let halfP = (q.dtype == .bf16 || q.dtype == .f16) && v.dtype == q.dtype
+        let vc = try dense(v, halfP ? nil : .f32).reshaped([heads, lk, dv])
 
         // Chunks: whole heads while a head's scores fit the budget, else rows of one head.
         let groupSize = lq * lk <= budget ? max(1, min(heads, budget / (lq * lk))) : 1
@@ -207,10 +211,12 @@ extension CUDABackend {
                 let s = try matmul(qa, try kc.narrowed(dim: 0, start: h0, length: g), transposeB: true, bias: nil, outputType: .f32)
                 let total = g * rows
                 let block = min(512, max(32, (lk + 31) / 32 * 32))
+                let p = halfP ? try empty(s.shape, dtype: q.dtype) : s
                 try launch(.attention, "td_attn_softmax", grid: min(total, multiprocessorCount * 64), block: block,
-                           [.pointer(try address(s)), .int64(Int64(total)), .int64(Int64(lk)), .float(scale)] + biasArguments
+                           [.pointer(try address(s)), .pointer(try address(p)), .int32(try floatCode(p.dtype, "attention")),
+                            .int64(Int64(total)), .int64(Int64(lk)), .float(scale)] + biasArguments
                            + [.int64(Int64(nh)), .int64(Int64(rows)), .int64(Int64(h0)), .int64(Int64(r0))])
-                let o = try matmul(s, try vc.narrowed(dim: 0, start: h0, length: g), transposeB: false, bias: nil, outputType: q.dtype)
+                let o = try matmul(p, try vc.narrowed(dim: 0, start: h0, length: g), transposeB: false, bias: nil, outputType: q.dtype)
                 if g == heads && rows == lq { return try o.reshaped([nb, nh, lq, dv]) }
                 if out == nil { out = try empty([heads, lq, dv], dtype: q.dtype) }
                 let target = try out!.narrowed(dim: 0, start: h0, length: g).narrowed(dim: 1, start: r0, length: rows)

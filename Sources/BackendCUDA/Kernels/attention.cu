@@ -1,27 +1,29 @@
 // Dense attention: softmax(q·kᵀ·scale + bias)·v.
 //
 // td_attn_softmax       the composed path's middle step (scores come from cuBLASLt): scale,
-//                       bias and a row softmax, in place on fp32 scores.
+//                       bias and a row softmax of fp32 scores, into P (fp32 in place, or bf16/f16).
 // td_flash_attn_<t>_d<D> fused flash attention for bf16/f16 with D = Dv ∈ {64, 128}, no bias:
 //                       online softmax, tensor cores (mma.m16n8k16), no Lq×Lk matrix.
 
 // ---------------------------------------------------------------------------------------------
 // Composed path
 
-// In place on dense fp32 scores s [rows, cols]: x = s·scale (+ bias), then softmax over each row
-// in fp32. Chunk row r is query row `row0 + r % rows_per_head` of flat head
+// On dense fp32 scores s [rows, cols]: x = s·scale (+ bias), then softmax over each row in fp32,
+// written to p [rows, cols] of type p_dt (p may be s with p_dt fp32: in place; s is scratch either
+// way). Chunk row r is query row `row0 + r % rows_per_head` of flat head
 // `head0 + r / rows_per_head` (flat head = b·heads + h). The bias (absent when bias == 0) is
 // addressed through its strides as a [B, H, Lq, Lk] view (stride 0 on broadcast dims). A row whose
 // scores are all -inf has no distribution and becomes NaN, as on the CPU. One block per row
 // (grid-stride over rows); each thread revisits the same columns in every pass, so the in-place
 // write of pass 1 is read back by the thread that wrote it.
-extern "C" __global__ void td_attn_softmax(float* s, i64 rows, i64 cols, float scale,
+extern "C" __global__ void td_attn_softmax(float* s, void* p, int p_dt, i64 rows, i64 cols, float scale,
                                            const void* bias, int bias_dt, i64 sb0, i64 sb1, i64 sb2, i64 sb3,
                                            i64 heads, i64 rows_per_head, i64 head0, i64 row0) {
     __shared__ float scratch[32];
     const float neg_inf = -__int_as_float(0x7f800000);
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         float* row = s + r * cols;
+        const i64 out0 = r * cols;
         i64 brow = 0;
         if (bias) {
             const i64 head = head0 + r / rows_per_head, i = row0 + r % rows_per_head;
@@ -37,13 +39,13 @@ extern "C" __global__ void td_attn_softmax(float* s, i64 rows, i64 cols, float s
         m = block_max(m, scratch);
         if (m == neg_inf) {
             const float nan = __int_as_float(0x7fc00000);
-            for (i64 j = threadIdx.x; j < cols; j += blockDim.x) row[j] = nan;
+            for (i64 j = threadIdx.x; j < cols; j += blockDim.x) store_float(p, out0 + j, p_dt, nan);
         } else {
             float sum = 0.0f;
             for (i64 j = threadIdx.x; j < cols; j += blockDim.x) sum += expf(row[j] - m);
             sum = block_sum(sum, scratch);
             const float inv = 1.0f / sum;
-            for (i64 j = threadIdx.x; j < cols; j += blockDim.x) row[j] = expf(row[j] - m) * inv;
+            for (i64 j = threadIdx.x; j < cols; j += blockDim.x) store_float(p, out0 + j, p_dt, expf(row[j] - m) * inv);
         }
         __syncthreads();
     }
