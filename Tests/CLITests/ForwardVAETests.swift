@@ -46,6 +46,17 @@ import Testing
         #expect(err <= 2e-2, "relative L2 \(err)")
     }
 
+    /// `--profile`: a warm-up pass, then the profiled one, whose table lists the convolutions; the
+    /// result is still the reference's.
+    @Test func profiledDecodeWarmsUpAndStillMatches() throws {
+        let (r, err) = try roundTrip("vae-decode", fixture: "vae_dec_wide_io.safetensors", seed: 2, input: "z", output: "video",
+                                     extra: ["--profile"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(err <= 1e-4, "relative L2 \(err)")
+        #expect(r.stderr.contains("one unprofiled pass first"))
+        #expect(r.stderr.contains("profiled pass (each op waited for)") && r.stderr.contains("conv3d 3x3x3"))
+    }
+
     @Test func tiledDecodeRuns() throws {
         let (r, err) = try roundTrip("vae-decode", fixture: "vae_dec_wide_io.safetensors", seed: 2, input: "z", output: "video",
                                      extra: ["--tile", "6x6+3"])
