@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
+import flow_weights  # noqa: E402
 import text_encoder  # noqa: E402
 import text_split  # noqa: E402
 import world  # noqa: E402
@@ -339,17 +340,19 @@ def load_vae():
 
 @torch.no_grad()
 def build_latents(n, seed):
-    """Encodes n training clips: normalised latents, normalised I2V condition latents, caption parts."""
+    """Encodes n training clips: normalised latents, normalised I2V condition latents, caption parts and
+    the shape's coverage on the latent grid (flow_weights.latent_cover, u8 in 0..255)."""
     vae, mean, std, _ = load_vae()
     gen = torch.Generator().manual_seed(seed)
-    lat, cond, parts = [], [], []
+    lat, cond, parts, covers = [], [], [], []
     for i in range(0, n, 256):
         p = world.sample_params(min(256, n - i), gen)
-        x = world.render(p, DEV)
+        x, cover = world.render(p, DEV, with_cover=True)
         lat.append(((common.vae_encode(vae, x)[0] - mean) / std).to(torch.bfloat16))
         cond.append(((common.vae_encode(vae, first_frame_clip(x))[0] - mean) / std).to(torch.bfloat16))
         parts.append(torch.stack([p["colour"], p["shape"], p["motion"], p["bg"]], 1))
-    return torch.cat(lat), torch.cat(cond), torch.cat(parts).to(DEV)
+        covers.append((flow_weights.latent_cover(cover) * 255).round().to(torch.uint8))
+    return torch.cat(lat), torch.cat(cond), torch.cat(parts).to(DEV), torch.cat(covers)
 
 
 def random_captions(parts, gen_dev, drop=0.1):
@@ -389,7 +392,7 @@ class EMA:
 def flow_train(name, net, t5, i2v, steps, seconds, lr, head=None):
     """head: the attribute head (teacher only); with it the T5 also learns the attribute loss, weight
     --text_aux_weight. Returns the EMA copies of net, t5 (not i2v) and head (when given)."""
-    lat, cond, parts = build_latents(ARGS.clips, seed=20)
+    lat, cond, parts, cover = build_latents(ARGS.clips, seed=20)
     tok = tokens()
     extra = ([t5] if not i2v else []) + ([head] if head is not None else [])
     params = list(net.parameters()) + [p for m in extra for p in m.parameters()]
@@ -420,7 +423,7 @@ def flow_train(name, net, t5, i2v, steps, seconds, lr, head=None):
             v = common.dit(net, xr, r, text_encoder.as_context(out, lens), i2v_condition(cond[sel]) if i2v else None)
             # empty captions (and background-less ones, for the background) have IGNORE labels
             aux = text_encoder.attribute_loss(head(out, lens), labels[cap]) if head is not None else None
-        loss = F.mse_loss(v.float(), eps - x0)
+        loss = flow_weights.weighted_mse(v.float(), eps - x0, cover[sel].float() / 255, ARGS.flow_object_weight)
         flow = loss
         if aux is not None:
             loss = loss + ARGS.text_aux_weight * aux
@@ -519,7 +522,7 @@ def cfg_velocity(net, ctx_c, ctx_u, y):
 @torch.no_grad()
 def build_pool(teacher, t5, i2v, n, seed, sigmas):
     """Distillation pairs (x, r, target, caption, condition): x at the rCM schedule points."""
-    _, cond_all, parts_all = build_latents(n, seed)
+    _, cond_all, parts_all, _ = build_latents(n, seed)
     tok = tokens()
     gen = torch.Generator(device=DEV).manual_seed(seed)
     rows = {k: [] for k in ("x", "r", "t", "cap", "cond")}
@@ -717,6 +720,8 @@ def main():
     ap.add_argument("--vae_init", default=None, help="a WanVAE_ state dict (vae.pth) to start the vae stage from; "
                     "with --vae_steps 0 the stage only measures it and writes its latent statistics")
     ap.add_argument("--object_weight", type=float, default=10.0, help="extra loss weight on the shape's pixels")
+    ap.add_argument("--flow_object_weight", type=float, default=0.0, help="teacher and i2v: extra flow-loss weight "
+                    "on the latent positions the shape covers (flow_weights.py; 0: the plain MSE the shipped models used)")
     ap.add_argument("--vae_decoder_steps", type=int, default=380)
     ap.add_argument("--vae_decoder_seconds", type=float, default=70)
     ap.add_argument("--sla_steps", type=int, default=5000)
