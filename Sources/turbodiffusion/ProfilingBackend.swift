@@ -11,7 +11,7 @@ import TensorCore
 /// A backend that runs every op on `inner`, waits for it and adds its wall time to a per-op table
 /// (`bench dit --profile`). Waiting after each op removes the overlap of launch and execution, so
 /// totals are a little above an unprofiled run; shares between ops are what it is for.
-final class ProfilingBackend: Backend, VAEBackend, PositionBiasBackend, SparseAttentionBackend, SparseLinearBackend, QuantizedMatmulBackend,
+final class ProfilingBackend: Backend, VAEBackend, ResidualConvolutionBackend, PositionBiasBackend, SparseAttentionBackend, SparseLinearBackend, QuantizedMatmulBackend,
     ModulationBackend, RMSNormRotaryBackend, MatmulGELUBackend, @unchecked Sendable {
     let inner: any Backend
     private(set) var table: [String: (calls: Int, seconds: Double)] = [:]
@@ -116,6 +116,15 @@ final class ProfilingBackend: Backend, VAEBackend, PositionBiasBackend, SparseAt
         guard let first = parts.first else { throw TensorError.invalidArgument("conv3d of an empty list of parts") }
         return try timed(Self.convolutionLabel("conv3d", first, weight)) {
             try inner.conv3d(concatenating: parts, weight: weight, bias: bias, stride: stride, padding: padding, outputType: outputType)
+        }
+    }
+    /// Forwarded, so a profiled VAE runs the residual sum where the backend fuses it (cuDNN's
+    /// epilogue), not as a separate add; the row is the convolution's, suffixed "+ residual".
+    func conv3d(concatenating parts: [Tensor], weight: Tensor, bias: Tensor?, stride: [Int], padding: [Padding],
+                adding residual: Tensor) throws -> Tensor {
+        guard let first = parts.first else { throw TensorError.invalidArgument("conv3d of an empty list of parts") }
+        return try timed(Self.convolutionLabel("conv3d", first, weight) + " + residual") {
+            try inner.conv3d(concatenating: parts, weight: weight, bias: bias, stride: stride, padding: padding, adding: residual)
         }
     }
     func expandRelativeBias(_ byDistance: Tensor, keep: Tensor?, maskValue: Float) throws -> Tensor {
