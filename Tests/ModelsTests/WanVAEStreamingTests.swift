@@ -50,6 +50,28 @@ import Checkpoints
         }
     }
 
+    /// One-frame layer passes keep each cached piece as the tensor it was (a one-frame group's whole
+    /// input), not a join of two frames: the cache holds exactly two frames per causal convolution
+    /// (k_t = 3) and the decode is bit for bit the one of two-frame calls.
+    @Test func oneFrameCachesHoldTwoFramesWithoutJoins() throws {
+        let vae = try WanVAEParityTests.model(seed: 11, dtype: .f32, parts: .decoder)
+        let z = try randomTensor([16, 3, 3, 5], seed: 4, scale: 2)
+        let x = try vae.decoderInput(z, ctx)
+        let state = VAECausalState(slots: vae.decoderSlots)
+        let frameGroups = VAEStreaming(chunks: .reference, passElements: 1)
+        let video = try WanVAE.stream(vae.decoderStages[...], x, state, ctx, frameGroups, encoding: false)!
+        let pairs = try WanVAE.stream(vae.decoderStages[...], x, VAECausalState(slots: vae.decoderSlots), ctx,
+                                      VAEStreaming(chunks: .sizes([2]), passElements: nil), encoding: false)!
+        #expect(try video.floats().map(\.bitPattern) == pairs.floats().map(\.bitPattern))
+        var pieces = 0
+        for (slot, cached) in state.frames.enumerated() where !cached.isEmpty {
+            #expect(cached.reduce(0) { $0 + $1.frameCount } == 2, "slot \(slot)")
+            #expect(cached.allSatisfy(CausalConv3d.isWholeBuffer), "slot \(slot)")
+            pieces += cached.count
+        }
+        #expect(pieces > state.frames.filter { !$0.isEmpty }.count, "some caches kept two one-frame pieces")
+    }
+
     /// The chunk boundaries matter to the reference's cache logic only: frame 0 is the one a
     /// temporal resampler passes through, so a clip decoded in two halves (two clips) differs.
     @Test func stateIsWhatCarriesTheClip() throws {

@@ -6,18 +6,18 @@ import TensorCore
 /// gives the result of one pass over the whole clip.
 public final class VAECausalState {
     /// Per slot: the last input frames a causal conv needs (≤ k_t − 1 = 2), or the frames a
-    /// temporal downsampler has not consumed yet.
-    var frames: [Tensor?]
+    /// temporal downsampler has not consumed yet, in order, as one or more tensors (empty: none).
+    var frames: [[Tensor]]
     /// Per slot: whether a temporal resampler has passed frame 0 through already.
     var started: [Bool]
 
     init(slots: Int) {
-        frames = Array(repeating: nil, count: slots)
+        frames = Array(repeating: [], count: slots)
         started = Array(repeating: false, count: slots)
     }
 
     /// Bytes held by the caches now.
-    public var cachedBytes: Int { frames.reduce(0) { $0 + ($1?.byteCount ?? 0) } }
+    public var cachedBytes: Int { frames.joined().reduce(0) { $0 + $1.byteCount } }
 }
 
 /// Hands out state slots while a model is being built.
@@ -78,10 +78,12 @@ struct CausalConv3d {
         let input = try Self.operand(x, ctx)
         // The cached frames and the new ones, in order; the backend convolves them without
         // concatenating where it can.
-        let parts = (state.frames[slot].map { [$0] } ?? []) + [input]
+        let parts = state.frames[slot] + [input]
         let total = parts.reduce(0) { $0 + $1.frameCount }
         let front = history - (total - input.frameCount)
-        // The last `keep` frames of the parts become the cache (copied: the parts are released).
+        // The last `keep` frames of the parts become the cache. A piece that is a whole buffer (the
+        // input of a one-frame group, or a piece cached before) is kept as it is; any other is copied
+        // out, so the cache holds its frames and nothing more (and never a join of the pieces).
         let keep = min(history, total)
         var tail: [Tensor] = [], needed = keep
         for part in parts.reversed() where needed > 0 {
@@ -90,8 +92,13 @@ struct CausalConv3d {
             needed -= n
         }
         let output = try conv(parts, front: front, ctx, adding: residual)
-        state.frames[slot] = tail.count == 1 ? try b.contiguous(tail[0]) : try b.concat(tail, dim: 1)
+        state.frames[slot] = try tail.map { try Self.isWholeBuffer($0) ? $0 : b.contiguous($0) }
         return output
+    }
+
+    /// True when t is dense and covers its whole buffer: keeping it keeps nothing else alive.
+    static func isWholeBuffer(_ t: Tensor) -> Bool {
+        t.isContiguous && t.offset == 0 && t.byteCount == t.buffer.byteCount
     }
 
     /// x in the context's operand type (bf16 compute rounds convolution inputs once, as autocast does).

@@ -164,15 +164,16 @@ struct Resample: CausalStage {
         if !state.started[slot] {
             state.started[slot] = true
             parts.append(try x.frames(0, 1))
-        } else if let waiting = state.frames[slot] {
-            pending = try b.concat([waiting, pending], dim: 1)
+        } else if !state.frames[slot].isEmpty {
+            pending = try b.concat(state.frames[slot] + [pending], dim: 1)
         }
         let windows = pending.frameCount >= 3 ? (pending.frameCount - 3) / 2 + 1 : 0
         if windows > 0 {
             parts.append(try timeConv!.run(pending, stride: [2, 1, 1], padding: [.none, .none, .none], ctx))   // [C, windows, H, W]
         }
         // The next window starts at frame 2·windows of `pending`.
-        state.frames[slot] = try b.contiguous(pending.frames(2 * windows, pending.frameCount - 2 * windows))
+        let left = pending.frameCount - 2 * windows
+        state.frames[slot] = left > 0 ? [try b.contiguous(pending.frames(2 * windows, left))] : []
         if parts.isEmpty { return try b.empty([x.shape[0], 0, x.shape[2], x.shape[3]], dtype: x.dtype) }
         return parts.count == 1 ? parts[0] : try b.concat(parts, dim: 1)
     }
