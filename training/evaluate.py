@@ -61,14 +61,14 @@ def background_ok(video, bg):
 
 def load_teacher(work, dev):
     """The T2V teacher DiT from the training checkpoints (it is not exported)."""
-    import train_all as ta
+    import recipe as ta
     sd = torch.load(os.path.join(work, "teacher.pt"), map_location="cpu")["dit"]
     return ta.load_into(common.make_dit(ta.DIT, 16), sd).to(dev).eval()
 
 
 def teacher_ode_latent(net, t5, tok, cap, ctx, noise, sigma, y=None):
     """The teacher's video latent: 32-step Euler ODE with CFG 3 (against the empty caption) from r0·noise."""
-    import train_all as ta
+    import recipe as ta
     ctx_u = ta.text_batch(t5, tok, ta.empty_rows(cap))
     r0 = torch.full((cap.shape[0],), common.rcm_rs(1, sigma)[0], device=noise.device)
     return common.ode_solve(ta.cfg_velocity(net, ctx, ctx_u, y), r0.view(-1, 1, 1, 1, 1) * noise, r0, 0.0, 32)
@@ -121,7 +121,7 @@ def eval_cases(triples, phrasing, seeds):
     """[(colour, shape, motion, background, caption row)] for each triple × seed index k: the background
     steps through those the colour is drawn on (3 is prime to 5 and 8, so k = 0…7 meets every one), the caption
     is the tuple's k-th of the phrasing."""
-    import train_all as ta
+    import recipe as ta
     out = []
     for i, (c, s, m) in enumerate(triples):
         bgs = world.backgrounds_for(c)
@@ -147,7 +147,7 @@ def summarise(ok, vids, cases):
 
 @torch.no_grad()
 def run(out_dir, work, dev, quick=False):
-    import train_all as ta
+    import recipe as ta
     meta, dit, t5, vae, mean, std = load_exported(out_dir, dev)
     tok = ta.tokens()
     nets = {"t2v": dit("dit_t2v.pth", 16), "t2v_quant": dit("dit_t2v_quant.pth", 16), "i2v": dit("dit_i2v.pth", 36)}
@@ -224,7 +224,7 @@ def run(out_dir, work, dev, quick=False):
 def run_teacher(work, dev, quick=False):
     """The teacher alone (32-step CFG ODE) on every prompt set, from the training checkpoints (teacher.pt, vae.pt):
     the first look after the teacher stage, before any distillation time is spent. Writes teacher_eval.json."""
-    import train_all as ta
+    import recipe as ta
     vae, mean, std, _ = ta.load_vae()
     t5, _ = ta.load_t5()
     teacher = load_teacher(work, dev)
@@ -267,7 +267,7 @@ def engine_reference(out_dir, work, dev, fixture_dir):
     import numpy as np
     from PIL import Image
     import philox
-    import train_all as ta
+    import recipe as ta
     meta, dit, t5, vae, mean, std = load_exported(out_dir, dev)
     tok = ta.tokens()
     student = dit("dit_t2v.pth", 16)

@@ -1,6 +1,6 @@
 """Which rows of the token table the text encoder learns from, which it is measured on, and their labels.
 
-The token table (train_all.build_token_table) holds, tuple-major in palette.all_tuples() order, K train-phrasing
+The token table (recipe.build_token_table) holds, tuple-major in palette.all_tuples() order, K train-phrasing
 captions per (colour, shape, motion, background) tuple, then H held-out-phrasing captions per tuple, then the
 empty caption. The table covers every tuple, including held-out triples and white shapes on light backgrounds;
 the text stage and the teacher's attribute loss may only see train-construction captions of tuples the world
