@@ -40,6 +40,14 @@ import Testing
         #expect(abs(rows[6].tflop - rows[..<6].reduce(0) { $0 + $1.tflop }) <= 1e-6 * rows[6].tflop)
         #expect(abs(rows[6].seconds - rows[..<6].reduce(0) { $0 + $1.seconds }) < 1e-4)
         #expect(rows.allSatisfy { $0.seconds > 0 && $0.peak == -1 })      // the CPU keeps no allocator peaks
+        // Each step split into its parts (stderr), which add up to no more than the step's row.
+        for i in 1...3 {
+            let line = r.stderr.split(separator: "\n").first { $0.hasPrefix("dit_step_\(i) split: upload ") }
+            #expect(line != nil, "no split line for step \(i)")
+            let ms = line.map { l in l.split(separator: " ").compactMap { Double($0) } } ?? []
+            #expect(ms.count == 4 && ms.allSatisfy { $0 >= 0 }, "\(line ?? "")")
+            #expect(ms.reduce(0, +) <= rows[i].seconds * 1000 + 1, "\(line ?? "") against \(rows[i].seconds) s")
+        }
     }
 
     @Test func imageToVideoEncodesTheClipAndSwitchesExpertsAtTheBoundary() throws {
