@@ -103,9 +103,9 @@ public final class RopeTableCache: @unchecked Sendable {
         return built
     }
 
-    /// Rows `rows` of the grid's tables on `backend` (a class instance: its identity is the key).
+    /// Rows `rows` of the grid's tables on `backend` (its object identity is part of the key).
     public func deviceTables(frames: Int, height: Int, width: Int, headDim: Int, rows: Range<Int>,
-                             on backend: any Backend & AnyObject) throws -> (cos: Tensor, sin: Tensor) {
+                             on backend: any Backend) throws -> (cos: Tensor, sin: Tensor) {
         let grid = [frames, height, width, headDim], id = ObjectIdentifier(backend)
         if let hit = lock.withLock({ () -> (cos: Tensor, sin: Tensor)? in
             guard let k = deviceKey, k.grid == grid, k.rows == rows, k.backend == id else { return nil }

@@ -102,14 +102,7 @@ public final class WanDiT {
         let ctxPadded = try b.pad(b.contiguous(context, dtype: .f32), [Padding(0, c.textLength - context.shape[0]), .none], value: 0)
         let text = try textEmbedding2(textEmbedding1.geluTanh(ctxPadded, ctx), ctx)   // [textLen, dim]
 
-        let rope: (cos: Tensor, sin: Tensor)
-        if let device = b as? any Backend & AnyObject {
-            rope = try ropeTables.deviceTables(frames: f, height: h2, width: w2, headDim: c.headDim, rows: mine, on: device)
-        } else {
-            let tables = try ropeTables.tables(frames: f, height: h2, width: w2, headDim: c.headDim)
-            func rows(_ t: Tensor) throws -> Tensor { try b.upload(t.narrowed(dim: 0, start: mine.lowerBound, length: mine.count)) }
-            rope = (cos: try rows(tables.cos), sin: try rows(tables.sin))
-        }
+        let rope = try ropeTables.deviceTables(frames: f, height: h2, width: w2, headDim: c.headDim, rows: mine, on: b)
         switch blockResidency {
         case .resident:
             for block in blocks { hidden = try block(hidden, e0: e0, context: text, rope: rope, shard: shard, ctx) }
