@@ -26,6 +26,7 @@ import os
 import torch
 
 import common
+import recipe
 import world
 
 THRESH = {"colour_dist": 0.30, "min_pixels": 12, "present_frac": 0.8, "min_move_px": 8.0}
@@ -61,17 +62,15 @@ def background_ok(video, bg):
 
 def load_teacher(work, dev):
     """The T2V teacher DiT from the training checkpoints (it is not exported)."""
-    import recipe as ta
     sd = torch.load(os.path.join(work, "teacher.pt"), map_location="cpu")["dit"]
-    return ta.load_into(common.make_dit(ta.DIT, 16), sd).to(dev).eval()
+    return recipe.load_into(common.make_dit(recipe.DIT, 16), sd).to(dev).eval()
 
 
 def teacher_ode_latent(net, t5, tok, cap, ctx, noise, sigma, y=None):
     """The teacher's video latent: 32-step Euler ODE with CFG 3 (against the empty caption) from r0·noise."""
-    import recipe as ta
-    ctx_u = ta.text_batch(t5, tok, ta.empty_rows(cap))
+    ctx_u = recipe.text_batch(t5, tok, recipe.empty_rows(cap))
     r0 = torch.full((cap.shape[0],), common.rcm_rs(1, sigma)[0], device=noise.device)
-    return common.ode_solve(ta.cfg_velocity(net, ctx, ctx_u, y), r0.view(-1, 1, 1, 1, 1) * noise, r0, 0.0, 32)
+    return common.ode_solve(recipe.cfg_velocity(net, ctx, ctx_u, y), r0.view(-1, 1, 1, 1, 1) * noise, r0, 0.0, 32)
 
 
 def load_exported(out_dir, dev):
@@ -121,7 +120,6 @@ def eval_cases(triples, phrasing, seeds):
     """[(colour, shape, motion, background, caption row)] for each triple × seed index k: the background
     steps through those the colour is drawn on (3 is prime to 5 and 8, so k = 0…7 meets every one), the caption
     is the tuple's k-th of the phrasing."""
-    import recipe as ta
     out = []
     for i, (c, s, m) in enumerate(triples):
         bgs = world.backgrounds_for(c)
@@ -129,7 +127,7 @@ def eval_cases(triples, phrasing, seeds):
             b = bgs[(i + 3 * k) % len(bgs)]
             t = world.tuple_index(world.COLOUR_NAMES.index(c), world.SHAPES.index(s), world.MOTIONS.index(m),
                                   world.BG_NAMES.index(b))
-            out.append((c, s, m, b, int(ta.caption_rows(t, phrasing, k))))
+            out.append((c, s, m, b, int(recipe.caption_rows(t, phrasing, k))))
     return out
 
 
@@ -147,9 +145,8 @@ def summarise(ok, vids, cases):
 
 @torch.no_grad()
 def run(out_dir, work, dev, quick=False):
-    import recipe as ta
     meta, dit, t5, vae, mean, std = load_exported(out_dir, dev)
-    tok = ta.tokens()
+    tok = recipe.tokens()
     nets = {"t2v": dit("dit_t2v.pth", 16), "t2v_quant": dit("dit_t2v_quant.pth", 16), "i2v": dit("dit_i2v.pth", 36)}
     teacher = load_teacher(work, dev)
     seeds = 2 if quick else 8
@@ -159,8 +156,8 @@ def run(out_dir, work, dev, quick=False):
     def gen_videos(net, cap, steps, seed, cond=None, sigma=80, attn="dense", teacher_ode=False):
         common.ATTN.update(mode=attn, topk=meta["sla_topk"], blkq=meta["sla_block_q"], blkk=meta["sla_block_k"])
         g = torch.Generator(device=dev).manual_seed(seed)
-        ctx = ta.text_batch(t5, tok, cap)
-        y = None if cond is None else ta.i2v_condition(cond)
+        ctx = recipe.text_batch(t5, tok, cap)
+        y = None if cond is None else recipe.i2v_condition(cond)
         noise = torch.randn(cap.shape[0], 16, 5, 8, 8, device=dev, generator=g)
         if teacher_ode:
             z = teacher_ode_latent(net, t5, tok, cap, ctx, noise, sigma, y)
@@ -175,7 +172,7 @@ def run(out_dir, work, dev, quick=False):
     examples = {}
     for set_name, (triples, phrasing) in SETS.items():
         cases = eval_cases(triples, phrasing, seeds)
-        examples[set_name] = [ta.caption_text(row) for *_, row in cases[::seeds]]
+        examples[set_name] = [recipe.caption_text(row) for *_, row in cases[::seeds]]
         cap = torch.tensor([row for *_, row in cases], device=dev)
         teacher_v = gen_videos(teacher, cap, 0, 1, teacher_ode=True)
         runs = {"teacher_ode32": teacher_v}
@@ -199,7 +196,7 @@ def run(out_dir, work, dev, quick=False):
         ps = [world.params_for(c, s, m, b, 1, gen) for c, s, m, b, _ in cases]
         p = {k: torch.cat([q[k] for q in ps]) for k in ps[0]}
         clips = world.render(p, dev)
-        first = ta.first_frame_clip(clips)
+        first = recipe.first_frame_clip(clips)
         cond = (common.vae_encode(vae, first)[0] - mean) / std
         cap = torch.tensor([row for *_, row in cases], device=dev)
         for steps in (1, 2, 4):
@@ -224,18 +221,17 @@ def run(out_dir, work, dev, quick=False):
 def run_teacher(work, dev, quick=False):
     """The teacher alone (32-step CFG ODE) on every prompt set, from the training checkpoints (teacher.pt, vae.pt):
     the first look after the teacher stage, before any distillation time is spent. Writes teacher_eval.json."""
-    import recipe as ta
-    vae, mean, std, _ = ta.load_vae()
-    t5, _ = ta.load_t5()
+    vae, mean, std, _ = recipe.load_vae()
+    t5, _ = recipe.load_t5()
     teacher = load_teacher(work, dev)
-    tok = ta.tokens()
+    tok = recipe.tokens()
     seeds = 2 if quick else 8
     results = {}
     for set_name, (triples, phrasing) in SETS.items():
         cases = eval_cases(triples, phrasing, seeds)
         cap = torch.tensor([row for *_, row in cases], device=dev)
         noise = torch.randn(cap.shape[0], 16, 5, 8, 8, device=dev, generator=torch.Generator(device=dev).manual_seed(1))
-        z = teacher_ode_latent(teacher, t5, tok, cap, ta.text_batch(t5, tok, cap), noise, 80)
+        z = teacher_ode_latent(teacher, t5, tok, cap, recipe.text_batch(t5, tok, cap), noise, 80)
         vids = decode_videos(vae, mean, std, z)
         res = summarise([check(v, c, m) for v, (c, s, m, b, _) in zip(vids, cases)], vids, cases)
         results[f"t2v/{set_name}/teacher_ode32"] = res
@@ -267,9 +263,8 @@ def engine_reference(out_dir, work, dev, fixture_dir):
     import numpy as np
     from PIL import Image
     import philox
-    import recipe as ta
     meta, dit, t5, vae, mean, std = load_exported(out_dir, dev)
-    tok = ta.tokens()
+    tok = recipe.tokens()
     student = dit("dit_t2v.pth", 16)
     teacher = load_teacher(work, dev)
     os.makedirs(fixture_dir, exist_ok=True)
@@ -283,8 +278,8 @@ def engine_reference(out_dir, work, dev, fixture_dir):
     for i, (c, s, m, b, phrasing, k, seed) in enumerate(ENGINE_CASES):
         t = world.tuple_index(world.COLOUR_NAMES.index(c), world.SHAPES.index(s), world.MOTIONS.index(m),
                               world.BG_NAMES.index(b))
-        cap = torch.tensor([int(ta.caption_rows(t, phrasing, k))], device=dev)
-        ctx = ta.text_batch(t5, tok, cap)
+        cap = torch.tensor([int(recipe.caption_rows(t, phrasing, k))], device=dev)
+        ctx = recipe.text_batch(t5, tok, cap)
         eps0 = torch.from_numpy(philox.normals(seed, 0, count)).view(shape).to(dev)
         teacher_u8 = to_u8(teacher_ode_latent(teacher, t5, tok, cap, ctx, eps0, 80))
         strip = teacher_u8.permute(2, 1, 3, 0).reshape(64, -1, 3).numpy()           # [H, T·W, 3]
@@ -298,7 +293,7 @@ def engine_reference(out_dir, work, dev, fixture_dir):
             rms[str(steps)] = round(((u8.float() - teacher_u8.float()) / 255).pow(2).mean().sqrt().item(), 4)
             ok = check(u8.float().to(dev) / 255, c, m)
             rms[f"{steps}_pass"] = bool(ok[0] and ok[1])
-        cases.append({"prompt": ta.caption_text(cap[0]), "phrasing": phrasing, "seed": seed, "colour": c, "motion": m,
+        cases.append({"prompt": recipe.caption_text(cap[0]), "phrasing": phrasing, "seed": seed, "colour": c, "motion": m,
                       "teacher": name, "student_rms_vs_teacher": rms})
         print(f"engine case {i}: {cases[-1]}", flush=True)
     with open(os.path.join(fixture_dir, "cases.json"), "w") as f:
