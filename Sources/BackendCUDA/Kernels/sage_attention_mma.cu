@@ -9,8 +9,8 @@
 // used. The lean variant (td_sage_attention_mma_lean_*, for GPUs with 99 KiB of shared memory per block,
 // where D = 128 with 128-key blocks needs 104 KiB double-buffered) keeps one Vt tile: the next block's
 // Vt is fetched after P·V has read the current one, so it overlaps the next block's Q·Kᵀ and softmax
-// only (one more barrier per block). Both tiles are read with ldmatrix.x4 (four 8×8 matrices of 16-byte rows per instruction); the
-// pads put the 8 rows of each matrix on distinct 16-byte bank groups.
+// only (one more barrier per block). Both tiles are read with ldmatrix.x4 (four 8×8 matrices of 16-byte
+// rows per instruction); the pads put the 8 rows of each matrix on distinct 16-byte bank groups.
 //
 // Fragments (PTX ISA), lane = 4g + t:
 //   m16n8k32 8-bit, each .b32 four consecutive k (lowest index in the lowest byte):
