@@ -9,6 +9,7 @@ definitions are in models/demo/README.md for the Swift CI):
   moves         centroid of the mask, mean over frames 0–2 vs frames 14–16: displacement along the prompted
                 axis ≥ 8 px in the prompted sign (image y grows downwards) and larger than |perpendicular|
   pass          present and moves
+  fades         the mask has ≥ 12 pixels in each of frames 0–2 and in none of frames 14–16
   background    the per-channel median colour over all frames and pixels is nearer (Euclidean, [0,1] RGB) to the
                 prompted background colour than to any other of world.BACKGROUNDS
   i2v first     mean |frame0 − input image| in [0,1] RGB units
@@ -51,6 +52,13 @@ def check(video, colour, motion):
     axis, sign = AXIS[motion]
     moves = bool(d[axis] * sign >= THRESH["min_move_px"] and abs(d[axis]) > abs(d[1 - axis]))
     return present, moves, d.tolist()
+
+
+def fades(video, colour):
+    """The shape of the prompted colour is on screen (≥ min_pixels of the colour mask) in each of the first
+    three frames and in none of the last three: the failure the shipped students show most (models/demo/README.md)."""
+    _, _, cnt = colour_track(video, colour)
+    return bool((cnt[:3] >= THRESH["min_pixels"]).all() and (cnt[-3:] < THRESH["min_pixels"]).all())
 
 
 def background_ok(video, bg):
@@ -140,6 +148,7 @@ def summarise(ok, vids, cases):
     return {"pass_rate": sum(p and mv for p, mv, _ in ok) / n, "colour_present": sum(p for p, _, _ in ok) / n,
             "colour_present_worst_colour": min(sum(v) / len(v) for v in per_colour.values()),
             "moves": sum(mv for _, mv, _ in ok) / n,
+            "fades": sum(fades(v, case[0]) for v, case in zip(vids, cases)) / n,
             "background": sum(background_ok(v, case[3]) for v, case in zip(vids, cases)) / n}
 
 
