@@ -36,7 +36,9 @@ extension CPUBackend: QuantizedMatmulBackend {
                         for b in 0..<kb {
                             var partial: Int32 = 0
                             for i in (b * blk)..<min(k, (b + 1) * blk) { partial &+= Int32(xr[i]) &* Int32(wr[i]) }
-                            acc += Float(partial) * sx[mb * kb + b] * sw[nb * kb + b]
+                            // One rounding for the block's scale, one fused multiply-add: upstream's
+                            // int8 GEMM epilogue (`acc += float(p) * (sa * sb)`, contracted by nvcc).
+                            acc = acc.addingProduct(Float(partial), sx[mb * kb + b] * sw[nb * kb + b])
                         }
                         op[r * n + j] = acc + (biasValues?[j] ?? 0)
                     }

@@ -3,8 +3,9 @@ import TensorCore
 /// W8A8 matrix product (Kernels/quantized_matmul.cu), bit-identical to the CPU's: activations are
 /// quantised on the device per 128 × 128 block exactly as `BlockQuantization.quantize` does, the int32
 /// partial sums are exact whatever the hardware order, and the fp32 combination
-/// `acc + (float(partial)·sx)·sw` runs over the K blocks in ascending order with each product and
-/// sum rounded separately (no FMA), then `+ bias` and one rounding to the output type.
+/// `fma(float(partial), sx·sw, acc)` runs over the K blocks in ascending order (the block scale
+/// rounded once, one fused multiply-add per block, as upstream's int8 GEMM epilogue), then `+ bias`
+/// and one rounding to the output type.
 ///
 /// Product kernels, chosen by shape and device:
 /// - `td_w8a8_gemm_wgmma` (compute capability 9.0, compiled for sm_90a; more than `fewRows` rows):

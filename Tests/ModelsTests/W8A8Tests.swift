@@ -49,6 +49,38 @@ import Checkpoints
         #expect(q.values[128 * 3 + 1] == -128)
     }
 
+    @Test func foldIsOneFusedMultiplyAddPerKBlock() throws {
+        // acc = fma(float(partial), sx·sw, acc) per K block (upstream's epilogue as nvcc contracts it),
+        // bit for bit; the older definition (float(partial)·sx)·sw + acc, three roundings, must differ
+        // somewhere among these outputs or the case does not tell the two apart.
+        var state: UInt64 = 5
+        func next() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: state >> 11) % 20001) / 7001 - 1.4
+        }
+        let (m, k, n) = (3, 300, 70)
+        let xv = (0..<(m * k)).map { _ in next() }
+        let wv = (0..<(n * k)).map { _ in Float(Int(next() * 85)) }   // within [-119, 123]
+        let sw: [Float] = [0.0137, 0.00291, 0.0711]
+        let y = try CPUBackend().quantizedMatmul(Tensor.host(xv, shape: [m, k]),
+                                                 weight: Tensor.host(wv, shape: [n, k], dtype: .i8),
+                                                 scales: Tensor.host(sw, shape: [1, 3]), bias: nil, outputType: .f32).floats()
+        let q = xv.withUnsafeBufferPointer { BlockQuantization.quantize($0.baseAddress!, rows: m, cols: k) }
+        var older = 0
+        for r in 0..<m { for j in 0..<n {
+            var fused: Float = 0, separate: Float = 0
+            for b in 0..<3 {
+                var p: Int32 = 0
+                for i in (b * 128)..<min(k, b * 128 + 128) { p += Int32(q.values[r * k + i]) * Int32(wv[j * k + i]) }
+                fused = fused.addingProduct(Float(p), q.scales[b] * sw[b])
+                separate = separate + (Float(p) * q.scales[b]) * sw[b]
+            }
+            #expect(y[r * n + j].bitPattern == fused.bitPattern, "row \(r) column \(j)")
+            if separate.bitPattern != fused.bitPattern { older += 1 }
+        } }
+        #expect(older > 0)
+    }
+
     @Test func w8a8OpAgainstDequantizedProduct() throws {
         // Integer activations with 128 in every block: scale 1, values kept exactly except 128, which
         // saturates to 127 (a block's amax element always lands on 128 under scale = amax/128).

@@ -16,7 +16,7 @@ Per variant:
 1. checks, on odd shapes (M, N, K not multiples of 128, K not a multiple of 16, f32/bf16 x,
    f32/bf16 output, with and without bias) and on the DiT shapes, that the new quantiser's xq and
    sx and the variant's output are bit-identical to the baseline's, and the baseline's to an exact
-   PyTorch emulation (float64 products per K block are exact; every fp32 step a separate op);
+   PyTorch emulation (float64 products per K block are exact; the fold an exactly rounded fma);
 2. times, on the Wan2.1-1.3B 480p shapes (M = 32760 tokens; q/k/v/o 1536→1536, ffn 1536→8960 and
    8960→1536; cross-attention k/v on 512 text tokens), the old quantiser + old GEMM, the new
    quantiser + the variant's GEMM and torch.matmul in bf16 (CUDA events, median of --repeat after a
@@ -28,6 +28,8 @@ Each variant runs in its own process (unless --inline), so one that faults or ha
 import argparse, faulthandler, os, subprocess, sys, traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "reference"))
+from w8a8_reference import fma_f32  # noqa: E402  (the op's fp32 fold, exact; torch only)
 KERNELS = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
 BLK = 128
 # (name, M, K, N): the DiT's quantised Linears at 480p (Sources/Models/WanDiT/WanBlock.swift).
@@ -95,7 +97,7 @@ def run_variant(variant, args):
 
     def emulate(x, w, sw, bias, odt, m, k, n):
         # Exact model of the op: quantise (IEEE division, half-to-even), float64 block products
-        # (|partial| ≤ 2^21: exact), then one rounded fp32 op at a time.
+        # (|partial| ≤ 2^21: exact), the block scale sx·sw rounded once, one fp32 fma per block.
         kb, mb = -(-k // BLK), -(-m // BLK)
         xf = torch.zeros(mb * BLK, kb * BLK, device="cuda")
         xf[:m, :k] = x.float()
@@ -112,7 +114,7 @@ def run_variant(variant, args):
         acc = torch.zeros(m, n, device="cuda")
         for b in range(kb):
             part = (q[:, b * BLK:(b + 1) * BLK].double() @ wf[:, b * BLK:(b + 1) * BLK].T).float()
-            acc = acc + (part * rows[:, b:b + 1]) * cols[:, b][None, :]
+            acc = fma_f32(part, rows[:, b:b + 1] * cols[:, b][None, :], acc)
         if bias is not None:
             acc = acc + bias.float()[None, :]
         return acc.to(tdt[odt]), scale

@@ -2,8 +2,9 @@
 
 TurboDiffusion quantizes with CUDA kernels; this transcribes the scheme: 128×128 blocks,
 scale = amax/128, round to nearest (ties to even), saturate to [-128, 127]; activations are
-quantized the same way at run time; int32 partial sums per 128-wide K block are scaled by
-both block scales and summed in fp32; the bias is added after.
+quantized the same way at run time; int32 partial sums per 128-wide K block are folded into the fp32
+sum as fma(float(partial), sx·sw, acc) (the product of the block scales rounded once); the bias is
+added after.
 """
 import torch
 
@@ -24,6 +25,21 @@ def quantize_blocks(x):
     return q.view(rb * BLOCK, cb * BLOCK)[:r, :c].to(torch.int8), scale
 
 
+def fma_f32(a, b, c):
+    """float32 fma(a, b, c) rounded once, as upstream's epilogue `acc += float(p) * (sa * sb)` compiles
+    (nvcc contracts it). a·b is exact in float64; a + b's rounding error comes from TwoSum, and the
+    float64 sum rounded to odd (nudged one ulp toward the error when inexact and even) rounds to float32
+    exactly as the single rounding would (float64 has ≥ 24 + 2 bits)."""
+    x = a.double() * b.double()
+    y = c.double()
+    s = x + y
+    bb = s - x
+    err = (x - (s - bb)) + (y - bb)
+    inexact_even = (err != 0) & ((s.view(torch.int64) & 1) == 0)
+    toward = torch.where(err > 0, torch.full_like(s, float("inf")), torch.full_like(s, float("-inf")))
+    return torch.where(inexact_even, torch.nextafter(s, toward), s).float()
+
+
 def w8a8_linear(x, w_q, w_s, bias):
     """x: [..., K] -> [..., N] float32."""
     k = x.shape[-1]
@@ -35,7 +51,7 @@ def w8a8_linear(x, w_q, w_s, bias):
     for b in range(-(-k // BLOCK)):
         sl = slice(b * BLOCK, (b + 1) * BLOCK)
         partial = x_q[:, sl].double() @ w_q[:, sl].double().T       # exact integer sums
-        out += partial.float() * x_s[rows, b][:, None] * w_s[cols, b][None, :]
+        out = fma_f32(partial.float(), x_s[rows, b][:, None] * w_s[cols, b][None, :], out)
     if bias is not None:
         out = out + bias.float()
     return out.reshape(*x.shape[:-1], n)

@@ -1,7 +1,8 @@
 // W8A8 matrix product (docs/dit.md), bit for bit as CPUBackend.quantizedMatmul: x [M, K] is quantised
 // per 128 × 128 block (scale = amax/128, round to nearest even, saturate to [-128, 127]); the int32
-// dot product of each 128-wide K block is exact; y = Σ_kb (float(partial)·sx)·sw in ascending kb, each
-// step rounded separately (__fmul_rn/__fadd_rn: never contracted into an FMA), then + bias.
+// dot product of each 128-wide K block is exact; y = Σ_kb float(partial)·(sx·sw) in ascending kb, the
+// block scale sx·sw rounded once and each step one fused multiply-add (upstream's epilogue as nvcc
+// compiles it; qm_scale, qm_step), then + bias.
 //
 // Operands of the products: xq [M, kp] and w [N, kp] int8, row-major, kp = K rounded up to 16
 // (columns K..kp-1 zero), both 16-byte aligned. sx [⌈M/128⌉, kb], sw [⌈N/128⌉, kb] f32, kb = ⌈K/128⌉.
@@ -129,8 +130,13 @@ extern "C" __global__ void td_w8a8_pad_weight(signed char* out, const signed cha
     }
 }
 
-__device__ __forceinline__ float qm_step(float acc, int partial, float sx, float sw) {
-    return __fadd_rn(acc, __fmul_rn(__fmul_rn((float)partial, sx), sw));
+// One K block folded into the fp32 sum: acc + float(p)·s with s = sx·sw rounded once and one fused
+// multiply-add (upstream's epilogue `acc += float(p) * (sa * sb)` as nvcc contracts it; the CPU's
+// `addingProduct`). qm_scale is the block's s; every kernel here computes it the same way.
+__device__ __forceinline__ float qm_scale(float sx, float sw) { return __fmul_rn(sx, sw); }
+
+__device__ __forceinline__ float qm_step(float acc, int partial, float s) {
+    return __fmaf_rn((float)partial, s, acc);
 }
 
 __device__ __forceinline__ void qm_store(void* out, int odt, const void* bias, int bdt, i64 row, i64 col, i64 n, float v) {
@@ -166,7 +172,7 @@ extern "C" __global__ void td_w8a8_gemm_dp4a(void* out, int odt, const signed ch
             asm("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(partial) : "r"(xv), "r"(wv), "r"(0));
 #pragma unroll
             for (int o = 16; o > 0; o >>= 1) partial += __shfl_xor_sync(0xffffffffu, partial, o);
-            acc[r] = qm_step(acc[r], partial, sx[(row / QM_BLOCK) * kb + b], swv);
+            acc[r] = qm_step(acc[r], partial, qm_scale(sx[(row / QM_BLOCK) * kb + b], swv));
         }
     }
 #pragma unroll
@@ -264,13 +270,13 @@ extern "C" __global__ void __launch_bounds__(256) td_w8a8_gemm_mma(
             }
             qm_mma_warp_tile(part, af, bf);
         }
-        const float sxv = sx[(i64)blockIdx.y * kb + b], swv = sw[(i64)blockIdx.x * kb + b];
+        const float sv = qm_scale(sx[(i64)blockIdx.y * kb + b], sw[(i64)blockIdx.x * kb + b]);
 #pragma unroll
         for (int i = 0; i < 4; ++i)
 #pragma unroll
             for (int j = 0; j < 4; ++j)
 #pragma unroll
-                for (int e = 0; e < 4; ++e) acc[i][j][e] = qm_step(acc[i][j][e], part[i][j][e], sxv, swv);
+                for (int e = 0; e < 4; ++e) acc[i][j][e] = qm_step(acc[i][j][e], part[i][j][e], sv);
     }
 #pragma unroll
     for (int i = 0; i < 4; ++i)
@@ -292,8 +298,8 @@ __device__ __forceinline__ float qm_exact_float(int p) {
     return __fadd_rn(__int_as_float(0x4B400000 + p), -12582912.0f);
 }
 
-__device__ __forceinline__ float qm_step_exact(float acc, int partial, float sx, float sw) {
-    return __fadd_rn(acc, __fmul_rn(__fmul_rn(qm_exact_float(partial), sx), sw));
+__device__ __forceinline__ float qm_step_exact(float acc, int partial, float s) {
+    return __fmaf_rn(qm_exact_float(partial), s, acc);
 }
 
 // Two adjacent outputs (col even) with both inside the matrix and n even (so the pair is aligned):
@@ -382,7 +388,7 @@ extern "C" __global__ void __launch_bounds__(256) td_w8a8_gemm_pipe(
         const int next = b + QP_STAGES - 1;
         if (next < kb) qp_load_stage(smem + (next % QP_STAGES) * QP_STAGE_BYTES, xq, w, r0, c0, m, n, kp, next);
         fa2_commit();
-        const float sxv = sxr[b], swv = swr[b];
+        const float sv = qm_scale(sxr[b], swr[b]);
         const u32 as = smem + (b % QP_STAGES) * QP_STAGE_BYTES, bs = as + QP_TILE_BYTES;
         qm_zero_warp_tile(part);
 #pragma unroll
@@ -407,7 +413,7 @@ extern "C" __global__ void __launch_bounds__(256) td_w8a8_gemm_pipe(
 #pragma unroll
             for (int j = 0; j < 4; ++j)
 #pragma unroll
-                for (int e = 0; e < 4; ++e) acc[i][j][e] = qm_step_exact(acc[i][j][e], part[i][j][e], sxv, swv);
+                for (int e = 0; e < 4; ++e) acc[i][j][e] = qm_step_exact(acc[i][j][e], part[i][j][e], sv);
     }
     fa2_wait<0>();
     // Interior tiles of an even-width output store pairs; edge tiles check every element.
@@ -526,12 +532,12 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
     // Column halves as two wgmma groups, so each half's fold overlaps the other half's products:
     // h0(it) issued → h1(it − 1) retired, its buffer freed, folded → h1(it) issued → h0(it) retired,
     // folded. part[0..31] / part[32..63] are the halves' fragments, the same indices as acc's.
-    float sx_prev = 0.0f, sw_prev = 0.0f;
+    float s_prev = 0.0f;
 #pragma unroll
     for (int i = 32; i < 64; ++i) part[i] = 0;
     for (int it = 0; it < kb; ++it) {
         const int s = it % QW_STAGES;
-        const float sxv = sxr[it], swv = swr[it];
+        const float sv = qm_scale(sxr[it], swr[it]);
         fa3_mbar_wait(bars + 8 * s, (it / QW_STAGES) & 1);
         const u32 a_tile = smem + s * QP_STAGE_BYTES + wg * (64 * QM_BLOCK), b_tile = smem + s * QP_STAGE_BYTES + QP_TILE_BYTES;
         fa3_fence_operands();
@@ -544,7 +550,7 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
         fa3_wait<1>();
         if (it > 0) fa3_mbar_arrive(bars + 8 * (QW_STAGES + (it - 1) % QW_STAGES));
 #pragma unroll
-        for (int i = 32; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sx_prev, sw_prev);
+        for (int i = 32; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], s_prev);
         fa3_fence_operands();
 #pragma unroll
         for (int kk = 0; kk < 4; ++kk)
@@ -552,17 +558,16 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
         fa3_commit();
         fa3_wait<1>();
 #pragma unroll
-        for (int i = 0; i < 32; ++i) acc[i] = qm_step_exact(acc[i], part[i], sxv, swv);
-        sx_prev = sxv;
-        sw_prev = swv;
+        for (int i = 0; i < 32; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
+        s_prev = sv;
     }
     fa3_wait<0>();
 #pragma unroll
-    for (int i = 32; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sx_prev, sw_prev);
+    for (int i = 32; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], s_prev);
 #else
     for (int it = 0; it < kb; ++it) {
         const int s = it % QW_STAGES;
-        const float sxv = sxr[it], swv = swr[it];
+        const float sv = qm_scale(sxr[it], swr[it]);
         fa3_mbar_wait(bars + 8 * s, (it / QW_STAGES) & 1);
         const u32 a_tile = smem + s * QP_STAGE_BYTES + wg * (64 * QM_BLOCK), b_tile = smem + s * QP_STAGE_BYTES + QP_TILE_BYTES;
         fa3_fence_operands();
@@ -572,7 +577,7 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
         fa3_wait<0>();
         fa3_mbar_arrive(bars + 8 * (QW_STAGES + s));
 #pragma unroll
-        for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sxv, swv);
+        for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
     }
 #endif
     const bool interior = r0 + QM_BLOCK <= m && c0 + QM_BLOCK <= n && (n & 1) == 0;
