@@ -453,6 +453,11 @@ extern "C" __global__ void __launch_bounds__(256) td_w8a8_gemm_pipe(
 #ifndef QW_SPLIT
 #define QW_SPLIT 0
 #endif
+// Timing probes for scripts/cuda/bench_w8a8.py only (wrong results; the engine compiles 0): 1 leaves
+// out the fold, 2 the wgmma products, 3 the producer's global loads (the tiles keep stale bytes).
+#ifndef QW_PROBE
+#define QW_PROBE 0
+#endif
 
 // d (64 s32) = (accumulate ? d : 0) + A·B, m64n128k32, A and B K-major int8 in shared memory.
 __device__ __forceinline__ void qw_mma(int* d, u64 a, u64 b, int accumulate) {
@@ -498,10 +503,11 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
             if (it >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((it / QW_STAGES) - 1) & 1);
             const u32 a_tile = smem + s * QP_STAGE_BYTES, b_tile = a_tile + QP_TILE_BYTES;
             const i64 kk = (i64)it * QM_BLOCK + ch * 16;
-            const bool kin = kk < kp;
+            const bool kin = kk < kp && QW_PROBE != 3;
 #pragma unroll
             for (int i = 0; i < 8; ++i) {
                 const int r = row0 + 16 * i;
+                if (QW_PROBE == 3) break;
                 const bool ia = kin && r0 + r < m, ib = kin && c0 + r < n;
                 fa2_cp_async16(a_tile + qm_swizzle(r, ch), ia ? (const void*)(xq + (r0 + r) * kp + kk) : (const void*)xq,
                                ia ? 16u : 0u);
@@ -528,6 +534,10 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
     int part[64];
 #pragma unroll
     for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+    if (QW_PROBE == 2) {
+#pragma unroll
+        for (int i = 0; i < 64; ++i) part[i] = i;
+    }
 #if QW_SPLIT
     // Column halves as two wgmma groups, so each half's fold overlaps the other half's products:
     // h0(it) issued → h1(it − 1) retired, its buffer freed, folded → h1(it) issued → h0(it) retired,
@@ -571,13 +581,17 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
         fa3_mbar_wait(bars + 8 * s, (it / QW_STAGES) & 1);
         const u32 a_tile = smem + s * QP_STAGE_BYTES + wg * (64 * QM_BLOCK), b_tile = smem + s * QP_STAGE_BYTES + QP_TILE_BYTES;
         fa3_fence_operands();
+        if (QW_PROBE != 2) {
 #pragma unroll
-        for (int kk = 0; kk < 4; ++kk) qw_mma(part, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 32 * kk, 16, 1024), kk);
+            for (int kk = 0; kk < 4; ++kk) qw_mma(part, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 32 * kk, 16, 1024), kk);
+        }
         fa3_commit();
         fa3_wait<0>();
         fa3_mbar_arrive(bars + 8 * (QW_STAGES + s));
+        if (QW_PROBE != 1) {
 #pragma unroll
-        for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
+            for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
+        }
     }
 #endif
     const bool interior = r0 + QM_BLOCK <= m && c0 + QM_BLOCK <= n && (n & 1) == 0;
