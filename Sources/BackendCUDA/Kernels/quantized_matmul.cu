@@ -503,7 +503,7 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
             if (it >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((it / QW_STAGES) - 1) & 1);
             const u32 a_tile = smem + s * QP_STAGE_BYTES, b_tile = a_tile + QP_TILE_BYTES;
             const i64 kk = (i64)it * QM_BLOCK + ch * 16;
-            const bool kin = kk < kp && QW_PROBE != 3;
+            const bool kin = kk < kp;
 #pragma unroll
             for (int i = 0; i < 8; ++i) {
                 const int r = row0 + 16 * i;
