@@ -450,9 +450,6 @@ extern "C" __global__ void __launch_bounds__(256) td_w8a8_gemm_pipe(
 // K blocks the producer keeps in flight before publishing one (≤ QW_STAGES − 1, or it deadlocks).
 #define QW_LAG (QW_STAGES - 2)
 #define QW_THREADS 384
-#ifndef QW_SPLIT
-#define QW_SPLIT 0
-#endif
 // Timing probes for scripts/cuda/bench_w8a8.py only (wrong results; the engine compiles 0): 1 leaves
 // out the fold, 2 the wgmma products, 3 the producer's global loads (the tiles keep stale bytes).
 #ifndef QW_PROBE
@@ -465,16 +462,6 @@ __device__ __forceinline__ void qw_mma(int* d, u64 a, u64 b, int accumulate) {
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p;\n}\n"
                  : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
-                 : "l"(a), "l"(b), "r"(accumulate));
-#endif
-}
-
-// d (32 s32) = (accumulate ? d : 0) + A·B, m64n64k32 (QW_SPLIT: one column half of the tile).
-__device__ __forceinline__ void qw_mma_half(int* d, u64 a, u64 b, int accumulate) {
-#ifdef FA3_ENABLED
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p;\n}\n"
-                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31])
                  : "l"(a), "l"(b), "r"(accumulate));
 #endif
 }
@@ -538,43 +525,6 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
 #pragma unroll
         for (int i = 0; i < 64; ++i) part[i] = i;
     }
-#if QW_SPLIT
-    // Column halves as two wgmma groups, so each half's fold overlaps the other half's products:
-    // h0(it) issued → h1(it − 1) retired, its buffer freed, folded → h1(it) issued → h0(it) retired,
-    // folded. part[0..31] / part[32..63] are the halves' fragments, the same indices as acc's.
-    float s_prev = 0.0f;
-#pragma unroll
-    for (int i = 32; i < 64; ++i) part[i] = 0;
-    for (int it = 0; it < kb; ++it) {
-        const int s = it % QW_STAGES;
-        const float sv = qm_scale(sxr[it], swr[it]);
-        fa3_mbar_wait(bars + 8 * s, (it / QW_STAGES) & 1);
-        const u32 a_tile = smem + s * QP_STAGE_BYTES + wg * (64 * QM_BLOCK), b_tile = smem + s * QP_STAGE_BYTES + QP_TILE_BYTES;
-        fa3_fence_operands();
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk)
-            qw_mma_half(part, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 32 * kk, 16, 1024), kk);
-        fa3_commit();
-        // Unconditional (a wgmma wait on a divergent path serialises every wgmma): at it = 0 nothing is
-        // pending and the zero part with zero scales adds +0 to +0.
-        fa3_wait<1>();
-        if (it > 0) fa3_mbar_arrive(bars + 8 * (QW_STAGES + (it - 1) % QW_STAGES));
-#pragma unroll
-        for (int i = 32; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], s_prev);
-        fa3_fence_operands();
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk)
-            qw_mma_half(part + 32, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 64 * QM_BLOCK + 32 * kk, 16, 1024), kk);
-        fa3_commit();
-        fa3_wait<1>();
-#pragma unroll
-        for (int i = 0; i < 32; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
-        s_prev = sv;
-    }
-    fa3_wait<0>();
-#pragma unroll
-    for (int i = 32; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], s_prev);
-#else
     for (int it = 0; it < kb; ++it) {
         const int s = it % QW_STAGES;
         const float sv = qm_scale(sxr[it], swr[it]);
@@ -593,7 +543,6 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
             for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
         }
     }
-#endif
     const bool interior = r0 + QM_BLOCK <= m && c0 + QM_BLOCK <= n && (n & 1) == 0;
 #pragma unroll
     for (int q = 0; q < 32; ++q) {
