@@ -169,7 +169,6 @@ def run_variant(variant, args):
     if args.shapes in ("dit", "all"):
         for name, m, k, n in DIT:
             x, w, sw, bias = check(f"{name} M{m}", m, k, n, "bf16", "bf16", "bf16", emulated=(k == 1536 and n == 1536))
-            kp, kb = -(-k // 16) * 16, -(-k // BLK)
             xq, sx = quantize(f_qnew, x, "bf16", m, k)
             out = torch.empty(m, n, dtype=torch.bfloat16, device="cuda")
             t_qold = timed(lambda: quantize(f_qold, x, "bf16", m, k, into=(xq, sx)))
