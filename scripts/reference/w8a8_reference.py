@@ -27,7 +27,7 @@ def quantize_blocks(x):
 
 def fma_f32(a, b, c):
     """float32 fma(a, b, c) rounded once, as upstream's epilogue `acc += float(p) * (sa * sb)` compiles
-    (nvcc contracts it). a·b is exact in float64; a + b's rounding error comes from TwoSum, and the
+    (nvcc contracts it). a·b is exact in float64; the error of adding c to it comes from TwoSum, and the
     float64 sum rounded to odd (nudged one ulp toward the error when inexact and even) rounds to float32
     exactly as the single rounding would (float64 has ≥ 24 + 2 bits)."""
     x = a.double() * b.double()
