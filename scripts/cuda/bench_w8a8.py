@@ -11,6 +11,7 @@ td_w8a8_gemm_mma, the kernels of the previous release):
   mma      td_w8a8_gemm_mma (the baseline again, as a control)
   pipeS    td_w8a8_gemm_pipe with QP_STAGES = S (2–4; the engine compiles 4)
   wgmmaS   td_w8a8_gemm_wgmma with QW_STAGES = S (2–5; sm_90a only)
+  wgmmaSu  the same with QW_ORDER = 0 (the consumer warpgroups issue unordered; the engine compiles 1)
   wgmmaSpP the same with timing probe QW_PROBE = P (1: no fold, 2: no products, 3: no global loads):
            wrong values on purpose, so timed only; differences against wgmmaS place the time
 
@@ -68,9 +69,12 @@ def run_variant(variant, args):
         mod = cp.RawModule(code=source(), options=opts + (f"-DQP_STAGES={stages}",), backend="nvrtc")
         gemm, smem, threads = "td_w8a8_gemm_pipe", stages * 2 * BLK * BLK, 256
     elif variant.startswith("wgmma"):
-        stages, _, probe = variant[5:].partition("p")
+        spec = variant[5:]
+        order = 0 if spec.endswith("u") else 1
+        stages, _, probe = spec.rstrip("u").partition("p")
         stages, probe = int(stages), int(probe or 0)
-        mod = cp.RawModule(code=source(), options=opts + (f"-DQW_STAGES={stages}", f"-DQW_PROBE={probe}"), backend="nvrtc")
+        mod = cp.RawModule(code=source(), options=opts + (f"-DQW_STAGES={stages}", f"-DQW_PROBE={probe}",
+                                                          f"-DQW_ORDER={order}"), backend="nvrtc")
         # 1024 (alignment) + the stages + two mbarriers per stage (CUDABackend.w8a8WgmmaSharedBytes).
         gemm, smem, threads = "td_w8a8_gemm_wgmma", 1024 + stages * 2 * BLK * BLK + 16 * stages, 384
     else:

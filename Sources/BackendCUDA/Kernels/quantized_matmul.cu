@@ -456,6 +456,15 @@ extern "C" __global__ void __launch_bounds__(256) td_w8a8_gemm_pipe(
 #define QW_PROBE 0
 #endif
 
+// 1: the consumer warpgroups issue their products in turn (ping-pong); 0: each as soon as its K block lands.
+#ifndef QW_ORDER
+#define QW_ORDER 1
+#endif
+
+// Named barriers over both consumer warpgroups (256 threads); id 0 is __syncthreads'.
+__device__ __forceinline__ void qw_bar_sync(int id) { asm volatile("bar.sync %0, 256;" ::"r"(id) : "memory"); }
+__device__ __forceinline__ void qw_bar_arrive(int id) { asm volatile("bar.arrive %0, 256;" ::"r"(id) : "memory"); }
+
 // d (64 s32) = (accumulate ? d : 0) + A·B, m64n128k32, A and B K-major int8 in shared memory.
 __device__ __forceinline__ void qw_mma(int* d, u64 a, u64 b, int accumulate) {
 #ifdef FA3_ENABLED
@@ -525,17 +534,31 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
 #pragma unroll
         for (int i = 0; i < 64; ++i) part[i] = i;
     }
+    // The block scales are read one K block ahead: a global load's latency (hundreds of cycles) would
+    // otherwise stall every K block before its products are issued.
+    float sx_next = kb > 0 ? sxr[0] : 0.0f, sw_next = kb > 0 ? swr[0] : 0.0f;
     for (int it = 0; it < kb; ++it) {
         const int s = it % QW_STAGES;
-        const float sv = qm_scale(sxr[it], swr[it]);
+        const float sv = qm_scale(sx_next, sw_next);
+        if (it + 1 < kb) {
+            sx_next = sxr[it + 1];
+            sw_next = swr[it + 1];
+        }
         fa3_mbar_wait(bars + 8 * s, (it / QW_STAGES) & 1);
         const u32 a_tile = smem + s * QP_STAGE_BYTES + wg * (64 * QM_BLOCK), b_tile = smem + s * QP_STAGE_BYTES + QP_TILE_BYTES;
+        // Ping-pong: warpgroup 0 issues K block it only after warpgroup 1 issued it − 1, and warpgroup 1
+        // only after warpgroup 0 issued it, so the tensor cores run one warpgroup's products while the
+        // other folds (named barrier 1: "1 may go on", 2: "0 has issued"; 256 = both warpgroups).
+        if (QW_ORDER && wg == 0 && it > 0) qw_bar_sync(1);
+        if (QW_ORDER && wg == 1) qw_bar_sync(2);
         fa3_fence_operands();
         if (QW_PROBE != 2) {
 #pragma unroll
             for (int kk = 0; kk < 4; ++kk) qw_mma(part, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 32 * kk, 16, 1024), kk);
         }
         fa3_commit();
+        if (QW_ORDER && wg == 0) qw_bar_arrive(2);
+        if (QW_ORDER && wg == 1 && it + 1 < kb) qw_bar_arrive(1);
         fa3_wait<0>();
         fa3_mbar_arrive(bars + 8 * (QW_STAGES + s));
         if (QW_PROBE != 1) {
