@@ -534,8 +534,8 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
 #pragma unroll
         for (int i = 0; i < 64; ++i) part[i] = i;
     }
-    // The block scales are read one K block ahead: a global load's latency (hundreds of cycles) would
-    // otherwise stall every K block before its products are issued.
+    // The block scales are read one K block ahead, so no global load's latency sits between a K
+    // block's barrier and its products (ptxas placed the scale product before the wgmma issue).
     float sx_next = kb > 0 ? sxr[0] : 0.0f, sw_next = kb > 0 ? swr[0] : 0.0f;
     for (int it = 0; it < kb; ++it) {
         const int s = it % QW_STAGES;
