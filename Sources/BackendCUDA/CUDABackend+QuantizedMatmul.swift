@@ -1,6 +1,6 @@
 import TensorCore
 
-/// W8A8 matrix product (Kernels/quantized_matmul.cu), bit-identical to the CPU's: activations are
+/// W8A8 matrix product (Kernels/quantized_matmul.cu, quantized_matmul_wgmma.cu), bit-identical to the CPU's: activations are
 /// quantised on the device per 128 × 128 block exactly as `BlockQuantization.quantize` does, the int32
 /// partial sums are exact whatever the hardware order, and the fp32 combination
 /// `fma(float(partial), sx·sw, acc)` runs over the K blocks in ascending order (the block scale

@@ -34,7 +34,8 @@ struct KernelFamily: Sendable {
                                                KernelSources.sageAttentionMma)
     static let slaLinear = KernelFamily("sla_linear", KernelSources.slaLinear)
     static let quantizedMatmul = KernelFamily("quantized_matmul", primitives(of: KernelSources.flashAttention),
-                                              primitives(of: KernelSources.hopperAttention), KernelSources.quantizedMatmul)
+                                              primitives(of: KernelSources.hopperAttention), KernelSources.quantizedMatmul,
+                                              KernelSources.quantizedMatmulWgmma)
     static let conv = KernelFamily("conv", KernelSources.conv)
     static let implicitConv = KernelFamily("implicit_conv", primitives(of: KernelSources.flashAttention), KernelSources.implicitConv)
     static let hopperConv = KernelFamily("hopper_conv", primitives(of: KernelSources.flashAttention),

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Check and time the W8A8 kernels (Sources/BackendCUDA/Kernels/quantized_matmul.cu) on the GPU
+"""Check and time the W8A8 kernels (Sources/BackendCUDA/Kernels/quantized_matmul*.cu) on the GPU
 machine without Swift: CuPy compiles common.cu + the flash_attention.cu and hopper_attention.cu
-primitives + quantized_matmul.cu with NVRTC (as KernelFamily does), once per variant.
+primitives + quantized_matmul.cu + quantized_matmul_wgmma.cu with NVRTC (as KernelFamily does), once per
+variant.
 
     python3 scripts/cuda/bench_w8a8.py [--variants pipe4,pipe3,pipe2] [--repeat 20] [--arch sm_90a]
                                        [--shapes dit|small|all] [--inline]
@@ -48,7 +49,8 @@ SMALL = [(300, 300, 200, "f32", "f32", "f32"), (300, 300, 200, "bf16", "bf16", N
 def source():
     read = lambda f: open(os.path.join(KERNELS, f)).read()
     prim = lambda f: read(f)[:read(f).index("// ---- end primitives")]
-    return "\n".join([read("common.cu"), prim("flash_attention.cu"), prim("hopper_attention.cu"), read("quantized_matmul.cu")])
+    return "\n".join([read("common.cu"), prim("flash_attention.cu"), prim("hopper_attention.cu"), read("quantized_matmul.cu"),
+                      read("quantized_matmul_wgmma.cu")])
 
 
 def run_variant(variant, args):

@@ -18,7 +18,8 @@ KERNELS = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
 # "file:primitives" takes the file only up to its "// ---- end primitives" line (KernelFamily's
 # `primitives(of:)`).
 PRELUDES = {"hopper_attention": ["flash_attention"],
-            "quantized_matmul": ["flash_attention:primitives", "hopper_attention:primitives"], "implicit_conv": ["flash_attention:primitives"],
+            "quantized_matmul": ["flash_attention:primitives", "hopper_attention:primitives"],
+            "quantized_matmul_wgmma": ["flash_attention:primitives", "hopper_attention:primitives", "quantized_matmul"], "implicit_conv": ["flash_attention:primitives"],
             "hopper_conv": ["flash_attention:primitives", "hopper_attention:primitives"], "modulation": ["norms"],
             "sage_attention_mma": ["sage_attention:primitives"]}
 

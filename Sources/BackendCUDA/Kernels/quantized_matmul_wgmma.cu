@@ -1,0 +1,153 @@
+// W8A8 GEMM on Hopper: td_w8a8_gemm_wgmma, int8 wgmma with a producer warpgroup. Same operands,
+// tiles and result as td_w8a8_gemm_pipe of quantized_matmul.cu, whose helpers it uses (compiled after
+// it, and after the primitives of flash_attention.cu and hopper_attention.cu). Host side:
+// CUDABackend+QuantizedMatmul.swift; parity and timing: scripts/cuda/bench_w8a8.py.
+
+// ---- td_w8a8_gemm_wgmma (sm_90a only; an empty body elsewhere): the same 128 × 128 output tiles and
+// grid (⌈N/128⌉, ⌈M/128⌉), 384 threads. Warpgroups 0 and 1 consume (64 rows each, m64n128k32 s8
+// wgmma from shared memory, 4 per K block); warpgroup 2 produces: it stages K blocks with cp.async
+// into QW_STAGES buffers and publishes each on an mbarrier (hopper_conv.cu's protocol). A consumer
+// waits for its K block's wgmma group, frees the buffer, then folds the int32 partials into its
+// fp32 sums while the other warpgroup's wgmma runs.
+// Shared memory (1024-byte aligned): per stage the xq tile then the w tile, 128 rows × 128 bytes
+// each in wgmma's 128-byte swizzle (chunk c of row r at c ^ (r & 7): qm_swizzle), so both operands
+// are K-major with 8-row groups 1024 bytes apart and k-step kk (32 bytes) 32·kk bytes into the
+// row; then full[s], empty[s] mbarriers. Accumulator fragment (warp v of the warpgroup, lane 4g + t):
+// d[4j + e] is row 16v + g + 8·(e >> 1), column 8j + 2t + (e & 1).
+#ifndef QW_STAGES
+#define QW_STAGES 4
+#endif
+// K blocks the producer keeps in flight before publishing one (≤ QW_STAGES − 1, or it deadlocks).
+#define QW_LAG (QW_STAGES - 2)
+#define QW_THREADS 384
+// Timing probes for scripts/cuda/bench_w8a8.py only (wrong results; the engine compiles 0): 1 leaves
+// out the fold, 2 the wgmma products, 3 the producer's global loads (the tiles keep stale bytes).
+#ifndef QW_PROBE
+#define QW_PROBE 0
+#endif
+
+// 1: the consumer warpgroups issue their products in turn (ping-pong); 0: each as soon as its K block lands.
+#ifndef QW_ORDER
+#define QW_ORDER 1
+#endif
+
+// Named barriers over both consumer warpgroups (256 threads); id 0 is __syncthreads'.
+__device__ __forceinline__ void qw_bar_sync(int id) { asm volatile("bar.sync %0, 256;" ::"r"(id) : "memory"); }
+__device__ __forceinline__ void qw_bar_arrive(int id) { asm volatile("bar.arrive %0, 256;" ::"r"(id) : "memory"); }
+
+// d (64 s32) = (accumulate ? d : 0) + A·B, m64n128k32, A and B K-major int8 in shared memory.
+__device__ __forceinline__ void qw_mma(int* d, u64 a, u64 b, int accumulate) {
+#ifdef FA3_ENABLED
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p;\n}\n"
+                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
+                 : "l"(a), "l"(b), "r"(accumulate));
+#endif
+}
+
+extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
+    void* out, int odt, const signed char* xq, const float* sx, const signed char* w, const float* sw,
+    const void* bias, int bdt, i64 m, i64 n, i64 kp, int kb) {
+#ifdef FA3_ENABLED
+    const u32 smem = (fa2_smem_base() + 1023u) & ~1023u;
+    // full[s] at bars + 8s (count: 128 producer threads), empty[s] at bars + 8(QW_STAGES + s) (count: 256).
+    const u32 bars = smem + QW_STAGES * QP_STAGE_BYTES;
+    const i64 r0 = (i64)blockIdx.y * QM_BLOCK, c0 = (i64)blockIdx.x * QM_BLOCK;
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < QW_STAGES; ++s) {
+            fa3_mbar_init(bars + 8 * s, 128);
+            fa3_mbar_init(bars + 8 * (QW_STAGES + s), 256);
+        }
+    }
+    __syncthreads();
+
+    if (threadIdx.x >= 256) {
+        // Producer: thread tid copies 16-byte chunk tid % 8 of rows tid / 8 + 16i of both tiles.
+        const int tid = threadIdx.x - 256, ch = tid & 7, row0 = tid >> 3;
+        for (int it = 0; it < kb; ++it) {
+            const int s = it % QW_STAGES;
+            if (it >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((it / QW_STAGES) - 1) & 1);
+            const u32 a_tile = smem + s * QP_STAGE_BYTES, b_tile = a_tile + QP_TILE_BYTES;
+            const i64 kk = (i64)it * QM_BLOCK + ch * 16;
+            const bool kin = kk < kp;
+#pragma unroll
+            for (int i = 0; i < 8; ++i) {
+                const int r = row0 + 16 * i;
+                if (QW_PROBE == 3) break;
+                const bool ia = kin && r0 + r < m, ib = kin && c0 + r < n;
+                fa2_cp_async16(a_tile + qm_swizzle(r, ch), ia ? (const void*)(xq + (r0 + r) * kp + kk) : (const void*)xq,
+                               ia ? 16u : 0u);
+                fa2_cp_async16(b_tile + qm_swizzle(r, ch), ib ? (const void*)(w + (c0 + r) * kp + kk) : (const void*)w,
+                               ib ? 16u : 0u);
+            }
+            fa2_commit();
+            if (it >= QW_LAG) {
+                fa2_wait<QW_LAG>();
+                fa3_fence_proxy();
+                fa3_mbar_arrive(bars + 8 * ((it - QW_LAG) % QW_STAGES));
+            }
+        }
+        fa2_wait<0>();
+        fa3_fence_proxy();
+        for (int it = kb > QW_LAG ? kb - QW_LAG : 0; it < kb; ++it) fa3_mbar_arrive(bars + 8 * (it % QW_STAGES));
+        return;
+    }
+
+    const int wg = threadIdx.x >> 7, v = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const float* sxr = sx + (i64)blockIdx.y * kb;
+    const float* swr = sw + (i64)blockIdx.x * kb;
+    float acc[64];
+    int part[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+    if (QW_PROBE == 2) {
+#pragma unroll
+        for (int i = 0; i < 64; ++i) part[i] = i;
+    }
+    // The block scales are read one K block ahead, so no global load's latency sits between a K
+    // block's barrier and its products (ptxas placed the scale product before the wgmma issue).
+    float sx_next = kb > 0 ? sxr[0] : 0.0f, sw_next = kb > 0 ? swr[0] : 0.0f;
+    for (int it = 0; it < kb; ++it) {
+        const int s = it % QW_STAGES;
+        const float sv = qm_scale(sx_next, sw_next);
+        if (it + 1 < kb) {
+            sx_next = sxr[it + 1];
+            sw_next = swr[it + 1];
+        }
+        fa3_mbar_wait(bars + 8 * s, (it / QW_STAGES) & 1);
+        const u32 a_tile = smem + s * QP_STAGE_BYTES + wg * (64 * QM_BLOCK), b_tile = smem + s * QP_STAGE_BYTES + QP_TILE_BYTES;
+        // Ping-pong: warpgroup 0 issues K block it only after warpgroup 1 issued it − 1, and warpgroup 1
+        // only after warpgroup 0 issued it, so the tensor cores run one warpgroup's products while the
+        // other folds (named barrier 1: "1 may go on", 2: "0 has issued"; 256 = both warpgroups).
+        if (QW_ORDER && wg == 0 && it > 0) qw_bar_sync(1);
+        if (QW_ORDER && wg == 1) qw_bar_sync(2);
+        fa3_fence_operands();
+        if (QW_PROBE != 2) {
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk) qw_mma(part, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 32 * kk, 16, 1024), kk);
+        }
+        fa3_commit();
+        if (QW_ORDER && wg == 0) qw_bar_arrive(2);
+        if (QW_ORDER && wg == 1 && it + 1 < kb) qw_bar_arrive(1);
+        fa3_wait<0>();
+        fa3_mbar_arrive(bars + 8 * (QW_STAGES + s));
+        if (QW_PROBE != 1) {
+#pragma unroll
+            for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
+        }
+    }
+    const bool interior = r0 + QM_BLOCK <= m && c0 + QM_BLOCK <= n && (n & 1) == 0;
+#pragma unroll
+    for (int q = 0; q < 32; ++q) {
+        const int j = q >> 1, h = q & 1;
+        const i64 row = r0 + 64 * wg + 16 * v + g + 8 * h, col = c0 + 8 * j + 2 * t;
+        const float v0 = acc[4 * j + 2 * h], v1 = acc[4 * j + 2 * h + 1];
+        if (interior) {
+            qm_store_pair(out, odt, bias, bdt, row, col, n, v0, v1);
+        } else if (row < m) {
+            if (col < n) qm_store(out, odt, bias, bdt, row, col, n, v0);
+            if (col + 1 < n) qm_store(out, odt, bias, bdt, row, col + 1, n, v1);
+        }
+    }
+#endif
+}
