@@ -11,7 +11,7 @@ Variants (GEMM kernel after td_w8a8_quantize_block; the baseline is always td_w8
 td_w8a8_gemm_mma, the kernels of the previous release):
   mma      td_w8a8_gemm_mma (the baseline again, as a control)
   pipeS    td_w8a8_gemm_pipe with QP_STAGES = S (2–4; the engine compiles 4)
-  wgmmaS   td_w8a8_gemm_wgmma with QW_STAGES = S (2–5; sm_90a only)
+  wgmmaS   td_w8a8_gemm_wgmma with QW_STAGES = S (3–5: the epilogue reuses the stages; sm_90a only)
   wgmmaSu  the same with QW_ORDER = 0 (the consumer warpgroups issue unordered; the engine compiles 1)
   wgmmaSpP the same with timing probe QW_PROBE = P (1: no fold, 2: no products, 3: no global loads):
            wrong values on purpose, so timed only; differences against wgmmaS place the time

@@ -304,13 +304,8 @@ __device__ __forceinline__ float qm_step_exact(float acc, int partial, float s) 
 }
 
 // Two adjacent outputs (col even) with both inside the matrix and n even (so the pair is aligned):
-// one 4- or 8-byte store. Each value is rounded once, as qm_store does.
-__device__ __forceinline__ void qm_store_pair(void* out, int odt, const void* bias, int bdt, i64 row, i64 col, i64 n,
-                                              float v0, float v1) {
-    if (bias) {
-        v0 = __fadd_rn(v0, load_float(bias, col, bdt));
-        v1 = __fadd_rn(v1, load_float(bias, col + 1, bdt));
-    }
+// one 4- or 8-byte store of values already summed with their bias, each rounded once.
+__device__ __forceinline__ void qm_put_pair(void* out, int odt, i64 row, i64 col, i64 n, float v0, float v1) {
     const i64 i = row * n + col;
     if (odt == DT_F32) {
         *(float2*)((float*)out + i) = make_float2(v0, v1);
@@ -319,6 +314,16 @@ __device__ __forceinline__ void qm_store_pair(void* out, int odt, const void* bi
         const u32 hi = odt == DT_BF16 ? float_to_bf16(v1) : float_to_half(v1);
         *(u32*)((u16*)out + i) = lo | (hi << 16);
     }
+}
+
+// qm_put_pair after the bias, as qm_store does for one value.
+__device__ __forceinline__ void qm_store_pair(void* out, int odt, const void* bias, int bdt, i64 row, i64 col, i64 n,
+                                              float v0, float v1) {
+    if (bias) {
+        v0 = __fadd_rn(v0, load_float(bias, col, bdt));
+        v1 = __fadd_rn(v1, load_float(bias, col + 1, bdt));
+    }
+    qm_put_pair(out, odt, row, col, n, v0, v1);
 }
 
 // A staged 128 × 128-byte operand tile: row r's 16-byte chunk c at chunk c ^ (r & 7), so the eight

@@ -31,9 +31,24 @@
 #define QW_ORDER 1
 #endif
 
-// Named barriers over both consumer warpgroups (256 threads); id 0 is __syncthreads'.
-__device__ __forceinline__ void qw_bar_sync(int id) { asm volatile("bar.sync %0, 256;" ::"r"(id) : "memory"); }
+// Named barriers over both consumer warpgroups (256 threads) or one (128); id 0 is __syncthreads'.
+__device__ __forceinline__ void qw_bar_sync(int id, int threads = 256) {
+    asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
 __device__ __forceinline__ void qw_bar_arrive(int id) { asm volatile("bar.arrive %0, 256;" ::"r"(id) : "memory"); }
+
+// The epilogue's fp32 sums in shared memory: 128 rows of QW_EPI_LD floats over the stage buffers.
+// 136 = 8 (mod 32) words: a half-warp's 8-byte stores of a fragment (rows g, columns 2t) hit 16
+// different bank pairs; each row starts 16-byte aligned for the 4-float reads.
+#define QW_EPI_LD 136
+static_assert(QW_STAGES * QP_STAGE_BYTES >= QM_BLOCK * QW_EPI_LD * 4, "the epilogue's sums exceed the stages");
+
+__device__ __forceinline__ void qw_st_shared2(u32 addr, float a, float b) {
+    asm volatile("st.shared.v2.f32 [%0], {%1, %2};" ::"r"(addr), "f"(a), "f"(b) : "memory");
+}
+__device__ __forceinline__ void qw_ld_shared4(u32 addr, float* o) {
+    asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(o[0]), "=f"(o[1]), "=f"(o[2]), "=f"(o[3]) : "r"(addr) : "memory");
+}
 
 // d (64 s32) = (accumulate ? d : 0) + A·B, m64n128k32, A and B K-major int8 in shared memory.
 __device__ __forceinline__ void qw_mma(int* d, u64 a, u64 b, int accumulate) {
@@ -62,23 +77,44 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
     __syncthreads();
 
     if (threadIdx.x >= 256) {
-        // Producer: thread tid copies 16-byte chunk tid % 8 of rows tid / 8 + 16i of both tiles.
+        // Producer: thread tid copies 16-byte chunk ch = tid % 8 of rows row0 + 16i (row0 = tid / 8) of
+        // both tiles. Row addresses and which rows exist are worked out once; per K block only the
+        // column advances (the pointers of absent rows stay at the operand's start, 0 bytes copied).
         const int tid = threadIdx.x - 256, ch = tid & 7, row0 = tid >> 3;
+        const signed char* pa = xq + ch * 16;
+        const signed char* pb = w + ch * 16;
+        u32 rows_a = 0, rows_b = 0;
+        if (r0 + row0 < m) pa += (r0 + row0) * kp;
+        if (c0 + row0 < n) pb += (c0 + row0) * kp;
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+            rows_a |= (u32)(r0 + row0 + 16 * i < m) << i;
+            rows_b |= (u32)(c0 + row0 + 16 * i < n) << i;
+        }
+        const bool whole = rows_a == 0xffu && rows_b == 0xffu;
+        const i64 step16 = 16 * kp;  // bytes between rows row0 + 16i and row0 + 16(i + 1)
+        const u32 dst0 = qm_swizzle(row0, ch);
         for (int it = 0; it < kb; ++it) {
             const int s = it % QW_STAGES;
             if (it >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((it / QW_STAGES) - 1) & 1);
-            const u32 a_tile = smem + s * QP_STAGE_BYTES, b_tile = a_tile + QP_TILE_BYTES;
-            const i64 kk = (i64)it * QM_BLOCK + ch * 16;
-            const bool kin = kk < kp;
+            const u32 a_tile = smem + s * QP_STAGE_BYTES + dst0, b_tile = a_tile + QP_TILE_BYTES;
+            const i64 col = (i64)it * QM_BLOCK;
+            const bool kin = col + ch * 16 < kp;
+            if (QW_PROBE == 3) {
+            } else if (whole && kin) {
 #pragma unroll
-            for (int i = 0; i < 8; ++i) {
-                const int r = row0 + 16 * i;
-                if (QW_PROBE == 3) break;
-                const bool ia = kin && r0 + r < m, ib = kin && c0 + r < n;
-                fa2_cp_async16(a_tile + qm_swizzle(r, ch), ia ? (const void*)(xq + (r0 + r) * kp + kk) : (const void*)xq,
-                               ia ? 16u : 0u);
-                fa2_cp_async16(b_tile + qm_swizzle(r, ch), ib ? (const void*)(w + (c0 + r) * kp + kk) : (const void*)w,
-                               ib ? 16u : 0u);
+                for (int i = 0; i < 8; ++i) {
+                    fa2_cp_async16(a_tile + 2048 * i, pa + col + i * step16, 16u);
+                    fa2_cp_async16(b_tile + 2048 * i, pb + col + i * step16, 16u);
+                }
+            } else {
+                const u32 ma = kin ? rows_a : 0u, mb = kin ? rows_b : 0u;
+#pragma unroll
+                for (int i = 0; i < 8; ++i) {
+                    const bool ia = (ma >> i) & 1, ib = (mb >> i) & 1;
+                    fa2_cp_async16(a_tile + 2048 * i, ia ? (const void*)(pa + col + i * step16) : (const void*)xq, ia ? 16u : 0u);
+                    fa2_cp_async16(b_tile + 2048 * i, ib ? (const void*)(pb + col + i * step16) : (const void*)w, ib ? 16u : 0u);
+                }
             }
             fa2_commit();
             if (it >= QW_LAG) {
@@ -136,17 +172,42 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
             for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
         }
     }
-    const bool interior = r0 + QM_BLOCK <= m && c0 + QM_BLOCK <= n && (n & 1) == 0;
+    // Epilogue through shared memory, free once both consumer warpgroups are past their last products
+    // (the producer's copies all landed before it published them): each warpgroup writes its 64 × 128
+    // sums, then each warp stores whole rows, 4 columns a lane, with the lane's 4 bias values read once.
+    qw_bar_sync(3);
+    const u32 sums = smem + (u32)(64 * wg * QW_EPI_LD * 4);
 #pragma unroll
-    for (int q = 0; q < 32; ++q) {
-        const int j = q >> 1, h = q & 1;
-        const i64 row = r0 + 64 * wg + 16 * v + g + 8 * h, col = c0 + 8 * j + 2 * t;
-        const float v0 = acc[4 * j + 2 * h], v1 = acc[4 * j + 2 * h + 1];
-        if (interior) {
-            qm_store_pair(out, odt, bias, bdt, row, col, n, v0, v1);
-        } else if (row < m) {
-            if (col < n) qm_store(out, odt, bias, bdt, row, col, n, v0);
-            if (col + 1 < n) qm_store(out, odt, bias, bdt, row, col + 1, n, v1);
+    for (int j = 0; j < 16; ++j)
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+            qw_st_shared2(sums + (u32)(((16 * v + g + 8 * h) * QW_EPI_LD + 8 * j + 2 * t) * 4), acc[4 * j + 2 * h],
+                          acc[4 * j + 2 * h + 1]);
+    if (wg == 0) qw_bar_sync(4, 128);  // constant ids: a register id makes ptxas reserve all 16
+    else qw_bar_sync(5, 128);
+    const i64 col = c0 + 4 * lane;
+    float bv[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) bv[e] = bias && col + e < n ? load_float(bias, col + e, bdt) : 0.0f;
+    const bool whole = col + 3 < n && (n & 3) == 0;  // four outputs in the matrix, 4-aligned in memory
+#pragma unroll 2
+    for (int i = 0; i < 16; ++i) {
+        const int rl = 4 * i + v;
+        const i64 row = r0 + 64 * wg + rl;
+        if (row >= m) break;
+        float o[4];
+        qw_ld_shared4(sums + (u32)((rl * QW_EPI_LD + 4 * lane) * 4), o);
+        if (bias) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) o[e] = __fadd_rn(o[e], bv[e]);
+        }
+        if (whole) {
+            qm_put_pair(out, odt, row, col, n, o[0], o[1]);
+            qm_put_pair(out, odt, row, col + 2, n, o[2], o[3]);
+        } else {
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+                if (col + e < n) store_float(out, row * n + col + e, odt, o[e]);
         }
     }
 #endif
