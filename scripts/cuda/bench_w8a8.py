@@ -15,6 +15,8 @@ td_w8a8_gemm_mma, the kernels of the previous release):
   wgmmaSu  the same with QW_ORDER = 0 (the consumer warpgroups issue unordered; the engine compiles 1)
   wgmmaSpP the same with timing probe QW_PROBE = P (1: no fold, 2: no products, 3: no global loads):
            wrong values on purpose, so timed only; differences against wgmmaS place the time
+  wgmmaPS  td_w8a8_gemm_wgmma_persistent with QW_STAGES = S: timed with one block per SM walking the
+           tiles, checked with 7 blocks (so every block walks several tiles, edge tiles among them)
 
 Per variant:
 1. checks, on odd shapes (M, N, K not multiples of 128, K not a multiple of 16, f32/bf16 x,
@@ -63,7 +65,7 @@ def run_variant(variant, args):
     ptr = lambda t: np.uint64(0 if t is None else t.data_ptr())
     opts = ("--std=c++17", "-default-device", f"-arch={args.arch}")
     base = cp.RawModule(code=source(), options=opts, backend="nvrtc")
-    probe = 0
+    probe, persistent = 0, False
     if variant == "mma":
         mod, gemm, smem, threads = base, "td_w8a8_gemm_mma", 0, 256
     elif variant.startswith("pipe"):
@@ -72,6 +74,8 @@ def run_variant(variant, args):
         gemm, smem, threads = "td_w8a8_gemm_pipe", stages * 2 * BLK * BLK, 256
     elif variant.startswith("wgmma"):
         spec = variant[5:]
+        persistent = spec.startswith("P")
+        spec = spec.lstrip("P")
         order = 0 if spec.endswith("u") else 1
         stages, _, probe = spec.rstrip("u").partition("p")
         stages, probe = int(stages), int(probe or 0)
@@ -79,8 +83,11 @@ def run_variant(variant, args):
                                                           f"-DQW_ORDER={order}"), backend="nvrtc")
         # 1024 (alignment) + the stages + two mbarriers per stage (CUDABackend.w8a8WgmmaSharedBytes).
         gemm, smem, threads = "td_w8a8_gemm_wgmma", 1024 + stages * 2 * BLK * BLK + 16 * stages, 384
+        if persistent:   # its fp32 sums get their own 128 rows of QW_EPI_LD (136) floats
+            gemm, smem = "td_w8a8_gemm_wgmma_persistent", smem + BLK * 136 * 4
     else:
-        raise SystemExit(f"unknown variant {variant!r} (mma, pipeS, wgmmaS, wgmmaSpP)")
+        raise SystemExit(f"unknown variant {variant!r} (mma, pipeS, wgmmaS, wgmmaPS, wgmmaSpP)")
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
     probing = probe != 0
     f_gemm = mod.get_function(gemm)
     if smem > 48 * 1024:
@@ -98,10 +105,12 @@ def run_variant(variant, args):
                                        np.int64(kp), np.int32(kb)))
         return xq, sx
 
-    def product(f, shared, xq, sx, w, sw, bias, bdt, odt, m, n, k, into=None, threads=256):
+    def product(f, shared, xq, sx, w, sw, bias, bdt, odt, m, n, k, into=None, threads=256, walk=0):
         kp, kb = -(-k // 16) * 16, -(-k // BLK)
         out = into if into is not None else torch.full((m, n), float("nan"), dtype=tdt[odt], device="cuda")
-        f((-(-n // BLK), -(-m // BLK)), (threads,),
+        tiles = (-(-n // BLK), -(-m // BLK))
+        # walk: that many blocks (at most one per tile) walk the tiles, as the persistent kernel wants.
+        f((min(tiles[0] * tiles[1], walk), 1) if walk else tiles, (threads,),
           (ptr(out), np.int32(codes[odt]), ptr(xq), ptr(sx), ptr(w), ptr(sw), ptr(bias), np.int32(codes.get(bdt, 0)),
            np.int64(m), np.int64(n), np.int64(kp), np.int32(kb)), shared_mem=shared)
         return out
@@ -146,7 +155,7 @@ def run_variant(variant, args):
         xq0, sx0 = quantize(f_qold, x, xdt, m, k)
         ref = product(f_mma, 0, xq0, sx0, w, sw, bias, bdt, odt, m, n, k)
         xq1, sx1 = quantize(f_qnew, x, xdt, m, k)
-        out = product(f_gemm, smem, xq1, sx1, w, sw, bias, bdt, odt, m, n, k, threads=threads)
+        out = product(f_gemm, smem, xq1, sx1, w, sw, bias, bdt, odt, m, n, k, threads=threads, walk=7 if persistent else 0)
         torch.cuda.synchronize()
         verdicts = {"xq": same(xq0, xq1), "sx": same(sx0, sx1), "out": same(ref, out)}
         if emulated:
@@ -181,7 +190,8 @@ def run_variant(variant, args):
             t_qold = timed(lambda: quantize(f_qold, x, "bf16", m, k, into=(xq, sx)))
             t_qnew = timed(lambda: quantize(f_qnew, x, "bf16", m, k, into=(xq, sx)))
             t_old = timed(lambda: product(f_mma, 0, xq, sx, w, sw, bias, "bf16", "bf16", m, n, k, into=out))
-            t_new = timed(lambda: product(f_gemm, smem, xq, sx, w, sw, bias, "bf16", "bf16", m, n, k, into=out, threads=threads))
+            t_new = timed(lambda: product(f_gemm, smem, xq, sx, w, sw, bias, "bf16", "bf16", m, n, k, into=out, threads=threads,
+                                          walk=sms if persistent else 0))
             wb = (torch.randn(k, n, device="cuda") * k ** -0.5).bfloat16()
             t_torch = timed(lambda: torch.matmul(x, wb))
             ops = 2.0 * m * n * k

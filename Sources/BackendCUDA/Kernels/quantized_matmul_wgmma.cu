@@ -212,3 +212,162 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
     }
 #endif
 }
+
+// ---- td_w8a8_gemm_wgmma_persistent (sm_90a only): td_w8a8_gemm_wgmma's warpgroups, stages, fold and
+// result, on a grid of at most one block per SM that walks the 128 × 128 output tiles t = blockIdx.x,
+// blockIdx.x + gridDim.x, … (row-major over (⌈M/128⌉, ⌈N/128⌉)). The stage and barrier phase continue
+// across tiles (counter kg over this block's K blocks), so the producer stages the next tile's first K
+// blocks while the consumers store the last tile's sums, and the ping-pong order carries over. The sums
+// have their own 68 KiB after the stages (the stages stay busy), then the barriers:
+// QW_STAGES · 32 KiB + 128 · QW_EPI_LD · 4 + 16 · QW_STAGES bytes after 1024-byte alignment.
+// Timed against td_w8a8_gemm_wgmma by scripts/cuda/bench_w8a8.py (variant wgmmaP4); the engine launches
+// td_w8a8_gemm_wgmma until it is measured.
+#define QW_EPI_BYTES (QM_BLOCK * QW_EPI_LD * 4)
+
+extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma_persistent(
+    void* out, int odt, const signed char* xq, const float* sx, const signed char* w, const float* sw,
+    const void* bias, int bdt, i64 m, i64 n, i64 kp, int kb) {
+#ifdef FA3_ENABLED
+    const u32 smem = (fa2_smem_base() + 1023u) & ~1023u;
+    const u32 epi = smem + QW_STAGES * QP_STAGE_BYTES, bars = epi + QW_EPI_BYTES;
+    const int tiles_n = (int)((n + QM_BLOCK - 1) / QM_BLOCK), tiles = tiles_n * (int)((m + QM_BLOCK - 1) / QM_BLOCK);
+    // K blocks this block runs in all (the ping-pong's last arrival and the producer's tail need it).
+    const int mine = blockIdx.x < tiles ? (tiles - 1 - (int)blockIdx.x) / (int)gridDim.x + 1 : 0;
+    const int total = mine * kb;
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < QW_STAGES; ++s) {
+            fa3_mbar_init(bars + 8 * s, 128);
+            fa3_mbar_init(bars + 8 * (QW_STAGES + s), 256);
+        }
+    }
+    __syncthreads();
+
+    if (threadIdx.x >= 256) {
+        // Producer: as td_w8a8_gemm_wgmma's, tile after tile.
+        const int tid = threadIdx.x - 256, ch = tid & 7, row0 = tid >> 3;
+        const i64 step16 = 16 * kp;
+        const u32 dst0 = qm_swizzle(row0, ch);
+        int kg = 0;
+        for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+            const i64 r0 = (i64)(tile / tiles_n) * QM_BLOCK, c0 = (i64)(tile % tiles_n) * QM_BLOCK;
+            const signed char* pa = xq + ch * 16;
+            const signed char* pb = w + ch * 16;
+            u32 rows_a = 0, rows_b = 0;
+            if (r0 + row0 < m) pa += (r0 + row0) * kp;
+            if (c0 + row0 < n) pb += (c0 + row0) * kp;
+#pragma unroll
+            for (int i = 0; i < 8; ++i) {
+                rows_a |= (u32)(r0 + row0 + 16 * i < m) << i;
+                rows_b |= (u32)(c0 + row0 + 16 * i < n) << i;
+            }
+            const bool whole = rows_a == 0xffu && rows_b == 0xffu;
+            for (int it = 0; it < kb; ++it, ++kg) {
+                const int s = kg % QW_STAGES;
+                if (kg >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((kg / QW_STAGES) - 1) & 1);
+                const u32 a_tile = smem + s * QP_STAGE_BYTES + dst0, b_tile = a_tile + QP_TILE_BYTES;
+                const i64 col = (i64)it * QM_BLOCK;
+                const bool kin = col + ch * 16 < kp;
+                if (whole && kin) {
+#pragma unroll
+                    for (int i = 0; i < 8; ++i) {
+                        fa2_cp_async16(a_tile + 2048 * i, pa + col + i * step16, 16u);
+                        fa2_cp_async16(b_tile + 2048 * i, pb + col + i * step16, 16u);
+                    }
+                } else {
+                    const u32 ma = kin ? rows_a : 0u, mb = kin ? rows_b : 0u;
+#pragma unroll
+                    for (int i = 0; i < 8; ++i) {
+                        const bool ia = (ma >> i) & 1, ib = (mb >> i) & 1;
+                        fa2_cp_async16(a_tile + 2048 * i, ia ? (const void*)(pa + col + i * step16) : (const void*)xq, ia ? 16u : 0u);
+                        fa2_cp_async16(b_tile + 2048 * i, ib ? (const void*)(pb + col + i * step16) : (const void*)w, ib ? 16u : 0u);
+                    }
+                }
+                fa2_commit();
+                if (kg >= QW_LAG) {
+                    fa2_wait<QW_LAG>();
+                    fa3_fence_proxy();
+                    fa3_mbar_arrive(bars + 8 * ((kg - QW_LAG) % QW_STAGES));
+                }
+            }
+        }
+        fa2_wait<0>();
+        fa3_fence_proxy();
+        for (int h = total > QW_LAG ? total - QW_LAG : 0; h < total; ++h) fa3_mbar_arrive(bars + 8 * (h % QW_STAGES));
+        return;
+    }
+
+    const int wg = threadIdx.x >> 7, v = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const u32 sums = epi + (u32)(64 * wg * QW_EPI_LD * 4);
+    int kg = 0;
+    float acc[64];
+    int part[64];
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const int tm = tile / tiles_n, tn = tile % tiles_n;
+        const i64 r0 = (i64)tm * QM_BLOCK, c0 = (i64)tn * QM_BLOCK;
+        const float* sxr = sx + (i64)tm * kb;
+        const float* swr = sw + (i64)tn * kb;
+#pragma unroll
+        for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+        float sx_next = sxr[0], sw_next = swr[0];
+        for (int it = 0; it < kb; ++it, ++kg) {
+            const int s = kg % QW_STAGES;
+            const float sv = qm_scale(sx_next, sw_next);
+            if (it + 1 < kb) {
+                sx_next = sxr[it + 1];
+                sw_next = swr[it + 1];
+            }
+            fa3_mbar_wait(bars + 8 * s, (kg / QW_STAGES) & 1);
+            const u32 a_tile = smem + s * QP_STAGE_BYTES + wg * (64 * QM_BLOCK), b_tile = smem + s * QP_STAGE_BYTES + QP_TILE_BYTES;
+            // td_w8a8_gemm_wgmma's ping-pong, counted over this block's K blocks rather than a tile's.
+            if (wg == 0 && kg > 0) qw_bar_sync(1);
+            if (wg == 1) qw_bar_sync(2);
+            fa3_fence_operands();
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk) qw_mma(part, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 32 * kk, 16, 1024), kk);
+            fa3_commit();
+            if (wg == 0) qw_bar_arrive(2);
+            if (wg == 1 && kg + 1 < total) qw_bar_arrive(1);
+            fa3_wait<0>();
+            fa3_mbar_arrive(bars + 8 * (QW_STAGES + s));
+#pragma unroll
+            for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
+        }
+        // The warpgroup's own 64 rows of the sums: wait until all its warps stored the last tile's.
+        if (wg == 0) qw_bar_sync(4, 128);
+        else qw_bar_sync(5, 128);
+#pragma unroll
+        for (int j = 0; j < 16; ++j)
+#pragma unroll
+            for (int h = 0; h < 2; ++h)
+                qw_st_shared2(sums + (u32)(((16 * v + g + 8 * h) * QW_EPI_LD + 8 * j + 2 * t) * 4), acc[4 * j + 2 * h],
+                              acc[4 * j + 2 * h + 1]);
+        if (wg == 0) qw_bar_sync(4, 128);
+        else qw_bar_sync(5, 128);
+        const i64 col = c0 + 4 * lane;
+        float bv[4];
+#pragma unroll
+        for (int e = 0; e < 4; ++e) bv[e] = bias && col + e < n ? load_float(bias, col + e, bdt) : 0.0f;
+        const bool whole = col + 3 < n && (n & 3) == 0;
+#pragma unroll 2
+        for (int i = 0; i < 16; ++i) {
+            const int rl = 4 * i + v;
+            const i64 row = r0 + 64 * wg + rl;
+            if (row >= m) break;
+            float o[4];
+            qw_ld_shared4(sums + (u32)((rl * QW_EPI_LD + 4 * lane) * 4), o);
+            if (bias) {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) o[e] = __fadd_rn(o[e], bv[e]);
+            }
+            if (whole) {
+                qm_put_pair(out, odt, row, col, n, o[0], o[1]);
+                qm_put_pair(out, odt, row, col + 2, n, o[2], o[3]);
+            } else {
+#pragma unroll
+                for (int e = 0; e < 4; ++e)
+                    if (col + e < n) store_float(out, row * n + col + e, odt, o[e]);
+            }
+        }
+    }
+#endif
+}
