@@ -389,8 +389,9 @@ def main():
     ap.add_argument("--vae_init", default=None, help="a WanVAE_ state dict (vae.pth) to start the vae stage from; "
                     "with --vae_steps 0 the stage only measures it and writes its latent statistics")
     ap.add_argument("--object_weight", type=float, default=10.0, help="extra loss weight on the shape's pixels")
-    ap.add_argument("--flow_object_weight", type=float, default=0.0, help="teacher and i2v: extra flow-loss weight "
-                    "on the latent positions the shape covers (flow_weights.py; 0: the plain MSE the shipped models used)")
+    ap.add_argument("--flow_object_weight", type=float, default=4.0, help="teacher and i2v: extra flow-loss weight "
+                    "on the latent positions the shape covers (flow_weights.py; the shipped models used 4, the set "
+                    "before them 0: the plain MSE)")
     ap.add_argument("--vae_decoder_steps", type=int, default=380)
     ap.add_argument("--vae_decoder_seconds", type=float, default=70)
     ap.add_argument("--sla_steps", type=int, default=5000)

@@ -42,14 +42,15 @@ struct DemoHeldOutPhrasingTests {
     /// Counted per video: the prompted colour on screen (≥ 6 pixels within 80/255 in ≥ 3/4 of the
     /// frames), the colour moving the prompted way (centroid ≥ 3 px, as in DemoSemanticTests) and, as a
     /// control, the opposite way; the background nearest to the video's median colour among the world's
-    /// backgrounds. Measured with the shipped models (2-core CPU, Philox seeds): colour on screen 8, 9, 8
-    /// of 16 at 1, 2, 4 steps; moving as prompted 7, 8, 8 (the opposite way 0, 0, 0); background right 15,
-    /// 14, 14. The models trained on four caption templates got 3, 2, 1; 2, 1, 0; 6, 5, 6 on such a list.
-    /// Required: colour on screen in ≥ 6 of 16 and moving as prompted in ≥ 5 of 16 at every step count, at
-    /// least 3× as often as the opposite way; background right in ≥ 5/8. Issue 16 asks for more (colour in
-    /// ≥ 90%, motion ≥ 75% at 4 steps): models/demo/README.md states how far these models are from it.
-    @Test(arguments: [1, 2, 4])
-    func heldOutPhrasingsShowTheColourMovingAsPrompted(_ steps: Int) throws {
+    /// backgrounds. Measured with the shipped models (2-core CPU, Philox seeds): colour on screen 11, 12,
+    /// 14 of 16 at 1, 2, 4 steps; moving as prompted 8, 9, 13 (the opposite way 1, 0, 0); background right
+    /// 14, 15, 16. The set before them (plain flow loss) got 8, 9, 8; 7, 8, 8; 15, 14, 14, the models
+    /// trained on four caption templates 3, 2, 1; 2, 1, 0; 6, 5, 6. Required (floors under the measured
+    /// counts): colour on screen in 9, 10, 12 of 16 and moving as prompted in 6, 7, 10, at least 3× as
+    /// often as the opposite way; background right in ≥ 5/8. Issue 16 asks for colour in ≥ 90% and motion
+    /// ≥ 75% at 4 steps (15 and 12 of 16): models/demo/README.md states how far these models are from it.
+    @Test(arguments: [(1, 9, 6), (2, 10, 7), (4, 12, 10)])
+    func heldOutPhrasingsShowTheColourMovingAsPrompted(_ steps: Int, _ colourFloor: Int, _ motionFloor: Int) throws {
         let world = try #require(DemoPhrasings.declared)
         #expect(world.cases.count >= 8, "demo.json lists only \(world.cases.count) held-out-phrasing prompts")
         let demo = DemoSemanticTests()
@@ -77,8 +78,8 @@ struct DemoHeldOutPhrasingTests {
         let n = world.cases.count
         print("demo held-out phrasings, \(steps) step(s): colour present \(present)/\(n), moving as prompted \(moving)/\(n) "
               + "(opposite \(opposite)/\(n)), background \(background)/\(n); failing: \(failing)")
-        #expect(present * 16 >= n * 6, "\(steps) steps: the colour is on screen in only \(present)/\(n): \(failing)")
-        #expect(moving * 16 >= n * 5, "\(steps) steps: only \(moving)/\(n) move as prompted: \(failing)")
+        #expect(present * 16 >= n * colourFloor, "\(steps) steps: the colour is on screen in only \(present)/\(n): \(failing)")
+        #expect(moving * 16 >= n * motionFloor, "\(steps) steps: only \(moving)/\(n) move as prompted: \(failing)")
         #expect(opposite * 3 <= moving, "\(steps) steps: \(opposite) move the opposite way, \(moving) as prompted")
         #expect(background * 8 >= n * 5, "\(steps) steps: background right for only \(background)/\(n): \(failing)")
     }
