@@ -75,6 +75,52 @@ extension CUDABackend {
         return true
     }
 
+    /// dst ← src with `td_copy_runs16` when both views are rows of one contiguous run of a multiple of 16
+    /// bytes at 16-byte-aligned starts (`denseRuns`), whatever the rows' order: a row's index is
+    /// decoded once instead of every element's. Returns false, copying nothing, for other layouts.
+    /// Not yet called by `copyElements`/`contiguous`: the kernel has not run on a GPU (the op
+    /// catalogue's "(runs)" cases check it there once it is).
+    func copyRuns(_ src: Tensor, into dst: Tensor, _ op: String) throws -> Bool {
+        guard let runs = Self.denseRuns(src, dst) else { return false }
+        let (from, to) = (try address(src), try address(dst))
+        guard from % 16 == 0, to % 16 == 0 else { return false }
+        let chunks = runs.length * src.dtype.byteSize / 16
+        let rows = runs.rows.reduce(1, *)
+        let group = min(32, 1 << (Int.bitWidth - (chunks - 1).leadingZeroBitCount))   // ≥ chunks, a power of two
+        let (grid, block) = elementwiseGrid(rows * group)
+        try launch(.layout, "td_copy_runs16", grid: grid, block: block, [
+            .pointer(to), .strided(try StridedArgument(shape: runs.rows, strides: runs.destinationStrides, offset: 0)),
+            .pointer(from), .strided(try StridedArgument(shape: runs.rows, strides: runs.sourceStrides, offset: 0)),
+            .int32(Int32(src.dtype.byteSize)), .int64(Int64(chunks)), .int64(Int64(rows)), .int32(Int32(group)),
+        ])
+        return true
+    }
+
+    /// When both views end in the same dims dense in both (a run of `length` contiguous elements, a
+    /// multiple of 16 bytes) and every row dim's stride is a multiple of 16 bytes in both: the row dims'
+    /// sizes and each view's strides for them (in elements, outermost first). Size-1 dims are ignored.
+    /// The rows may be ordered differently in the two views (a permutation), unlike `pitchedRows`.
+    static func denseRuns(_ a: Tensor, _ b: Tensor) -> (rows: [Int], sourceStrides: [Int], destinationStrides: [Int], length: Int)? {
+        let dims = a.shape.indices.filter { a.shape[$0] != 1 }
+        guard dims.count >= 2 else { return nil }
+        func dense(_ t: Tensor, from k: Int) -> Bool {
+            var expected = 1
+            for i in dims[k...].reversed() {
+                if t.strides[i] != expected { return false }
+                expected *= t.shape[i]
+            }
+            return true
+        }
+        guard var split = dims.indices.last, dense(a, from: split), dense(b, from: split) else { return nil }
+        while split > 0, dense(a, from: split - 1), dense(b, from: split - 1) { split -= 1 }
+        guard split > 0 else { return nil }
+        let size = a.dtype.byteSize, rowDims = Array(dims[..<split])
+        let length = dims[split...].reduce(1) { $0 * a.shape[$1] }
+        guard length * size % 16 == 0,
+              rowDims.allSatisfy({ a.strides[$0] * size % 16 == 0 && b.strides[$0] * size % 16 == 0 }) else { return nil }
+        return (rowDims.map { a.shape[$0] }, rowDims.map { a.strides[$0] }, rowDims.map { b.strides[$0] }, length)
+    }
+
     /// When both views are `count` rows of `length` contiguous elements, each at a fixed pitch
     /// (elements), and the rows are long enough for a 2-D copy to pay: that layout, else nil.
     /// Size-1 dims are ignored; the split between row and column dims is the same for both views.

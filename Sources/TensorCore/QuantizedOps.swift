@@ -63,11 +63,55 @@ public protocol QuantizedMatmulBackend {
     func quantizedMatmul(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor
 }
 
+/// One W8A8 Linear's operands, as `quantizedMatmul` takes them.
+public struct QuantizedProduct {
+    public var weight: Tensor
+    public var scales: Tensor
+    public var bias: Tensor?
+
+    public init(weight: Tensor, scales: Tensor, bias: Tensor?) {
+        self.weight = weight
+        self.scales = scales
+        self.bias = bias
+    }
+}
+
+/// Several W8A8 products of the same x (a block's q, k and v): backends that quantise x once.
+public protocol SharedInputQuantizedMatmulBackend {
+    /// `quantizedMatmul(x, …)` for each product, in order.
+    func quantizedMatmuls(_ x: Tensor, _ products: [QuantizedProduct], outputType: DType) throws -> [Tensor]
+}
+
+/// geluTanh(quantizedMatmul(…)) as one op (the W8A8 FFN input), for backends whose W8A8 GEMM applies
+/// the activation in its epilogue. Unlike `matmulGELU`'s fused form it must give the composition's
+/// values exactly: GELU of each product rounded to `outputType`, rounded again.
+public protocol QuantizedMatmulGELUBackend {
+    /// geluTanh(quantizedMatmul(x, weight:, scales:, bias:, outputType:)), shapes as `quantizedMatmul`.
+    func quantizedMatmulGELU(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor
+}
+
 extension Backend {
     public func quantizedMatmul(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor {
         guard let q = self as? any QuantizedMatmulBackend else {
             throw TensorError.unsupported("W8A8 matmul is not implemented on \(device) yet; run without --quant_linear (weights are then dequantised)")
         }
         return try q.quantizedMatmul(x, weight: weight, scales: scales, bias: bias, outputType: outputType)
+    }
+
+    public func quantizedMatmuls(_ x: Tensor, _ products: [QuantizedProduct], outputType: DType) throws -> [Tensor] {
+        if let s = self as? any SharedInputQuantizedMatmulBackend { return try s.quantizedMatmuls(x, products, outputType: outputType) }
+        return try products.map { try quantizedMatmul(x, weight: $0.weight, scales: $0.scales, bias: $0.bias, outputType: outputType) }
+    }
+
+    public func quantizedMatmulGELU(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor {
+        if let q = self as? any QuantizedMatmulGELUBackend {
+            return try q.quantizedMatmulGELU(x, weight: weight, scales: scales, bias: bias, outputType: outputType)
+        }
+        return try composedQuantizedMatmulGELU(x, weight: weight, scales: scales, bias: bias, outputType: outputType)
+    }
+
+    /// `quantizedMatmulGELU` from the two ops (the fallback, and the fused op's definition).
+    public func composedQuantizedMatmulGELU(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor {
+        try unary(.geluTanh, quantizedMatmul(x, weight: weight, scales: scales, bias: bias, outputType: outputType))
     }
 }

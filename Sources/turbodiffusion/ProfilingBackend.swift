@@ -11,7 +11,7 @@ import TensorCore
 /// A backend that runs every op on `inner`, waits for it and adds its wall time to a per-op table
 /// (`bench dit --profile`). Waiting after each op removes the overlap of launch and execution, so
 /// totals are a little above an unprofiled run; shares between ops are what it is for.
-final class ProfilingBackend: Backend, VAEBackend, ResidualConvolutionBackend, PositionBiasBackend, SparseAttentionBackend, SparseLinearBackend, QuantizedMatmulBackend,
+final class ProfilingBackend: Backend, VAEBackend, ResidualConvolutionBackend, PositionBiasBackend, SparseAttentionBackend, SparseLinearBackend, QuantizedMatmulBackend, QuantizedMatmulGELUBackend, SharedInputQuantizedMatmulBackend,
     ModulationBackend, RMSNormRotaryBackend, MatmulGELUBackend, @unchecked Sendable {
     let inner: any Backend
     private(set) var table: [String: (calls: Int, seconds: Double)] = [:]
@@ -152,6 +152,12 @@ final class ProfilingBackend: Backend, VAEBackend, ResidualConvolutionBackend, P
     }
     func quantizedMatmul(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor {
         try timed("quantizedMatmul") { try inner.quantizedMatmul(x, weight: weight, scales: scales, bias: bias, outputType: outputType) }
+    }
+    func quantizedMatmuls(_ x: Tensor, _ products: [QuantizedProduct], outputType: DType) throws -> [Tensor] {
+        try timed("quantizedMatmuls ×\(products.count)") { try inner.quantizedMatmuls(x, products, outputType: outputType) }
+    }
+    func quantizedMatmulGELU(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor {
+        try timed("quantizedMatmulGELU") { try inner.quantizedMatmulGELU(x, weight: weight, scales: scales, bias: bias, outputType: outputType) }
     }
     func modulatedLayerNorm(_ x: Tensor, scale: Tensor, shift: Tensor, eps: Float, outputType: DType) throws -> Tensor {
         try timed("modulatedLayerNorm") { try inner.modulatedLayerNorm(x, scale: scale, shift: shift, eps: eps, outputType: outputType) }

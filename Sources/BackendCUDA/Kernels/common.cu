@@ -51,6 +51,14 @@ __device__ __forceinline__ void store_float(void* p, i64 i, int dt, float v) {
     else ((float*)p)[i] = v;
 }
 
+// GELU(tanh) with every operation rounded as written, in the CPU's order (no contraction into fma), for
+// the W8A8 GEMM's epilogue (QM_GELU); the elementwise op is to use it too, so that both give the same
+// value for the same input, when that epilogue is enabled.
+__device__ __forceinline__ float gelu_tanh(float x) {
+    const float cube = __fmul_rn(__fmul_rn(__fmul_rn(0.044715f, x), x), x);
+    return __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.0f, tanhf(__fmul_rn(0.79788456f, __fadd_rn(x, cube)))));
+}
+
 // A strided view: element i (row-major over size[]) lives at offset + Σ index_d·stride[d].
 // Dimensions are right-aligned in the 8 slots; unused leading slots have size 1.
 // linear != 0 means the view is dense and element i is at offset + i.

@@ -19,6 +19,22 @@ extern "C" __global__ void td_copy_strided(void* out, Strided d, const void* in,
     }
 }
 
+// out row r = in row r for `rows` rows of `chunks` 16-byte chunks each: row r starts strided_offset(d, r)
+// elements (of elem_size bytes) into out and strided_offset(s, r) into in, every start 16-byte aligned.
+// `group` lanes (a power of two ≤ 32, about the chunks of a row) share a row, so a row's index is
+// decoded once, not per element as td_copy_strided does: the transposing copies of head merges and
+// of SLA's head groups, whose rows are a head's D contiguous values.
+extern "C" __global__ void td_copy_runs16(char* out, Strided d, const char* in, Strided s, int elem_size, i64 chunks,
+                                          i64 rows, int group) {
+    const i64 tid = blockIdx.x * (i64)blockDim.x + threadIdx.x, groups = (i64)gridDim.x * blockDim.x / group;
+    const int lane = (int)(tid % group);
+    for (i64 r = tid / group; r < rows; r += groups) {
+        uint4* o = (uint4*)(out + strided_offset(d, r) * elem_size);
+        const uint4* p = (const uint4*)(in + strided_offset(s, r) * elem_size);
+        for (i64 c = lane; c < chunks; c += group) o[c] = p[c];
+    }
+}
+
 // Geometry of a constant pad, dims right-aligned in MAX_DIMS slots. Unused leading slots hold
 // out_size 1, before 0, in_size 1. in_stride/offset are the input view's, in elements.
 struct PadDims {

@@ -50,6 +50,17 @@ __device__ __forceinline__ void qw_ld_shared4(u32 addr, float* o) {
     asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(o[0]), "=f"(o[1]), "=f"(o[2]), "=f"(o[3]) : "r"(addr) : "memory");
 }
 
+// odt, the output code of both kernels here: the output dtype, with QM_GELU added to store GELU(tanh) of
+// each value rounded to that dtype (the values of quantizedMatmul followed by the elementwise geluTanh,
+// once the elementwise op uses gelu_tanh too, without writing and reading the product in between).
+// The engine does not set QM_GELU yet: the epilogue has not run on a GPU.
+#define QM_GELU 0x100
+#define QM_DTYPE(odt) ((odt) & 0xff)
+
+__device__ __forceinline__ float qw_gelu_rounded(float v, int dt) {
+    return gelu_tanh(dt == DT_BF16 ? bf16_to_float(float_to_bf16(v)) : dt == DT_F16 ? half_to_float(float_to_half(v)) : v);
+}
+
 // d (64 s32) = (accumulate ? d : 0) + A·B, m64n128k32, A and B K-major int8 in shared memory.
 __device__ __forceinline__ void qw_mma(int* d, u64 a, u64 b, int accumulate) {
 #ifdef FA3_ENABLED
@@ -201,13 +212,17 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
 #pragma unroll
             for (int e = 0; e < 4; ++e) o[e] = __fadd_rn(o[e], bv[e]);
         }
+        if (odt & QM_GELU) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) o[e] = qw_gelu_rounded(o[e], QM_DTYPE(odt));
+        }
         if (whole) {
-            qm_put_pair(out, odt, row, col, n, o[0], o[1]);
-            qm_put_pair(out, odt, row, col + 2, n, o[2], o[3]);
+            qm_put_pair(out, QM_DTYPE(odt), row, col, n, o[0], o[1]);
+            qm_put_pair(out, QM_DTYPE(odt), row, col + 2, n, o[2], o[3]);
         } else {
 #pragma unroll
             for (int e = 0; e < 4; ++e)
-                if (col + e < n) store_float(out, row * n + col + e, odt, o[e]);
+                if (col + e < n) store_float(out, row * n + col + e, QM_DTYPE(odt), o[e]);
         }
     }
 #endif
@@ -359,13 +374,17 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma_p
 #pragma unroll
                 for (int e = 0; e < 4; ++e) o[e] = __fadd_rn(o[e], bv[e]);
             }
+            if (odt & QM_GELU) {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) o[e] = qw_gelu_rounded(o[e], QM_DTYPE(odt));
+            }
             if (whole) {
-                qm_put_pair(out, odt, row, col, n, o[0], o[1]);
-                qm_put_pair(out, odt, row, col + 2, n, o[2], o[3]);
+                qm_put_pair(out, QM_DTYPE(odt), row, col, n, o[0], o[1]);
+                qm_put_pair(out, QM_DTYPE(odt), row, col + 2, n, o[2], o[3]);
             } else {
 #pragma unroll
                 for (int e = 0; e < 4; ++e)
-                    if (col + e < n) store_float(out, row * n + col + e, odt, o[e]);
+                    if (col + e < n) store_float(out, row * n + col + e, QM_DTYPE(odt), o[e]);
             }
         }
     }

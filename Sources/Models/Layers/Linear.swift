@@ -84,14 +84,32 @@ public struct Linear {
 }
 
 extension Linear {
+    /// Every layer applied to the same x, in order, when all are W8A8: the backend quantises x once
+    /// for all of them (`quantizedMatmuls`: a block's q, k and v), with the values of applying them one
+    /// by one. nil when any layer is dense (apply those one at a time, each result freed sooner).
+    // x: [..., in] -> [[..., out]] in the context's dtype
+    public static func applyQuantized(_ layers: [Linear], to x: Tensor, _ ctx: ComputeContext) throws -> [Tensor]? {
+        let products: [QuantizedProduct] = layers.compactMap { layer in
+            guard case let .int8(values, scales) = layer.storage else { return nil }
+            return QuantizedProduct(weight: values, scales: scales, bias: layer.bias)
+        }
+        guard products.count == layers.count else { return nil }
+        return try ctx.backend.quantizedMatmuls(x, products, outputType: ctx.dtype)
+    }
+
     /// geluTanh(self(x)): one GEMM with the activation in its epilogue where the backend has one
-    /// (`MatmulGELUBackend`; it rounds once where the composition rounds the product first), else
-    /// the product then `unary(.geluTanh)`.
+    /// (`MatmulGELUBackend`, which rounds once where the composition rounds the product first;
+    /// `QuantizedMatmulGELUBackend`, the composition's values exactly), else the product then
+    /// `unary(.geluTanh)`.
     // x: [..., in] -> [..., out] in the context's dtype
     public func geluTanh(_ x: Tensor, _ ctx: ComputeContext) throws -> Tensor {
-        guard case .dense(let weight) = storage else { return try ctx.backend.unary(.geluTanh, callAsFunction(x, ctx)) }
-        let input = x.dtype == ctx.dtype ? x : try ctx.backend.contiguous(x, dtype: ctx.dtype)
-        return try ctx.backend.matmulGELU(input, weight, transposeB: true, bias: bias, outputType: ctx.dtype)
+        switch storage {
+        case .dense(let weight):
+            let input = x.dtype == ctx.dtype ? x : try ctx.backend.contiguous(x, dtype: ctx.dtype)
+            return try ctx.backend.matmulGELU(input, weight, transposeB: true, bias: bias, outputType: ctx.dtype)
+        case let .int8(values, scales):
+            return try ctx.backend.quantizedMatmulGELU(x, weight: values, scales: scales, bias: bias, outputType: ctx.dtype)
+        }
     }
 }
 

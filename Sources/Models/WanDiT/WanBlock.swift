@@ -37,9 +37,13 @@ struct WanAttention {
         let b = ctx.backend
         let l = x.shape[0], d = x.shape[1] / heads
         // RMSNorm over the full width, then RoPE per head: [L, dim] -> [L, H, d] (one fused pass).
-        let qs = try b.rmsNormRotary(q(x, ctx), weight: normQ.weight, eps: normQ.eps, cos: rope.cos, sin: rope.sin, heads: heads)
-        let ks = try b.rmsNormRotary(k(x, ctx), weight: normK.weight, eps: normK.eps, cos: rope.cos, sin: rope.sin, heads: heads)
-        let vs = try v(x, ctx)
+        // q, k and v of one x: W8A8 quantises x once for the three; each raw projection is dropped as
+        // soon as it is normalised (dense ones are made one at a time).
+        var shared = try Linear.applyQuantized([q, k, v], to: x, ctx)
+        func projected(_ layer: Linear) throws -> Tensor { shared != nil ? shared!.removeFirst() : try layer(x, ctx) }
+        let qs = try b.rmsNormRotary(projected(q), weight: normQ.weight, eps: normQ.eps, cos: rope.cos, sin: rope.sin, heads: heads)
+        let ks = try b.rmsNormRotary(projected(k), weight: normK.weight, eps: normK.eps, cos: rope.cos, sin: rope.sin, heads: heads)
+        let vs = try projected(v)
         let (qh, kh, vh) = try shard.map { try $0.allTokens(q: qs, k: ks, v: vs.reshaped([l, heads, d]), b) }
             ?? (try splitHeads(qs.reshaped([l, -1])), try splitHeads(ks.reshaped([l, -1])), try splitHeads(vs))
         let a = try sparse.map { try $0(q: qh, k: kh, v: vh, ctx) }

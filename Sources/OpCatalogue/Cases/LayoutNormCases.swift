@@ -52,6 +52,16 @@ enum LayoutNormCases {
         cases.append(OpCase(op: "contiguous", variant: "last 2 frames of [4,6,3,97] (pitched rows)", dtype: dt,
                             inputs: { try [$0.tensor([4, 6, 3, 97], dt)] },
                             run: { b, x in try b.contiguous(x[0].narrowed(dim: 1, start: 4, length: 2)) }))
+        // Rows of a contiguous run (16-byte multiples) in permuted order: the CUDA backend's td_copy_runs16.
+        cases.append(OpCase(op: "concat", variant: "SLA head groups: [1,2|3,70,64] as [1,70,h,64] along heads (runs)", dtype: dt,
+                            inputs: { try [$0.tensor([1, 2, 70, 64], dt), $0.tensor([1, 3, 70, 64], dt)] },
+                            run: { b, x in try b.concat(x.map { try $0.permuted([0, 2, 1, 3]) }, dim: 2) }))
+        cases.append(OpCase(op: "contiguous", variant: "heads merged: [2,3,50,40] as [2,50,3,40] (runs)", dtype: dt,
+                            inputs: { try [$0.tensor([2, 3, 50, 40], dt)] },
+                            run: { b, x in try b.contiguous(x[0].permuted([0, 2, 1, 3])) }))
+        cases.append(OpCase(op: "contiguous", variant: "[5,4,9,16] as [9,5,4,16] at an offset (runs)", dtype: dt,
+                            inputs: { try [$0.tensor([6, 4, 9, 16], dt)] },
+                            run: { b, x in try b.contiguous(x[0].narrowed(dim: 0, start: 1, length: 5).permuted([2, 0, 1, 3])) }))
         cases.append(OpCase(op: "concat", variant: "last dim of transposed [6,5|2|3]", dtype: dt,
                             inputs: { try [$0.tensor([5, 6], dt), $0.tensor([2, 6], dt), $0.tensor([6, 3], dt)] },
                             run: { b, x in try b.concat([x[0].transposed(0, 1), x[1].transposed(0, 1), x[2]], dim: 1) }))

@@ -50,7 +50,55 @@ enum QuantizedMatmulCases {
         Problem(x: .f32, xShape: [2, 100, 1040], n: 300, bias: nil, outputType: .f32),
     ]
 
+    /// quantizedMatmulGELU (the W8A8 FFN input) against the oracle's composition, GELU of each rounded
+    /// product: CUDA's Hopper kernels apply it in their epilogue (tails, M above 16, bf16 and f32
+    /// output), fewer rows compose. f32 output: the two sides' tanhf may differ by an ulp.
+    static let geluProblems: [Problem] = [
+        Problem(x: .bf16, xShape: [333, 1100], n: 260, bias: .bf16, outputType: .bf16),
+        Problem(x: .bf16, xShape: [2, 150, 256], n: 256, bias: .f32, outputType: .bf16, narrowed: true),
+        Problem(x: .f32, xShape: [129, 384], n: 200, bias: .f32, outputType: .f32, fromFloat: true),
+        Problem(x: .bf16, xShape: [1, 5, 256], n: 130, bias: .bf16, outputType: .bf16),
+    ]
+
+    /// quantizedMatmuls: three products of one x (the DiT's q, k, v; CUDA quantises x once), the
+    /// results joined along the last dim for the comparison.
+    static var sharedInput: [OpCase] {
+        [(DType.bf16, [333, 1100], DType.bf16), (.f32, [2, 100, 300], .f32)].map { (xt, xShape, out) in
+            let k = xShape.last!, ns = [260, 128, 75]
+            return OpCase(op: "quantizedMatmuls", variant: "\(xShape)·[\(ns.map(String.init).joined(separator: "|")),\(k)]ᵀ → \(out)",
+                          dtype: xt, bound: out == .f32 ? 1e-12 : OpCase.defaultBound(out),
+                          inputs: { rng in
+                              var t = [try rng.tensor(xShape, xt, -2...2)]
+                              for (i, n) in ns.enumerated() {
+                                  let scaleShape = [(n + 127) / 128, (k + 127) / 128]
+                                  t += [try rng.integers([n, k], .i8, -128...127), try rng.tensor(scaleShape, .f32, 1e-3...1e-2),
+                                        try rng.tensor([n], i == 1 ? .f32 : out)]
+                              }
+                              return t
+                          },
+                          run: { b, x in
+                              let products = (0..<3).map { i in
+                                  QuantizedProduct(weight: x[1 + 3 * i], scales: x[2 + 3 * i], bias: i == 2 ? nil : x[3 + 3 * i])
+                              }
+                              return try b.concat(b.quantizedMatmuls(x[0], products, outputType: out), dim: -1)
+                          })
+        }
+    }
+
     static var all: [OpCase] {
+        products + sharedInput + geluProblems.map { p in
+            OpCase(op: "quantizedMatmulGELU", variant: p.name, dtype: p.x,
+                   bound: p.outputType == .f32 ? 1e-10 : OpCase.defaultBound(p.outputType),
+                   inputs: { rng in try inputs(p, &rng) },
+                   run: { b, x in
+                       let xv = p.narrowed ? try x[0].narrowed(dim: x[0].rank - 1, start: 3, length: p.k) : x[0]
+                       return try b.quantizedMatmulGELU(xv, weight: x[1], scales: x[2], bias: x.count > 3 ? x[3] : nil,
+                                                        outputType: p.outputType)
+                   })
+        }
+    }
+
+    static var products: [OpCase] {
         problems.map { p in
             OpCase(op: "quantizedMatmul", variant: p.name, dtype: p.x,
                    bound: p.outputType == .f32 ? 1e-12 : OpCase.defaultBound(p.outputType),
