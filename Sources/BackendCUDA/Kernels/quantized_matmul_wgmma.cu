@@ -71,6 +71,105 @@ __device__ __forceinline__ void qw_mma(int* d, u64 a, u64 b, int accumulate) {
 #endif
 }
 
+// Producer side of one output tile (rows r0.., columns c0..): its kb K blocks staged into the stages
+// kg, kg + 1, … (mod QW_STAGES; kg counts this block's K blocks over all its tiles and is advanced),
+// each published QW_LAG blocks later. Thread tid of the producer warpgroup copies 16-byte chunk
+// ch = tid % 8 of rows row0 + 16i (row0 = tid / 8) of both tiles. Row addresses and which rows exist
+// are worked out once; per K block only the column advances (the pointers of absent rows stay at the
+// operand's start, 0 bytes copied).
+__device__ __forceinline__ void qw_produce_tile(u32 smem, u32 bars, const signed char* xq, const signed char* w, i64 m, i64 n,
+                                                i64 kp, int kb, i64 r0, i64 c0, int& kg) {
+    const int tid = threadIdx.x - 256, ch = tid & 7, row0 = tid >> 3;
+    const signed char* pa = xq + ch * 16;
+    const signed char* pb = w + ch * 16;
+    u32 rows_a = 0, rows_b = 0;
+    if (r0 + row0 < m) pa += (r0 + row0) * kp;
+    if (c0 + row0 < n) pb += (c0 + row0) * kp;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+        rows_a |= (u32)(r0 + row0 + 16 * i < m) << i;
+        rows_b |= (u32)(c0 + row0 + 16 * i < n) << i;
+    }
+    const bool whole = rows_a == 0xffu && rows_b == 0xffu;
+    const i64 step16 = 16 * kp;  // bytes between rows row0 + 16i and row0 + 16(i + 1)
+    const u32 dst0 = qm_swizzle(row0, ch);
+    for (int it = 0; it < kb; ++it, ++kg) {
+        const int s = kg % QW_STAGES;
+        if (kg >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((kg / QW_STAGES) - 1) & 1);
+        const u32 a_tile = smem + s * QP_STAGE_BYTES + dst0, b_tile = a_tile + QP_TILE_BYTES;
+        const i64 col = (i64)it * QM_BLOCK;
+        const bool kin = col + ch * 16 < kp;
+        if (QW_PROBE == 3) {
+        } else if (whole && kin) {
+#pragma unroll
+            for (int i = 0; i < 8; ++i) {
+                fa2_cp_async16(a_tile + 2048 * i, pa + col + i * step16, 16u);
+                fa2_cp_async16(b_tile + 2048 * i, pb + col + i * step16, 16u);
+            }
+        } else {
+            const u32 ma = kin ? rows_a : 0u, mb = kin ? rows_b : 0u;
+#pragma unroll
+            for (int i = 0; i < 8; ++i) {
+                const bool ia = (ma >> i) & 1, ib = (mb >> i) & 1;
+                fa2_cp_async16(a_tile + 2048 * i, ia ? (const void*)(pa + col + i * step16) : (const void*)xq, ia ? 16u : 0u);
+                fa2_cp_async16(b_tile + 2048 * i, ib ? (const void*)(pb + col + i * step16) : (const void*)w, ib ? 16u : 0u);
+            }
+        }
+        fa2_commit();
+        if (kg >= QW_LAG) {
+            fa2_wait<QW_LAG>();
+            fa3_fence_proxy();
+            fa3_mbar_arrive(bars + 8 * ((kg - QW_LAG) % QW_STAGES));
+        }
+    }
+}
+
+// Consumer side of one tile's result: the warpgroup writes its 64 × 128 fp32 sums (acc, fragment
+// layout) to `sums` (QW_EPI_LD floats a row; the caller has made sure no one still reads or writes
+// there), then each warp stores whole rows, 4 columns a lane, with the lane's 4 bias values read once,
+// GELU applied under QM_GELU.
+__device__ __forceinline__ void qw_store_tile(void* out, int odt, const void* bias, int bdt, const float (&acc)[64], u32 sums,
+                                              i64 r0, i64 c0, i64 m, i64 n, int wg) {
+    const int v = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int j = 0; j < 16; ++j)
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+            qw_st_shared2(sums + (u32)(((16 * v + g + 8 * h) * QW_EPI_LD + 8 * j + 2 * t) * 4), acc[4 * j + 2 * h],
+                          acc[4 * j + 2 * h + 1]);
+    if (wg == 0) qw_bar_sync(4, 128);  // constant ids: a register id makes ptxas reserve all 16
+    else qw_bar_sync(5, 128);
+    const i64 col = c0 + 4 * lane;
+    float bv[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) bv[e] = bias && col + e < n ? load_float(bias, col + e, bdt) : 0.0f;
+    const bool whole = col + 3 < n && (n & 3) == 0;  // four outputs in the matrix, 4-aligned in memory
+#pragma unroll 2
+    for (int i = 0; i < 16; ++i) {
+        const int rl = 4 * i + v;
+        const i64 row = r0 + 64 * wg + rl;
+        if (row >= m) break;
+        float o[4];
+        qw_ld_shared4(sums + (u32)((rl * QW_EPI_LD + 4 * lane) * 4), o);
+        if (bias) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) o[e] = __fadd_rn(o[e], bv[e]);
+        }
+        if (odt & QM_GELU) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) o[e] = qw_gelu_rounded(o[e], QM_DTYPE(odt));
+        }
+        if (whole) {
+            qm_put_pair(out, QM_DTYPE(odt), row, col, n, o[0], o[1]);
+            qm_put_pair(out, QM_DTYPE(odt), row, col + 2, n, o[2], o[3]);
+        } else {
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+                if (col + e < n) store_float(out, row * n + col + e, QM_DTYPE(odt), o[e]);
+        }
+    }
+}
+
 extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
     void* out, int odt, const signed char* xq, const float* sx, const signed char* w, const float* sw,
     const void* bias, int bdt, i64 m, i64 n, i64 kp, int kb) {
@@ -88,59 +187,15 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
     __syncthreads();
 
     if (threadIdx.x >= 256) {
-        // Producer: thread tid copies 16-byte chunk ch = tid % 8 of rows row0 + 16i (row0 = tid / 8) of
-        // both tiles. Row addresses and which rows exist are worked out once; per K block only the
-        // column advances (the pointers of absent rows stay at the operand's start, 0 bytes copied).
-        const int tid = threadIdx.x - 256, ch = tid & 7, row0 = tid >> 3;
-        const signed char* pa = xq + ch * 16;
-        const signed char* pb = w + ch * 16;
-        u32 rows_a = 0, rows_b = 0;
-        if (r0 + row0 < m) pa += (r0 + row0) * kp;
-        if (c0 + row0 < n) pb += (c0 + row0) * kp;
-#pragma unroll
-        for (int i = 0; i < 8; ++i) {
-            rows_a |= (u32)(r0 + row0 + 16 * i < m) << i;
-            rows_b |= (u32)(c0 + row0 + 16 * i < n) << i;
-        }
-        const bool whole = rows_a == 0xffu && rows_b == 0xffu;
-        const i64 step16 = 16 * kp;  // bytes between rows row0 + 16i and row0 + 16(i + 1)
-        const u32 dst0 = qm_swizzle(row0, ch);
-        for (int it = 0; it < kb; ++it) {
-            const int s = it % QW_STAGES;
-            if (it >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((it / QW_STAGES) - 1) & 1);
-            const u32 a_tile = smem + s * QP_STAGE_BYTES + dst0, b_tile = a_tile + QP_TILE_BYTES;
-            const i64 col = (i64)it * QM_BLOCK;
-            const bool kin = col + ch * 16 < kp;
-            if (QW_PROBE == 3) {
-            } else if (whole && kin) {
-#pragma unroll
-                for (int i = 0; i < 8; ++i) {
-                    fa2_cp_async16(a_tile + 2048 * i, pa + col + i * step16, 16u);
-                    fa2_cp_async16(b_tile + 2048 * i, pb + col + i * step16, 16u);
-                }
-            } else {
-                const u32 ma = kin ? rows_a : 0u, mb = kin ? rows_b : 0u;
-#pragma unroll
-                for (int i = 0; i < 8; ++i) {
-                    const bool ia = (ma >> i) & 1, ib = (mb >> i) & 1;
-                    fa2_cp_async16(a_tile + 2048 * i, ia ? (const void*)(pa + col + i * step16) : (const void*)xq, ia ? 16u : 0u);
-                    fa2_cp_async16(b_tile + 2048 * i, ib ? (const void*)(pb + col + i * step16) : (const void*)w, ib ? 16u : 0u);
-                }
-            }
-            fa2_commit();
-            if (it >= QW_LAG) {
-                fa2_wait<QW_LAG>();
-                fa3_fence_proxy();
-                fa3_mbar_arrive(bars + 8 * ((it - QW_LAG) % QW_STAGES));
-            }
-        }
+        int kg = 0;
+        qw_produce_tile(smem, bars, xq, w, m, n, kp, kb, r0, c0, kg);
         fa2_wait<0>();
         fa3_fence_proxy();
         for (int it = kb > QW_LAG ? kb - QW_LAG : 0; it < kb; ++it) fa3_mbar_arrive(bars + 8 * (it % QW_STAGES));
         return;
     }
 
-    const int wg = threadIdx.x >> 7, v = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int wg = threadIdx.x >> 7;
     const float* sxr = sx + (i64)blockIdx.y * kb;
     const float* swr = sw + (i64)blockIdx.x * kb;
     float acc[64];
@@ -183,48 +238,10 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
             for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
         }
     }
-    // Epilogue through shared memory, free once both consumer warpgroups are past their last products
-    // (the producer's copies all landed before it published them): each warpgroup writes its 64 × 128
-    // sums, then each warp stores whole rows, 4 columns a lane, with the lane's 4 bias values read once.
+    // The sums go through the stages, free once both consumer warpgroups are past their last products
+    // (the producer's copies all landed before it published them).
     qw_bar_sync(3);
-    const u32 sums = smem + (u32)(64 * wg * QW_EPI_LD * 4);
-#pragma unroll
-    for (int j = 0; j < 16; ++j)
-#pragma unroll
-        for (int h = 0; h < 2; ++h)
-            qw_st_shared2(sums + (u32)(((16 * v + g + 8 * h) * QW_EPI_LD + 8 * j + 2 * t) * 4), acc[4 * j + 2 * h],
-                          acc[4 * j + 2 * h + 1]);
-    if (wg == 0) qw_bar_sync(4, 128);  // constant ids: a register id makes ptxas reserve all 16
-    else qw_bar_sync(5, 128);
-    const i64 col = c0 + 4 * lane;
-    float bv[4];
-#pragma unroll
-    for (int e = 0; e < 4; ++e) bv[e] = bias && col + e < n ? load_float(bias, col + e, bdt) : 0.0f;
-    const bool whole = col + 3 < n && (n & 3) == 0;  // four outputs in the matrix, 4-aligned in memory
-#pragma unroll 2
-    for (int i = 0; i < 16; ++i) {
-        const int rl = 4 * i + v;
-        const i64 row = r0 + 64 * wg + rl;
-        if (row >= m) break;
-        float o[4];
-        qw_ld_shared4(sums + (u32)((rl * QW_EPI_LD + 4 * lane) * 4), o);
-        if (bias) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) o[e] = __fadd_rn(o[e], bv[e]);
-        }
-        if (odt & QM_GELU) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) o[e] = qw_gelu_rounded(o[e], QM_DTYPE(odt));
-        }
-        if (whole) {
-            qm_put_pair(out, QM_DTYPE(odt), row, col, n, o[0], o[1]);
-            qm_put_pair(out, QM_DTYPE(odt), row, col + 2, n, o[2], o[3]);
-        } else {
-#pragma unroll
-            for (int e = 0; e < 4; ++e)
-                if (col + e < n) store_float(out, row * n + col + e, QM_DTYPE(odt), o[e]);
-        }
-    }
+    qw_store_tile(out, odt, bias, bdt, acc, smem + (u32)(64 * wg * QW_EPI_LD * 4), r0, c0, m, n, wg);
 #endif
 }
 
@@ -259,59 +276,16 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma_p
 
     if (threadIdx.x >= 256) {
         // Producer: as td_w8a8_gemm_wgmma's, tile after tile.
-        const int tid = threadIdx.x - 256, ch = tid & 7, row0 = tid >> 3;
-        const i64 step16 = 16 * kp;
-        const u32 dst0 = qm_swizzle(row0, ch);
         int kg = 0;
-        for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-            const i64 r0 = (i64)(tile / tiles_n) * QM_BLOCK, c0 = (i64)(tile % tiles_n) * QM_BLOCK;
-            const signed char* pa = xq + ch * 16;
-            const signed char* pb = w + ch * 16;
-            u32 rows_a = 0, rows_b = 0;
-            if (r0 + row0 < m) pa += (r0 + row0) * kp;
-            if (c0 + row0 < n) pb += (c0 + row0) * kp;
-#pragma unroll
-            for (int i = 0; i < 8; ++i) {
-                rows_a |= (u32)(r0 + row0 + 16 * i < m) << i;
-                rows_b |= (u32)(c0 + row0 + 16 * i < n) << i;
-            }
-            const bool whole = rows_a == 0xffu && rows_b == 0xffu;
-            for (int it = 0; it < kb; ++it, ++kg) {
-                const int s = kg % QW_STAGES;
-                if (kg >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((kg / QW_STAGES) - 1) & 1);
-                const u32 a_tile = smem + s * QP_STAGE_BYTES + dst0, b_tile = a_tile + QP_TILE_BYTES;
-                const i64 col = (i64)it * QM_BLOCK;
-                const bool kin = col + ch * 16 < kp;
-                if (whole && kin) {
-#pragma unroll
-                    for (int i = 0; i < 8; ++i) {
-                        fa2_cp_async16(a_tile + 2048 * i, pa + col + i * step16, 16u);
-                        fa2_cp_async16(b_tile + 2048 * i, pb + col + i * step16, 16u);
-                    }
-                } else {
-                    const u32 ma = kin ? rows_a : 0u, mb = kin ? rows_b : 0u;
-#pragma unroll
-                    for (int i = 0; i < 8; ++i) {
-                        const bool ia = (ma >> i) & 1, ib = (mb >> i) & 1;
-                        fa2_cp_async16(a_tile + 2048 * i, ia ? (const void*)(pa + col + i * step16) : (const void*)xq, ia ? 16u : 0u);
-                        fa2_cp_async16(b_tile + 2048 * i, ib ? (const void*)(pb + col + i * step16) : (const void*)w, ib ? 16u : 0u);
-                    }
-                }
-                fa2_commit();
-                if (kg >= QW_LAG) {
-                    fa2_wait<QW_LAG>();
-                    fa3_fence_proxy();
-                    fa3_mbar_arrive(bars + 8 * ((kg - QW_LAG) % QW_STAGES));
-                }
-            }
-        }
+        for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x)
+            qw_produce_tile(smem, bars, xq, w, m, n, kp, kb, (i64)(tile / tiles_n) * QM_BLOCK, (i64)(tile % tiles_n) * QM_BLOCK, kg);
         fa2_wait<0>();
         fa3_fence_proxy();
         for (int h = total > QW_LAG ? total - QW_LAG : 0; h < total; ++h) fa3_mbar_arrive(bars + 8 * (h % QW_STAGES));
         return;
     }
 
-    const int wg = threadIdx.x >> 7, v = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int wg = threadIdx.x >> 7;
     const u32 sums = epi + (u32)(64 * wg * QW_EPI_LD * 4);
     int kg = 0;
     float acc[64];
@@ -350,43 +324,7 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma_p
         // The warpgroup's own 64 rows of the sums: wait until all its warps stored the last tile's.
         if (wg == 0) qw_bar_sync(4, 128);
         else qw_bar_sync(5, 128);
-#pragma unroll
-        for (int j = 0; j < 16; ++j)
-#pragma unroll
-            for (int h = 0; h < 2; ++h)
-                qw_st_shared2(sums + (u32)(((16 * v + g + 8 * h) * QW_EPI_LD + 8 * j + 2 * t) * 4), acc[4 * j + 2 * h],
-                              acc[4 * j + 2 * h + 1]);
-        if (wg == 0) qw_bar_sync(4, 128);
-        else qw_bar_sync(5, 128);
-        const i64 col = c0 + 4 * lane;
-        float bv[4];
-#pragma unroll
-        for (int e = 0; e < 4; ++e) bv[e] = bias && col + e < n ? load_float(bias, col + e, bdt) : 0.0f;
-        const bool whole = col + 3 < n && (n & 3) == 0;
-#pragma unroll 2
-        for (int i = 0; i < 16; ++i) {
-            const int rl = 4 * i + v;
-            const i64 row = r0 + 64 * wg + rl;
-            if (row >= m) break;
-            float o[4];
-            qw_ld_shared4(sums + (u32)((rl * QW_EPI_LD + 4 * lane) * 4), o);
-            if (bias) {
-#pragma unroll
-                for (int e = 0; e < 4; ++e) o[e] = __fadd_rn(o[e], bv[e]);
-            }
-            if (odt & QM_GELU) {
-#pragma unroll
-                for (int e = 0; e < 4; ++e) o[e] = qw_gelu_rounded(o[e], QM_DTYPE(odt));
-            }
-            if (whole) {
-                qm_put_pair(out, QM_DTYPE(odt), row, col, n, o[0], o[1]);
-                qm_put_pair(out, QM_DTYPE(odt), row, col + 2, n, o[2], o[3]);
-            } else {
-#pragma unroll
-                for (int e = 0; e < 4; ++e)
-                    if (col + e < n) store_float(out, row * n + col + e, QM_DTYPE(odt), o[e]);
-            }
-        }
+        qw_store_tile(out, odt, bias, bdt, acc, sums, r0, c0, m, n, wg);
     }
 #endif
 }
