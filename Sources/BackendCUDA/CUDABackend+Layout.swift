@@ -101,19 +101,7 @@ extension CUDABackend {
     /// sizes and each view's strides for them (in elements, outermost first). Size-1 dims are ignored.
     /// The rows may be ordered differently in the two views (a permutation), unlike `pitchedRows`.
     static func denseRuns(_ a: Tensor, _ b: Tensor) -> (rows: [Int], sourceStrides: [Int], destinationStrides: [Int], length: Int)? {
-        let dims = a.shape.indices.filter { a.shape[$0] != 1 }
-        guard dims.count >= 2 else { return nil }
-        func dense(_ t: Tensor, from k: Int) -> Bool {
-            var expected = 1
-            for i in dims[k...].reversed() {
-                if t.strides[i] != expected { return false }
-                expected *= t.shape[i]
-            }
-            return true
-        }
-        guard var split = dims.indices.last, dense(a, from: split), dense(b, from: split) else { return nil }
-        while split > 0, dense(a, from: split - 1), dense(b, from: split - 1) { split -= 1 }
-        guard split > 0 else { return nil }
+        guard let (dims, split) = denseTail(a, b) else { return nil }
         let size = a.dtype.byteSize, rowDims = Array(dims[..<split])
         let length = dims[split...].reduce(1) { $0 * a.shape[$1] }
         guard length * size % 16 == 0,
@@ -121,13 +109,12 @@ extension CUDABackend {
         return (rowDims.map { a.shape[$0] }, rowDims.map { a.strides[$0] }, rowDims.map { b.strides[$0] }, length)
     }
 
-    /// When both views are `count` rows of `length` contiguous elements, each at a fixed pitch
-    /// (elements), and the rows are long enough for a 2-D copy to pay: that layout, else nil.
-    /// Size-1 dims are ignored; the split between row and column dims is the same for both views.
-    static func pitchedRows(_ a: Tensor, _ b: Tensor) -> (count: Int, length: Int, sourcePitch: Int, destinationPitch: Int)? {
+    /// The dims of size above 1 (of two views of one shape), and where among them the innermost run
+    /// dense in both views starts: columns are dims[split...], rows dims[..<split]. nil when fewer than
+    /// two such dims, when the innermost is not dense in both, or when every dim is (split 0).
+    static func denseTail(_ a: Tensor, _ b: Tensor) -> (dims: [Int], split: Int)? {
         let dims = a.shape.indices.filter { a.shape[$0] != 1 }
         guard dims.count >= 2 else { return nil }
-        // Innermost dims that are dense in both views: columns start at dims[split].
         func dense(_ t: Tensor, from k: Int) -> Bool {
             var expected = 1
             for i in dims[k...].reversed() {
@@ -138,7 +125,14 @@ extension CUDABackend {
         }
         guard var split = dims.indices.last, dense(a, from: split), dense(b, from: split) else { return nil }
         while split > 0, dense(a, from: split - 1), dense(b, from: split - 1) { split -= 1 }
-        guard split > 0 else { return nil }
+        return split > 0 ? (dims, split) : nil
+    }
+
+    /// When both views are `count` rows of `length` contiguous elements, each at a fixed pitch
+    /// (elements), and the rows are long enough for a 2-D copy to pay: that layout, else nil.
+    /// Size-1 dims are ignored; the split between row and column dims is the same for both views.
+    static func pitchedRows(_ a: Tensor, _ b: Tensor) -> (count: Int, length: Int, sourcePitch: Int, destinationPitch: Int)? {
+        guard let (dims, split) = denseTail(a, b) else { return nil }
         // The row dims must merge into one uniformly strided dim in both views.
         func pitch(_ t: Tensor) -> Int? {
             for j in 0..<(split - 1) where t.strides[dims[j]] != t.strides[dims[j + 1]] * t.shape[dims[j + 1]] { return nil }
