@@ -45,7 +45,7 @@ extension CUDABackend {
         let n = x.count
         guard n > 0 else { return out }
         if target == x.dtype {
-            if try !copyWithDriver(x, into: out, "contiguous") {
+            if try !copyWithDriver(x, into: out, "contiguous"), try !copyRuns(x, into: out, "contiguous") {
                 let (grid, block) = elementwiseGrid(n)
                 try launch(.elementwise, "td_gather", grid: grid, block: block, [
                     .pointer(try address(out)), .pointer(try deviceBuffer(x, "contiguous").address),

@@ -39,7 +39,7 @@ extension CUDABackend {
     /// dst ← src element for element (same shape and dtype; dst a view of a buffer of this backend).
     func copyElements(_ src: Tensor, into dst: Tensor, _ op: String) throws {
         precondition(src.shape == dst.shape && src.dtype == dst.dtype)
-        guard src.count > 0, try !copyWithDriver(src, into: dst, op) else { return }
+        guard src.count > 0, try !copyWithDriver(src, into: dst, op), try !copyRuns(src, into: dst, op) else { return }
         let from = try deviceBuffer(src, op), to = try deviceBuffer(dst, op)
         let (grid, block) = elementwiseGrid(src.count)
         try launch(.layout, "td_copy_strided", grid: grid, block: block, [
@@ -78,8 +78,6 @@ extension CUDABackend {
     /// dst ← src with `td_copy_runs16` when both views are rows of one contiguous run of a multiple of 16
     /// bytes at 16-byte-aligned starts (`denseRuns`), whatever the rows' order: a row's index is
     /// decoded once instead of every element's. Returns false, copying nothing, for other layouts.
-    /// Not yet called by `copyElements`/`contiguous`: the kernel has not run on a GPU (the op
-    /// catalogue's "(runs)" cases check it there once it is).
     func copyRuns(_ src: Tensor, into dst: Tensor, _ op: String) throws -> Bool {
         guard let runs = Self.denseRuns(src, dst) else { return false }
         let (from, to) = (try address(src), try address(dst))

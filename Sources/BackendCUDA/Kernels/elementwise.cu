@@ -37,7 +37,7 @@ __device__ __forceinline__ float unary_op(int op, float x, float p0, float p1) {
     case 5: return tanhf(x);
     case 6: return 1.0f / (1.0f + expf(-x));
     case 7: return x * (1.0f / (1.0f + expf(-x)));
-    case 8: return 0.5f * x * (1.0f + tanhf(0.79788456f * (x + 0.044715f * x * x * x)));
+    case 8: return gelu_tanh(x);
     case 9: return 0.5f * x * (1.0f + erff(x * 0.70710677f));
     case 100: return x * p0 + p1;
     default: return __int_as_float(0x7fc00000);

@@ -44,9 +44,10 @@ extern "C" __global__ void td_w8a8_quantize(signed char* xq, float* sx, const vo
 }
 
 // One value of a block with scale `scale` (0 when the block is all zeros): the exact operations of
-// td_w8a8_quantize. Zero input (the padding columns) gives 0.
+// td_w8a8_quantize. Zero input (the padding columns, GELU's negative tail) gives 0 without the
+// division (its fast path's range check sends a zero dividend to the slow path).
 __device__ __forceinline__ int qm_quantize(float v, float scale) {
-    if (!(scale > 0.0f)) return 0;
+    if (!(scale > 0.0f) || v == 0.0f) return 0;
     return max(-128, min(127, __float2int_rn(__fdiv_rn(v, scale))));
 }
 
