@@ -8,12 +8,10 @@ import TensorCore
 /// and one rounding to the output type.
 ///
 /// Product kernels, chosen by shape and device:
-/// - `td_w8a8_gemm_wgmma_persistent` (compute capability 9.0, compiled for sm_90a; more than `fewRows`
-///   rows, `w8a8PersistentSharedBytes` of shared memory): one block per SM walks the 128 × 128 tiles on
-///   `wgmma.m64n128k32.s32.s8.s8`, two consumer warpgroups and a cp.async producer warpgroup over a
-///   4-stage mbarrier pipeline that runs on into the next tile while the consumers store the last;
-/// - `td_w8a8_gemm_wgmma` (the same, one block per tile, its sums stored through the stages) where
-///   the device grants less shared memory;
+/// - `td_w8a8_gemm_wgmma` (compute capability 9.0, compiled for sm_90a; more than `fewRows` rows):
+///   the same 128 × 128 tiles on `wgmma.m64n128k32.s32.s8.s8`, two consumer warpgroups and a cp.async
+///   producer warpgroup over a 4-stage mbarrier pipeline, the sums stored through the stages; GELU in
+///   its epilogue for `quantizedMatmulGELU`;
 /// - `td_w8a8_gemm_pipe` (sm_80+, more than `fewRows` rows, `w8a8PipeSharedBytes` of shared memory):
 ///   int8 tensor cores through `mma.sync.m16n8k32.s32.s8.s8.s32`, 128 × 128 output tiles aligned with
 ///   the scale blocks, K blocks streamed by a 4-stage cp.async pipeline into swizzled tiles read with
@@ -23,7 +21,7 @@ import TensorCore
 /// - `td_w8a8_gemm_dp4a` (few rows, or older GPUs): one warp per output column, `dp4a` over each
 ///   128-byte K block and an exact warp sum. All are exact in int32, so they agree bit for bit.
 /// Activations are quantised by `td_w8a8_quantize_block` (one read of x, 16-byte loads for bf16/f16).
-extension CUDABackend: QuantizedMatmulBackend, QuantizedMatmulGELUBackend, SharedInputQuantizedMatmulBackend, QuantizedFeedForwardBackend {
+extension CUDABackend: QuantizedMatmulBackend, QuantizedMatmulGELUBackend, SharedInputQuantizedMatmulBackend {
     /// Row counts up to this use the dp4a kernel (a 128-row tensor-core tile would be mostly empty).
     static let w8a8FewRows = 16
     /// Dynamic shared memory of `td_w8a8_gemm_pipe`: QP_STAGES (4) stages of two 128 × 128-byte tiles.
@@ -31,21 +29,18 @@ extension CUDABackend: QuantizedMatmulBackend, QuantizedMatmulGELUBackend, Share
     /// Dynamic shared memory of `td_w8a8_gemm_wgmma`: 1024 bytes of alignment slack, QW_STAGES (4)
     /// stages of two tiles, then a full and an empty mbarrier per stage.
     static let w8a8WgmmaSharedBytes = 1024 + 4 * 2 * 128 * 128 + 16 * 4
-    /// Dynamic shared memory of `td_w8a8_gemm_wgmma_persistent`: as `w8a8WgmmaSharedBytes`, plus the
-    /// fp32 sums' own 128 rows of QW_EPI_LD (136) floats and 16 floats of QM_QUANT's scratch.
-    static let w8a8PersistentSharedBytes = w8a8WgmmaSharedBytes + 128 * 136 * 4 + 64
 
     public func quantizedMatmul(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor {
         var activations: W8A8Activations?
-        return try w8a8(.tensor(x), QuantizedProduct(weight: weight, scales: scales, bias: bias), outputType: outputType,
-                        epilogue: .store, activations: &activations)!.tensor
+        return try w8a8(x, QuantizedProduct(weight: weight, scales: scales, bias: bias), outputType: outputType,
+                        epilogue: .store, activations: &activations)!
     }
 
     /// x quantised once (the first product's `td_w8a8_quantize_block`), then one GEMM per product.
     public func quantizedMatmuls(_ x: Tensor, _ products: [QuantizedProduct], outputType: DType) throws -> [Tensor] {
         var activations: W8A8Activations?
         return try products.map { p in
-            try w8a8(.tensor(x), p, outputType: outputType, epilogue: .store, activations: &activations)!.tensor
+            try w8a8(x, p, outputType: outputType, epilogue: .store, activations: &activations)!
         }
     }
 
@@ -54,22 +49,9 @@ extension CUDABackend: QuantizedMatmulBackend, QuantizedMatmulGELUBackend, Share
     /// kernels the composition.
     public func quantizedMatmulGELU(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor {
         var activations: W8A8Activations?
-        if let fused = try w8a8(.tensor(x), QuantizedProduct(weight: weight, scales: scales, bias: bias), outputType: outputType,
-                                epilogue: .gelu, activations: &activations) { return fused.tensor }
+        if let fused = try w8a8(x, QuantizedProduct(weight: weight, scales: scales, bias: bias), outputType: outputType,
+                                epilogue: .gelu, activations: &activations) { return fused }
         return try composedQuantizedMatmulGELU(x, weight: weight, scales: scales, bias: bias, outputType: outputType)
-    }
-
-    /// On the Hopper kernels, `up`'s epilogue applies GELU and quantises each 128 × 128 output tile
-    /// (one activation block of `down`) as `td_w8a8_quantize_block` would the stored hidden
-    /// (`QM_QUANT`), so the hidden [..., H] is never written; elsewhere the composition.
-    public func quantizedFeedForward(_ x: Tensor, up: QuantizedProduct, down: QuantizedProduct, outputType: DType) throws -> Tensor {
-        var xActivations: W8A8Activations?
-        guard let hidden = try w8a8(.tensor(x), up, outputType: outputType, epilogue: .geluQuantized, activations: &xActivations) else {
-            return try composedQuantizedFeedForward(x, up: up, down: down, outputType: outputType)
-        }
-        var hiddenActivations: W8A8Activations? = hidden.activations
-        return try w8a8(.quantized(leading: Array(x.shape.dropLast()), k: up.weight.shape[0]), down, outputType: outputType,
-                        epilogue: .store, activations: &hiddenActivations)!.tensor
     }
 
     /// x quantised per 128 × 128 block: xq [m, kp] i8 (rows padded to 16 bytes), sx [mb, kb] f32.
@@ -78,87 +60,43 @@ extension CUDABackend: QuantizedMatmulBackend, QuantizedMatmulGELUBackend, Share
         var sx: Tensor
     }
 
-    /// A product's input: x itself, or only its shape ([leading..., k]) when `activations` holds its
-    /// quantisation already.
-    enum W8A8Input {
-        case tensor(Tensor)
-        case quantized(leading: [Int], k: Int)
-    }
-
     /// What the GEMM's epilogue makes of the products (the output code's flags in quantized_matmul_wgmma.cu).
     enum W8A8Epilogue {
         /// The product (+ bias) rounded to the output type.
         case store
         /// GELU(tanh) of each stored value (`QM_GELU`; Hopper kernels only).
         case gelu
-        /// GELU as `.gelu`, then quantised for the next W8A8 product instead of stored (`QM_GELU | QM_QUANT`).
-        case geluQuantized
 
-        var flags: Int32 { self == .store ? 0 : self == .gelu ? 0x100 : 0x300 }
+        var flags: Int32 { self == .store ? 0 : 0x100 }
     }
 
-    /// A W8A8 product's result: the output tensor, or (`.geluQuantized`) its quantisation.
-    enum W8A8Result {
-        case tensor(Tensor)
-        case activations(W8A8Activations)
-
-        var tensor: Tensor {
-            guard case let .tensor(t) = self else { preconditionFailure("a quantised W8A8 result read as a tensor") }
-            return t
-        }
-        var activations: W8A8Activations {
-            guard case let .activations(a) = self else { preconditionFailure("a W8A8 tensor result read as activations") }
-            return a
-        }
-    }
-
-    /// The W8A8 product with `epilogue`; nil (nothing launched) when the epilogue is not `.store` and
-    /// the kernel the shape and device take has no such epilogue. `activations`: x's quantisation when
-    /// a product of the same x made it (required for a `.quantized` input), else nil, and then set to
-    /// the one made here.
-    private func w8a8(_ input: W8A8Input, _ product: QuantizedProduct, outputType: DType, epilogue: W8A8Epilogue,
-                      activations: inout W8A8Activations?) throws -> W8A8Result? {
+    /// The W8A8 product with `epilogue`; nil (nothing launched) for `.gelu` when the kernel the shape
+    /// and device take has no such epilogue. `activations`: x's quantisation when a product of the
+    /// same x made it, else nil, and then set to the one made here.
+    private func w8a8(_ x: Tensor, _ product: QuantizedProduct, outputType: DType, epilogue: W8A8Epilogue,
+                      activations: inout W8A8Activations?) throws -> Tensor? {
         let (weight, scales, bias) = (product.weight, product.scales, product.bias)
-        let op = epilogue == .store ? "quantizedMatmul" : epilogue == .gelu ? "quantizedMatmulGELU" : "quantizedFeedForward"
-        let leading: [Int], k: Int
-        switch input {
-        case .tensor(let x):
-            _ = try deviceBuffer(x, op)
-            guard x.rank >= 1 else { throw TensorError.shapeMismatch("W8A8 matmul x \(x.dtype)\(x.shape): expected at least one dim") }
-            (leading, k) = (Array(x.shape.dropLast()), x.shape.last!)
-        case let .quantized(l, kk):
-            precondition(activations != nil, "a quantised W8A8 input without its activations")
-            (leading, k) = (l, kk)
-        }
-        for t in [weight, scales] + (bias.map { [$0] } ?? []) { _ = try deviceBuffer(t, op) }
+        let op = epilogue == .store ? "quantizedMatmul" : "quantizedMatmulGELU"
+        for t in [x, weight, scales] + (bias.map { [$0] } ?? []) { _ = try deviceBuffer(t, op) }
         try activate()
         let blk = BlockQuantization.block
-        guard weight.rank == 2, weight.dtype == .i8, k == weight.shape[1] else {
-            throw TensorError.shapeMismatch("W8A8 matmul x \(leading + [k]) · weight \(weight.dtype)\(weight.shape): expected i8 [N, K] with K = x's last dim")
+        guard x.rank >= 1, weight.rank == 2, weight.dtype == .i8, x.shape.last == weight.shape[1] else {
+            throw TensorError.shapeMismatch("W8A8 matmul x \(x.dtype)\(x.shape) · weight \(weight.dtype)\(weight.shape): expected i8 [N, K] with K = x's last dim")
         }
-        let n = weight.shape[0]
+        let (n, k) = (weight.shape[0], weight.shape[1])
         let kb = (k + blk - 1) / blk
         guard scales.shape == [(n + blk - 1) / blk, kb] else {
             throw TensorError.shapeMismatch("W8A8 scales \(scales.shape), expected [\((n + blk - 1) / blk), \(kb)] for weight \(weight.shape)")
         }
         if let bias, bias.count != n { throw TensorError.shapeMismatch("W8A8 bias \(bias.shape) for \(n) outputs") }
-        let outCode = try floatCode(outputType, op)
-        let m = leading.reduce(1, *)
+        let xCode = try floatCode(x.dtype, op), outCode = try floatCode(outputType, op)
+        let m = x.shape.dropLast().reduce(1, *)
         let hopper = computeCapability == (9, 0) && maxSharedMemoryPerBlock >= Self.w8a8WgmmaSharedBytes && m > Self.w8a8FewRows
         if epilogue != .store && !hopper { return nil }
+        let out = try empty(Array(x.shape.dropLast()) + [n], dtype: outputType)
+        guard n > 0, out.count > 0 else { return out }
         let mb = (m + blk - 1) / blk
         guard mb <= 65535 else { throw TensorError.unsupported("W8A8 matmul on CUDA with \(m) rows (at most \(65535 * blk))") }
-        // The output, or (geluQuantized) its quantisation: yq [m, np] with np = n rounded up to 16, sy [mb, ⌈n/128⌉].
-        let result: W8A8Result
-        let out: Tensor, outputScales: Tensor?
-        if epilogue == .geluQuantized {
-            let quantized = W8A8Activations(xq: try empty([m, (n + 15) / 16 * 16], dtype: .i8), sx: try empty([mb, (n + blk - 1) / blk], dtype: .f32))
-            (out, outputScales, result) = (quantized.xq, quantized.sx, .activations(quantized))
-        } else {
-            out = try empty(leading + [n], dtype: outputType)
-            (outputScales, result) = (nil, .tensor(out))
-        }
-        guard n > 0, m > 0 else { return result }
 
         // Operands: x dense; scales f32; bias dense; weight rows 16-byte aligned with zero padding to kp.
         let kp = (k + 15) / 16 * 16
@@ -179,12 +117,12 @@ extension CUDABackend: QuantizedMatmulBackend, QuantizedMatmulGELUBackend, Share
             w = padded
         }
 
-        if activations == nil, case .tensor(let x) = input {
+        if activations == nil {
             let xd = x.isContiguous ? x : try contiguous(x)
             let xq = try empty([m, kp], dtype: .i8), sx = try empty([mb, kb], dtype: .f32)
             if kb > 0 {
                 try launch(.quantizedMatmul, "td_w8a8_quantize_block", grid: (kb, mb, 1), block: (256, 1, 1), [
-                    .pointer(try address(xq)), .pointer(try address(sx)), .pointer(try address(xd)), .int32(try floatCode(x.dtype, op)),
+                    .pointer(try address(xq)), .pointer(try address(sx)), .pointer(try address(xd)), .int32(xCode),
                     .int64(Int64(m)), .int64(Int64(k)), .int64(Int64(kp)), .int32(Int32(kb)),
                 ])
             }
@@ -194,21 +132,15 @@ extension CUDABackend: QuantizedMatmulBackend, QuantizedMatmulGELUBackend, Share
         guard xq.shape == [m, kp], sx.shape == [mb, kb] else {
             throw TensorError.shapeMismatch("W8A8 products of one x: quantised as \(xq.shape), this product wants [\(m), \(kp)]")
         }
+        // QM_GELU (quantized_matmul_wgmma.cu) on the output code: GELU in the Hopper kernel's epilogue.
         let arguments: [KernelArgument] = [
             .pointer(try address(out)), .int32(outCode | epilogue.flags), .pointer(try address(xq)), .pointer(try address(sx)),
             .pointer(try address(w)), .pointer(try address(sw)),
         ] + biasArguments + [.int64(Int64(m)), .int64(Int64(n)), .int64(Int64(kp)), .int32(Int32(kb))]
-        // The Hopper kernels' last argument: QM_QUANT's block scales.
-        let hopperArguments = arguments + [.pointer(try outputScales.map { try address($0) } ?? 0)]
         if computeCapability.major >= 8 && m > Self.w8a8FewRows {
             let grid = ((n + blk - 1) / blk, mb, 1)
-            let tiles = grid.0 * grid.1
-            if computeCapability == (9, 0), maxSharedMemoryPerBlock >= Self.w8a8PersistentSharedBytes, tiles <= Int(Int32.max) {
-                try launch(.quantizedMatmul, "td_w8a8_gemm_wgmma_persistent", grid: (min(tiles, multiprocessorCount), 1, 1),
-                           block: (384, 1, 1), sharedBytes: Self.w8a8PersistentSharedBytes, hopperArguments)
-            } else if computeCapability == (9, 0), maxSharedMemoryPerBlock >= Self.w8a8WgmmaSharedBytes {
-                try launch(.quantizedMatmul, "td_w8a8_gemm_wgmma", grid: grid, block: (384, 1, 1), sharedBytes: Self.w8a8WgmmaSharedBytes,
-                           hopperArguments)
+            if hopper {
+                try launch(.quantizedMatmul, "td_w8a8_gemm_wgmma", grid: grid, block: (384, 1, 1), sharedBytes: Self.w8a8WgmmaSharedBytes, arguments)
             } else if maxSharedMemoryPerBlock >= Self.w8a8PipeSharedBytes {
                 try launch(.quantizedMatmul, "td_w8a8_gemm_pipe", grid: grid, block: (256, 1, 1), sharedBytes: Self.w8a8PipeSharedBytes, arguments)
             } else {
@@ -221,6 +153,6 @@ extension CUDABackend: QuantizedMatmulBackend, QuantizedMatmulGELUBackend, Share
             }
             try launch(.quantizedMatmul, "td_w8a8_gemm_dp4a", grid: ((n + 7) / 8, rowGroups, 1), block: (256, 1, 1), arguments)
         }
-        return result
+        return out
     }
 }

@@ -90,28 +90,7 @@ public protocol QuantizedMatmulGELUBackend {
     func quantizedMatmulGELU(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor
 }
 
-/// The W8A8 feed-forward: quantizedMatmul(quantizedMatmulGELU(x, up), down), for backends that quantise
-/// the hidden activations for `down` as `up`'s epilogue produces them, so the hidden tensor is never
-/// written. Must give the composition's values exactly (the hidden rounded to `outputType` before
-/// `down` quantises it).
-public protocol QuantizedFeedForwardBackend {
-    /// quantizedMatmul(quantizedMatmulGELU(x, up…, outputType:), down…, outputType:); x [..., K],
-    /// up [H, K], down [N, H] -> [..., N] of `outputType`.
-    func quantizedFeedForward(_ x: Tensor, up: QuantizedProduct, down: QuantizedProduct, outputType: DType) throws -> Tensor
-}
-
 extension Backend {
-    public func quantizedFeedForward(_ x: Tensor, up: QuantizedProduct, down: QuantizedProduct, outputType: DType) throws -> Tensor {
-        if let q = self as? any QuantizedFeedForwardBackend { return try q.quantizedFeedForward(x, up: up, down: down, outputType: outputType) }
-        return try composedQuantizedFeedForward(x, up: up, down: down, outputType: outputType)
-    }
-
-    /// `quantizedFeedForward` from the two products (the fallback, and the fused op's definition).
-    public func composedQuantizedFeedForward(_ x: Tensor, up: QuantizedProduct, down: QuantizedProduct, outputType: DType) throws -> Tensor {
-        let hidden = try quantizedMatmulGELU(x, weight: up.weight, scales: up.scales, bias: up.bias, outputType: outputType)
-        return try quantizedMatmul(hidden, weight: down.weight, scales: down.scales, bias: down.bias, outputType: outputType)
-    }
-
     public func quantizedMatmul(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor {
         guard let q = self as? any QuantizedMatmulBackend else {
             throw TensorError.unsupported("W8A8 matmul is not implemented on \(device) yet; run without --quant_linear (weights are then dequantised)")

@@ -12,7 +12,6 @@ import TensorCore
 /// (`bench dit --profile`). Waiting after each op removes the overlap of launch and execution, so
 /// totals are a little above an unprofiled run; shares between ops are what it is for.
 final class ProfilingBackend: Backend, VAEBackend, ResidualConvolutionBackend, PositionBiasBackend, SparseAttentionBackend, SparseLinearBackend, QuantizedMatmulBackend, QuantizedMatmulGELUBackend, SharedInputQuantizedMatmulBackend,
-    QuantizedFeedForwardBackend,
     ModulationBackend, RMSNormRotaryBackend, MatmulGELUBackend, @unchecked Sendable {
     let inner: any Backend
     private(set) var table: [String: (calls: Int, seconds: Double)] = [:]
@@ -159,9 +158,6 @@ final class ProfilingBackend: Backend, VAEBackend, ResidualConvolutionBackend, P
     }
     func quantizedMatmulGELU(_ x: Tensor, weight: Tensor, scales: Tensor, bias: Tensor?, outputType: DType) throws -> Tensor {
         try timed("quantizedMatmulGELU") { try inner.quantizedMatmulGELU(x, weight: weight, scales: scales, bias: bias, outputType: outputType) }
-    }
-    func quantizedFeedForward(_ x: Tensor, up: QuantizedProduct, down: QuantizedProduct, outputType: DType) throws -> Tensor {
-        try timed("quantizedFeedForward") { try inner.quantizedFeedForward(x, up: up, down: down, outputType: outputType) }
     }
     func modulatedLayerNorm(_ x: Tensor, scale: Tensor, shift: Tensor, eps: Float, outputType: DType) throws -> Tensor {
         try timed("modulatedLayerNorm") { try inner.modulatedLayerNorm(x, scale: scale, shift: shift, eps: eps, outputType: outputType) }

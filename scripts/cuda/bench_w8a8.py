@@ -15,12 +15,8 @@ td_w8a8_gemm_mma, the kernels of the previous release):
   wgmmaSu  the same with QW_ORDER = 0 (the consumer warpgroups issue unordered; the engine compiles 1)
   wgmmaSpP the same with timing probe QW_PROBE = P (1: no fold, 2: no products, 3: no global loads):
            wrong values on purpose, so timed only; differences against wgmmaS place the time
-  wgmmaPS  td_w8a8_gemm_wgmma_persistent with QW_STAGES = S: timed with one block per SM walking the
-           tiles, checked with 7 blocks (so every block walks several tiles, edge tiles among them)
   wgmmaBS  td_w8a8_gemm_wgmma with QW_BULK = 1: operands pre-tiled by td_w8a8_tile (not timed), one
            producer thread with bulk copies
-The wgmma variants also check and time their QM_GELU | QM_QUANT epilogue (ffn.0's product quantised
-for ffn.2 in the epilogue) against the GELU epilogue followed by td_w8a8_quantize_block.
 
 Per variant:
 1. checks, on odd shapes (M, N, K not multiples of 128, K not a multiple of 16, f32/bf16 x,
@@ -69,7 +65,7 @@ def run_variant(variant, args):
     ptr = lambda t: np.uint64(0 if t is None else t.data_ptr())
     opts = ("--std=c++17", "-default-device", f"-arch={args.arch}")
     base = cp.RawModule(code=source(), options=opts, backend="nvrtc")
-    probe, persistent, bulk = 0, False, False
+    probe, bulk = 0, False
     if variant == "mma":
         mod, gemm, smem, threads = base, "td_w8a8_gemm_mma", 0, 256
     elif variant.startswith("pipe"):
@@ -78,8 +74,8 @@ def run_variant(variant, args):
         gemm, smem, threads = "td_w8a8_gemm_pipe", stages * 2 * BLK * BLK, 256
     elif variant.startswith("wgmma"):
         spec = variant[5:]
-        persistent, bulk = spec.startswith("P"), spec.startswith("B")
-        spec = spec.lstrip("PB")
+        bulk = spec.startswith("B")
+        spec = spec.lstrip("B")
         order = 0 if spec.endswith("u") else 1
         stages, _, probe = spec.rstrip("u").partition("p")
         stages, probe = int(stages), int(probe or 0)
@@ -87,11 +83,8 @@ def run_variant(variant, args):
                                                           f"-DQW_ORDER={order}", f"-DQW_BULK={int(bulk)}"), backend="nvrtc")
         # 1024 (alignment) + the stages + two mbarriers per stage (CUDABackend.w8a8WgmmaSharedBytes).
         gemm, smem, threads = "td_w8a8_gemm_wgmma", 1024 + stages * 2 * BLK * BLK + 16 * stages, 384
-        if persistent:   # its fp32 sums get their own 128 rows of QW_EPI_LD (136) floats
-            gemm, smem = "td_w8a8_gemm_wgmma_persistent", smem + BLK * 136 * 4 + 64   # + QM_QUANT's scratch
     else:
-        raise SystemExit(f"unknown variant {variant!r} (mma, pipeS, wgmmaS, wgmmaPS, wgmmaSpP)")
-    sms = torch.cuda.get_device_properties(0).multi_processor_count
+        raise SystemExit(f"unknown variant {variant!r} (mma, pipeS, wgmmaS, wgmmaBS, wgmmaSpP)")
     probing = probe != 0
     f_gemm = mod.get_function(gemm)
     if smem > 48 * 1024:
@@ -117,36 +110,16 @@ def run_variant(variant, args):
         f_tile((kb, -(-rows // BLK)), (256,), (ptr(out), ptr(a), np.int64(rows), np.int64(kp), np.int32(kb)))
         return out
 
-    def product(f, shared, xq, sx, w, sw, bias, bdt, odt, m, n, k, into=None, threads=256, walk=0, flags=0, sy=None, pretiled=False):
+    def product(f, shared, xq, sx, w, sw, bias, bdt, odt, m, n, k, into=None, threads=256, pretiled=False):
         kp, kb = -(-k // 16) * 16, -(-k // BLK)
         if bulk and f is f_gemm and not pretiled:
             xq, w = tiled(xq, m, kp, kb), tiled(w, n, kp, kb)
         out = into if into is not None else torch.full((m, n), float("nan"), dtype=tdt[odt], device="cuda")
         tiles = (-(-n // BLK), -(-m // BLK))
-        # walk: that many blocks (at most one per tile) walk the tiles, as the persistent kernel wants.
-        # flags: QM_GELU (0x100), QM_QUANT (0x200, out is then yq and sy its scales; Hopper kernels only).
-        extra = (ptr(sy),) if f is f_gemm and variant.startswith("wgmma") else ()
-        f((min(tiles[0] * tiles[1], walk), 1) if walk else tiles, (threads,),
-          (ptr(out), np.int32(codes[odt] | flags), ptr(xq), ptr(sx), ptr(w), ptr(sw), ptr(bias), np.int32(codes.get(bdt, 0)),
-           np.int64(m), np.int64(n), np.int64(kp), np.int32(kb)) + extra, shared_mem=shared)
+        f(tiles, (threads,),
+          (ptr(out), np.int32(codes[odt]), ptr(xq), ptr(sx), ptr(w), ptr(sw), ptr(bias), np.int32(codes.get(bdt, 0)),
+           np.int64(m), np.int64(n), np.int64(kp), np.int32(kb)), shared_mem=shared)
         return out
-
-    def check_quantized_output(label, m, k, n, x, w, sw, bias, bdt, odt):
-        # QM_GELU | QM_QUANT against its composition on the same kernel: the GELU epilogue's output
-        # (odt), then td_w8a8_quantize_block of it. yq and sy poisoned: every byte must be written.
-        walk = 7 if persistent else 0
-        xq, sx = quantize(f_qnew, x, "bf16" if x.dtype == torch.bfloat16 else "f32", m, k)
-        hidden = product(f_gemm, smem, xq, sx, w, sw, bias, bdt, odt, m, n, k, threads=threads, walk=walk, flags=0x100)
-        yq0, sy0 = quantize(f_qnew, hidden, odt, m, n)
-        yq = torch.full((m, -(-n // 16) * 16), 77, dtype=torch.int8, device="cuda")
-        sy = torch.full((-(-m // BLK), -(-n // BLK)), float("nan"), device="cuda")
-        product(f_gemm, smem, xq, sx, w, sw, bias, bdt, odt, m, n, k, into=yq, threads=threads, walk=walk, flags=0x300, sy=sy)
-        torch.cuda.synchronize()
-        ok = same(yq0, yq) and same(sy0, sy)
-        if not ok:
-            bad.append(label + " GELU+quantise")
-        print(f"{variant:7} check {label + ' GELU+quantise':44} {'ok' if ok else 'MISMATCH'}: yq {'identical' if same(yq0, yq) else 'DIFFERS'}, "
-              f"sy {'identical' if same(sy0, sy) else 'DIFFERS'}", flush=True)
 
     def emulate(x, w, sw, bias, odt, m, k, n):
         # Exact model of the op: quantise (IEEE division, half-to-even), float64 block products
@@ -188,7 +161,7 @@ def run_variant(variant, args):
         xq0, sx0 = quantize(f_qold, x, xdt, m, k)
         ref = product(f_mma, 0, xq0, sx0, w, sw, bias, bdt, odt, m, n, k)
         xq1, sx1 = quantize(f_qnew, x, xdt, m, k)
-        out = product(f_gemm, smem, xq1, sx1, w, sw, bias, bdt, odt, m, n, k, threads=threads, walk=7 if persistent else 0)
+        out = product(f_gemm, smem, xq1, sx1, w, sw, bias, bdt, odt, m, n, k, threads=threads)
         torch.cuda.synchronize()
         verdicts = {"xq": same(xq0, xq1), "sx": same(sx0, sx1), "out": same(ref, out)}
         if emulated:
@@ -200,8 +173,6 @@ def run_variant(variant, args):
         detail = ", ".join(f"{key} {'identical' if v else 'DIFFERS'}" for key, v in verdicts.items())
         extra = "" if verdicts["out"] else f" (max |diff| {(ref.float() - out.float()).abs().max().item():.3g})"
         print(f"{variant:7} check {label:44} {'ok' if ok else 'MISMATCH'}: {detail}{extra}", flush=True)
-        if variant.startswith("wgmma"):
-            check_quantized_output(label, m, k, n, x, w, sw, bias, bdt, odt)
         return x, w, sw, bias
 
     def timed(fn):
@@ -228,7 +199,7 @@ def run_variant(variant, args):
             kp, kb = -(-k // 16) * 16, -(-k // BLK)
             xq_t, w_t = (tiled(xq, m, kp, kb), tiled(w, n, kp, kb)) if bulk else (xq, w)
             t_new = timed(lambda: product(f_gemm, smem, xq_t, sx, w_t, sw, bias, "bf16", "bf16", m, n, k, into=out, threads=threads,
-                                          walk=sms if persistent else 0, pretiled=True))
+                                          pretiled=True))
             wb = (torch.randn(k, n, device="cuda") * k ** -0.5).bfloat16()
             t_torch = timed(lambda: torch.matmul(x, wb))
             ops = 2.0 * m * n * k
@@ -238,18 +209,6 @@ def run_variant(variant, args):
                   f"torch bf16 {t_torch:.3f} ms {tops(t_torch):.0f} TFLOP/s | quantize+gemm old {t_qold + t_old:.3f} "
                   f"new {t_qnew + t_new:.3f} ms, torch/new {(t_torch / (t_qnew + t_new)):.2f}x "
                   f"(gemm only {(t_torch / t_new):.2f}x)", flush=True)
-            if variant.startswith("wgmma") and name.startswith("ffn.0"):
-                # ffn.0 → ffn.2's operand: GELU epilogue, bf16 hidden, quantiser; or QM_QUANT in one pass.
-                kp2 = -(-n // 16) * 16
-                yq, sy = torch.empty(m, kp2, dtype=torch.int8, device="cuda"), torch.empty(-(-m // BLK), -(-n // BLK), device="cuda")
-                walk = sms if persistent else 0
-                t_gelu = timed(lambda: product(f_gemm, smem, xq_t, sx, w_t, sw, bias, "bf16", "bf16", m, n, k, into=out, threads=threads,
-                                               walk=walk, flags=0x100, pretiled=True))
-                t_q2 = timed(lambda: quantize(f_qnew, out, "bf16", m, n, into=(yq, sy)))
-                t_fused = timed(lambda: product(f_gemm, smem, xq_t, sx, w_t, sw, bias, "bf16", "bf16", m, n, k, into=yq, threads=threads,
-                                                walk=walk, flags=0x300, sy=sy, pretiled=True))
-                print(f"{variant:7} time  ffn.0 → ffn.2 operand: GELU epilogue {t_gelu:.3f} + quantize {t_q2:.3f} = "
-                      f"{t_gelu + t_q2:.3f} ms; GELU+quantise epilogue {t_fused:.3f} ms", flush=True)
     print(f"{variant:7} RESULT {'timing probe, results not checked' if probing else 'FAILED: ' + '; '.join(bad) if bad else 'all bit-identical'}", flush=True)
     return 1 if bad else 0
 

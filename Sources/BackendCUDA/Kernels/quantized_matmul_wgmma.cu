@@ -26,7 +26,7 @@
 #define QW_PROBE 0
 #endif
 
-// 1 (bench_w8a8.py only, for now): td_w8a8_gemm_wgmma reads operands pre-tiled by td_w8a8_tile, and one
+// 1 (bench_w8a8.py only; the engine compiles 0): td_w8a8_gemm_wgmma reads operands pre-tiled by td_w8a8_tile, and one
 // producer thread stages each K block with two bulk copies (cp.async.bulk, completing on the full
 // mbarrier by transaction count) instead of 128 threads' 16-byte cp.async.
 #ifndef QW_BULK
@@ -48,7 +48,6 @@ __device__ __forceinline__ void qw_bar_arrive(int id) { asm volatile("bar.arrive
 // 136 = 8 (mod 32) words: a half-warp's 8-byte stores of a fragment (rows g, columns 2t) hit 16
 // different bank pairs; each row starts 16-byte aligned for the 4-float reads.
 #define QW_EPI_LD 136
-#define QW_EPI_BYTES (QM_BLOCK * QW_EPI_LD * 4)
 static_assert(QW_STAGES * QP_STAGE_BYTES >= QM_BLOCK * QW_EPI_LD * 4, "the epilogue's sums exceed the stages");
 
 __device__ __forceinline__ void qw_st_shared2(u32 addr, float a, float b) {
@@ -58,22 +57,15 @@ __device__ __forceinline__ void qw_ld_shared4(u32 addr, float* o) {
     asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(o[0]), "=f"(o[1]), "=f"(o[2]), "=f"(o[3]) : "r"(addr) : "memory");
 }
 
-// odt, the output code of both kernels here: the output dtype, with QM_GELU added to store GELU(tanh) of
+// odt, td_w8a8_gemm_wgmma's output code: the output dtype, with QM_GELU added to store GELU(tanh) of
 // each value rounded to that dtype (the values of quantizedMatmul followed by the elementwise geluTanh,
-// once the elementwise op uses gelu_tanh too, without writing and reading the product in between).
+// which uses the same gelu_tanh, without writing and reading the product in between).
 #define QM_GELU 0x100
-// QM_QUANT (with QM_GELU): instead of storing the product, quantise it for the next W8A8 product as
-// td_w8a8_quantize_block would from the stored tensor: out is yq [m, kp'] int8 (kp' = n rounded up to
-// 16, columns n..kp'-1 zero), sy [⌈m/128⌉, ⌈n/128⌉] its block scales. A 128 × 128 output tile is one
-// activation block, so the tensor of dtype QM_DTYPE(odt) is never written; the values quantised are
-// those it would hold (each rounded to that dtype).
-#define QM_QUANT 0x200
 #define QM_DTYPE(odt) ((odt) & 0xff)
 
-__device__ __forceinline__ float qw_round(float v, int dt) {
-    return dt == DT_BF16 ? bf16_to_float(float_to_bf16(v)) : dt == DT_F16 ? half_to_float(float_to_half(v)) : v;
+__device__ __forceinline__ float qw_gelu_rounded(float v, int dt) {
+    return gelu_tanh(dt == DT_BF16 ? bf16_to_float(float_to_bf16(v)) : dt == DT_F16 ? half_to_float(float_to_half(v)) : v);
 }
-__device__ __forceinline__ float qw_gelu_rounded(float v, int dt) { return gelu_tanh(qw_round(v, dt)); }
 
 // Grid (kb, ⌈rows/128⌉), 256 threads: src [rows, kp] int8 row-major → dst as 128 × 128 tiles, tile
 // (rb, cb) at (rb · kb + cb) · 16 KiB in wgmma's 128-byte swizzle (qm_swizzle), rows past `rows` and
@@ -114,7 +106,7 @@ __device__ __forceinline__ void qw_mma(int* d, u64 a, u64 b, int accumulate) {
 }
 
 // Producer side of one output tile (rows r0.., columns c0..): its kb K blocks staged into the stages
-// kg, kg + 1, … (mod QW_STAGES; kg counts this block's K blocks over all its tiles and is advanced),
+// kg, kg + 1, … (mod QW_STAGES; kg counts the block's K blocks and is advanced),
 // each published QW_LAG blocks later. Thread tid of the producer warpgroup copies 16-byte chunk
 // ch = tid % 8 of rows row0 + 16i (row0 = tid / 8) of both tiles. Row addresses and which rows exist
 // are worked out once; per K block only the column advances (the pointers of absent rows stay at the
@@ -218,69 +210,9 @@ __device__ __forceinline__ void qw_store_tile(void* out, int odt, const void* bi
     }
 }
 
-// QM_QUANT's epilogue (both consumer warpgroups, 256 threads, take part). Pass 1 turns each of the
-// lane's sums (columns c0 + 4·lane.., rows 4i + v of its warpgroup's 64) in place into the value
-// qw_store_tile would store and takes their amax; the tile's amax is the max of the 8 warps' (warp
-// shuffles, then scratch[8·parity ..], parity alternating between consecutive tiles of a block so no
-// warp overwrites a slot another has yet to read); pass 2 quantises the values with
-// td_w8a8_quantize_block's operations (scale = amax / 128 rounded, qm_quantize) into yq, and the
-// block scale into sy. The values stay in shared memory, not registers: both passes as loops (not
-// unrolled, 64 GELUs and divisions inlined would be ~12 000 instructions and miss the instruction
-// cache). The max does not depend on its order.
-__device__ __forceinline__ void qw_quantize_tile(signed char* yq, float* sy, int odt, const void* bias, int bdt,
-                                                 const float (&acc)[64], u32 sums, u32 scratch, int parity,
-                                                 i64 r0, i64 c0, i64 m, i64 n, int wg) {
-    const int v = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
-    qw_sums_to_shared(acc, sums, wg);
-    const int dt = QM_DTYPE(odt);
-    const i64 col = c0 + 4 * lane, kp = (n + 15) & ~(i64)15;
-    float bv[4];
-#pragma unroll
-    for (int e = 0; e < 4; ++e) bv[e] = bias && col + e < n ? load_float(bias, col + e, bdt) : 0.0f;
-    const int rows = (int)max((i64)0, min((i64)64, m - r0 - 64 * wg));   // this warpgroup's rows inside the matrix
-    float amax = 0.0f;
-#pragma unroll 1
-    for (int rl = v; rl < rows; rl += 4) {
-        const u32 at = sums + (u32)((rl * QW_EPI_LD + 4 * lane) * 4);
-        float o[4];
-        qw_ld_shared4(at, o);
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-            float x = bias ? __fadd_rn(o[e], bv[e]) : o[e];
-            if (odt & QM_GELU) x = qw_gelu_rounded(x, dt);
-            o[e] = qw_round(x, dt);
-            if (col + e < n) amax = fmaxf(amax, fabsf(o[e]));
-        }
-        asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};" ::"r"(at), "f"(o[0]), "f"(o[1]), "f"(o[2]), "f"(o[3]) : "memory");
-    }
-#pragma unroll
-    for (int d = 16; d > 0; d >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, d));
-    const u32 slot = scratch + (u32)(4 * (8 * parity + 4 * wg + v));
-    if (lane == 0) asm volatile("st.shared.f32 [%0], %1;" ::"r"(slot), "f"(amax) : "memory");
-    qw_bar_sync(6);
-#pragma unroll
-    for (int w = 0; w < 8; ++w) {
-        float a;
-        asm volatile("ld.shared.f32 %0, [%1];" : "=f"(a) : "r"(scratch + (u32)(4 * (8 * parity + w))) : "memory");
-        amax = fmaxf(amax, a);
-    }
-    const float scale = __fdiv_rn(amax, 128.0f);
-    if (threadIdx.x == 0) sy[(r0 / QM_BLOCK) * ((n + QM_BLOCK - 1) / QM_BLOCK) + c0 / QM_BLOCK] = scale;
-    if (col >= kp) return;  // kp % 16 == 0 and col % 4 == 0: a lane's 4 columns are all inside or all outside
-#pragma unroll 1
-    for (int rl = v; rl < rows; rl += 4) {
-        float o[4];
-        qw_ld_shared4(sums + (u32)((rl * QW_EPI_LD + 4 * lane) * 4), o);
-        u32 packed = 0;
-#pragma unroll
-        for (int e = 0; e < 4; ++e) packed |= (u32)(col + e < n ? qm_quantize(o[e], scale) & 0xFF : 0) << (8 * e);
-        *(u32*)(yq + (r0 + 64 * wg + rl) * kp + col) = packed;
-    }
-}
-
 extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
     void* out, int odt, const signed char* xq, const float* sx, const signed char* w, const float* sw,
-    const void* bias, int bdt, i64 m, i64 n, i64 kp, int kb, float* sy) {
+    const void* bias, int bdt, i64 m, i64 n, i64 kp, int kb) {
 #ifdef FA3_ENABLED
     const u32 smem = (fa2_smem_base() + 1023u) & ~1023u;
     // full[s] at bars + 8s (count: 128 producer threads), empty[s] at bars + 8(QW_STAGES + s) (count: 256).
@@ -364,97 +296,6 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
     // The sums go through the stages, free once both consumer warpgroups are past their last products
     // (the producer's copies all landed before it published them).
     qw_bar_sync(3);
-    if (odt & QM_QUANT)
-        qw_quantize_tile((signed char*)out, sy, odt, bias, bdt, acc, smem + (u32)(64 * wg * QW_EPI_LD * 4), smem + QW_EPI_BYTES, 0,
-                         r0, c0, m, n, wg);
-    else
-        qw_store_tile(out, odt, bias, bdt, acc, smem + (u32)(64 * wg * QW_EPI_LD * 4), r0, c0, m, n, wg);
-#endif
-}
-
-// ---- td_w8a8_gemm_wgmma_persistent (sm_90a only): td_w8a8_gemm_wgmma's warpgroups, stages, fold and
-// result, on a grid of at most one block per SM that walks the 128 × 128 output tiles t = blockIdx.x,
-// blockIdx.x + gridDim.x, … (row-major over (⌈M/128⌉, ⌈N/128⌉)). The stage and barrier phase continue
-// across tiles (counter kg over this block's K blocks), so the producer stages the next tile's first K
-// blocks while the consumers store the last tile's sums, and the ping-pong order carries over. The sums
-// have their own 68 KiB after the stages (the stages stay busy), then the barriers, then QM_QUANT's
-// 16 floats of scratch: QW_STAGES · 32 KiB + 128 · QW_EPI_LD · 4 + 16 · QW_STAGES + 64 bytes after
-// 1024-byte alignment.
-// Timed against td_w8a8_gemm_wgmma by scripts/cuda/bench_w8a8.py (variant wgmmaP4); the engine launches
-// td_w8a8_gemm_wgmma until it is measured.
-extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma_persistent(
-    void* out, int odt, const signed char* xq, const float* sx, const signed char* w, const float* sw,
-    const void* bias, int bdt, i64 m, i64 n, i64 kp, int kb, float* sy) {
-#ifdef FA3_ENABLED
-    const u32 smem = (fa2_smem_base() + 1023u) & ~1023u;
-    const u32 epi = smem + QW_STAGES * QP_STAGE_BYTES, bars = epi + QW_EPI_BYTES;
-    const int tiles_n = (int)((n + QM_BLOCK - 1) / QM_BLOCK), tiles = tiles_n * (int)((m + QM_BLOCK - 1) / QM_BLOCK);
-    // K blocks this block runs in all (the ping-pong's last arrival and the producer's tail need it).
-    const int mine = blockIdx.x < tiles ? (tiles - 1 - (int)blockIdx.x) / (int)gridDim.x + 1 : 0;
-    const int total = mine * kb;
-    if (threadIdx.x == 0) {
-        for (int s = 0; s < QW_STAGES; ++s) {
-            fa3_mbar_init(bars + 8 * s, 128);
-            fa3_mbar_init(bars + 8 * (QW_STAGES + s), 256);
-        }
-    }
-    __syncthreads();
-
-    if (threadIdx.x >= 256) {
-        // Producer: as td_w8a8_gemm_wgmma's, tile after tile.
-        int kg = 0;
-        for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x)
-            qw_produce_tile(smem, bars, xq, w, m, n, kp, kb, (i64)(tile / tiles_n) * QM_BLOCK, (i64)(tile % tiles_n) * QM_BLOCK, kg);
-        fa2_wait<0>();
-        fa3_fence_proxy();
-        for (int h = total > QW_LAG ? total - QW_LAG : 0; h < total; ++h) fa3_mbar_arrive(bars + 8 * (h % QW_STAGES));
-        return;
-    }
-
-    const int wg = threadIdx.x >> 7;
-    const u32 sums = epi + (u32)(64 * wg * QW_EPI_LD * 4);
-    int kg = 0, parity = 0;
-    float acc[64];
-    int part[64];
-    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        const int tm = tile / tiles_n, tn = tile % tiles_n;
-        const i64 r0 = (i64)tm * QM_BLOCK, c0 = (i64)tn * QM_BLOCK;
-        const float* sxr = sx + (i64)tm * kb;
-        const float* swr = sw + (i64)tn * kb;
-#pragma unroll
-        for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
-        float sx_next = sxr[0], sw_next = swr[0];
-        for (int it = 0; it < kb; ++it, ++kg) {
-            const int s = kg % QW_STAGES;
-            const float sv = qm_scale(sx_next, sw_next);
-            if (it + 1 < kb) {
-                sx_next = sxr[it + 1];
-                sw_next = swr[it + 1];
-            }
-            fa3_mbar_wait(bars + 8 * s, (kg / QW_STAGES) & 1);
-            const u32 a_tile = smem + s * QP_STAGE_BYTES + wg * (64 * QM_BLOCK), b_tile = smem + s * QP_STAGE_BYTES + QP_TILE_BYTES;
-            // td_w8a8_gemm_wgmma's ping-pong, counted over this block's K blocks rather than a tile's.
-            if (wg == 0 && kg > 0) qw_bar_sync(1);
-            if (wg == 1) qw_bar_sync(2);
-            fa3_fence_operands();
-#pragma unroll
-            for (int kk = 0; kk < 4; ++kk) qw_mma(part, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 32 * kk, 16, 1024), kk);
-            fa3_commit();
-            if (wg == 0) qw_bar_arrive(2);
-            if (wg == 1 && kg + 1 < total) qw_bar_arrive(1);
-            fa3_wait<0>();
-            fa3_mbar_arrive(bars + 8 * (QW_STAGES + s));
-#pragma unroll
-            for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
-        }
-        // The warpgroup's own 64 rows of the sums: wait until all its warps stored the last tile's.
-        if (wg == 0) qw_bar_sync(4, 128);
-        else qw_bar_sync(5, 128);
-        if (odt & QM_QUANT)
-            qw_quantize_tile((signed char*)out, sy, odt, bias, bdt, acc, sums, bars + 16 * QW_STAGES, parity, r0, c0, m, n, wg);
-        else
-            qw_store_tile(out, odt, bias, bdt, acc, sums, r0, c0, m, n, wg);
-        parity ^= 1;
-    }
+    qw_store_tile(out, odt, bias, bdt, acc, smem + (u32)(64 * wg * QW_EPI_LD * 4), r0, c0, m, n, wg);
 #endif
 }

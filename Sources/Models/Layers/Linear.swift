@@ -97,17 +97,6 @@ extension Linear {
         return try ctx.backend.quantizedMatmuls(x, products, outputType: ctx.dtype)
     }
 
-    /// down(geluTanh(up(x))) when both layers are W8A8 (`quantizedFeedForward`: backends that can
-    /// quantise the hidden activations in `up`'s epilogue never write them), with the values of
-    /// `down(up.geluTanh(x))`. nil when either layer is dense.
-    // x: [..., in] -> [..., out] in the context's dtype
-    public static func quantizedFeedForward(up: Linear, down: Linear, _ x: Tensor, _ ctx: ComputeContext) throws -> Tensor? {
-        guard case let .int8(upValues, upScales) = up.storage, case let .int8(downValues, downScales) = down.storage else { return nil }
-        return try ctx.backend.quantizedFeedForward(x, up: QuantizedProduct(weight: upValues, scales: upScales, bias: up.bias),
-                                                    down: QuantizedProduct(weight: downValues, scales: downScales, bias: down.bias),
-                                                    outputType: ctx.dtype)
-    }
-
     /// geluTanh(self(x)): one GEMM with the activation in its epilogue where the backend has one
     /// (`MatmulGELUBackend`, which rounds once where the composition rounds the product first;
     /// `QuantizedMatmulGELUBackend`, the composition's values exactly), else the product then

@@ -117,10 +117,7 @@ struct WanBlock {
     // h: [L, dim] -> [L, dim] in the context's dtype
     func feedForward(_ h: Tensor, _ ctx: ComputeContext) throws -> Tensor {
         let rows = h.shape[0], step = Self.feedForwardRows
-        func pass(_ x: Tensor) throws -> Tensor {
-            if let y = try Linear.quantizedFeedForward(up: ffnIn, down: ffnOut, x, ctx) { return y }
-            return try ffnOut(ffnIn.geluTanh(x, ctx), ctx)
-        }
+        func pass(_ x: Tensor) throws -> Tensor { try ffnOut(ffnIn.geluTanh(x, ctx), ctx) }
         if rows <= step { return try pass(h) }
         let parts = try stride(from: 0, to: rows, by: step).map { try pass(h.narrowed(dim: 0, start: $0, length: min(step, rows - $0))) }
         return try ctx.backend.concat(parts, dim: 0)

@@ -85,38 +85,8 @@ enum QuantizedMatmulCases {
         }
     }
 
-    /// quantizedFeedForward (the DiT's W8A8 FFN: down(GELU(up(x)))) against the oracle's composition. On
-    /// CUDA's Hopper kernels up's epilogue quantises the hidden for down (hidden widths with a tail and
-    /// not a multiple of 16, several tiles a side); few rows compose. f32: an ulp of tanhf between the
-    /// two sides can move one hidden value's int8 rounding by a step.
-    static var feedForward: [OpCase] {
-        [(DType.bf16, [333, 300], 260, 200, DType.bf16), (.bf16, [2, 150, 256], 384, 130, .bf16), (.f32, [300, 200], 200, 256, .f32),
-         (.bf16, [1, 5, 256], 130, 64, .bf16)].map { (xt, xShape, hidden, n, out) in
-            let k = xShape.last!, blk = BlockQuantization.block
-            return OpCase(op: "quantizedFeedForward", variant: "\(xShape)·i8[\(hidden),\(k)]ᵀ → GELU ·i8[\(n),\(hidden)]ᵀ → \(out)",
-                          dtype: xt, bound: out == .f32 ? 1e-8 : OpCase.defaultBound(out),
-                          inputs: { rng in
-                              var t = [try rng.tensor(xShape, xt, -2...2)]
-                              for (rows, cols) in [(hidden, k), (n, hidden)] {
-                                  t += [try rng.integers([rows, cols], .i8, -128...127),
-                                        try rng.tensor([(rows + blk - 1) / blk, (cols + blk - 1) / blk], .f32, 1e-3...1e-2),
-                                        try rng.tensor([rows], out)]
-                              }
-                              return t
-                          },
-                          run: { b, x in
-                              try b.quantizedFeedForward(x[0], up: QuantizedProduct(weight: x[1], scales: x[2], bias: x[3]),
-                                                         down: QuantizedProduct(weight: x[4], scales: x[5], bias: x[6]), outputType: out)
-                          },
-                          reference: { b, x in
-                              try b.composedQuantizedFeedForward(x[0], up: QuantizedProduct(weight: x[1], scales: x[2], bias: x[3]),
-                                                                 down: QuantizedProduct(weight: x[4], scales: x[5], bias: x[6]), outputType: out)
-                          })
-        }
-    }
-
     static var all: [OpCase] {
-        products + sharedInput + feedForward + geluProblems.map { p in
+        products + sharedInput + geluProblems.map { p in
             OpCase(op: "quantizedMatmulGELU", variant: p.name, dtype: p.x,
                    bound: p.outputType == .f32 ? 1e-10 : OpCase.defaultBound(p.outputType),
                    inputs: { rng in try inputs(p, &rng) },
