@@ -17,6 +17,8 @@ td_w8a8_gemm_mma, the kernels of the previous release):
            wrong values on purpose, so timed only; differences against wgmmaS place the time
   wgmmaBS  td_w8a8_gemm_wgmma with QW_BULK = 1: operands pre-tiled by td_w8a8_tile (not timed), one
            producer thread with bulk copies
+  halfS    td_w8a8_gemm_wgmma64 with QW_STAGES = S: 64 × 128 tiles, two blocks per SM, one consumer
+           warpgroup and a bulk-copy producer thread each (operands pre-tiled, not timed)
 
 Per variant:
 1. checks, on odd shapes (M, N, K not multiples of 128, K not a multiple of 16, f32/bf16 x,
@@ -65,7 +67,7 @@ def run_variant(variant, args):
     ptr = lambda t: np.uint64(0 if t is None else t.data_ptr())
     opts = ("--std=c++17", "-default-device", f"-arch={args.arch}")
     base = cp.RawModule(code=source(), options=opts, backend="nvrtc")
-    probe, bulk = 0, False
+    probe, bulk, half = 0, False, False
     if variant == "mma":
         mod, gemm, smem, threads = base, "td_w8a8_gemm_mma", 0, 256
     elif variant.startswith("pipe"):
@@ -83,8 +85,13 @@ def run_variant(variant, args):
                                                           f"-DQW_ORDER={order}", f"-DQW_BULK={int(bulk)}"), backend="nvrtc")
         # 1024 (alignment) + the stages + two mbarriers per stage (CUDABackend.w8a8WgmmaSharedBytes).
         gemm, smem, threads = "td_w8a8_gemm_wgmma", 1024 + stages * 2 * BLK * BLK + 16 * stages, 384
+    elif variant.startswith("half"):
+        stages, bulk, half = int(variant[4:]), True, True
+        mod = cp.RawModule(code=source(), options=opts + (f"-DQW_STAGES={stages}",), backend="nvrtc")
+        # 1024 (alignment) + the stages of an 8 KiB and a 16 KiB tile + two mbarriers per stage.
+        gemm, smem, threads = "td_w8a8_gemm_wgmma64", 1024 + stages * 3 * 64 * BLK + 16 * stages, 160
     else:
-        raise SystemExit(f"unknown variant {variant!r} (mma, pipeS, wgmmaS, wgmmaBS, wgmmaSpP)")
+        raise SystemExit(f"unknown variant {variant!r} (mma, pipeS, wgmmaS, wgmmaBS, wgmmaSpP, halfS)")
     probing = probe != 0
     f_gemm = mod.get_function(gemm)
     if smem > 48 * 1024:
@@ -115,7 +122,8 @@ def run_variant(variant, args):
         if bulk and f is f_gemm and not pretiled:
             xq, w = tiled(xq, m, kp, kb), tiled(w, n, kp, kb)
         out = into if into is not None else torch.full((m, n), float("nan"), dtype=tdt[odt], device="cuda")
-        tiles = (-(-n // BLK), -(-m // BLK))
+        # td_w8a8_gemm_wgmma64 (variant halfS) has 64-row tiles.
+        tiles = (-(-n // BLK), -(-m // (64 if half and f is f_gemm else BLK)))
         f(tiles, (threads,),
           (ptr(out), np.int32(codes[odt]), ptr(xq), ptr(sx), ptr(w), ptr(sw), ptr(bias), np.int32(codes.get(bdt, 0)),
            np.int64(m), np.int64(n), np.int64(kp), np.int32(kb)), shared_mem=shared)

@@ -299,3 +299,78 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
     qw_store_tile(out, odt, bias, bdt, acc, smem + (u32)(64 * wg * QW_EPI_LD * 4), r0, c0, m, n, wg);
 #endif
 }
+
+// ---- td_w8a8_gemm_wgmma64 (sm_90a only; bench_w8a8.py variant halfS, not launched by the engine yet):
+// 64 × 128 output tiles, grid (⌈N/128⌉, ⌈M/64⌉), 160 threads, two blocks per SM, so one block's
+// epilogue runs under the other's products (td_w8a8_gemm_wgmma's tensor cores idle during its own).
+// Warpgroup 0 consumes as td_w8a8_gemm_wgmma's warpgroup 0 does; thread 128 produces from operands
+// pre-tiled by td_w8a8_tile: per K block one 8 KiB bulk copy (this block's half of the 128-row xq tile;
+// rows 64.. of a tile keep the swizzle of rows 0..) and one 16 KiB copy of the weight tile.
+// Shared memory (1024-byte aligned): QW_STAGES stages of the 8 KiB A and 16 KiB B tiles, then the
+// full and empty mbarriers; the epilogue's sums (64 rows of QW_EPI_LD floats) go through the stages.
+#define Q64_A_BYTES (64 * QM_BLOCK)
+#define Q64_STAGE_BYTES (Q64_A_BYTES + QP_TILE_BYTES)
+
+extern "C" __global__ void __launch_bounds__(160, 2) td_w8a8_gemm_wgmma64(
+    void* out, int odt, const signed char* xt, const float* sx, const signed char* wt, const float* sw,
+    const void* bias, int bdt, i64 m, i64 n, i64 kp, int kb) {
+#ifdef FA3_ENABLED
+    const u32 smem = (fa2_smem_base() + 1023u) & ~1023u;
+    const u32 bars = smem + QW_STAGES * Q64_STAGE_BYTES;
+    const i64 r0 = (i64)blockIdx.y * 64, c0 = (i64)blockIdx.x * QM_BLOCK;
+    const i64 mb = blockIdx.y >> 1;  // the activation block (and xq tile) of these 64 rows
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < QW_STAGES; ++s) {
+            fa3_mbar_init(bars + 8 * s, 1);
+            fa3_mbar_init(bars + 8 * (QW_STAGES + s), 128);
+        }
+    }
+    __syncthreads();
+
+    if (threadIdx.x >= 128) {
+        if (threadIdx.x == 128) {
+            const signed char* at = xt + mb * kb * QP_TILE_BYTES + (blockIdx.y & 1) * Q64_A_BYTES;
+            const signed char* bt = wt + (i64)blockIdx.x * kb * QP_TILE_BYTES;
+            for (int it = 0; it < kb; ++it) {
+                const int s = it % QW_STAGES;
+                if (it >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((it / QW_STAGES) - 1) & 1);
+                const u32 full = bars + 8 * s, stage = smem + s * Q64_STAGE_BYTES;
+                qw_expect_tx(full, Q64_STAGE_BYTES);
+                qw_bulk_copy(stage, at + (i64)it * QP_TILE_BYTES, Q64_A_BYTES, full);
+                qw_bulk_copy(stage + Q64_A_BYTES, bt + (i64)it * QP_TILE_BYTES, QP_TILE_BYTES, full);
+            }
+        }
+        return;
+    }
+
+    const float* sxr = sx + mb * kb;
+    const float* swr = sw + (i64)blockIdx.x * kb;
+    float acc[64];
+    int part[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+    float sx_next = kb > 0 ? sxr[0] : 0.0f, sw_next = kb > 0 ? swr[0] : 0.0f;
+    for (int it = 0; it < kb; ++it) {
+        const int s = it % QW_STAGES;
+        const float sv = qm_scale(sx_next, sw_next);
+        if (it + 1 < kb) {
+            sx_next = sxr[it + 1];
+            sw_next = swr[it + 1];
+        }
+        fa3_mbar_wait(bars + 8 * s, (it / QW_STAGES) & 1);
+        const u32 a_tile = smem + s * Q64_STAGE_BYTES, b_tile = a_tile + Q64_A_BYTES;
+        fa3_fence_operands();
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) qw_mma(part, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 32 * kk, 16, 1024), kk);
+        fa3_commit();
+        fa3_wait<0>();
+        fa3_mbar_arrive(bars + 8 * (QW_STAGES + s));
+#pragma unroll
+        for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
+    }
+    // Every copy landed before its K block was consumed, so the stages are free once all four warps
+    // are past their last products.
+    qw_bar_sync(3, 128);
+    qw_store_tile(out, odt, bias, bdt, acc, smem, r0, c0, m, n, 0);
+#endif
+}
