@@ -95,6 +95,22 @@ __device__ __forceinline__ void qw_bulk_copy(u32 dst, const void* src, u32 bytes
 #endif
 }
 
+// The bulk producer (one thread): K blocks 0..kb-1 of operands pre-tiled by td_w8a8_tile into stages
+// it % QW_STAGES, each stage a_bytes of the A tile (from `a`, 16 KiB a K block apart) then the 16 KiB
+// B tile (from `b`), announced on full[s] by transaction count; a stage is refilled once empty[s]
+// (its consumers) released it.
+__device__ __forceinline__ void qw_produce_bulk(u32 smem, u32 bars, const signed char* a, u32 a_bytes, const signed char* b, int kb) {
+    const u32 stage_bytes = a_bytes + QP_TILE_BYTES;
+    for (int it = 0; it < kb; ++it) {
+        const int s = it % QW_STAGES;
+        if (it >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((it / QW_STAGES) - 1) & 1);
+        const u32 full = bars + 8 * s, stage = smem + s * stage_bytes;
+        qw_expect_tx(full, stage_bytes);
+        qw_bulk_copy(stage, a + (i64)it * QP_TILE_BYTES, a_bytes, full);
+        qw_bulk_copy(stage + a_bytes, b + (i64)it * QP_TILE_BYTES, QP_TILE_BYTES, full);
+    }
+}
+
 // d (64 s32) = (accumulate ? d : 0) + A·B, m64n128k32, A and B K-major int8 in shared memory.
 __device__ __forceinline__ void qw_mma(int* d, u64 a, u64 b, int accumulate) {
 #ifdef FA3_ENABLED
@@ -227,18 +243,9 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
     __syncthreads();
 
     if (QW_BULK && threadIdx.x >= 256) {
-        if (threadIdx.x == 256) {
-            const signed char* at = xq + (i64)blockIdx.y * kb * QP_TILE_BYTES;
-            const signed char* bt = w + (i64)blockIdx.x * kb * QP_TILE_BYTES;
-            for (int it = 0; it < kb; ++it) {
-                const int s = it % QW_STAGES;
-                if (it >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((it / QW_STAGES) - 1) & 1);
-                const u32 full = bars + 8 * s, stage = smem + s * QP_STAGE_BYTES;
-                qw_expect_tx(full, QP_STAGE_BYTES);
-                qw_bulk_copy(stage, at + (i64)it * QP_TILE_BYTES, QP_TILE_BYTES, full);
-                qw_bulk_copy(stage + QP_TILE_BYTES, bt + (i64)it * QP_TILE_BYTES, QP_TILE_BYTES, full);
-            }
-        }
+        if (threadIdx.x == 256)
+            qw_produce_bulk(smem, bars, xq + (i64)blockIdx.y * kb * QP_TILE_BYTES, QP_TILE_BYTES,
+                            w + (i64)blockIdx.x * kb * QP_TILE_BYTES, kb);
         return;
     }
     if (threadIdx.x >= 256) {
@@ -328,18 +335,9 @@ extern "C" __global__ void __launch_bounds__(160, 2) td_w8a8_gemm_wgmma64(
     __syncthreads();
 
     if (threadIdx.x >= 128) {
-        if (threadIdx.x == 128) {
-            const signed char* at = xt + mb * kb * QP_TILE_BYTES + (blockIdx.y & 1) * Q64_A_BYTES;
-            const signed char* bt = wt + (i64)blockIdx.x * kb * QP_TILE_BYTES;
-            for (int it = 0; it < kb; ++it) {
-                const int s = it % QW_STAGES;
-                if (it >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((it / QW_STAGES) - 1) & 1);
-                const u32 full = bars + 8 * s, stage = smem + s * Q64_STAGE_BYTES;
-                qw_expect_tx(full, Q64_STAGE_BYTES);
-                qw_bulk_copy(stage, at + (i64)it * QP_TILE_BYTES, Q64_A_BYTES, full);
-                qw_bulk_copy(stage + Q64_A_BYTES, bt + (i64)it * QP_TILE_BYTES, QP_TILE_BYTES, full);
-            }
-        }
+        if (threadIdx.x == 128)
+            qw_produce_bulk(smem, bars, xt + mb * kb * QP_TILE_BYTES + (blockIdx.y & 1) * Q64_A_BYTES, Q64_A_BYTES,
+                            wt + (i64)blockIdx.x * kb * QP_TILE_BYTES, kb);
         return;
     }
 
