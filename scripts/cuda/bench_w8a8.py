@@ -19,6 +19,8 @@ td_w8a8_gemm_mma, the kernels of the previous release):
            producer thread with bulk copies
   halfS    td_w8a8_gemm_wgmma64 with QW_STAGES = S: 64 × 128 tiles, two blocks per SM, one consumer
            warpgroup and a bulk-copy producer thread each (operands pre-tiled, not timed)
+  triS     td_w8a8_gemm_wgmma192 with QW_STAGES = S: 192 × 128 tiles, three consumer warpgroups and a
+           bulk-copy producer thread (operands pre-tiled, not timed)
 
 Per variant:
 1. checks, on odd shapes (M, N, K not multiples of 128, K not a multiple of 16, f32/bf16 x,
@@ -67,7 +69,7 @@ def run_variant(variant, args):
     ptr = lambda t: np.uint64(0 if t is None else t.data_ptr())
     opts = ("--std=c++17", "-default-device", f"-arch={args.arch}")
     base = cp.RawModule(code=source(), options=opts, backend="nvrtc")
-    probe, bulk, half = 0, False, False
+    probe, bulk, rows_per_tile = 0, False, BLK
     if variant == "mma":
         mod, gemm, smem, threads = base, "td_w8a8_gemm_mma", 0, 256
     elif variant.startswith("pipe"):
@@ -86,12 +88,17 @@ def run_variant(variant, args):
         # 1024 (alignment) + the stages + two mbarriers per stage (CUDABackend.w8a8WgmmaSharedBytes).
         gemm, smem, threads = "td_w8a8_gemm_wgmma", 1024 + stages * 2 * BLK * BLK + 16 * stages, 384
     elif variant.startswith("half"):
-        stages, bulk, half = int(variant[4:]), True, True
+        stages, bulk, rows_per_tile = int(variant[4:]), True, 64
         mod = cp.RawModule(code=source(), options=opts + (f"-DQW_STAGES={stages}",), backend="nvrtc")
         # 1024 (alignment) + the stages of an 8 KiB and a 16 KiB tile + two mbarriers per stage.
         gemm, smem, threads = "td_w8a8_gemm_wgmma64", 1024 + stages * 3 * 64 * BLK + 16 * stages, 160
+    elif variant.startswith("tri"):
+        stages, bulk, rows_per_tile = int(variant[3:]), True, 192
+        mod = cp.RawModule(code=source(), options=opts + (f"-DQW_STAGES={stages}",), backend="nvrtc")
+        # 1024 (alignment) + the stages of a 24 KiB and a 16 KiB tile + two mbarriers per stage.
+        gemm, smem, threads = "td_w8a8_gemm_wgmma192", 1024 + stages * 5 * 64 * BLK + 16 * stages, 512
     else:
-        raise SystemExit(f"unknown variant {variant!r} (mma, pipeS, wgmmaS, wgmmaBS, wgmmaSpP, halfS)")
+        raise SystemExit(f"unknown variant {variant!r} (mma, pipeS, wgmmaS, wgmmaBS, wgmmaSpP, halfS, triS)")
     probing = probe != 0
     f_gemm = mod.get_function(gemm)
     if smem > 48 * 1024:
@@ -122,8 +129,8 @@ def run_variant(variant, args):
         if bulk and f is f_gemm and not pretiled:
             xq, w = tiled(xq, m, kp, kb), tiled(w, n, kp, kb)
         out = into if into is not None else torch.full((m, n), float("nan"), dtype=tdt[odt], device="cuda")
-        # td_w8a8_gemm_wgmma64 (variant halfS) has 64-row tiles.
-        tiles = (-(-n // BLK), -(-m // (64 if half and f is f_gemm else BLK)))
+        # td_w8a8_gemm_wgmma64 (halfS) and td_w8a8_gemm_wgmma192 (triS) have 64- and 192-row tiles.
+        tiles = (-(-n // BLK), -(-m // (rows_per_tile if f is f_gemm else BLK)))
         f(tiles, (threads,),
           (ptr(out), np.int32(codes[odt]), ptr(xq), ptr(sx), ptr(w), ptr(sw), ptr(bias), np.int32(codes.get(bdt, 0)),
            np.int64(m), np.int64(n), np.int64(kp), np.int32(kb)), shared_mem=shared)

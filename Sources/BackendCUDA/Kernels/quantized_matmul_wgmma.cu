@@ -185,7 +185,8 @@ __device__ __forceinline__ void qw_sums_to_shared(const float (&acc)[64], u32 su
             qw_st_shared2(sums + (u32)(((16 * v + g + 8 * h) * QW_EPI_LD + 8 * j + 2 * t) * 4), acc[4 * j + 2 * h],
                           acc[4 * j + 2 * h + 1]);
     if (wg == 0) qw_bar_sync(4, 128);  // constant ids: a register id makes ptxas reserve all 16
-    else qw_bar_sync(5, 128);
+    else if (wg == 1) qw_bar_sync(5, 128);
+    else qw_bar_sync(6, 128);
 }
 
 // Consumer side of one tile's result: the sums through shared memory (qw_sums_to_shared), then each
@@ -370,5 +371,94 @@ extern "C" __global__ void __launch_bounds__(160, 2) td_w8a8_gemm_wgmma64(
     // are past their last products.
     qw_bar_sync(3, 128);
     qw_store_tile(out, odt, bias, bdt, acc, smem, r0, c0, m, n, 0);
+#endif
+}
+
+// ---- td_w8a8_gemm_wgmma192 (sm_90a only; bench_w8a8.py variant triS, not launched by the engine yet):
+// 192 × 128 output tiles, grid (⌈N/128⌉, ⌈M/192⌉), 512 threads: three consumer warpgroups of 64 rows
+// (td_w8a8_gemm_wgmma's consumers, unordered) and a producer warpgroup whose thread 384 stages each K
+// block from operands pre-tiled by td_w8a8_tile with bulk copies: the 192 rows are two pieces of two
+// 128-row xq tiles (16 + 8 KiB or 8 + 16 KiB; rows 64.. of a tile keep the swizzle of rows 0..), then
+// the 16 KiB weight tile. 20 % more products per byte of L2 traffic than 128 × 128 tiles. 512 threads
+// launch with 128 registers each; the producer gives most of its up (setmaxnreg 24) so the consumers
+// can have 160 (an SM sub-partition holds one warp of each warpgroup: 3 · 160 + 24 ≤ 512 registers
+// a lane). A warpgroup's 64 rows lie in one 128-row activation block
+// (its sx row); rows past the last xq tile are not copied (their sums are never stored).
+#define Q192_A_BYTES (192 * QM_BLOCK)
+#define Q192_STAGE_BYTES (Q192_A_BYTES + QP_TILE_BYTES)
+
+extern "C" __global__ void __launch_bounds__(512, 1) td_w8a8_gemm_wgmma192(
+    void* out, int odt, const signed char* xt, const float* sx, const signed char* wt, const float* sw,
+    const void* bias, int bdt, i64 m, i64 n, i64 kp, int kb) {
+#ifdef FA3_ENABLED
+    const u32 smem = (fa2_smem_base() + 1023u) & ~1023u;
+    const u32 bars = smem + QW_STAGES * Q192_STAGE_BYTES;
+    const i64 r0 = (i64)blockIdx.y * 192, c0 = (i64)blockIdx.x * QM_BLOCK;
+    const i64 tiles_m = (m + QM_BLOCK - 1) / QM_BLOCK;
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < QW_STAGES; ++s) {
+            fa3_mbar_init(bars + 8 * s, 1);
+            fa3_mbar_init(bars + 8 * (QW_STAGES + s), 384);
+        }
+    }
+    __syncthreads();
+
+    if (threadIdx.x >= 384) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 24;" ::: "memory");
+        if (threadIdx.x == 384) {
+            // Piece 0: rows r0.. of tile r0 / 128 to its end; piece 1: the rest from the next tile (if any).
+            const i64 t0 = r0 / QM_BLOCK;
+            const u32 skip = (u32)(r0 % QM_BLOCK) * QM_BLOCK, first = QP_TILE_BYTES - skip, second = Q192_A_BYTES - first;
+            const bool has_second = t0 + 1 < tiles_m;
+            const signed char* a0 = xt + t0 * kb * QP_TILE_BYTES + skip;
+            const signed char* a1 = xt + (t0 + 1) * kb * QP_TILE_BYTES;
+            const signed char* b = wt + (i64)blockIdx.x * kb * QP_TILE_BYTES;
+            const u32 bytes = first + (has_second ? second : 0u) + QP_TILE_BYTES;
+            for (int it = 0; it < kb; ++it) {
+                const int s = it % QW_STAGES;
+                if (it >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((it / QW_STAGES) - 1) & 1);
+                const u32 full = bars + 8 * s, stage = smem + s * Q192_STAGE_BYTES;
+                qw_expect_tx(full, bytes);
+                qw_bulk_copy(stage, a0 + (i64)it * QP_TILE_BYTES, first, full);
+                if (has_second) qw_bulk_copy(stage + first, a1 + (i64)it * QP_TILE_BYTES, second, full);
+                qw_bulk_copy(stage + Q192_A_BYTES, b + (i64)it * QP_TILE_BYTES, QP_TILE_BYTES, full);
+            }
+        }
+        return;
+    }
+
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 160;" ::: "memory");
+    const int wg = threadIdx.x >> 7;
+    const i64 rows0 = r0 + 64 * wg;                 // this warpgroup's first row
+    const bool live = rows0 < m;                    // else its sums are never stored (and sx has no row for it)
+    const float* sxr = sx + (live ? rows0 / QM_BLOCK : 0) * kb;
+    const float* swr = sw + (i64)blockIdx.x * kb;
+    float acc[64];
+    int part[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+    float sx_next = kb > 0 && live ? sxr[0] : 0.0f, sw_next = kb > 0 ? swr[0] : 0.0f;
+    for (int it = 0; it < kb; ++it) {
+        const int s = it % QW_STAGES;
+        const float sv = qm_scale(sx_next, sw_next);
+        if (it + 1 < kb) {
+            sx_next = live ? sxr[it + 1] : 0.0f;
+            sw_next = swr[it + 1];
+        }
+        fa3_mbar_wait(bars + 8 * s, (it / QW_STAGES) & 1);
+        const u32 a_tile = smem + s * Q192_STAGE_BYTES + wg * (64 * QM_BLOCK), b_tile = smem + s * Q192_STAGE_BYTES + Q192_A_BYTES;
+        fa3_fence_operands();
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) qw_mma(part, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 32 * kk, 16, 1024), kk);
+        fa3_commit();
+        fa3_wait<0>();
+        fa3_mbar_arrive(bars + 8 * (QW_STAGES + s));
+#pragma unroll
+        for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
+    }
+    // The stages are free once all three warpgroups are past their last products (every copy landed
+    // before its K block was consumed).
+    qw_bar_sync(3, 384);
+    qw_store_tile(out, odt, bias, bdt, acc, smem + (u32)(64 * wg * QW_EPI_LD * 4), r0, c0, m, n, wg);
 #endif
 }
