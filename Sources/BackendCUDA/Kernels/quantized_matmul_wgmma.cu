@@ -176,6 +176,8 @@ __device__ __forceinline__ void qw_produce_tile(u32 smem, u32 bars, const signed
 
 // The warpgroup's 64 × 128 fp32 sums (acc, fragment layout) to `sums` (QW_EPI_LD floats a row; the
 // caller has made sure no one still reads or writes there), visible to the whole warpgroup after.
+// CONSUMERS: the kernel's consumer warpgroups (2, or 3 in td_w8a8_gemm_wgmma192), one named barrier each.
+template <int CONSUMERS>
 __device__ __forceinline__ void qw_sums_to_shared(const float (&acc)[64], u32 sums, int wg) {
     const int v = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 #pragma unroll
@@ -185,17 +187,18 @@ __device__ __forceinline__ void qw_sums_to_shared(const float (&acc)[64], u32 su
             qw_st_shared2(sums + (u32)(((16 * v + g + 8 * h) * QW_EPI_LD + 8 * j + 2 * t) * 4), acc[4 * j + 2 * h],
                           acc[4 * j + 2 * h + 1]);
     if (wg == 0) qw_bar_sync(4, 128);  // constant ids: a register id makes ptxas reserve all 16
-    else if (wg == 1) qw_bar_sync(5, 128);
+    else if (CONSUMERS == 2 || wg == 1) qw_bar_sync(5, 128);
     else qw_bar_sync(6, 128);
 }
 
 // Consumer side of one tile's result: the sums through shared memory (qw_sums_to_shared), then each
 // warp stores whole rows, 4 columns a lane, with the lane's 4 bias values read once, GELU applied
 // under QM_GELU.
+template <int CONSUMERS = 2>
 __device__ __forceinline__ void qw_store_tile(void* out, int odt, const void* bias, int bdt, const float (&acc)[64], u32 sums,
                                               i64 r0, i64 c0, i64 m, i64 n, int wg) {
     const int v = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
-    qw_sums_to_shared(acc, sums, wg);
+    qw_sums_to_shared<CONSUMERS>(acc, sums, wg);
     const i64 col = c0 + 4 * lane;
     float bv[4];
 #pragma unroll
@@ -459,6 +462,6 @@ extern "C" __global__ void __launch_bounds__(512, 1) td_w8a8_gemm_wgmma192(
     // The stages are free once all three warpgroups are past their last products (every copy landed
     // before its K block was consumed).
     qw_bar_sync(3, 384);
-    qw_store_tile(out, odt, bias, bdt, acc, smem + (u32)(64 * wg * QW_EPI_LD * 4), r0, c0, m, n, wg);
+    qw_store_tile<3>(out, odt, bias, bdt, acc, smem + (u32)(64 * wg * QW_EPI_LD * 4), r0, c0, m, n, wg);
 #endif
 }
