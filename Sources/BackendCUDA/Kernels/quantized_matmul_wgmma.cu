@@ -95,19 +95,31 @@ __device__ __forceinline__ void qw_bulk_copy(u32 dst, const void* src, u32 bytes
 #endif
 }
 
+// Full barriers for `full_count` arrivals, empty ones for `empty_count` (thread 0, before the block's
+// first __syncthreads).
+__device__ __forceinline__ void qw_init_barriers(u32 bars, u32 full_count, u32 empty_count) {
+    for (int s = 0; s < QW_STAGES; ++s) {
+        fa3_mbar_init(bars + 8 * s, full_count);
+        fa3_mbar_init(bars + 8 * (QW_STAGES + s), empty_count);
+    }
+}
+
 // The bulk producer (one thread): K blocks 0..kb-1 of operands pre-tiled by td_w8a8_tile into stages
-// it % QW_STAGES, each stage a_bytes of the A tile (from `a`, 16 KiB a K block apart) then the 16 KiB
-// B tile (from `b`), announced on full[s] by transaction count; a stage is refilled once empty[s]
-// (its consumers) released it.
-__device__ __forceinline__ void qw_produce_bulk(u32 smem, u32 bars, const signed char* a, u32 a_bytes, const signed char* b, int kb) {
-    const u32 stage_bytes = a_bytes + QP_TILE_BYTES;
+// it % QW_STAGES of a_region + 16 KiB bytes each: A's rows from up to two tiles (a0_bytes from `a0`,
+// then a1_bytes from `a1`; each 16 KiB a K block apart; a1_bytes 0 for one piece), the 16 KiB B tile
+// (from `b`) at a_region, announced on full[s] by transaction count; a stage is refilled once
+// empty[s] (its consumers) released it.
+__device__ __forceinline__ void qw_produce_bulk(u32 smem, u32 bars, u32 a_region, const signed char* a0, u32 a0_bytes,
+                                                const signed char* a1, u32 a1_bytes, const signed char* b, int kb) {
+    const u32 stage_bytes = a_region + QP_TILE_BYTES;
     for (int it = 0; it < kb; ++it) {
         const int s = it % QW_STAGES;
         if (it >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((it / QW_STAGES) - 1) & 1);
         const u32 full = bars + 8 * s, stage = smem + s * stage_bytes;
-        qw_expect_tx(full, stage_bytes);
-        qw_bulk_copy(stage, a + (i64)it * QP_TILE_BYTES, a_bytes, full);
-        qw_bulk_copy(stage + a_bytes, b + (i64)it * QP_TILE_BYTES, QP_TILE_BYTES, full);
+        qw_expect_tx(full, a0_bytes + a1_bytes + QP_TILE_BYTES);
+        qw_bulk_copy(stage, a0 + (i64)it * QP_TILE_BYTES, a0_bytes, full);
+        if (a1_bytes) qw_bulk_copy(stage + a0_bytes, a1 + (i64)it * QP_TILE_BYTES, a1_bytes, full);
+        qw_bulk_copy(stage + a_region, b + (i64)it * QP_TILE_BYTES, QP_TILE_BYTES, full);
     }
 }
 
@@ -238,17 +250,12 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
     // full[s] at bars + 8s (count: 128 producer threads), empty[s] at bars + 8(QW_STAGES + s) (count: 256).
     const u32 bars = smem + QW_STAGES * QP_STAGE_BYTES;
     const i64 r0 = (i64)blockIdx.y * QM_BLOCK, c0 = (i64)blockIdx.x * QM_BLOCK;
-    if (threadIdx.x == 0) {
-        for (int s = 0; s < QW_STAGES; ++s) {
-            fa3_mbar_init(bars + 8 * s, QW_BULK ? 1 : 128);
-            fa3_mbar_init(bars + 8 * (QW_STAGES + s), 256);
-        }
-    }
+    if (threadIdx.x == 0) qw_init_barriers(bars, QW_BULK ? 1 : 128, 256);
     __syncthreads();
 
     if (QW_BULK && threadIdx.x >= 256) {
         if (threadIdx.x == 256)
-            qw_produce_bulk(smem, bars, xq + (i64)blockIdx.y * kb * QP_TILE_BYTES, QP_TILE_BYTES,
+            qw_produce_bulk(smem, bars, QP_TILE_BYTES, xq + (i64)blockIdx.y * kb * QP_TILE_BYTES, QP_TILE_BYTES, xq, 0,
                             w + (i64)blockIdx.x * kb * QP_TILE_BYTES, kb);
         return;
     }
@@ -311,6 +318,36 @@ extern "C" __global__ void __launch_bounds__(QW_THREADS, 1) td_w8a8_gemm_wgmma(
 #endif
 }
 
+// Consumer warpgroup of the bulk-fed kernels below: its 64 × 128 sums over kb K blocks, the A rows
+// a_offset bytes into each stage of stage_bytes, the B tile at b_offset; products issued as soon as a
+// K block lands (no ping-pong), the fold as td_w8a8_gemm_wgmma's. sxr nil: this warpgroup's rows are
+// all past M (no activation scales to read; its sums are never stored).
+__device__ __forceinline__ void qw_consume_unordered(float (&acc)[64], u32 smem, u32 bars, u32 stage_bytes, u32 a_offset,
+                                                     u32 b_offset, const float* sxr, const float* swr, int kb) {
+    int part[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+    float sx_next = kb > 0 && sxr ? sxr[0] : 0.0f, sw_next = kb > 0 ? swr[0] : 0.0f;
+    for (int it = 0; it < kb; ++it) {
+        const int s = it % QW_STAGES;
+        const float sv = qm_scale(sx_next, sw_next);
+        if (it + 1 < kb) {
+            sx_next = sxr ? sxr[it + 1] : 0.0f;
+            sw_next = swr[it + 1];
+        }
+        fa3_mbar_wait(bars + 8 * s, (it / QW_STAGES) & 1);
+        const u32 a_tile = smem + s * stage_bytes + a_offset, b_tile = smem + s * stage_bytes + b_offset;
+        fa3_fence_operands();
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) qw_mma(part, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 32 * kk, 16, 1024), kk);
+        fa3_commit();
+        fa3_wait<0>();
+        fa3_mbar_arrive(bars + 8 * (QW_STAGES + s));
+#pragma unroll
+        for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
+    }
+}
+
 // ---- td_w8a8_gemm_wgmma64 (sm_90a only; bench_w8a8.py variant halfS, not launched by the engine yet):
 // 64 × 128 output tiles, grid (⌈N/128⌉, ⌈M/64⌉), 160 threads, two blocks per SM, so one block's
 // epilogue runs under the other's products (td_w8a8_gemm_wgmma's tensor cores idle during its own).
@@ -330,46 +367,18 @@ extern "C" __global__ void __launch_bounds__(160, 2) td_w8a8_gemm_wgmma64(
     const u32 bars = smem + QW_STAGES * Q64_STAGE_BYTES;
     const i64 r0 = (i64)blockIdx.y * 64, c0 = (i64)blockIdx.x * QM_BLOCK;
     const i64 mb = blockIdx.y >> 1;  // the activation block (and xq tile) of these 64 rows
-    if (threadIdx.x == 0) {
-        for (int s = 0; s < QW_STAGES; ++s) {
-            fa3_mbar_init(bars + 8 * s, 1);
-            fa3_mbar_init(bars + 8 * (QW_STAGES + s), 128);
-        }
-    }
+    if (threadIdx.x == 0) qw_init_barriers(bars, 1, 128);
     __syncthreads();
 
     if (threadIdx.x >= 128) {
         if (threadIdx.x == 128)
-            qw_produce_bulk(smem, bars, xt + mb * kb * QP_TILE_BYTES + (blockIdx.y & 1) * Q64_A_BYTES, Q64_A_BYTES,
-                            wt + (i64)blockIdx.x * kb * QP_TILE_BYTES, kb);
+            qw_produce_bulk(smem, bars, Q64_A_BYTES, xt + mb * kb * QP_TILE_BYTES + (blockIdx.y & 1) * Q64_A_BYTES, Q64_A_BYTES,
+                            xt, 0, wt + (i64)blockIdx.x * kb * QP_TILE_BYTES, kb);
         return;
     }
 
-    const float* sxr = sx + mb * kb;
-    const float* swr = sw + (i64)blockIdx.x * kb;
     float acc[64];
-    int part[64];
-#pragma unroll
-    for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
-    float sx_next = kb > 0 ? sxr[0] : 0.0f, sw_next = kb > 0 ? swr[0] : 0.0f;
-    for (int it = 0; it < kb; ++it) {
-        const int s = it % QW_STAGES;
-        const float sv = qm_scale(sx_next, sw_next);
-        if (it + 1 < kb) {
-            sx_next = sxr[it + 1];
-            sw_next = swr[it + 1];
-        }
-        fa3_mbar_wait(bars + 8 * s, (it / QW_STAGES) & 1);
-        const u32 a_tile = smem + s * Q64_STAGE_BYTES, b_tile = a_tile + Q64_A_BYTES;
-        fa3_fence_operands();
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk) qw_mma(part, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 32 * kk, 16, 1024), kk);
-        fa3_commit();
-        fa3_wait<0>();
-        fa3_mbar_arrive(bars + 8 * (QW_STAGES + s));
-#pragma unroll
-        for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
-    }
+    qw_consume_unordered(acc, smem, bars, Q64_STAGE_BYTES, 0, Q64_A_BYTES, sx + mb * kb, sw + (i64)blockIdx.x * kb, kb);
     // Every copy landed before its K block was consumed, so the stages are free once all four warps
     // are past their last products.
     qw_bar_sync(3, 128);
@@ -398,12 +407,7 @@ extern "C" __global__ void __launch_bounds__(512, 1) td_w8a8_gemm_wgmma192(
     const u32 bars = smem + QW_STAGES * Q192_STAGE_BYTES;
     const i64 r0 = (i64)blockIdx.y * 192, c0 = (i64)blockIdx.x * QM_BLOCK;
     const i64 tiles_m = (m + QM_BLOCK - 1) / QM_BLOCK;
-    if (threadIdx.x == 0) {
-        for (int s = 0; s < QW_STAGES; ++s) {
-            fa3_mbar_init(bars + 8 * s, 1);
-            fa3_mbar_init(bars + 8 * (QW_STAGES + s), 384);
-        }
-    }
+    if (threadIdx.x == 0) qw_init_barriers(bars, 1, 384);
     __syncthreads();
 
     if (threadIdx.x >= 384) {
@@ -413,19 +417,8 @@ extern "C" __global__ void __launch_bounds__(512, 1) td_w8a8_gemm_wgmma192(
             const i64 t0 = r0 / QM_BLOCK;
             const u32 skip = (u32)(r0 % QM_BLOCK) * QM_BLOCK, first = QP_TILE_BYTES - skip, second = Q192_A_BYTES - first;
             const bool has_second = t0 + 1 < tiles_m;
-            const signed char* a0 = xt + t0 * kb * QP_TILE_BYTES + skip;
-            const signed char* a1 = xt + (t0 + 1) * kb * QP_TILE_BYTES;
-            const signed char* b = wt + (i64)blockIdx.x * kb * QP_TILE_BYTES;
-            const u32 bytes = first + (has_second ? second : 0u) + QP_TILE_BYTES;
-            for (int it = 0; it < kb; ++it) {
-                const int s = it % QW_STAGES;
-                if (it >= QW_STAGES) fa3_mbar_wait(bars + 8 * (QW_STAGES + s), ((it / QW_STAGES) - 1) & 1);
-                const u32 full = bars + 8 * s, stage = smem + s * Q192_STAGE_BYTES;
-                qw_expect_tx(full, bytes);
-                qw_bulk_copy(stage, a0 + (i64)it * QP_TILE_BYTES, first, full);
-                if (has_second) qw_bulk_copy(stage + first, a1 + (i64)it * QP_TILE_BYTES, second, full);
-                qw_bulk_copy(stage + Q192_A_BYTES, b + (i64)it * QP_TILE_BYTES, QP_TILE_BYTES, full);
-            }
+            qw_produce_bulk(smem, bars, Q192_A_BYTES, xt + t0 * kb * QP_TILE_BYTES + skip, first, xt + (t0 + 1) * kb * QP_TILE_BYTES,
+                            has_second ? second : 0u, wt + (i64)blockIdx.x * kb * QP_TILE_BYTES, kb);
         }
         return;
     }
@@ -433,32 +426,10 @@ extern "C" __global__ void __launch_bounds__(512, 1) td_w8a8_gemm_wgmma192(
     asm volatile("setmaxnreg.inc.sync.aligned.u32 160;" ::: "memory");
     const int wg = threadIdx.x >> 7;
     const i64 rows0 = r0 + 64 * wg;                 // this warpgroup's first row
-    const bool live = rows0 < m;                    // else its sums are never stored (and sx has no row for it)
-    const float* sxr = sx + (live ? rows0 / QM_BLOCK : 0) * kb;
-    const float* swr = sw + (i64)blockIdx.x * kb;
+    // Rows past M (the last tile's) have their sums never stored, and sx has no row for them.
+    const float* sxr = rows0 < m ? sx + rows0 / QM_BLOCK * kb : nullptr;
     float acc[64];
-    int part[64];
-#pragma unroll
-    for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
-    float sx_next = kb > 0 && live ? sxr[0] : 0.0f, sw_next = kb > 0 ? swr[0] : 0.0f;
-    for (int it = 0; it < kb; ++it) {
-        const int s = it % QW_STAGES;
-        const float sv = qm_scale(sx_next, sw_next);
-        if (it + 1 < kb) {
-            sx_next = live ? sxr[it + 1] : 0.0f;
-            sw_next = swr[it + 1];
-        }
-        fa3_mbar_wait(bars + 8 * s, (it / QW_STAGES) & 1);
-        const u32 a_tile = smem + s * Q192_STAGE_BYTES + wg * (64 * QM_BLOCK), b_tile = smem + s * Q192_STAGE_BYTES + Q192_A_BYTES;
-        fa3_fence_operands();
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk) qw_mma(part, fa3_desc(a_tile + 32 * kk, 16, 1024), fa3_desc(b_tile + 32 * kk, 16, 1024), kk);
-        fa3_commit();
-        fa3_wait<0>();
-        fa3_mbar_arrive(bars + 8 * (QW_STAGES + s));
-#pragma unroll
-        for (int i = 0; i < 64; ++i) acc[i] = qm_step_exact(acc[i], part[i], sv);
-    }
+    qw_consume_unordered(acc, smem, bars, Q192_STAGE_BYTES, wg * (64 * QM_BLOCK), Q192_A_BYTES, sxr, sw + (i64)blockIdx.x * kb, kb);
     // The stages are free once all three warpgroups are past their last products (every copy landed
     // before its K block was consumed).
     qw_bar_sync(3, 384);
