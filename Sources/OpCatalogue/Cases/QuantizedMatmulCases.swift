@@ -87,28 +87,31 @@ enum QuantizedMatmulCases {
 
     static var all: [OpCase] {
         products + sharedInput + geluProblems.map { p in
-            OpCase(op: "quantizedMatmulGELU", variant: p.name, dtype: p.x,
-                   bound: p.outputType == .f32 ? 1e-10 : OpCase.defaultBound(p.outputType),
-                   inputs: { rng in try inputs(p, &rng) },
-                   run: { b, x in
-                       let xv = p.narrowed ? try x[0].narrowed(dim: x[0].rank - 1, start: 3, length: p.k) : x[0]
-                       return try b.quantizedMatmulGELU(xv, weight: x[1], scales: x[2], bias: x.count > 3 ? x[3] : nil,
-                                                        outputType: p.outputType)
-                   })
+            problemCase(p, op: "quantizedMatmulGELU", f32Bound: 1e-10) { b, x, w, s, bias in
+                try b.quantizedMatmulGELU(x, weight: w, scales: s, bias: bias, outputType: p.outputType)
+            }
         }
     }
 
     static var products: [OpCase] {
         problems.map { p in
-            OpCase(op: "quantizedMatmul", variant: p.name, dtype: p.x,
-                   bound: p.outputType == .f32 ? 1e-12 : OpCase.defaultBound(p.outputType),
-                   inputs: { rng in try inputs(p, &rng) },
-                   run: { b, x in
-                       let xv = p.narrowed ? try x[0].narrowed(dim: x[0].rank - 1, start: 3, length: p.k) : x[0]
-                       return try b.quantizedMatmul(xv, weight: x[1], scales: x[2], bias: x.count > 3 ? x[3] : nil,
-                                                    outputType: p.outputType)
-                   })
+            problemCase(p, op: "quantizedMatmul", f32Bound: 1e-12) { b, x, w, s, bias in
+                try b.quantizedMatmul(x, weight: w, scales: s, bias: bias, outputType: p.outputType)
+            }
         }
+    }
+
+    /// A case of `p` calling `product` with x (narrowed to K columns when `p.narrowed`), the weight,
+    /// its scales and the bias; `f32Bound` for f32 output, the dtype's default bound otherwise.
+    static func problemCase(_ p: Problem, op: String, f32Bound: Double,
+                            _ product: @escaping @Sendable (any Backend, Tensor, Tensor, Tensor, Tensor?) throws -> Tensor) -> OpCase {
+        OpCase(op: op, variant: p.name, dtype: p.x,
+               bound: p.outputType == .f32 ? f32Bound : OpCase.defaultBound(p.outputType),
+               inputs: { rng in try inputs(p, &rng) },
+               run: { b, x in
+                   let xv = p.narrowed ? try x[0].narrowed(dim: x[0].rank - 1, start: 3, length: p.k) : x[0]
+                   return try product(b, xv, x[1], x[2], x.count > 3 ? x[3] : nil)
+               })
     }
 
     /// x (wider by 5 columns when narrowed), weight i8 [N, K], scales f32, bias.
