@@ -3,13 +3,29 @@ CFG ODE solution from (x, r)), then fine-tuned with SLA and dense self-attention
 import time
 
 import torch
-import torch.nn.functional as F
 
 import common
+import flow_weights
 import recipe as R
+import world
 from recipe import (DEV, DIT, SLA, apply_gradients, budget, build_latents, cfg_velocity, empty_rows, half_state,
-                    i2v_condition, load_into, load_t5, log, progress, random_captions, save, text_batch, tokens, warmup_cosine,
-                    wpath)
+                    i2v_condition, load_into, load_t5, load_vae, log, progress, random_captions, save, text_batch, tokens,
+                    warmup_cosine, wpath)
+
+# Pixels within this RGB distance of the prompted colour count as the shape (evaluate.py's colour mask).
+COLOUR_DIST = 0.30
+
+
+@torch.no_grad()
+def target_cover(vae, mean, std, target, colours):
+    """Where a distillation target shows the prompted colour, on the latent grid (u8, 0..255): the
+    target decoded (z·std + mean, clamped, [0, 1]), the pixels within COLOUR_DIST of each clip's
+    colour (`colours`: palette indices), put on the latent grid as the teacher's --flow_object_weight
+    covers are (flow_weights.latent_cover). A target that lost the colour has no cover."""
+    video = ((common.vae_decode(vae, target.float() * std + mean).clamp(-1, 1) + 1) / 2).float()   # [b, 3, T, H, W]
+    rgb = torch.tensor(list(world.COLOURS.values()), device=video.device)[colours][:, :, None, None, None]
+    mask = (((video - rgb) ** 2).sum(1, keepdim=True).sqrt() < COLOUR_DIST).float()
+    return (flow_weights.latent_cover(mask) * 255).round().to(torch.uint8)
 
 
 @torch.no_grad()
@@ -18,7 +34,8 @@ def build_pool(teacher, t5, i2v, n, seed, sigmas):
     _, cond_all, parts_all, _ = build_latents(n, seed)
     tok = tokens()
     gen = torch.Generator(device=DEV).manual_seed(seed)
-    rows = {k: [] for k in ("x", "r", "t", "cap", "cond")}
+    vae, mean, std, _ = load_vae()
+    rows = {k: [] for k in ("x", "r", "t", "cap", "cond", "cover")}
     sched = common.rcm_rs(4, 80)[1:4]
     for i in range(0, n, R.ARGS.pool_batch):
         parts = parts_all[i:i + R.ARGS.pool_batch]
@@ -47,8 +64,12 @@ def build_pool(teacher, t5, i2v, n, seed, sigmas):
             rows["t"].append(te.half())
             rows["cap"].append(cap)
             rows["cond"].append(cond_all[i:i + b] if i2v else torch.zeros(b, 1, device=DEV))
-    log(f"pool: {sum(len(r) for r in rows['r'])} pairs")
-    return {k: torch.cat(v) for k, v in rows.items()}
+            rows["cover"].append(target_cover(vae, mean, std, te, parts[:, 0]) if R.ARGS.distill_object_weight > 0
+                                 else torch.zeros(b, 1, *te.shape[2:], dtype=torch.uint8, device=DEV))
+    pool = {k: torch.cat(v) for k, v in rows.items()}
+    log(f"pool: {pool['r'].shape[0]} pairs; the prompted colour covers {pool['cover'].float().mean().item() / 2.55:.1f}% "
+        f"of the targets' latent positions")
+    return pool
 
 
 def student_loss(net, t5, tok, pool, sel, i2v):
@@ -58,7 +79,9 @@ def student_loss(net, t5, tok, pool, sel, i2v):
     with torch.autocast("cuda", torch.bfloat16, enabled=DEV == "cuda"):
         v = common.dit(net, x, r, ctx, i2v_condition(pool["cond"][sel]) if i2v else None)
     x0 = x - r.view(-1, 1, 1, 1, 1) * v.float()
-    return F.mse_loss(x0, tgt)
+    # The positions where the target shows the prompted colour weigh --distill_object_weight more (as the
+    # teacher's flow loss weighs the shape): the students lost the colour their targets had.
+    return flow_weights.weighted_mse(x0, tgt, pool["cover"][sel].float() / 255, R.ARGS.distill_object_weight)
 
 
 def train_student(name, net, t5, pool, i2v, steps, seconds, lr, sla_mix=False):

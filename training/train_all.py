@@ -401,6 +401,9 @@ def main():
     ap.add_argument("--pool_batch", type=int, default=512)
     ap.add_argument("--ode_steps", type=int, default=16)
     ap.add_argument("--extra_noise_pairs", type=int, default=1, help="further pure-noise pairs per pool clip")
+    ap.add_argument("--distill_object_weight", type=float, default=4.0, help="distill: extra loss weight on the latent "
+                    "positions where the teacher's target shows the prompted colour (distill.target_cover; the "
+                    "students shipped on 2026-12-07 were distilled with 0, the plain MSE)")
     ap.add_argument("--resume_teacher", action="store_true")
     ap.add_argument("--text_steps", type=int, default=6000)
     ap.add_argument("--text_seconds", type=float, default=600)
