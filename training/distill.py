@@ -5,6 +5,7 @@ import time
 import torch
 
 import common
+import evaluate
 import flow_weights
 import recipe as R
 import world
@@ -12,19 +13,15 @@ from recipe import (DEV, DIT, SLA, apply_gradients, budget, build_latents, cfg_v
                     i2v_condition, load_into, load_t5, load_vae, log, progress, random_captions, save, text_batch, tokens,
                     warmup_cosine, wpath)
 
-# Pixels within this RGB distance of the prompted colour count as the shape (evaluate.py's colour mask).
-COLOUR_DIST = 0.30
-
-
 @torch.no_grad()
 def target_cover(vae, mean, std, target, colours):
     """Where a distillation target shows the prompted colour, on the latent grid (u8, 0..255): the
-    target decoded (z·std + mean, clamped, [0, 1]), the pixels within COLOUR_DIST of each clip's
-    colour (`colours`: palette indices), put on the latent grid as the teacher's --flow_object_weight
-    covers are (flow_weights.latent_cover). A target that lost the colour has no cover."""
-    video = ((common.vae_decode(vae, target.float() * std + mean).clamp(-1, 1) + 1) / 2).float()   # [b, 3, T, H, W]
+    target decoded as evaluate.py decodes videos, evaluate.py's colour mask of each clip's colour
+    (`colours`: palette indices), put on the latent grid as the teacher's --flow_object_weight covers
+    are (flow_weights.latent_cover). A target that lost the colour has no cover."""
+    video = evaluate.decode_videos(vae, mean, std, target.float())                # [b, 3, T, H, W]
     rgb = torch.tensor(list(world.COLOURS.values()), device=video.device)[colours][:, :, None, None, None]
-    mask = (((video - rgb) ** 2).sum(1, keepdim=True).sqrt() < COLOUR_DIST).float()
+    mask = evaluate.colour_mask(video, rgb).unsqueeze(1).float()                  # [b, 1, T, H, W]
     return (flow_weights.latent_cover(mask) * 255).round().to(torch.uint8)
 
 

@@ -34,10 +34,16 @@ THRESH = {"colour_dist": 0.30, "min_pixels": 12, "present_frac": 0.8, "min_move_
 AXIS = {"left": (0, -1), "right": (0, 1), "up": (1, -1), "down": (1, 1)}
 
 
+def colour_mask(video, rgb):
+    """video [..., 3, T, H, W] in [0,1], rgb broadcastable to it ([..., 3, 1, 1, 1]) -> the colour mask
+    [..., T, H, W]: pixels within THRESH["colour_dist"] of rgb."""
+    return ((video - rgb) ** 2).sum(-4).sqrt() < THRESH["colour_dist"]
+
+
 def colour_track(video, colour):
     """video: [3, T, H, W] in [0,1] -> (present: bool, centroids [T, 2] (x, y), counts [T])."""
     c = torch.tensor(world.COLOURS[colour], device=video.device).view(3, 1, 1, 1)
-    mask = ((video - c) ** 2).sum(0).sqrt() < THRESH["colour_dist"]            # [T, H, W]
+    mask = colour_mask(video, c)                                               # [T, H, W]
     cnt = mask.flatten(1).sum(1).float()
     g = torch.arange(video.shape[-1], device=video.device, dtype=torch.float32)
     cx = (mask.float().sum(1) * g).sum(1) / cnt.clamp(min=1)
