@@ -21,7 +21,7 @@ extension CUDABackend: ModulationBackend {
         try launch(.modulation, "td_modulated_layer_norm", grid: l.grid, block: l.block, sharedBytes: l.sharedBytes, [
             .pointer(try address(out)), .int32(outCode), .pointer(source.address), .int32(dt), .strided(try StridedArgument(x)),
             .int64(Int64(x.strides.last ?? 1)), .int64(Int64(rows)), .int64(Int64(cols)), .int32(vec ? 1 : 0),
-            .int32(l.cached ? 1 : 0), .pointer(try address(scaleParameter.tensor)), .int32(scaleParameter.code),
+            .int32(l.cached ? 1 : 0), .int32(l.perWarp ? 1 : 0), .pointer(try address(scaleParameter.tensor)), .int32(scaleParameter.code),
             .pointer(try address(shiftParameter.tensor)), .int32(shiftParameter.code), .float(eps),
         ])
         return out
@@ -46,7 +46,7 @@ extension CUDABackend: ModulationBackend {
         try launch(.modulation, "td_layer_norm_to", grid: l.grid, block: l.block, sharedBytes: l.sharedBytes, [
             .pointer(try address(out)), .int32(outCode), .pointer(source.address), .int32(dt), .strided(try StridedArgument(x)),
             .int64(Int64(x.strides.last ?? 1)), .int64(Int64(rows)), .int64(Int64(cols)), .int32(vec ? 1 : 0),
-            .int32(l.cached ? 1 : 0),
+            .int32(l.cached ? 1 : 0), .int32(l.perWarp ? 1 : 0),
         ] + (try parameterArguments(weightParameter)) + (try parameterArguments(biasParameter)) + [.float(eps)])
         return out
     }

@@ -19,25 +19,40 @@ extension CUDABackend {
         return [.pointer(try address(p.tensor)), .int32(p.code)]
     }
 
-    /// Launch shape of the row-norm kernels (td_layer_norm, td_rms_norm): whether rows are read as
-    /// groups of 4, whether the row is cached in shared memory, threads per block and the grid.
+    /// With `CUDAKernelSet.candidate`, rows of at most this many units (groups of 4 of a `vec` row)
+    /// are normalised by one warp each (norms.cu's RowTeam warp mode: warp-shuffle sums, no block
+    /// barrier), `warpRowsPerBlock` to a block; wider rows (and all rows with `.standard`) by a whole block. Every 1.3B row (1536 wide,
+    /// 384 units) takes the warp path; a block of ~192 threads on such a row spends its time in
+    /// block_sum's two barriers per pass (the profile had these norms at 1–3× their memory floor).
+    static let warpRowUnits = 512
+    static let warpRowsPerBlock = 4
+
+    /// Launch shape of the row-norm kernels (td_layer_norm, td_rms_norm and the fused norms that must
+    /// share their statistics): whether rows are read as groups of 4, whether each team caches its row
+    /// in shared memory, whether a team is a warp (`perWarp`) or the block, threads per block, the grid.
     func rowNormLaunch(_ x: Tensor, rows: Int, cols: Int) throws
-        -> (vec: Bool, cached: Bool, block: Int, grid: Int, sharedBytes: Int) {
+        -> (vec: Bool, cached: Bool, perWarp: Bool, block: Int, grid: Int, sharedBytes: Int) {
         let alignment = x.dtype == .f32 ? 16 : 8
         let aligned = try address(x) % UInt64(alignment) == 0
         let vec = x.isContiguous && cols % 4 == 0 && aligned
+        let units = vec ? cols / 4 : cols
+        if kernelSet == .candidate && vec && units <= Self.warpRowUnits {
+            let cacheBytes = Self.warpRowsPerBlock * cols * 4
+            let cached = cacheBytes <= 48 * 1024
+            let grid = max(1, min((rows + Self.warpRowsPerBlock - 1) / Self.warpRowsPerBlock, multiprocessorCount * 64))
+            return (vec, cached, true, 32 * Self.warpRowsPerBlock, grid, cached ? cacheBytes : 0)
+        }
         let cacheBytes = cols * 4
         let cached = cacheBytes <= 48 * 1024
         // About two units (groups of 4, or scalars) per thread, 64…1024 threads.
-        let units = vec ? cols / 4 : cols
         let block = min(1024, max(64, ((units + 1) / 2 + 31) / 32 * 32))
         let grid = max(1, min(rows, multiprocessorCount * 64))
-        return (vec, cached, block, grid, cached ? cacheBytes : 0)
+        return (vec, cached, false, block, grid, cached ? cacheBytes : 0)
     }
 
     // MARK: Row norms
 
-    /// LayerNorm over the last dim (fp32 two-pass statistics, one block per row); x may be any
+    /// LayerNorm over the last dim (fp32 two-pass statistics, a warp or a block per row); x may be any
     /// strided view; weight/bias [C] of any float dtype; output dense in x's dtype.
     public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) throws -> Tensor {
         try rowNorm("layerNorm", kernel: "td_layer_norm", x, parameters: [("weight", weight), ("bias", bias)], eps: eps)
@@ -49,7 +64,7 @@ extension CUDABackend {
     }
 
     /// Launches a row-norm kernel of norms.cu: (out, x, dtype, view, last stride, rows, cols, vec,
-    /// cached) followed by the optional per-channel parameters [C] in order, then eps.
+    /// cached, perWarp) followed by the optional per-channel parameters [C] in order, then eps.
     private func rowNorm(_ op: String, kernel: String, _ x: Tensor, parameters: [(name: String, tensor: Tensor?)],
                          eps: Float) throws -> Tensor {
         let source = try deviceBuffer(x, op)
@@ -64,7 +79,7 @@ extension CUDABackend {
         try launch(.norms, kernel, grid: l.grid, block: l.block, sharedBytes: l.sharedBytes, [
             .pointer(try address(out)), .pointer(source.address), .int32(dt), .strided(try StridedArgument(x)),
             .int64(Int64(x.strides.last ?? 1)), .int64(Int64(rows)), .int64(Int64(cols)),
-            .int32(l.vec ? 1 : 0), .int32(l.cached ? 1 : 0),
+            .int32(l.vec ? 1 : 0), .int32(l.cached ? 1 : 0), .int32(l.perWarp ? 1 : 0),
         ] + (try channelParameters.flatMap { try parameterArguments($0) }) + [.float(eps)])
         return out
     }

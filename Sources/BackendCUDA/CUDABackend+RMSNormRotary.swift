@@ -15,7 +15,7 @@ extension CUDABackend: RMSNormRotaryBackend {
         let cCode = try floatCode(cos.dtype, "rmsNormRotary cos"), sCode = try floatCode(sin.dtype, "rmsNormRotary sin")
         let out = try empty(shape.output, dtype: x.dtype)
         guard rows > 0 else { return out }
-        // The statistics equal td_rms_norm's only under its launch shape (block size and `vec`).
+        // The statistics equal td_rms_norm's only under its launch shape (block size, `vec`, `perWarp`).
         let l = try rowNormLaunch(x, rows: rows, cols: cols)
         // The vector path stores groups of 4 (16 bytes for f32): without an aligned output the
         // composition keeps the vector statistics.
@@ -27,7 +27,7 @@ extension CUDABackend: RMSNormRotaryBackend {
         try launch(.norms, "td_rms_norm_rotary", grid: l.grid, block: l.block, sharedBytes: cached ? l.sharedBytes : 0, [
             .pointer(try address(out)), .pointer(source.address), .int32(dt), .strided(try StridedArgument(x)),
             .int64(Int64(x.strides[x.rank - 1])), .int64(Int64(rows)), .int64(Int64(cols)),
-            .int32(l.vec ? 1 : 0), .int32(cached ? 1 : 0),
+            .int32(l.vec ? 1 : 0), .int32(cached ? 1 : 0), .int32(l.perWarp ? 1 : 0),
             .pointer(try weightParameter.map { try address($0.tensor) } ?? 0), .int32(weightParameter?.code ?? 0), .float(eps),
             .int64(Int64(shape.length)), .int64(Int64(shape.half)),
             .pointer(try address(cosT)), .int32(cCode), .pointer(try address(sinT)), .int32(sCode),

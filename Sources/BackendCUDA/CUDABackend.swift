@@ -45,6 +45,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let convolution: ConvolutionState
     /// How conv3d and conv2d run (implicit GEMM, im2col or cuDNN); see `convolutionSummary`.
     public let convolutionEngine: ConvolutionEngine
+    /// Whether kernels awaiting their first GPU verification run (`CUDAKernelSet.candidate`).
+    public let kernelSet: CUDAKernelSet
     let transfers: TransferQueue
     let staging: PinnedStaging
     /// Bytes copied from the host so far (load reports: GB/s).
@@ -69,9 +71,11 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// `sharedMemoryLimit` caps the shared memory per block that kernels are planned for (below the
     /// device's opt-in maximum; e.g. 101 376 bytes, Ada's 99 KiB, on a Hopper card), so the paths a
     /// smaller GPU takes (smaller tiles, staged rings, CUDA-core fallbacks) can be tested on this one.
+    /// `kernelSet` `.candidate` also launches the kernels not yet verified on a GPU (CUDAKernelSet).
     public init(deviceIndex: Int = 0, kernelCacheDirectory: String? = KernelCompiler.defaultCacheDirectory(),
                 fillNewBuffersWith fillByte: UInt8? = nil, guardBytes: Int = 0,
-                convolutionEngine: ConvolutionEngine = .standard, sharedMemoryLimit: Int? = nil) throws {
+                convolutionEngine: ConvolutionEngine = .standard, sharedMemoryLimit: Int? = nil,
+                kernelSet: CUDAKernelSet = .standard) throws {
         if let sharedMemoryLimit, sharedMemoryLimit < 48 * 1024 {
             throw TensorError.invalidArgument("shared memory limit \(sharedMemoryLimit) bytes: every CUDA GPU since sm_70 has at least 49152 bytes (48 KiB) per block")
         }
@@ -140,6 +144,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.guardBytes = max(0, guardBytes)
         modules = KernelModules(driver: driver, compiler: compiler)
         self.convolutionEngine = convolutionEngine
+        self.kernelSet = kernelSet
         convolution = ConvolutionState(engine: convolutionEngine, choiceCacheDirectory: compiler.cacheDirectory)
         name = "\(device) \(deviceName)"
     }

@@ -37,6 +37,8 @@ struct BenchDiT: ParsableCommand {
     @Option(help: "auto, cuda or cpu.")
     var device: DeviceChoice = .auto
 
+    @OptionGroup var cudaKernels: CUDAKernelOption
+
     @Option(help: "Timed forwards after one warm-up.")
     var repeats = 3
 
@@ -70,7 +72,7 @@ struct BenchDiT: ParsableCommand {
                        Double(config.parameterCount) / 1e9, Date().timeIntervalSince(start), tokens, t, h, w))
         let (x, context) = try dit.inputs(config)
 
-        let device = try self.device.makeBackend()
+        let device = try self.device.makeBackend(kernels: cudaKernels.kernels)
         if let maxVram, let cuda = device as? CUDABackend { cuda.setMemoryLimit(Int(maxVram * 1_073_741_824)) }
         let backend: any Backend = profile ? ProfilingBackend(device) : device
         let (out, seconds) = try forward(on: backend, weights: weights, config: config, x: x, context: context,

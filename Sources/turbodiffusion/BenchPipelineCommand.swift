@@ -54,6 +54,8 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "auto, cuda or cpu.")
     var device: DeviceChoice = .auto
 
+    @OptionGroup var cudaKernels: CUDAKernelOption
+
     @Option(help: "Seed of weights and inputs.")
     var seed: UInt64 = 7
 
@@ -95,7 +97,7 @@ struct BenchPipeline: ParsableCommand {
     func run() throws {
         let s = setup()
         let attention = SelfAttentionKind(name: attentionType, topk: slaTopk) ?? .original
-        let backend = try device.makeBackend(convolutionEngine: convEngine)
+        let backend = try device.makeBackend(convolutionEngine: convEngine, kernels: cudaKernels.kernels)
         // The reference stack computes in bf16 on a GPU; the CPU (a functional check) uses f32.
         let dtype: DType = backend is CPUBackend ? .f32 : .bf16
         let ctx = ComputeContext(backend: backend, dtype: dtype)

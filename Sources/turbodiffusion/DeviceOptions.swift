@@ -9,21 +9,22 @@ enum DeviceChoice: String, ExpressibleByArgument, CaseIterable {
     case auto
     case cpu, cuda
 
-    /// `convolutionEngine` matters on CUDA only (commands that compare engines expose it).
-    func makeBackend(convolutionEngine: ConvolutionEngine = .standard) throws -> any Backend {
+    /// `convolutionEngine` and `kernels` matter on CUDA only (commands that compare engines or verify
+    /// candidate kernels expose them).
+    func makeBackend(convolutionEngine: ConvolutionEngine = .standard, kernels: CUDAKernelSet = .standard) throws -> any Backend {
         switch self {
         case .cpu:
             return CPUBackend()
         case .cuda:
             do {
-                return try Self.opened(CUDABackend(convolutionEngine: convolutionEngine))
+                return try Self.opened(CUDABackend(convolutionEngine: convolutionEngine, kernelSet: kernels))
             } catch {
                 throw ValidationError("\(error)\nRun with --device cpu to compute on the CPU instead.")
             }
         case .auto:
             // One attempt: the error of a failed open is the reason (no separate availability probe).
             do {
-                return try Self.opened(CUDABackend(convolutionEngine: convolutionEngine))
+                return try Self.opened(CUDABackend(convolutionEngine: convolutionEngine, kernelSet: kernels))
             } catch {
                 logLine("note: computing on the CPU: \(Self.firstLine("\(error)"))")
                 return CPUBackend()
@@ -52,6 +53,14 @@ enum DeviceChoice: String, ExpressibleByArgument, CaseIterable {
 }
 
 extension ConvolutionEngine: ExpressibleByArgument {}
+extension CUDAKernelSet: ExpressibleByArgument {}
+
+/// `--cuda-kernels`, for the commands that verify or time candidate kernels (CUDAKernelSet).
+struct CUDAKernelOption: ParsableArguments {
+    @Option(name: .customLong("cuda-kernels"),
+            help: "standard (kernels verified on a GPU) or candidate (also those awaiting their first GPU run: 192-row W8A8 tiles on Hopper, a warp per row for row norms).")
+    var kernels: CUDAKernelSet = .standard
+}
 
 /// Compute types a user may ask for.
 enum ComputeType: String, ExpressibleByArgument, CaseIterable {

@@ -73,7 +73,7 @@ struct ForwardDiT: ParsableCommand {
 
     func run() throws {
         do {
-            let backend = try files.device.makeBackend()
+            let backend = try files.device.makeBackend(kernels: files.cudaKernels.kernels)
             let tensors = try files.weightTensors()
             var config = try WanDiTConfig.resolve(tensors: tensors, config: ModelConfigFile.find(for: files.weights[0], besideFiles: true),
                                                   numHeads: numHeads)

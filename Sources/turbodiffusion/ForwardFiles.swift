@@ -25,6 +25,8 @@ struct ForwardFiles: ParsableArguments {
     @Option(name: .long, help: "auto (CUDA when a GPU can be used, else the CPU), cuda or cpu.")
     var device: DeviceChoice = .auto
 
+    @OptionGroup var cudaKernels: CUDAKernelOption
+
     @Option(name: .long, help: "Compute type: f32 (parity) or bf16 (production).")
     var dtype: ComputeType = .f32
 

@@ -38,7 +38,7 @@ struct ForwardT5: ParsableCommand {
     func run() throws {
         do {
             let sampler = memoryStats ? MemorySampler() : nil
-            let backend = try files.device.makeBackend()
+            let backend = try files.device.makeBackend(kernels: files.cudaKernels.kernels)
             let tensors = try files.weightTensors()
             let config = try UMT5Config.resolve(tensors: tensors, config: ModelConfigFile.find(for: files.weights[0]))
             let store = files.store(tensors, on: backend)

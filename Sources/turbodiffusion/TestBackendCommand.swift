@@ -43,6 +43,8 @@ struct TestBackendCommand: ParsableCommand {
             help: "CUDA: plan kernels for at most this many bytes of shared memory per block, to test on this GPU the paths a smaller one takes (101376: Ada's and consumer Ampere's 99 KiB; 166912: A100's 163 KiB).")
     var sharedMemoryLimit: Int?
 
+    @OptionGroup var cudaKernels: CUDAKernelOption
+
     @Flag(help: "List the ops and case counts, run nothing.")
     var list = false
 
@@ -56,6 +58,7 @@ struct TestBackendCommand: ParsableCommand {
         _ = try dtypes()
         // The limit's own bounds are CUDABackend's to check.
         if sharedMemoryLimit != nil, device == .cpu { throw ValidationError("--shared-memory-limit applies to --device cuda only") }
+        if cudaKernels.kernels != .standard, device == .cpu { throw ValidationError("--cuda-kernels applies to --device cuda only") }
     }
 
     func dtypes() throws -> Set<DType> {
@@ -88,6 +91,7 @@ struct TestBackendCommand: ParsableCommand {
         if let gpu {
             print("convolutions: \(gpu.convolutionSummary)")
             if sharedMemoryLimit != nil { print("shared memory per block planned for: \(gpu.maxSharedMemoryPerBlock) bytes") }
+            if gpu.kernelSet != .standard { print("kernels: \(gpu.kernelSet.rawValue) (CUDAKernelSet: also those awaiting their first GPU run)") }
         }
         var counts = (passed: 0, failed: 0, unsupported: 0)
         var unsupportedOps: [String: Int] = [:]
@@ -122,11 +126,11 @@ struct TestBackendCommand: ParsableCommand {
 
 extension TestBackendCommand {
     /// The CUDA backend the catalogue runs on: new buffers poisoned with NaN and guarded, `engine` for
-    /// the convolutions, kernels planned for `--shared-memory-limit`.
+    /// the convolutions, kernels planned for `--shared-memory-limit`, candidate kernels with `--cuda-kernels candidate`.
     func openCUDA(_ engine: ConvolutionEngine) throws -> CUDABackend {
         do {
             return try CUDABackend(fillNewBuffersWith: 0xFF, guardBytes: 256, convolutionEngine: engine,
-                                   sharedMemoryLimit: sharedMemoryLimit)
+                                   sharedMemoryLimit: sharedMemoryLimit, kernelSet: cudaKernels.kernels)
         } catch {
             throw ValidationError("\(error)")
         }

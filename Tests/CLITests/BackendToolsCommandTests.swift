@@ -25,6 +25,19 @@ import Testing
         #expect(tiny.status != 0 && tiny.stderr.contains("at least 49152 bytes"), "\(tiny.stderr)")
     }
 
+    /// --cuda-kernels picks the CUDA kernel set (candidates awaiting their first GPU run); refused on the
+    /// CPU by test-backend, and a name that is no set is refused by every command that takes it.
+    @Test func cudaKernelSetIsCheckedBeforeRunning() throws {
+        let cpu = try CLI.run(["test-backend", "--device", "cpu", "--cuda-kernels", "candidate", "--op", "layerNorm"])
+        #expect(cpu.status != 0 && cpu.stderr.contains("--cuda-kernels applies to --device cuda only"), "\(cpu.stderr)")
+        let standard = try CLI.run(["test-backend", "--device", "cpu", "--cuda-kernels", "standard", "--op", "layerNorm", "--quiet"])
+        #expect(standard.status == 0 && standard.stdout.contains("0 failed"), "\(standard.stderr)")
+        for command in [["test-backend"], ["bench", "dit"], ["bench", "pipeline"], ["forward", "dit", "--weights", "w", "--inputs", "i", "--output", "o"]] {
+            let bad = try CLI.run(command + ["--cuda-kernels", "fastest"])
+            #expect(bad.status != 0 && bad.stderr.contains("fastest") && bad.stderr.contains("--cuda-kernels"), "\(command): \(bad.stderr)")
+        }
+    }
+
     @Test func compareHoldsATensorToItsReference() throws {
         let io = Self.fixtures.appendingPathComponent("dit_t2v_hd64_io.safetensors").path
         let same = try CLI.run(["compare", io, io, "--key", "out", "--bound", "0"])

@@ -8,24 +8,13 @@ ratio ours/PyTorch in rate (above 1 means we are faster). Without an argument it
 PyTorch's rows as JSON lines.
 """
 import json
+import os
 import sys
 
 import torch
 
-
-def median_ms(fn, reps=10):
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return sorted(times)[len(times) // 2]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cuda"))
+from gpu_timing import median_ms  # noqa: E402
 
 
 def main():
@@ -36,14 +25,14 @@ def main():
     row = torch.arange(4096, device="cuda", dtype=torch.float32) % 7 + 0.5
     nbytes = elements * 4
     rows = []
-    t = median_ms(lambda: a @ b.T)
+    t = median_ms(lambda: a @ b.T, 10, warmup=3)
     rows.append((f"matmul bf16 {n}³ Bᵀ → bf16", t, 2 * n ** 3 / t / 1e9, "TFLOP/s"))
     for name, fn, moved in [("copy f32 (ceiling)", lambda: x.clone(), 2),
                             ("add f32 + broadcast row", lambda: x + row, 2),
                             ("silu f32", lambda: torch.nn.functional.silu(x), 2),
                             ("convert f32 → bf16", lambda: x.to(torch.bfloat16), 1.5),
                             ("softmax f32 rows of 4096", lambda: x.softmax(-1), 2)]:
-        t = median_ms(fn)
+        t = median_ms(fn, 10, warmup=3)
         rows.append((name, t, moved * nbytes / t / 1e6, "GB/s"))
     if len(sys.argv) < 2:
         for r in rows:

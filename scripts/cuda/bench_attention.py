@@ -28,6 +28,8 @@ import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KERNELS = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpu_timing import median_ms  # noqa: E402
 LOG2E = 1.4426950408889634
 SUBS = (16, 32, 64)
 failures = []
@@ -207,27 +209,13 @@ def checks(kern):
     torch.cuda.synchronize()
 
 
-def median_ms(fn, reps=20, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b))
-    return float(np.median(times))
-
-
 def timings(kern, L, H, D):
     dtype = torch.bfloat16
     scale = D ** -0.5
     q, k, v = dit(L, H, D, dtype)
     flops = 4.0 * L * L * D * H
     rows = []
-    sdpa = median_ms(lambda: F.scaled_dot_product_attention(q, k, v, scale=scale))
+    sdpa = median_ms(lambda: F.scaled_dot_product_attention(q, k, v, scale=scale), warmup=3)
     ref = F.scaled_dot_product_attention(q, k, v, scale=scale)
     rows.append(("torch SDPA (dense)", sdpa, flops))
     print(f"== dense L={L} H={H} D={D} bf16 (DiT views), {flops / 1e12:.1f} TFLOP", flush=True)
@@ -237,7 +225,7 @@ def timings(kern, L, H, D):
                       [(f"td_{n}", (lambda n=n: kern.dense(q, k, v, scale, fa3=n))) for n in kern.fa3]:
         out = call()
         check(f"{name} vs SDPA at L={L}", out, ref, 2e-4)
-        rows.append((name, median_ms(call), flops))
+        rows.append((name, median_ms(call, warmup=3), flops))
 
     if HOPPER_ONLY:
         return summary(rows)
@@ -259,7 +247,7 @@ def timings(kern, L, H, D):
     for s in SUBS:
         out = kern.sparse(q, k, v, blocks, bq, bk, scale, sub=s)
         check(f"td_fa2_sparse sub {s} at L={L} (first {nq} query blocks)", out[:, :, :nq * bq], sub_ref, 2e-4)
-        rows.append((f"td_fa2_sparse sub {s}", median_ms(lambda s=s: kern.sparse(q, k, v, blocks, bq, bk, scale, sub=s)),
+        rows.append((f"td_fa2_sparse sub {s}", median_ms(lambda s=s: kern.sparse(q, k, v, blocks, bq, bk, scale, sub=s), warmup=3),
                      sflops))
     summary(rows)
 

@@ -10,13 +10,15 @@ setting is checked against an fp32 conv3d of the same bf16 operands and timed be
 mma.sync settings are KSUBxSTAGES, with a trailing "a" for input rows through L1 (CG_INPUT_CA);
 wgmma settings are STAGESxKSUBxCONSUMERS, with a trailing "g" for input rows around L1 (CW_INPUT_CG).
 """
-import argparse, os
+import argparse, os, sys
 import cupy as cp
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpu_timing import median_ms  # noqa: E402
 KERNELS = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
 # (name, C, O, kernel, input T, H, W, padding (t, h, w)) — one causal step of the decoder each.
 CASES = [
@@ -104,17 +106,6 @@ def run_ours(mod, ksub, stages, x, w, b, pad, out, hopper=False, consumers=2):
        np.int32(pad[0]), np.int32(pad[1]), np.int32(pad[2]), np.int32(Ho), np.int32(Wo), np.int64(P)), shared_mem=smem)
 
 
-def timed(fn, repeat):
-    fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeat):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record(); fn(); e.record(); torch.cuda.synchronize()
-        times.append(s.elapsed_time(e))
-    return sorted(times)[len(times) // 2]
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--variants", default="1x4,2x3,2x2,4x2")
@@ -146,7 +137,7 @@ def main():
         ref = F.conv3d(xp, w.float(), b)
         flop = 2.0 * O * C * k[0] * k[1] * k[2] * ref[0, 0].numel()
         xpb = xp.bfloat16()
-        t_ref = timed(lambda: F.conv3d(xpb, w, b.bfloat16()), args.repeat)
+        t_ref = median_ms(lambda: F.conv3d(xpb, w, b.bfloat16()), args.repeat)
         totals["cudnn"] += t_ref
         if args.cudnn_kernels:
             with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
@@ -157,9 +148,9 @@ def main():
         for v in variants:
             out = torch.empty_like(ref)
             if v[0] == "h":
-                t = timed(lambda: run_ours(mods[v], v[1], v[2], x, w, b, pad, out, hopper=True, consumers=v[3]), args.repeat)
+                t = median_ms(lambda: run_ours(mods[v], v[1], v[2], x, w, b, pad, out, hopper=True, consumers=v[3]), args.repeat)
             else:
-                t = timed(lambda: run_ours(mods[v], v[1], v[2], x, w, b, pad, out), args.repeat)
+                t = median_ms(lambda: run_ours(mods[v], v[1], v[2], x, w, b, pad, out), args.repeat)
             err = ((out - ref).norm() / ref.norm()).item()
             totals[v] += t
             line += f" {t:9.3f} {flop / t / 1e9:8.1f} {err:8.1e}"

@@ -19,7 +19,10 @@ Run `turbodiffusion bench conv --device cuda --engine both …` in the same call
 times (legacy API, copies included) on the same shapes.
 Constants are cuDNN 9's (cudnn_graph.h; stable since 9.0). Needs torch with CUDA and libcudnn.so.9.
 """
-import argparse, ctypes, statistics, sys
+import argparse, ctypes, os, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpu_timing import median_ms  # noqa: E402
 
 CASES = {  # name: (C in, C out, kernel, frames in (with the 2 causal frames), H, W)
     "res384": (384, 384, (3, 3, 3), 3, 60, 104),
@@ -200,18 +203,7 @@ def main():
     cd = Cudnn(torch)
     workspace = torch.empty(1 << 30, dtype=torch.uint8, device="cuda")
 
-    def timeit(f):
-        f()
-        torch.cuda.synchronize()
-        times = []
-        for _ in range(args.repeat):
-            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            s.record()
-            f()
-            e.record()
-            torch.cuda.synchronize()
-            times.append(s.elapsed_time(e))
-        return statistics.median(times)
+    timeit = lambda f: median_ms(f, args.repeat)
 
     def nmse(a, b):
         return float(((a.float() - b.float()) ** 2).sum() / (b.float() ** 2).sum())

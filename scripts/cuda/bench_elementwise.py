@@ -24,6 +24,8 @@ kernels' cap (DenseSplit.blocksPerMultiprocessor) to try another. Exits non-zero
 import argparse, os, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpu_timing import median_ms  # noqa: E402
 KERNELS = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
 GROUP, BLOCK, BLOCKS_PER_SM = 8, 256, 64          # DenseSplit.group, .blockSize, .blocksPerMultiprocessor
 CODES = {"f32": 0, "bf16": 1, "f16": 2}
@@ -260,15 +262,7 @@ def main():
         torch.cuda.synchronize()
         print(f"checks: {passed[0]} identical, {len(bad)} differ", flush=True)
 
-    def timed(f):
-        f()
-        torch.cuda.synchronize()
-        times = []
-        for _ in range(args.repeat):
-            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            s.record(); f(); e.record(); torch.cuda.synchronize()
-            times.append(s.elapsed_time(e))
-        return sorted(times)[len(times) // 2]
+    timed = lambda f: median_ms(f, args.repeat)
 
     def report(label, nbytes, times):
         rate = lambda t: nbytes / t / 1e6

@@ -15,12 +15,14 @@ td_w8a8_gemm_mma, the kernels of the previous release):
   wgmmaSu  the same with QW_ORDER = 0 (the consumer warpgroups issue unordered; the engine compiles 1)
   wgmmaSpP the same with timing probe QW_PROBE = P (1: no fold, 2: no products, 3: no global loads):
            wrong values on purpose, so timed only; differences against wgmmaS place the time
-  wgmmaBS  td_w8a8_gemm_wgmma with QW_BULK = 1: operands pre-tiled by td_w8a8_tile (not timed), one
+  wgmmaBS  td_w8a8_gemm_wgmma with QW_BULK = 1: operands pre-tiled (as triS), one
            producer thread with bulk copies
   halfS    td_w8a8_gemm_wgmma64 with QW_STAGES = S: 64 × 128 tiles, two blocks per SM, one consumer
-           warpgroup and a bulk-copy producer thread each (operands pre-tiled, not timed)
+           warpgroup and a bulk-copy producer thread each (operands pre-tiled as triS)
   triS     td_w8a8_gemm_wgmma192 with QW_STAGES = S: 192 × 128 tiles, three consumer warpgroups and a
-           bulk-copy producer thread (operands pre-tiled, not timed)
+           bulk-copy producer thread; as the engine runs it (S = 4): x quantised straight into tiles
+           (td_w8a8_quantize_block's `tiled`, checked against td_w8a8_tile), the weight tiled per call,
+           both in the "quantize new" time
 
 Per variant:
 1. checks, on odd shapes (M, N, K not multiples of 128, K not a multiple of 16, f32/bf16 x,
@@ -40,6 +42,8 @@ import argparse, faulthandler, os, subprocess, sys, traceback
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "reference"))
 from w8a8_reference import fma_f32  # noqa: E402  (the op's fp32 fold, exact; torch only)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpu_timing import median_ms  # noqa: E402
 KERNELS = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
 BLK = 128
 # (name, M, K, N): the DiT's quantised Linears at 480p (Sources/Models/WanDiT/WanBlock.swift).
@@ -107,13 +111,14 @@ def run_variant(variant, args):
     f_qnew = mod.get_function("td_w8a8_quantize_block")
     bad = []
 
-    def quantize(f, x, xdt, m, k, into=None):
+    def quantize(f, x, xdt, m, k, into=None, tiles=False):
+        # tiles: td_w8a8_quantize_block's tiled output (td_w8a8_tile's layout of xq; f is f_qnew).
         kp, kb = -(-k // 16) * 16, -(-k // BLK)
         # Poisoned unless timed (`into`): every byte must be written.
-        xq, sx = into or (torch.full((m, kp), 77, dtype=torch.int8, device="cuda"),
+        xq, sx = into or (torch.full((-(-m // BLK) * kb * BLK * BLK,) if tiles else (m, kp), 77, dtype=torch.int8, device="cuda"),
                           torch.full((-(-m // BLK), kb), float("nan"), device="cuda"))
         f((kb, -(-m // BLK)), (256,), (ptr(xq), ptr(sx), ptr(x), np.int32(codes[xdt]), np.int64(m), np.int64(k),
-                                       np.int64(kp), np.int32(kb)))
+                                       np.int64(kp), np.int32(kb)) + ((np.int32(int(tiles)),) if f is f_qnew else ()))
         return xq, sx
 
     f_tile = mod.get_function("td_w8a8_tile") if bulk else None
@@ -176,9 +181,16 @@ def run_variant(variant, args):
         xq0, sx0 = quantize(f_qold, x, xdt, m, k)
         ref = product(f_mma, 0, xq0, sx0, w, sw, bias, bdt, odt, m, n, k)
         xq1, sx1 = quantize(f_qnew, x, xdt, m, k)
-        out = product(f_gemm, smem, xq1, sx1, w, sw, bias, bdt, odt, m, n, k, threads=threads)
+        verdicts = {"xq": same(xq0, xq1), "sx": same(sx0, sx1)}
+        if bulk:   # as the engine runs it: x quantised straight into tiles, the weight tiled by td_w8a8_tile
+            kp, kb = -(-k // 16) * 16, -(-k // BLK)
+            xt, sxt = quantize(f_qnew, x, xdt, m, k, tiles=True)
+            verdicts["xq tiles"] = same(xt, tiled(xq1, m, kp, kb)) and same(sxt, sx1)
+            out = product(f_gemm, smem, xt, sxt, tiled(w, n, kp, kb), sw, bias, bdt, odt, m, n, k, threads=threads, pretiled=True)
+        else:
+            out = product(f_gemm, smem, xq1, sx1, w, sw, bias, bdt, odt, m, n, k, threads=threads)
         torch.cuda.synchronize()
-        verdicts = {"xq": same(xq0, xq1), "sx": same(sx0, sx1), "out": same(ref, out)}
+        verdicts["out"] = same(ref, out)
         if emulated:
             em, scale = emulate(x, w, sw, bias, odt, m, k, n)
             verdicts["baseline=emulation"] = same(ref, em) and same(sx0, scale)
@@ -190,15 +202,7 @@ def run_variant(variant, args):
         print(f"{variant:7} check {label:44} {'ok' if ok else 'MISMATCH'}: {detail}{extra}", flush=True)
         return x, w, sw, bias
 
-    def timed(fn):
-        fn()
-        torch.cuda.synchronize()
-        times = []
-        for _ in range(args.repeat):
-            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            s.record(); fn(); e.record(); torch.cuda.synchronize()
-            times.append(s.elapsed_time(e))
-        return sorted(times)[len(times) // 2]
+    timed = lambda fn: median_ms(fn, args.repeat)
 
     if args.shapes in ("small", "all") and not probing:
         for m, k, n, xdt, odt, bdt in SMALL:
@@ -209,10 +213,14 @@ def run_variant(variant, args):
             xq, sx = quantize(f_qnew, x, "bf16", m, k)
             out = torch.empty(m, n, dtype=torch.bfloat16, device="cuda")
             t_qold = timed(lambda: quantize(f_qold, x, "bf16", m, k, into=(xq, sx)))
-            t_qnew = timed(lambda: quantize(f_qnew, x, "bf16", m, k, into=(xq, sx)))
             t_old = timed(lambda: product(f_mma, 0, xq, sx, w, sw, bias, "bf16", "bf16", m, n, k, into=out))
             kp, kb = -(-k // 16) * 16, -(-k // BLK)
-            xq_t, w_t = (tiled(xq, m, kp, kb), tiled(w, n, kp, kb)) if bulk else (xq, w)
+            xq_t, w_t = (quantize(f_qnew, x, "bf16", m, k, tiles=True)[0], tiled(w, n, kp, kb)) if bulk else (xq, w)
+            # The bulk kernels' quantiser writes tiles, and the engine tiles the weight per call: both counted.
+            t_qnew = timed(lambda: quantize(f_qnew, x, "bf16", m, k, into=(xq_t, sx), tiles=bulk))
+            if bulk:
+                wt_into = torch.empty_like(w_t)
+                t_qnew += timed(lambda: f_tile((kb, -(-n // BLK)), (256,), (ptr(wt_into), ptr(w), np.int64(n), np.int64(kp), np.int32(kb))))
             t_new = timed(lambda: product(f_gemm, smem, xq_t, sx, w_t, sw, bias, "bf16", "bf16", m, n, k, into=out, threads=threads,
                                           pretiled=True))
             wb = (torch.randn(k, n, device="cuda") * k ** -0.5).bfloat16()

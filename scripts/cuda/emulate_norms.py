@@ -7,7 +7,7 @@ td_rms_norm_rotary equals td_rms_norm followed by td_rotary bit for bit.
 The whole of norms.cu, with common.cu's strided indexing and block reductions, is compiled as C++
 with norms_emulator.cpp: dynamic shared memory becomes a host buffer filled with NaNs before each
 block, __syncthreads and warp shuffles are emulated with one std::thread per CUDA thread, and
-the launches copy CUDABackend's (rowNormLaunch's block size and `vec`, td_rotary's 2-D blocks;
+the launches copy CUDABackend's (rowNormLaunch's warp or block per row, block size and `vec`, td_rotary's 2-D blocks;
 grids are made small so the grid-stride loops take several rows per block). Cases: f32, bf16 and
 f16 x; DiT width 1536 as 12 × 128, 2 × 64, odd D/2, a batch; dense, transposed and
 odd-offset narrowed views; with and without weight; f32 and f16 tables. Compiled with

@@ -29,6 +29,10 @@ check test-backend "$td" test-backend --device $dev0 --quiet
 # The same catalogue planned for 99 KiB of shared memory per block (Ada, consumer Ampere and Blackwell):
 # the fallbacks those GPUs take, run on this one.
 [ "$dev0" = cpu ] || check test-backend-99KiB "$td" test-backend --device $dev0 --quiet --shared-memory-limit 101376
+# Candidate kernels (CUDAKernelSet): the catalogue with them, and with them at 160 KiB (the 128-row
+# W8A8 kernel they fall back to), so a candidate becomes standard only after this passes.
+[ "$dev0" = cpu ] || check test-backend-candidate "$td" test-backend --device $dev0 --quiet --cuda-kernels candidate
+[ "$dev0" = cpu ] || check test-backend-candidate-160KiB "$td" test-backend --device $dev0 --quiet --cuda-kernels candidate --shared-memory-limit 163840
 dit dit-t2v-hd64-f32 dit_t2v_hd64.safetensors dit_t2v_hd64_io.safetensors 1e-4 2 16
 dit dit-t2v-hd64-bf16 dit_t2v_hd64.safetensors dit_t2v_hd64_io.safetensors 2e-2 2 16 --dtype bf16
 dit dit-i2v-hd128-f32 dit_i2v_hd128.pth dit_i2v_hd128_io.safetensors 1e-4 0 12
@@ -39,6 +43,8 @@ dit dit-sagesla-f32 dit_sla_hd64.pth dit_sla_hd64_sagesla_io.safetensors 1e-3 2 
 dit dit-sla-bf16 dit_sla_hd64.pth dit_sla_hd64_io.safetensors 2e-2 2 16 --dtype bf16 --attention_type sla --sla_topk 0.25 --sla_block_q 16 --sla_block_k 8
 dit dit-sagesla-bf16 dit_sla_hd64.pth dit_sla_hd64_sagesla_io.safetensors 2e-2 2 16 --dtype bf16 --attention_type sagesla --sla_topk 0.25 --sla_block_q 16 --sla_block_k 8
 dit dit-w8a8-f32 dit_quant_hd128.pth dit_quant_hd128_io.safetensors 1e-4 0 16 --quant_linear
+[ "$dev0" = cpu ] || dit dit-w8a8-f32-candidate dit_quant_hd128.pth dit_quant_hd128_io.safetensors 1e-4 0 16 --quant_linear --cuda-kernels candidate
+[ "$dev0" = cpu ] || dit dit-bf16-candidate dit_t2v_hd64.safetensors dit_t2v_hd64_io.safetensors 2e-2 2 16 --dtype bf16 --cuda-kernels candidate
 for m in "tiny padded" "tiny unpadded" "wide holes" "wide padded"; do
   set -- $m
   for dt in f32 bf16; do

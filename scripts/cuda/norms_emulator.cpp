@@ -172,17 +172,20 @@ static bool run(const Case& c, std::mt19937& g) {
     const void* w = c.weight ? wb.data() : nullptr;
     const float eps = 1e-6f;
 
-    // rowNormLaunch: groups of 4 for a dense row of a multiple of 4 (buffers are aligned).
-    const bool vec = c.layout == Dense && cols % 4 == 0, cached = cols * 4 <= 48 * 1024;
+    // rowNormLaunch: groups of 4 for a dense row of a multiple of 4 (buffers are aligned); a warp per
+    // row, 4 rows a block, up to 512 groups of 4; else a block per row.
+    const bool vec = c.layout == Dense && cols % 4 == 0;
     const i64 units = vec ? cols / 4 : cols;
-    const unsigned block = (unsigned)std::min<i64>(1024, std::max<i64>(64, ((units + 1) / 2 + 31) / 32 * 32));
-    const unsigned grid = (unsigned)std::min<i64>(rows, 3);
+    const bool per_warp = vec && units <= 512;
+    const bool cached = (per_warp ? 4 : 1) * cols * 4 <= 48 * 1024;
+    const unsigned block = per_warp ? 128u : (unsigned)std::min<i64>(1024, std::max<i64>(64, ((units + 1) / 2 + 31) / 32 * 32));
+    const unsigned grid = (unsigned)std::min<i64>(per_warp ? (rows + 3) / 4 : rows, 3);
     const i64 n = rows * cols, bytes = n * size_of(c.dt);
 
     // The composition: td_rms_norm into a dense [rows, cols], then td_rotary on it as [rows·heads, D].
     std::vector<unsigned char> normed(bytes, 0xff), composed(bytes, 0xff), fused(bytes, 0xfe);
     launch(grid, {block, 1, 1}, [&] {
-        td_rms_norm(normed.data(), xb.data(), c.dt, s, ls, rows, cols, vec, cached, w, c.dt, eps);
+        td_rms_norm(normed.data(), xb.data(), c.dt, s, ls, rows, cols, vec, cached, per_warp, w, c.dt, eps);
     });
     const unsigned bx = (unsigned)std::min<i64>(128, (half + 31) / 32 * 32), by = std::max(1u, 256 / bx);
     const i64 rot_rows = rows * c.heads;
@@ -194,7 +197,7 @@ static bool run(const Case& c, std::mt19937& g) {
     });
     // The fused kernel, launched as CUDABackend.rmsNormRotary launches it.
     launch(grid, {block, 1, 1}, [&] {
-        td_rms_norm_rotary(fused.data(), xb.data(), c.dt, s, ls, rows, cols, vec, vec && cached, w, c.dt, eps,
+        td_rms_norm_rotary(fused.data(), xb.data(), c.dt, s, ls, rows, cols, vec, vec && cached, per_warp, w, c.dt, eps,
                            c.seq, half, cosb.data(), c.table_dt, sinb.data(), c.table_dt);
     });
 
@@ -229,11 +232,11 @@ static bool run(const Case& c, std::mt19937& g) {
     }
     const double tolerance = c.dt == DT_F32 ? 1e-4 : 5e-2;
     const bool ok = mismatches == 0 && err <= tolerance * mag && mag > 0;
-    std::printf("%s %s x [%lld, %lld] as %lld × %lld, %s%s, %s tables, block %u%s: %s (%lld of %lld differ%s; "
+    std::printf("%s %s x [%lld, %lld] as %lld × %lld, %s%s, %s tables, block %u%s%s: %s (%lld of %lld differ%s; "
                 "composed vs double %.2g of %.3g)\n",
                 ok ? "ok  " : "FAIL", dt_name(c.dt), (long long)rows, (long long)cols, (long long)c.heads, (long long)c.head_dim,
                 c.layout == Dense ? "dense" : c.layout == Transposed ? "transposed" : "narrowed at offset 1",
-                c.weight ? "" : ", no weight", dt_name(c.table_dt), block, vec ? " vec" : "",
+                c.weight ? "" : ", no weight", dt_name(c.table_dt), block, vec ? " vec" : "", per_warp ? " warp/row" : "",
                 mismatches ? "fused ≠ composed" : "fused = composed", (long long)mismatches, (long long)n,
                 first >= 0 ? (", first at " + std::to_string(first)).c_str() : "", err, mag);
     return ok;
@@ -245,6 +248,8 @@ int main() {
     for (int dt : {DT_F32, DT_BF16, DT_F16}) {
         const Case cases[] = {
             {dt, 1, 33, 12, 128, Dense, true, DT_F32},
+            {dt, 1, 9, 40, 128, Dense, true, DT_F32},    // 5120 wide: a block per row
+            {dt, 1, 7, 20, 104, Dense, true, DT_F32},    // 2080 wide (520 groups): just past the warp limit
             {dt, 1, 77, 2, 64, Dense, true, DT_F32},
             {dt, 1, 19, 3, 6, Dense, true, DT_F32},
             {dt, 2, 9, 5, 10, Dense, true, DT_F32},

@@ -8,13 +8,15 @@
 // Launched like td_layer_norm.
 extern "C" __global__ void __launch_bounds__(1024)
 td_modulated_layer_norm(void* out, int out_dt, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 cols, int vec,
-                        int cached, const void* scale, int scale_dt, const void* shift, int shift_dt, float eps) {
+                        int cached, int per_warp, const void* scale, int scale_dt, const void* shift, int shift_dt, float eps) {
     __shared__ float scratch[32];
     extern __shared__ __align__(16) float row_cache[];
-    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
-        const RowView row = {x, dt, strided_offset(s, r * cols), ls, cols, vec, cached ? row_cache : nullptr};
+    const RowTeam team(per_warp);
+    float* const cache = team.cache(row_cache, cached, cols);
+    for (i64 r = team.first; r < rows; r += team.step) {
+        const RowView row = {x, dt, strided_offset(s, r * cols), ls, cols, vec, cache, team.lane, team.width};
         float mean, rstd;
-        layer_norm_stats(row, scratch, eps, mean, rstd);
+        layer_norm_stats(team, row, scratch, eps, mean, rstd);
         // LN stored in x's dtype; (1 + scale) in scale's; the product and the sum in x's (a binary
         // op's result has its first operand's dtype).
         auto modulate = [&](i64 j, float v) {
@@ -41,13 +43,15 @@ td_modulated_layer_norm(void* out, int out_dt, const void* x, int dt, Strided s,
 // to out_dt; w and b [cols] or null. Launched like td_layer_norm.
 extern "C" __global__ void __launch_bounds__(1024)
 td_layer_norm_to(void* out, int out_dt, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 cols, int vec,
-                 int cached, const void* w, int w_dt, const void* b, int b_dt, float eps) {
+                 int cached, int per_warp, const void* w, int w_dt, const void* b, int b_dt, float eps) {
     __shared__ float scratch[32];
     extern __shared__ __align__(16) float row_cache[];
-    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
-        const RowView row = {x, dt, strided_offset(s, r * cols), ls, cols, vec, cached ? row_cache : nullptr};
+    const RowTeam team(per_warp);
+    float* const cache = team.cache(row_cache, cached, cols);
+    for (i64 r = team.first; r < rows; r += team.step) {
+        const RowView row = {x, dt, strided_offset(s, r * cols), ls, cols, vec, cache, team.lane, team.width};
         float mean, rstd;
-        layer_norm_stats(row, scratch, eps, mean, rstd);
+        layer_norm_stats(team, row, scratch, eps, mean, rstd);
         auto normalise = [&](i64 j, float v) {
             float y = __fmul_rn(__fsub_rn(v, mean), rstd);
             if (w) y = __fmul_rn(y, load_float(w, j, w_dt));

@@ -35,7 +35,33 @@ __device__ __forceinline__ float round_to(float v, int dt) {
     return v;
 }
 
-// One row of a row-wise norm: `cols` elements, element j of the input at xo + j·ls.
+// Who works on one row of a row-wise norm. Block mode (`per_warp` 0): the whole block, rows
+// blockIdx.x, blockIdx.x + gridDim.x, …, sums by block_sum (its barriers need every thread of the
+// block in every row). Warp mode: warp w of the block takes rows blockIdx.x·(blockDim.x/32) + w,
+// stepping by gridDim.x·(blockDim.x/32), sums by warp_sum (no barrier: warps may leave early), its
+// own cols floats of the row cache. The butterfly of warp_sum gives every lane the same sum
+// (each step adds the same two values, commutatively).
+struct RowTeam {
+    int per_warp;
+    int lane, width;        // this thread's index in the team, the team's size
+    i64 first, step;        // the team's first row and its row step
+
+    __device__ __forceinline__ explicit RowTeam(int warp_mode) : per_warp(warp_mode) {
+        const int warps = blockDim.x >> 5;
+        lane = per_warp ? threadIdx.x & 31 : threadIdx.x;
+        width = per_warp ? 32 : blockDim.x;
+        first = per_warp ? (i64)blockIdx.x * warps + (threadIdx.x >> 5) : blockIdx.x;
+        step = per_warp ? (i64)gridDim.x * warps : gridDim.x;
+    }
+    __device__ __forceinline__ float sum(float v, float* scratch) const { return per_warp ? warp_sum(v) : block_sum(v, scratch); }
+    // This team's row cache of cols floats (nil without one).
+    __device__ __forceinline__ float* cache(float* row_cache, int cached, i64 cols) const {
+        return !cached ? nullptr : per_warp ? row_cache + (threadIdx.x >> 5) * cols : row_cache;
+    }
+};
+
+// One row of a row-wise norm: `cols` elements, element j of the input at xo + j·ls, worked on by a
+// team (RowTeam) of `width` threads, this one being `lane`.
 // `vec` (dense row, ls = 1, cols % 4 == 0, row start aligned for load4) reads groups of 4.
 // With a shared-memory `cache` of cols floats, the first pass (fill = true) stores the row there and
 // later passes read it back. Every pass (of every row) gives each thread the same elements, so
@@ -46,25 +72,37 @@ struct RowView {
     i64 xo, ls, cols;
     int vec;
     float* cache;
+    int lane, width;
 
     // Calls f(j, v) with v[0..3] = elements j..j+3 (vec) or v[0] = element j.
     template <typename F>
     __device__ __forceinline__ void groups(bool fill, F f) const {
         const bool from_cache = cache != nullptr && !fill;
-        if (vec) {
-            for (i64 g = threadIdx.x; g < (cols >> 2); g += blockDim.x) {
-                float v[4];
-                if (from_cache) {
-                    const float4 q = ((const float4*)cache)[g];
-                    v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
-                } else {
-                    load4(x, xo + 4 * g, dt, v);
-                    if (cache) ((float4*)cache)[g] = make_float4(v[0], v[1], v[2], v[3]);
+        if (vec && !from_cache) {
+            // Four groups' loads issued before the first is used (the loads of one group alone leave
+            // the memory system idle); f still sees this thread's groups in ascending order.
+            const i64 n4 = cols >> 2;
+            for (i64 g0 = lane; g0 < n4; g0 += 4 * (i64)width) {
+                float v[4][4];
+#pragma unroll
+                for (int u = 0; u < 4; ++u)
+                    if (g0 + u * width < n4) load4(x, xo + 4 * (g0 + u * width), dt, v[u]);
+#pragma unroll
+                for (int u = 0; u < 4; ++u) {
+                    const i64 g = g0 + u * width;
+                    if (g >= n4) break;
+                    if (cache) ((float4*)cache)[g] = make_float4(v[u][0], v[u][1], v[u][2], v[u][3]);
+                    f(4 * g, v[u]);
                 }
+            }
+        } else if (vec) {
+            for (i64 g = lane; g < (cols >> 2); g += width) {
+                const float4 q = ((const float4*)cache)[g];
+                const float v[4] = {q.x, q.y, q.z, q.w};
                 f(4 * g, v);
             }
         } else {
-            for (i64 j = threadIdx.x; j < cols; j += blockDim.x) {
+            for (i64 j = lane; j < cols; j += width) {
                 float v[1];
                 if (from_cache) {
                     v[0] = cache[j];
@@ -109,32 +147,36 @@ struct RowView {
 // LayerNorm statistics of one row, two passes in fp32: the mean, then 1/√(Σ(x − mean)²/cols + eps).
 // The first pass fills the row cache. Shared by td_layer_norm and modulation.cu, whose results
 // must agree bit for bit.
-__device__ __forceinline__ void layer_norm_stats(const RowView& row, float* scratch, float eps, float& mean, float& rstd) {
+__device__ __forceinline__ void layer_norm_stats(const RowTeam& team, const RowView& row, float* scratch, float eps,
+                                                 float& mean, float& rstd) {
     float sum = 0.0f;
     row.each(true, [&](float v) { sum += v; });
-    const float m = block_sum(sum, scratch) / (float)row.cols;
+    const float m = team.sum(sum, scratch) / (float)row.cols;
     float sq = 0.0f;
     row.each(false, [&](float v) {
         const float c = v - m;
         sq += c * c;
     });
-    const float var = block_sum(sq, scratch) / (float)row.cols;
+    const float var = team.sum(sq, scratch) / (float)row.cols;
     mean = m;
     rstd = 1.0f / sqrtf(var + eps);
 }
 
-// LayerNorm over the last dim: one block per row (grid-stride), blockDim a multiple of 32,
-// at most 1024. Two passes in fp32: mean, then Σ(x − mean)²; y = (x − mean)·rstd·w + b.
-// Dynamic shared memory: cols floats when `cached`, else none (the row is re-read).
+// LayerNorm over the last dim: a RowTeam per row (a block, or a warp with `per_warp`; grid-stride),
+// blockDim a multiple of 32, at most 1024. Two passes in fp32: mean, then Σ(x − mean)²;
+// y = (x − mean)·rstd·w + b. Dynamic shared memory: cols floats per team when `cached`, else none
+// (the row is re-read).
 extern "C" __global__ void __launch_bounds__(1024)
-td_layer_norm(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 cols, int vec, int cached,
+td_layer_norm(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 cols, int vec, int cached, int per_warp,
               const void* w, int w_dt, const void* b, int b_dt, float eps) {
     __shared__ float scratch[32];
     extern __shared__ __align__(16) float row_cache[];
-    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
-        const RowView row = {x, dt, strided_offset(s, r * cols), ls, cols, vec, cached ? row_cache : nullptr};
+    const RowTeam team(per_warp);
+    float* const cache = team.cache(row_cache, cached, cols);
+    for (i64 r = team.first; r < rows; r += team.step) {
+        const RowView row = {x, dt, strided_offset(s, r * cols), ls, cols, vec, cache, team.lane, team.width};
         float mean, rstd;
-        layer_norm_stats(row, scratch, eps, mean, rstd);
+        layer_norm_stats(team, row, scratch, eps, mean, rstd);
         row.write(out, r * cols, [&](i64 j, float v) {
             float y = __fmul_rn(__fsub_rn(v, mean), rstd);
             if (w) y = __fmul_rn(y, load_float(w, j, w_dt));
@@ -147,11 +189,11 @@ td_layer_norm(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64
 // RMSNorm's scale of one row, 1/√(Σx²/cols + eps), each thread summing its elements of the
 // row with fused multiply-adds and block_sum combining the threads. The first pass fills the
 // row cache. Shared by td_rms_norm and td_rms_norm_rotary, whose statistics must agree bit for
-// bit: that needs the same launch shape (block size and `vec`, rowNormLaunch) as well.
-__device__ __forceinline__ float rms_norm_scale(const RowView& row, float* scratch, float eps) {
+// bit: that needs the same launch shape (block size, `vec` and `per_warp`: rowNormLaunch) as well.
+__device__ __forceinline__ float rms_norm_scale(const RowTeam& team, const RowView& row, float* scratch, float eps) {
     float sq = 0.0f;
     row.each(true, [&](float v) { sq = __fmaf_rn(v, v, sq); });
-    const float ms = block_sum(sq, scratch) / (float)row.cols;
+    const float ms = team.sum(sq, scratch) / (float)row.cols;
     return 1.0f / sqrtf(ms + eps);
 }
 
@@ -166,13 +208,15 @@ __device__ __forceinline__ float rms_norm_value(float v, i64 j, float scale, int
 // Wan/T5 RMSNorm over the last dim, launched like td_layer_norm:
 // y = round_to_dtype(x · 1/√(mean(x²) + eps)) · w, then rounded again by the store.
 extern "C" __global__ void __launch_bounds__(1024)
-td_rms_norm(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 cols, int vec, int cached,
+td_rms_norm(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 cols, int vec, int cached, int per_warp,
             const void* w, int w_dt, float eps) {
     __shared__ float scratch[32];
     extern __shared__ __align__(16) float row_cache[];
-    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
-        const RowView row = {x, dt, strided_offset(s, r * cols), ls, cols, vec, cached ? row_cache : nullptr};
-        const float scale = rms_norm_scale(row, scratch, eps);
+    const RowTeam team(per_warp);
+    float* const cache = team.cache(row_cache, cached, cols);
+    for (i64 r = team.first; r < rows; r += team.step) {
+        const RowView row = {x, dt, strided_offset(s, r * cols), ls, cols, vec, cache, team.lane, team.width};
+        const float scale = rms_norm_scale(team, row, scratch, eps);
         row.write(out, r * cols, [&](i64 j, float v) { return rms_norm_value(v, j, scale, dt, w, w_dt); });
     }
 }
@@ -186,22 +230,24 @@ __device__ __forceinline__ void rotate_pair(float a, float b, float c, float sn,
 
 // td_rms_norm followed by td_rotary in one pass, for x [..., L, C] with C = heads·D, rows of C
 // (row r has position r % L), tables [L, D/2] dense; out [..., L, heads, D] dense. Launched as
-// td_rms_norm (same block size, `vec` and so the same statistics); each normalised value is
+// td_rms_norm (same block size, `vec`, `per_warp` and so the same statistics); each normalised value is
 // rounded to the dtype as td_rms_norm's store rounds it before it is rotated as td_rotary rotates
 // a loaded pair. With `vec` a group of 4 holds two whole pairs (D even), read from the cache as
 // td_rms_norm reads it; otherwise a thread takes whole pairs, re-reading x (no cache: a thread's
 // pairs are not the elements it cached).
 extern "C" __global__ void __launch_bounds__(1024)
-td_rms_norm_rotary(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 cols, int vec, int cached,
+td_rms_norm_rotary(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 cols, int vec, int cached, int per_warp,
                    const void* w, int w_dt, float eps, i64 seq, i64 half,
                    const void* cos_t, int c_dt, const void* sin_t, int s_dt) {
     __shared__ float scratch[32];
     extern __shared__ __align__(16) float row_cache[];
     const i64 head_dim = 2 * half;
-    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+    const RowTeam team(per_warp);
+    float* const cache = team.cache(row_cache, cached, cols);
+    for (i64 r = team.first; r < rows; r += team.step) {
         const i64 xo = strided_offset(s, r * cols), oo = r * cols, pos = r % seq;
-        const RowView row = {x, dt, xo, ls, cols, vec, vec && cached ? row_cache : nullptr};
-        const float scale = rms_norm_scale(row, scratch, eps);
+        const RowView row = {x, dt, xo, ls, cols, vec, vec ? cache : nullptr, team.lane, team.width};
+        const float scale = rms_norm_scale(team, row, scratch, eps);
         // Element j (even) and j + 1 of the row: normalised, stored, reloaded, rotated.
         auto pair = [&](i64 j, float a, float b, float& ra, float& rb) {
             a = round_to(rms_norm_value(a, j, scale, dt, w, w_dt), dt);
@@ -217,7 +263,7 @@ td_rms_norm_rotary(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows
                 store4(out, oo + j, dt, y);
             });
         } else {
-            for (i64 j = 2 * threadIdx.x; j < cols; j += 2 * (i64)blockDim.x) {
+            for (i64 j = 2 * (i64)team.lane; j < cols; j += 2 * (i64)team.width) {
                 float ra, rb;
                 pair(j, load_float(x, xo + j * ls, dt), load_float(x, xo + (j + 1) * ls, dt), ra, rb);
                 store_float(out, oo + j, dt, ra);

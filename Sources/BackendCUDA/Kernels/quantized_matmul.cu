@@ -43,6 +43,13 @@ extern "C" __global__ void td_w8a8_quantize(signed char* xq, float* sx, const vo
     }
 }
 
+// A staged 128 × 128-byte operand tile: row r's 16-byte chunk c at chunk c ^ (r & 7), so the eight
+// rows an ldmatrix phase reads (same logical chunk) land on eight different bank groups; also the
+// layout of wgmma's 128-byte swizzle (td_w8a8_tile, the tiled output of td_w8a8_quantize_block).
+__device__ __forceinline__ u32 qm_swizzle(int row, int chunk) {
+    return (u32)(row * QM_BLOCK + ((chunk ^ (row & 7)) << 4));
+}
+
 // One value of a block with scale `scale` (0 when the block is all zeros): the exact operations of
 // td_w8a8_quantize. Zero input (the padding columns, GELU's negative tail) gives 0 without the
 // division (its fast path's range check sends a zero dividend to the slow path).
@@ -64,8 +71,11 @@ __device__ __forceinline__ float qm_half_at(const uint4& v, int e, int dt) {
 // bytes per row; anything else: column t % 128 of rows t / 128 + 2i (i < 64), one element each.
 // Out-of-range columns up to kp load as zero and quantise to zero; the max over |x| does not
 // depend on the order of its terms (fmaxf ignores NaN; amax starts at +0).
+// `tiled`: xq is written as td_w8a8_tile would lay out the row-major result (block (mb, cb) as the
+// swizzled 16 KiB tile at (mb·kb + cb)·16 KiB, rows past M and columns past kp zero; the operand of
+// td_w8a8_gemm_wgmma192), every byte of the tile written.
 extern "C" __global__ void __launch_bounds__(256) td_w8a8_quantize_block(signed char* xq, float* sx, const void* x, int dt,
-                                                                         i64 m, i64 k, i64 kp, int kb) {
+                                                                         i64 m, i64 k, i64 kp, int kb, int tiled) {
     __shared__ float scratch[32];
     const int cb = blockIdx.x;
     const i64 mb = blockIdx.y;
@@ -89,18 +99,21 @@ extern "C" __global__ void __launch_bounds__(256) td_w8a8_quantize_block(signed 
         amax = block_max(amax, scratch);
         const float scale = __fdiv_rn(amax, 128.0f);
         if (threadIdx.x == 0) sx[mb * kb + cb] = scale;
-        if (c >= padded) return;   // padded − cols is 0 or 8: a chunk is all inside or all outside
+        // padded − cols is 0 or 8: a chunk is all inside or all outside (then zeros, written only when tiled).
+        if (c >= padded && !tiled) return;
+        signed char* tile = xq + (mb * kb + cb) * (i64)(QM_BLOCK * QM_BLOCK);
 #pragma unroll
         for (int i = 0; i < 8; ++i) {
             const int r = rr + 16 * i;
-            if (r >= rows) break;
+            if (r >= rows && !tiled) break;
             u32 lo = 0, hi = 0;
 #pragma unroll
-            for (int e = 0; e < 4; ++e) {
+            for (int e = 0; e < 4; ++e) {   // zero-filled v of absent rows/columns quantises to 0
                 lo |= ((u32)qm_quantize(qm_half_at(v[i], e, dt), scale) & 0xFFu) << (8 * e);
                 hi |= ((u32)qm_quantize(qm_half_at(v[i], e + 4, dt), scale) & 0xFFu) << (8 * e);
             }
-            *(uint2*)(xq + (r0 + r) * kp + c0 + c) = make_uint2(lo, hi);   // kp % 16 == 0, c % 8 == 0
+            signed char* dst = tiled ? tile + qm_swizzle(r, c >> 4) + (c & 15) : xq + (r0 + r) * kp + c0 + c;
+            *(uint2*)dst = make_uint2(lo, hi);   // kp % 16 == 0, c % 8 == 0
         }
     } else {
         const int c = threadIdx.x & 127, rr = threadIdx.x >> 7;
@@ -114,6 +127,15 @@ extern "C" __global__ void __launch_bounds__(256) td_w8a8_quantize_block(signed 
         amax = block_max(amax, scratch);
         const float scale = __fdiv_rn(amax, 128.0f);
         if (threadIdx.x == 0) sx[mb * kb + cb] = scale;
+        if (tiled) {
+            signed char* tile = xq + (mb * kb + cb) * (i64)(QM_BLOCK * QM_BLOCK);
+#pragma unroll
+            for (int i = 0; i < 64; ++i) {
+                const int r = rr + 2 * i;
+                tile[qm_swizzle(r, c >> 4) + (c & 15)] = (signed char)qm_quantize(v[i], scale);
+            }
+            return;
+        }
         if (c >= padded) return;
 #pragma unroll
         for (int i = 0; i < 64; ++i) {
@@ -325,12 +347,6 @@ __device__ __forceinline__ void qm_store_pair(void* out, int odt, const void* bi
         v1 = __fadd_rn(v1, load_float(bias, col + 1, bdt));
     }
     qm_put_pair(out, odt, row, col, n, v0, v1);
-}
-
-// A staged 128 × 128-byte operand tile: row r's 16-byte chunk c at chunk c ^ (r & 7), so the eight
-// rows an ldmatrix phase reads (same logical chunk) land on eight different bank groups.
-__device__ __forceinline__ u32 qm_swizzle(int row, int chunk) {
-    return (u32)(row * QM_BLOCK + ((chunk ^ (row & 7)) << 4));
 }
 
 // ---- td_w8a8_gemm_pipe: td_w8a8_gemm_mma's tiles and warp layout (grid (⌈N/128⌉, ⌈M/128⌉), 256
