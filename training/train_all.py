@@ -5,6 +5,8 @@
 
 Stages (each reads and writes checkpoints in --work, so they can run in separate sessions):
   prepare  (needs sentencepiece; CPU) SentencePiece tokenizer on every caption, token table, module copies
+  import_demo  the work files back from the shipped models/demo (--demo): spiece.model, vae.pt, teacher.pt with the
+           shipped T5 and the T2V student's DiT as a start for --resume_teacher (training/demo_files.py)
   vae      WanVAE_ (dim 8) as an autoencoder on clips, the shape's pixels weighted up; latent mean/std
   vae_decoder  decoder alone fine-tuned on whole 17-frame clips (latents unchanged); logs the share of
            reconstructed held-out clips that pass the semantic check (the ceiling for the DiTs)
@@ -37,6 +39,7 @@ import flow_weights  # noqa: E402
 import recipe as R  # noqa: E402
 import text_encoder  # noqa: E402
 import world  # noqa: E402
+from demo_files import stage_import_demo, turbo_layout  # noqa: E402,F401 (stage run by name)
 from distill import stage_distill, stage_distill_i2v, stage_distill_t2v  # noqa: E402,F401 (stages, run by name)
 from recipe import (DEFAULT_OUT, DEV, DIT, EMA, SLA, T5, VAE_DIM, apply_gradients, budget, build_latents,  # noqa: E402
                     build_token_table, caption_text, first_frame_clip, half_state, i2v_condition, load_into, load_t5, log,
@@ -304,22 +307,6 @@ def stage_i2v():
 
 
 # ---- export ---------------------------------------------------------------------------------------------
-def turbo_layout(sd, quantized=False):
-    """WanModel state dict -> TurboDiffusion .pth layout (see scripts/reference/make_e2e_fixtures.py)."""
-    sys.path.insert(0, os.path.join(common.ROOT, "scripts", "reference"))
-    import w8a8_reference
-    sd = {k: v.float() for k, v in sd.items()}
-    sd["patch_embedding.weight"] = sd["patch_embedding.weight"].reshape(DIT["dim"], -1).contiguous()
-    sd = {k: (v if ("norm" in k or "modulation" in k) else v.to(torch.bfloat16)) for k, v in sd.items()}
-    if quantized:
-        for i in range(DIT["num_layers"]):
-            for layer in [f"blocks.{i}.{p}.{x}" for p in ("self_attn", "cross_attn") for x in "qkvo"] + \
-                         [f"blocks.{i}.ffn.0", f"blocks.{i}.ffn.2"]:
-                w = sd.pop(f"{layer}.weight").float()
-                sd[f"{layer}.int8_weight"], sd[f"{layer}.scale"] = w8a8_reference.quantize_blocks(w)
-    return sd
-
-
 def stage_export():
     os.makedirs(R.ARGS.out, exist_ok=True)
     vck = torch.load(wpath("vae.pt"), map_location="cpu")
@@ -374,6 +361,7 @@ def main():
     ap.add_argument("--stages", default="prepare,vae,vae_decoder,teacher,i2v,distill,export,eval,engine_fixtures")
     ap.add_argument("--work", default=os.path.join(common.ROOT, "training", "work"))
     ap.add_argument("--out", default=DEFAULT_OUT, help="where export writes the model files")
+    ap.add_argument("--demo", default=DEFAULT_OUT, help="the shipped models import_demo reads (models/demo)")
     ap.add_argument("--fixtures", default=os.path.join(common.ROOT, "Tests", "CLITests", "Fixtures", "demo_teacher"),
                     help="where engine_fixtures writes the teacher videos for the Swift CI")
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every step count (toy runs: 0.01)")
