@@ -2,7 +2,7 @@
 /// candidate: its code is built and compile-checked with the rest, but the engine launches it only
 /// when asked, until the op catalogue has passed with it on a GPU
 /// (`turbodiffusion test-backend --device cuda --cuda-kernels candidate`) and a benchmark in the same
-/// device call showed it faster (`bench dit --cuda-kernels candidate` against `standard`); then it
+/// device call showed it faster (`bench dit --compare-kernels`); then it
 /// moves into `standard` and its switch goes.
 public enum CUDAKernelSet: String, Sendable, CaseIterable {
     /// Only kernels that passed the op catalogue on a GPU.

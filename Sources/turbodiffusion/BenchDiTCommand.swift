@@ -58,9 +58,15 @@ struct BenchDiT: ParsableCommand {
     @Flag(name: .customLong("compare-resident"), help: "With --stream: also run the resident forward on the same device and compare bit for bit.")
     var compareResident = false
 
+    @Flag(name: .customLong("compare-kernels"),
+          help: "CUDA: also time the forward with the other kernel set (--cuda-kernels standard ↔ candidate) on a second backend, and print both medians, their ratio and the outputs' relative L2 distance.")
+    var compareKernels = false
+
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         if let maxVram, !(maxVram > 0) { throw ValidationError("--max_vram must be a positive number of GiB, got \(maxVram)") }
+        if compareKernels && device == .cpu { throw ValidationError("--compare-kernels compares CUDA kernel sets: it needs --device cuda or auto") }
+        if compareKernels && profile { throw ValidationError("--compare-kernels times unprofiled forwards: drop --profile") }
     }
 
     func run() throws {
@@ -96,6 +102,11 @@ struct BenchDiT: ParsableCommand {
             print(differing == 0 ? "streamed equals resident bit for bit" : "streamed differs from resident in \(differing) values")
             if differing != 0 { throw ExitCode(1) }
         }
+        if compareKernels && !(device is CUDABackend) { logLine("note: --compare-kernels skipped: the forward ran on \(device.name)") }
+        if compareKernels, let cuda = device as? CUDABackend {
+            try compareKernelSets(first: cuda, firstSeconds: seconds.median, firstValues: values, weights: weights, config: config,
+                                  x: x, context: context)
+        }
         if compareCPU {
             start = Date()
             let (cpuOut, _) = try forward(on: CPUBackend(), weights: weights, config: config, x: x, context: context,
@@ -107,6 +118,26 @@ struct BenchDiT: ParsableCommand {
             logLine(String(printf: "CPU forward %.1f s; relative L2 %@ vs CPU: %.3e", Date().timeIntervalSince(start), backend.name, err))
             print(String(printf: "relative L2 vs CPU %.3e", err))
         }
+    }
+
+    /// The forward again on a second CUDA backend with the other kernel set, after the first one's cached memory
+    /// is returned; prints "kernels standard X s, candidate Y s: candidate/standard R×, relative L2 E".
+    func compareKernelSets(first: CUDABackend, firstSeconds: Double, firstValues: [Float], weights: [NamedTensor],
+                           config: WanDiTConfig, x: Tensor, context: Tensor) throws {
+        let other: CUDAKernelSet = first.kernelSet == .standard ? .candidate : .standard
+        try first.emptyCache()
+        let second = try DeviceChoice.cuda.makeBackend(kernels: other)
+        if let maxVram, let cuda = second as? CUDABackend { cuda.setMemoryLimit(Int(maxVram * 1_073_741_824)) }
+        let (out, seconds) = try forward(on: second, weights: weights, config: config, x: x, context: context, repeats: repeats,
+                                         residency: stream ? .streamed : .resident)
+        let values = try second.toHost(out).floats()
+        var num = 0.0, den = 0.0
+        for (a, b) in zip(values, firstValues) { num += Double(a - b) * Double(a - b); den += Double(b) * Double(b) }
+        let err = (num / max(den, 1e-30)).squareRoot()
+        let (standard, candidate) = first.kernelSet == .standard ? (firstSeconds, seconds.median) : (seconds.median, firstSeconds)
+        print(String(printf: "kernels standard %.3f s, candidate %.3f s: candidate/standard %.3f×, relative L2 %.3e",
+                     standard, candidate, candidate / standard, err))
+        guard values.allSatisfy(\.isFinite) else { throw ValidationError("the \(other.rawValue) kernels' forward produced non-finite values") }
     }
 
     /// Loads the model on `backend`, runs one warm-up and `repeats` timed forwards. -> the last output and the times.

@@ -32,6 +32,8 @@ import Testing
         #expect(cpu.status != 0 && cpu.stderr.contains("--cuda-kernels applies to --device cuda only"), "\(cpu.stderr)")
         let standard = try CLI.run(["test-backend", "--device", "cpu", "--cuda-kernels", "standard", "--op", "layerNorm", "--quiet"])
         #expect(standard.status == 0 && standard.stdout.contains("0 failed"), "\(standard.stderr)")
+        let compare = try CLI.run(["bench", "dit", "--device", "cpu", "--compare-kernels"])
+        #expect(compare.status != 0 && compare.stderr.contains("--compare-kernels compares CUDA kernel sets"), "\(compare.stderr)")
         for command in [["test-backend"], ["bench", "dit"], ["bench", "pipeline"], ["forward", "dit", "--weights", "w", "--inputs", "i", "--output", "o"]] {
             let bad = try CLI.run(command + ["--cuda-kernels", "fastest"])
             #expect(bad.status != 0 && bad.stderr.contains("fastest") && bad.stderr.contains("--cuda-kernels"), "\(command): \(bad.stderr)")
