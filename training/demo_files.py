@@ -58,8 +58,8 @@ def _expect(what, shipped, ours):
 
 
 def stage_import_demo():
-    """Work files from the shipped demo models in --demo:
-    - spiece.model (tokens.pt is rebuilt from it by the next stage that needs the table);
+    """Work files from the shipped demo models in --demo (needs sentencepiece, as the prepare stage):
+    - spiece.model and the token table made with it (tokens.pt);
     - vae.pt: vae.pth with demo.json's latent statistics (those the shipped DiTs were trained and are run with);
     - teacher.pt: the T5 the export took from the teacher, and the T2V student's DiT as the teacher's start (the
       teacher itself is not shipped; continue from it with --stages teacher --resume_teacher);
@@ -74,6 +74,7 @@ def stage_import_demo():
     shutil.copy(os.path.join(src, "spiece.model"), wpath("spiece.model"))
     if os.path.exists(wpath("tokens.pt")):   # made from another tokenizer, maybe
         os.remove(wpath("tokens.pt"))
+    R.build_token_table()                     # here, where sentencepiece is (the device machine may lack it)
     load = lambda name: torch.load(os.path.join(src, name), map_location="cpu", weights_only=True)
     vae = load("vae.pth")
     save({"vae": vae, "mean": torch.tensor(meta["vae"]["latent_mean"]), "std": torch.tensor(meta["vae"]["latent_std"])},
@@ -91,5 +92,5 @@ def stage_import_demo():
                 shutil.copy(os.path.join(source, f), mods)
     except SystemExit as e:
         log(f"import_demo: no wan modules copied ({e}); later stages need wan22 or WAN_MODULES")
-    log(f"import_demo: spiece.model, vae.pt, teacher.pt (T5 vocabulary {vocab}; the DiT from the T2V student) "
+    log(f"import_demo: spiece.model, tokens.pt, vae.pt, teacher.pt (T5 vocabulary {vocab}; the DiT from the T2V student) "
         f"from {src} into {R.ARGS.work}")

@@ -5,8 +5,9 @@
 
 Stages (each reads and writes checkpoints in --work, so they can run in separate sessions):
   prepare  (needs sentencepiece; CPU) SentencePiece tokenizer on every caption, token table, module copies
-  import_demo  the work files back from the shipped models/demo (--demo): spiece.model, vae.pt, teacher.pt with the
-           shipped T5 and the T2V student's DiT as a start for --resume_teacher (training/demo_files.py)
+  import_demo  (needs sentencepiece; CPU) the work files back from the shipped models/demo (--demo): spiece.model,
+           tokens.pt, vae.pt, teacher.pt with the shipped T5 and the T2V student's DiT as a start for --resume_teacher
+           (training/demo_files.py)
   vae      WanVAE_ (dim 8) as an autoencoder on clips, the shape's pixels weighted up; latent mean/std
   vae_decoder  decoder alone fine-tuned on whole 17-frame clips (latents unchanged); logs the share of
            reconstructed held-out clips that pass the semantic check (the ceiling for the DiTs)
@@ -49,8 +50,8 @@ from recipe import (DEFAULT_OUT, DEV, DIT, EMA, SLA, T5, VAE_DIM, apply_gradient
 # ---- prepare ------------------------------------------------------------------------------------------------
 def stage_prepare():
     """The tokenizer (spiece.model in --work; export copies it) on the grammar's train captions, then the token
-    table. Later stages need neither sentencepiece nor this stage's session: tokens() rebuilds the table from
-    spiece.model where tokens.pt is missing (carry spiece.model, not the 5 MB table)."""
+    table. tokens() rebuilds the table from spiece.model where tokens.pt is missing, which needs sentencepiece
+    too: carry tokens.pt (xz shrinks it to a fraction) to a machine without it."""
     import io
     import captions
     import palette

@@ -37,9 +37,17 @@ def test_wan_layout_refuses_a_quantized_checkpoint():
         demo_files.wan_layout(shipped("dit_t2v_quant.pth"))
 
 
+def args(demo, work):
+    # train_all.py's defaults for the token table
+    return argparse.Namespace(demo=demo, work=work, captions_per_tuple=64, held_out_per_tuple=8, caption_seed=0)
+
+
 def test_import_demo_writes_the_work_files(tmp_path):
-    recipe.ARGS = argparse.Namespace(demo=DEMO, work=str(tmp_path))
+    pytest.importorskip("sentencepiece")
+    recipe.ARGS = args(DEMO, str(tmp_path))
     demo_files.stage_import_demo()
+    table = torch.load(tmp_path / "tokens.pt", map_location="cpu")
+    assert table["vocab"] == 1024 and table["per_tuple"] == {"train": 64, "held_out": 8}
     meta = json.load(open(os.path.join(DEMO, "demo.json")))
     vae = torch.load(tmp_path / "vae.pt", map_location="cpu")
     assert same(vae["vae"], shipped("vae.pth"))
@@ -57,6 +65,6 @@ def test_import_demo_refuses_another_configuration(tmp_path):
     meta = json.load(open(os.path.join(DEMO, "demo.json")))
     meta["dit"]["dim"] = 512
     (demo / "demo.json").write_text(json.dumps(meta))
-    recipe.ARGS = argparse.Namespace(demo=str(demo), work=str(tmp_path))
+    recipe.ARGS = args(str(demo), str(tmp_path))
     with pytest.raises(SystemExit, match="shipped DiT"):
         demo_files.stage_import_demo()
