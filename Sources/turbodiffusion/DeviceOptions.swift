@@ -35,10 +35,12 @@ enum DeviceChoice: String, ExpressibleByArgument, CaseIterable {
     /// CUDA backends this process opened, for memory reports (progress lines, summaries).
     nonisolated(unsafe) static var openedCUDA: [CUDABackend] = []
 
-    /// Records `b` and logs, once per backend, which engine runs its convolutions.
+    /// Records `b` and logs, once per backend, which engine runs its convolutions (and a kernel set other than
+    /// the standard one).
     static func opened(_ b: CUDABackend) -> CUDABackend {
         openedCUDA.append(b)
         logLine("convolutions: \(b.convolutionSummary)")
+        if b.kernelSet != .standard { logLine("CUDA kernels: \(b.kernelSet.rawValue) (also those awaiting their first GPU run)") }
         return b
     }
 
