@@ -21,9 +21,10 @@ extension CUDABackend {
 
     /// With `CUDAKernelSet.candidate`, rows of at most this many units (groups of 4 of a `vec` row)
     /// are normalised by one warp each (norms.cu's RowTeam warp mode: warp-shuffle sums, no block
-    /// barrier), `warpRowsPerBlock` to a block; wider rows (and all rows with `.standard`) by a whole block. Every 1.3B row (1536 wide,
-    /// 384 units) takes the warp path; a block of ~192 threads on such a row spends its time in
-    /// block_sum's two barriers per pass (the profile had these norms at 1–3× their memory floor).
+    /// barrier), `warpRowsPerBlock` to a block; wider rows (and all rows with `.standard`) by a whole
+    /// block. Every 1.3B row (1536 wide, 384 units) takes the warp path; a block of ~192 threads on
+    /// such a row spends its time in block_sum's two barriers per pass (the profile had these norms at
+    /// 1–3× their memory floor).
     static let warpRowUnits = 512
     static let warpRowsPerBlock = 4
 
