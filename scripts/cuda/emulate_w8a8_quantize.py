@@ -45,7 +45,7 @@ def main():
         open(os.path.join(tmp, "w8a8_extract.inc"), "w").write(source(kernels))
         exe = os.path.join(tmp, "emulate")
         subprocess.check_call(["g++", "-std=c++20", "-O1", "-ffp-contract=off", "-pthread", "-Wno-unknown-pragmas",
-                               f"-I{tmp}", "-o", exe, os.path.join(HERE, "w8a8_quantize_emulator.cpp")])
+                               f"-I{tmp}", f"-I{HERE}", "-o", exe, os.path.join(HERE, "w8a8_quantize_emulator.cpp")])
         sys.exit(subprocess.call([exe]))
 
 

@@ -2,107 +2,15 @@
 // norms_extract.inc): td_rms_norm_rotary must equal td_rms_norm followed by td_rotary bit for bit,
 // each launched as CUDABackend launches it; the composition is also compared, loosely, with a
 // double-statistics reference so that two equally wrong results cannot pass.
-#include <barrier>
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <memory>
 #include <random>
 #include <string>
-#include <thread>
-#include <vector>
-typedef unsigned short u16;
-typedef unsigned int u32;
-typedef long long i64;
-typedef unsigned long long u64;
-struct Dim3 { unsigned x = 1, y = 1, z = 1; };
-thread_local Dim3 threadIdx, blockIdx;
-Dim3 gridDim, blockDim;
-#define __device__
-#define __forceinline__ inline
-#define __global__
-#define __launch_bounds__(...)
-#define __shared__ static
-#define DT_F32 0
-#define DT_BF16 1
-#define DT_F16 2
-static float bits_float(u32 b) { float f; std::memcpy(&f, &b, 4); return f; }
-static u32 float_bits(float f) { u32 b; std::memcpy(&b, &f, 4); return b; }
-static float bf16_to_float(u16 h) { return bits_float(((u32)h) << 16); }
-// cvt.rn.bf16.f32: round to nearest even, NaN kept quiet.
-static u16 float_to_bf16(float f) {
-    u32 b = float_bits(f);
-    if ((b & 0x7fffffffu) > 0x7f800000u) return (u16)((b >> 16) | 0x40u);
-    b += 0x7fffu + ((b >> 16) & 1u);
-    return (u16)(b >> 16);
-}
-static float half_to_float(u16 h) { _Float16 x; std::memcpy(&x, &h, 2); return (float)x; }
-static u16 float_to_half(float f) { _Float16 x = (_Float16)f; u16 h; std::memcpy(&h, &x, 2); return h; }
-static float load_float(const void* p, i64 i, int dt) {
-    if (dt == DT_BF16) return bf16_to_float(((const u16*)p)[i]);
-    if (dt == DT_F16) return half_to_float(((const u16*)p)[i]);
-    return ((const float*)p)[i];
-}
-static void store_float(void* p, i64 i, int dt, float v) {
-    if (dt == DT_BF16) ((u16*)p)[i] = float_to_bf16(v);
-    else if (dt == DT_F16) ((u16*)p)[i] = float_to_half(v);
-    else ((float*)p)[i] = v;
-}
-static float __fadd_rn(float a, float b) { return a + b; }
-static float __fsub_rn(float a, float b) { return a - b; }
-static float __fmul_rn(float a, float b) { return a * b; }
-static float __fmaf_rn(float a, float b, float c) { return std::fmaf(a, b, c); }
-static float __int_as_float(int b) { return bits_float((u32)b); }
-
-struct float2 { float x, y; };
-struct float4 { float x, y, z, w; };
-struct uint2 { u32 x, y; };
-static float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
-static uint2 make_uint2(u32 a, u32 b) { return {a, b}; }
-
-// Dynamic shared memory of the running block.
-alignas(16) static unsigned char emu_smem[1 << 16];
-struct Warp {
-    u32 val[32];
-    std::barrier<> bar{32};
-};
-static std::barrier<>* block_barrier;
-static Warp* warps;
-static void __syncthreads() { block_barrier->arrive_and_wait(); }
-static float __shfl_xor_sync(unsigned, float v, int m) {
-    Warp& w = warps[threadIdx.x >> 5]; int lane = threadIdx.x & 31;
-    w.val[lane] = float_bits(v);
-    w.bar.arrive_and_wait();
-    float r = bits_float(w.val[lane ^ m]);
-    w.bar.arrive_and_wait();
-    return r;
-}
+#include "emulator_runtime.h"
 
 #include "norms_extract.inc"
 
-// Runs `kernel` over the grid, one block at a time, one std::thread per CUDA thread.
+// One block row of `grid` blocks (the kernels here take rows by blockIdx.x).
 template <class F>
-static void launch(unsigned grid, Dim3 block, F kernel) {
-    gridDim = {grid, 1, 1};
-    blockDim = block;
-    const unsigned n = block.x * block.y;
-    for (unsigned b = 0; b < grid; ++b) {
-        std::memset(emu_smem, 0xff, sizeof emu_smem);
-        std::barrier<> bar(n);
-        block_barrier = &bar;
-        std::unique_ptr<Warp[]> ws(new Warp[(n + 31) / 32]);
-        warps = ws.get();
-        std::vector<std::thread> threads;
-        for (unsigned t = 0; t < n; ++t)
-            threads.emplace_back([&, t] {
-                threadIdx = {t % block.x, t / block.x, 1};
-                blockIdx = {b, 0, 0};
-                kernel();
-            });
-        for (auto& t : threads) t.join();
-    }
-}
+static void launch(unsigned grid, Dim3 block, F kernel) { emu_launch({grid, 1, 1}, block, kernel); }
 
 // StridedArgument (Launch.swift): size-1 dims dropped, mergeable neighbours merged, right-aligned.
 static Strided strided(std::vector<i64> shape, std::vector<i64> strides, i64 offset) {

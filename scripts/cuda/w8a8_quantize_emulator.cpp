@@ -2,92 +2,16 @@
 // td_w8a8_quantize, td_w8a8_quantize_block and td_w8a8_tile with common.cu's reductions into
 // w8a8_extract.inc): td_w8a8_quantize_block must write what td_w8a8_quantize (the first kernel, the
 // reference layout) writes, bit for bit, and with `tiled` exactly td_w8a8_tile's tiles of that result,
-// every byte of every tile (rows past M and columns past kp zero). Outputs start poisoned. One
-// std::thread per CUDA thread, a barrier per block and per warp (__syncthreads, shuffles).
-#include <algorithm>
-#include <barrier>
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <memory>
+// every byte of every tile (rows past M and columns past kp zero). Outputs start poisoned. The threads,
+// barriers and conversions are emulator_runtime.h's.
 #include <random>
-#include <thread>
-#include <vector>
-typedef unsigned short u16;
-typedef unsigned int u32;
-typedef long long i64;
-typedef unsigned long long u64;
-struct Dim3 { unsigned x = 1, y = 1, z = 1; };
-thread_local Dim3 threadIdx, blockIdx;
-Dim3 gridDim, blockDim;
-#define __device__
-#define __forceinline__ inline
-#define __global__
-#define __launch_bounds__(...)
-#define __shared__ static
-#define DT_F32 0
-#define DT_BF16 1
-#define DT_F16 2
-static float bits_float(u32 b) { float f; std::memcpy(&f, &b, 4); return f; }
-static u32 float_bits(float f) { u32 b; std::memcpy(&b, &f, 4); return b; }
-static float __int_as_float(int b) { return bits_float((u32)b); }
-static float bf16_to_float(u16 h) { return bits_float(((u32)h) << 16); }
-static float half_to_float(u16 h) { _Float16 x; std::memcpy(&x, &h, 2); return (float)x; }
-static float load_float(const void* p, i64 i, int dt) {
-    if (dt == DT_BF16) return bf16_to_float(((const u16*)p)[i]);
-    if (dt == DT_F16) return half_to_float(((const u16*)p)[i]);
-    return ((const float*)p)[i];
-}
-static float __fdiv_rn(float a, float b) { return a / b; }
-static int __float2int_rn(float v) { return (int)std::nearbyint(v); }   // round half to even (default mode)
-template <class T> static T min(T a, T b) { return a < b ? a : b; }
-template <class T> static T max(T a, T b) { return a < b ? b : a; }
-struct alignas(16) uint4 { u32 x, y, z, w; };
-struct alignas(8) uint2 { u32 x, y; };
-static uint4 make_uint4(u32 a, u32 b, u32 c, u32 d) { return {a, b, c, d}; }
-static uint2 make_uint2(u32 a, u32 b) { return {a, b}; }
-
-struct Warp {
-    u32 val[32];
-    std::barrier<> bar{32};
-};
-static std::barrier<>* block_barrier;
-static Warp* warps;
-static void __syncthreads() { block_barrier->arrive_and_wait(); }
-static float __shfl_xor_sync(unsigned, float v, int m) {
-    Warp& w = warps[threadIdx.x >> 5];
-    const int lane = threadIdx.x & 31;
-    w.val[lane] = float_bits(v);
-    w.bar.arrive_and_wait();
-    const float r = bits_float(w.val[lane ^ m]);
-    w.bar.arrive_and_wait();
-    return r;
-}
+#include <string>
+#include "emulator_runtime.h"
 
 #include "w8a8_extract.inc"
 
-// Runs `kernel` over a 2-D grid, one block at a time, one std::thread per CUDA thread.
 template <class F>
-static void launch(unsigned gx, unsigned gy, unsigned threads, F kernel) {
-    gridDim = {gx, gy, 1};
-    blockDim = {threads, 1, 1};
-    for (unsigned by = 0; by < gy; ++by)
-        for (unsigned bx = 0; bx < gx; ++bx) {
-            std::barrier<> bar(threads);
-            block_barrier = &bar;
-            std::unique_ptr<Warp[]> ws(new Warp[(threads + 31) / 32]);
-            warps = ws.get();
-            std::vector<std::thread> pool;
-            for (unsigned t = 0; t < threads; ++t)
-                pool.emplace_back([&, t] {
-                    threadIdx = {t, 1, 1};
-                    blockIdx = {bx, by, 1};
-                    kernel();
-                });
-            for (auto& t : pool) t.join();
-        }
-}
+static void launch(unsigned gx, unsigned gy, unsigned threads, F kernel) { emu_launch({gx, gy, 1}, {threads, 1, 1}, kernel); }
 
 static const char* NAMES[3] = {"f32", "bf16", "f16"};
 
@@ -96,20 +20,13 @@ static const char* NAMES[3] = {"f32", "bf16", "f16"};
 static bool run(i64 m, i64 k, int dt, bool zero_block, std::mt19937& g) {
     const int size = dt == DT_F32 ? 4 : 2;
     const i64 kp = (k + 15) / 16 * 16, kb = (k + 127) / 128, mb = (m + 127) / 128;
-    std::vector<unsigned char, std::allocator<unsigned char>> xb(m * k * size + 16);
+    std::vector<unsigned char> xb(m * k * size + 16);
     void* x = (void*)(((uintptr_t)xb.data() + 15) & ~(uintptr_t)15);
     std::normal_distribution<float> nd(0.0f, 2.0f);
     for (i64 i = 0; i < m * k; ++i) {
         float v = (g() % 11 == 0) ? 0.0f : nd(g);
         if (zero_block && i / k < 128 && m > 128) v = 0.0f;
-        if (dt == DT_F32) ((float*)x)[i] = v;
-        else {
-            u32 b = float_bits(v);
-            u16 h;
-            if (dt == DT_BF16) h = (u16)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
-            else { _Float16 f = (_Float16)v; std::memcpy(&h, &f, 2); }
-            ((u16*)x)[i] = h;
-        }
+        store_float(x, i, dt, v);
     }
     std::vector<signed char> ref(m * kp, 77), rows(m * kp, 77), tiles(mb * kb * 128 * 128, 77), retiled(tiles.size(), 66);
     std::vector<float> sref(mb * kb, NAN), srows(mb * kb, NAN), stiles(mb * kb, NAN);
