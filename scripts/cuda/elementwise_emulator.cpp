@@ -34,6 +34,9 @@ static u32 __float_as_uint(float f) { return float_bits(f); }
 static float __int_as_float(int b) { return bits_float((u32)b); }
 static float emu_half_to_float(u16 h) { _Float16 x; std::memcpy(&x, &h, 2); return (float)x; }
 static u16 emu_float_to_half(float f) { _Float16 x = (_Float16)f; u16 h; std::memcpy(&h, &x, 2); return h; }
+// One IEEE operation each (built with -ffp-contract=off): common.cu's gelu_tanh is written with them.
+static float __fadd_rn(float a, float b) { return a + b; }
+static float __fmul_rn(float a, float b) { return a * b; }
 // The reductions in common.cu are not used by these kernels.
 static float __shfl_xor_sync(unsigned, float, int) { std::abort(); }
 static void __syncthreads() { std::abort(); }

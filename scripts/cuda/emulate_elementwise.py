@@ -11,22 +11,15 @@ after another. Needs g++ 12+ (C++17, _Float16), built with -ffp-contract=off; no
 head/tail, vector packing, row-wrap, alignment and naming mistakes; says nothing about speed or
 about what the GPU compiler does with fp contraction (bench_elementwise.py checks that on a GPU).
 """
-import os, re, subprocess, sys, tempfile
+import os, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-KERNELS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "Sources", "BackendCUDA", "Kernels")
-
-
-def substitute(src, old, new):
-    """Replaces the one match of regex `old`, so a kernel edit cannot slip by unnoticed."""
-    out, n = re.subn(old, new, src, flags=re.S)
-    if n != 1:
-        sys.exit(f"emulate_elementwise.py: expected one match of {old!r}, found {n}: update the substitutions")
-    return out
+sys.path.insert(0, HERE)
+from emulator_build import build_and_run, kernels, substitute  # noqa: E402
+KERNELS = kernels()
 
 
 def main():
-    sys.path.insert(0, HERE)
     from bench_elementwise import OLD_ROWS
     common = open(os.path.join(KERNELS, "common.cu")).read()
     common = substitute(common, r"__device__ __forceinline__ float half_to_float\(u16 h\) \{.*?\n\}",
@@ -34,12 +27,7 @@ def main():
     common = substitute(common, r"__device__ __forceinline__ u16 float_to_half\(float f\) \{.*?\n\}",
                         "static u16 float_to_half(float f) { return emu_float_to_half(f); }")
     source = "\n".join([common, open(os.path.join(KERNELS, "elementwise.cu")).read(), OLD_ROWS])
-    with tempfile.TemporaryDirectory() as tmp:
-        open(os.path.join(tmp, "elementwise_extract.inc"), "w").write(source)
-        exe = os.path.join(tmp, "emulator")
-        subprocess.run(["g++", "-std=c++17", "-O2", "-ffp-contract=off", "-I", tmp, os.path.join(HERE, "elementwise_emulator.cpp"),
-                        "-o", exe], check=True)
-        sys.exit(subprocess.run([exe]).returncode)
+    build_and_run("elementwise_emulator.cpp", {"elementwise_extract.inc": source}, flags=("-std=c++17", "-O2", "-ffp-contract=off"))
 
 
 if __name__ == "__main__":

@@ -14,32 +14,27 @@ and block-sparse) with a double-precision reference. -D passes a macro to the ke
 fragment-layout, masking and pipeline (wait/barrier) mistakes; says nothing about speed,
 register pressure or the real hardware's rounding of exp2.
 """
-import argparse, os, re, subprocess, sys, tempfile
+import argparse, os, re, sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from emulator_build import ROOT, build_and_run, kernels as kernels_of  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--root", default=os.path.dirname(os.path.dirname(HERE)))
+    ap.add_argument("--root", default=ROOT)
     ap.add_argument("--which", default="all", choices=["v1", "fa2", "all"])
     ap.add_argument("-D", dest="defines", action="append", default=[])
     args = ap.parse_args()
-    kernels = os.path.join(args.root, "Sources", "BackendCUDA", "Kernels")
+    kernels = kernels_of(args.root)
     src = open(os.path.join(kernels, "attention.cu")).read()
     defines = "\n".join(re.findall(r"^#define FA_(?:ROWS|KEYS|THREADS) \d+$", src, re.M))
     v1 = defines + "\n" + src[src.index("// Two floats rounded"):src.index("// Entry points")]
     fa2 = open(os.path.join(kernels, "flash_attention.cu")).read()
     head = fa2[:fa2.index("extern __shared__")]
     fa2 = head + fa2[fa2.index("// ---- end primitives"):fa2.index("// Entry points")]
-    with tempfile.TemporaryDirectory() as tmp:
-        open(os.path.join(tmp, "flash_extract.inc"), "w").write(v1)
-        open(os.path.join(tmp, "fa2_extract.inc"), "w").write(fa2)
-        exe = os.path.join(tmp, "emulate")
-        subprocess.check_call(["g++", "-std=c++20", "-O2", "-pthread", "-Wno-unknown-pragmas", f"-I{tmp}", "-o", exe]
-                              + [f"-D{d}" for d in args.defines]
-                              + [os.path.join(HERE, "flash_attention_emulator.cpp")])
-        sys.exit(subprocess.call([exe, args.which]))
+    build_and_run("flash_attention_emulator.cpp", {"flash_extract.inc": v1, "fa2_extract.inc": fa2},
+                  flags=("-std=c++20", "-O2", *(f"-D{d}" for d in args.defines)), args=(args.which,))
 
 
 main()

@@ -15,17 +15,10 @@ odd-offset narrowed views; with and without weight; f32 and f16 tables. Compiled
 __fmaf_rn), so the emulated fp32 arithmetic is the device's. Needs g++ 12+ (C++20, _Float16);
 no GPU. Catches index, pairing, cache and rounding-point mistakes; says nothing about speed.
 """
-import argparse, os, re, subprocess, sys, tempfile
+import argparse, os, re, sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def substitute(src, old, new, count):
-    """Replaces `old` (a regex) by `new`, insisting on `count` matches so a kernel edit cannot slip by."""
-    out, n = re.subn(old, new, src, flags=re.S)
-    if n != count:
-        sys.exit(f"emulate_norms.py: expected {count} match(es) of {old!r}, found {n}: update the substitutions")
-    return out
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from emulator_build import ROOT, build_and_run, kernels, substitute  # noqa: E402
 
 
 def source(kernels):
@@ -39,15 +32,9 @@ def source(kernels):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--root", default=os.path.dirname(os.path.dirname(HERE)))
+    ap.add_argument("--root", default=ROOT)
     args = ap.parse_args()
-    kernels = os.path.join(args.root, "Sources", "BackendCUDA", "Kernels")
-    with tempfile.TemporaryDirectory() as tmp:
-        open(os.path.join(tmp, "norms_extract.inc"), "w").write(source(kernels))
-        exe = os.path.join(tmp, "emulate")
-        subprocess.check_call(["g++", "-std=c++20", "-O1", "-ffp-contract=off", "-pthread", "-Wno-unknown-pragmas",
-                               f"-I{tmp}", f"-I{HERE}", "-o", exe, os.path.join(HERE, "norms_emulator.cpp")])
-        sys.exit(subprocess.call([exe]))
+    build_and_run("norms_emulator.cpp", {"norms_extract.inc": source(kernels(args.root))})
 
 
 main()

@@ -10,10 +10,10 @@ wait), ldmatrix.x4, mma (m16n8k32 s8 and m16n8k16 f16, fragment layouts from the
 ex2.approx (the exact value moved by up to ±12 ulp). Compares with a C++ port of
 CPUBackend.quantizedBlockSparseAttention. Needs g++ 12+ (C++20); no GPU.
 """
-import os, re, subprocess, sys, tempfile
+import os, re, sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from emulator_build import ROOT, build_and_run, kernels as kernels_of  # noqa: E402
 
 
 def between(src, start, end):
@@ -22,7 +22,7 @@ def between(src, start, end):
 
 
 def main():
-    kernels = os.path.join(ROOT, "Sources", "BackendCUDA", "Kernels")
+    kernels = kernels_of(sys.argv[1] if len(sys.argv) > 1 else ROOT)
     src = open(os.path.join(kernels, "sage_attention.cu")).read()
     mma = open(os.path.join(kernels, "sage_attention_mma.cu")).read()
     defines = "\n".join(re.findall(r"^#define (?:SG_ROWS|SG_THREADS|SG_TIE_ULPS|SG_DOT_BIAS|SG_DOT_BIAS_VALUE) \S+$", mma, re.M))
@@ -31,13 +31,8 @@ def main():
     vscale = between(src, "// Per-channel max |v| over a chunk", "// Tokens per tile of td_sage_v_quantize_t")
     vt = src[src.index("// Tokens per tile of td_sage_v_quantize_t"):]   # to the end of the file
     body = between(mma, "// ---- SG device code", "// ---- SG entry points")
-    with tempfile.TemporaryDirectory() as tmp:
-        with open(os.path.join(tmp, "sage_extract.inc"), "w") as f:
-            f.write("\n".join([defines, sa_row, fp8, vscale, vt, body]))
-        exe = os.path.join(tmp, "emulate")
-        subprocess.check_call(["g++", "-std=c++20", "-O2", "-ffp-contract=off", "-pthread", "-Wno-unknown-pragmas",
-                               f"-I{tmp}", "-o", exe, os.path.join(HERE, "sage_attention_emulator.cpp")])
-        sys.exit(subprocess.call([exe]))
+    build_and_run("sage_attention_emulator.cpp", {"sage_extract.inc": "\n".join([defines, sa_row, fp8, vscale, vt, body])},
+                  flags=("-std=c++20", "-O2", "-ffp-contract=off"))
 
 
 main()

@@ -15,17 +15,10 @@ compared with a double-precision reference rounded at the reference's points. Ne
 _Float16, compiled with -ffp-contract=off as the kernels never contract); no GPU. Catches index,
 fragment-layout, masking, tie-order and pipeline mistakes; says nothing about speed.
 """
-import argparse, os, re, subprocess, sys, tempfile
+import argparse, os, re, sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def substitute(src, old, new, count=1):
-    """Replaces `old` (a regex) by `new`, insisting on `count` matches so a kernel edit cannot slip by."""
-    out, n = re.subn(old, new, src, flags=re.S)
-    if n != count:
-        sys.exit(f"emulate_sla.py: expected {count} match(es) of {old!r}, found {n}: update the substitutions")
-    return out
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from emulator_build import ROOT, build_and_run, kernels, substitute  # noqa: E402
 
 
 def block_map_source(kernels):
@@ -54,16 +47,10 @@ def linear_source(kernels):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--root", default=os.path.dirname(os.path.dirname(HERE)))
+    ap.add_argument("--root", default=ROOT)
     args = ap.parse_args()
-    kernels = os.path.join(args.root, "Sources", "BackendCUDA", "Kernels")
-    with tempfile.TemporaryDirectory() as tmp:
-        open(os.path.join(tmp, "sla_map_extract.inc"), "w").write(block_map_source(kernels))
-        open(os.path.join(tmp, "sla_linear_extract.inc"), "w").write(linear_source(kernels))
-        exe = os.path.join(tmp, "emulate")
-        subprocess.check_call(["g++", "-std=c++20", "-O1", "-ffp-contract=off", "-pthread", "-Wno-unknown-pragmas",
-                               f"-I{tmp}", "-o", exe, os.path.join(HERE, "sla_emulator.cpp")])
-        sys.exit(subprocess.call([exe]))
+    k = kernels(args.root)
+    build_and_run("sla_emulator.cpp", {"sla_map_extract.inc": block_map_source(k), "sla_linear_extract.inc": linear_source(k)})
 
 
 main()

@@ -12,9 +12,10 @@ x (the 16-byte and the scalar paths), M and K off every multiple (K not a multip
 of zeros (scale 0). Needs g++ 12+ (C++20, _Float16); no GPU. Catches index, swizzle and zero-fill
 mistakes; says nothing about speed.
 """
-import argparse, os, re, subprocess, sys, tempfile
+import argparse, os, re, sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from emulator_build import ROOT, build_and_run, kernels  # noqa: E402
 
 
 def between(src, start, end, what):
@@ -38,15 +39,9 @@ def source(kernels):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--root", default=os.path.dirname(os.path.dirname(HERE)))
+    ap.add_argument("--root", default=ROOT)
     args = ap.parse_args()
-    kernels = os.path.join(args.root, "Sources", "BackendCUDA", "Kernels")
-    with tempfile.TemporaryDirectory() as tmp:
-        open(os.path.join(tmp, "w8a8_extract.inc"), "w").write(source(kernels))
-        exe = os.path.join(tmp, "emulate")
-        subprocess.check_call(["g++", "-std=c++20", "-O1", "-ffp-contract=off", "-pthread", "-Wno-unknown-pragmas",
-                               f"-I{tmp}", f"-I{HERE}", "-o", exe, os.path.join(HERE, "w8a8_quantize_emulator.cpp")])
-        sys.exit(subprocess.call([exe]))
+    build_and_run("w8a8_quantize_emulator.cpp", {"w8a8_extract.inc": source(kernels(args.root))})
 
 
 main()
