@@ -84,7 +84,7 @@ def main():
         c, s_ = cos_t.double()[:, None, :], sin_t.double()[:, None, :]
         rot_ref = torch.stack([normed[..., 0] * c - normed[..., 1] * s_, normed[..., 0] * s_ + normed[..., 1] * c], -1).view(tokens, cols)
         rd = resid.double()
-        mod_ref = (rd - rd.mean(-1, keepdim=True)) / torch.sqrt(rd.var(-1, unbiased=False, keepdim=True) + 1e-6) \
+        mod_ref = (rd - rd.mean(-1, keepdim=True)) / torch.sqrt(rd.var(-1, correction=0, keepdim=True) + 1e-6) \
             * (1 + scale.double()) + shift.double()
 
         outs, times = {}, {}
