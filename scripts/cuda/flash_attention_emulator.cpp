@@ -21,26 +21,9 @@
 #include <thread>
 #include <vector>
 
-typedef unsigned short u16;
-typedef unsigned int u32;
-typedef long long i64;
+#include "emulator_scalar.h"
 struct Dim3 { unsigned x = 0, y = 0, z = 0; };
 thread_local Dim3 threadIdx, blockIdx, gridDim;
-#define __device__
-#define __forceinline__ inline
-
-static float bits_float(u32 b) { float f; std::memcpy(&f, &b, 4); return f; }
-static u32 float_bits(float f) { u32 b; std::memcpy(&b, &f, 4); return b; }
-static float __int_as_float(int b) { return bits_float((u32)b); }
-static float bf16_to_float(u16 h) { return bits_float(((u32)h) << 16); }
-static u16 float_to_bf16(float f) {
-    u32 b = float_bits(f);
-    if ((b & 0x7fffffffu) > 0x7f800000u) return (u16)((b >> 16) | 0x40u);
-    b += 0x7fffu + ((b >> 16) & 1u);
-    return (u16)(b >> 16);
-}
-static float half_to_float(u16 h) { _Float16 x; std::memcpy(&x, &h, 2); return (float)x; }
-static u16 float_to_half(float f) { _Float16 x = (_Float16)f; u16 h; std::memcpy(&h, &x, 2); return h; }
 
 // ---- block and warp state
 struct Warp {

@@ -13,52 +13,11 @@
 #include <random>
 #include <thread>
 #include <vector>
-typedef unsigned short u16;
-typedef unsigned int u32;
-typedef long long i64;
-typedef unsigned long long u64;
+#include "emulator_scalar.h"
 struct Dim3 { unsigned x = 0, y = 0, z = 0; };
 thread_local Dim3 threadIdx, blockIdx;
 Dim3 gridDim, blockDim;
-#define __device__
-#define __forceinline__ inline
-#define __global__
-#define __launch_bounds__(...)
-#define __shared__ static
 #define __CUDA_ARCH__ 900
-#define DT_F32 0
-#define DT_BF16 1
-#define DT_F16 2
-static float bits_float(u32 b) { float f; std::memcpy(&f, &b, 4); return f; }
-static u32 float_bits(float f) { u32 b; std::memcpy(&b, &f, 4); return b; }
-static float __uint_as_float(u32 b) { return bits_float(b); }
-static u32 __float_as_uint(float f) { return float_bits(f); }
-static float __int_as_float(int b) { return bits_float((u32)b); }
-static float bf16_to_float(u16 h) { return bits_float(((u32)h) << 16); }
-static u16 float_to_bf16(float f) {
-    u32 b = float_bits(f);
-    if ((b & 0x7fffffffu) > 0x7f800000u) return (u16)((b >> 16) | 0x40u);
-    b += 0x7fffu + ((b >> 16) & 1u);
-    return (u16)(b >> 16);
-}
-static float half_to_float(u16 h) { _Float16 x; std::memcpy(&x, &h, 2); return (float)x; }
-static u16 float_to_half(float f) { _Float16 x = (_Float16)f; u16 h; std::memcpy(&h, &x, 2); return h; }
-static float load_float(const void* p, i64 i, int dt) {
-    if (dt == DT_BF16) return bf16_to_float(((const u16*)p)[i]);
-    if (dt == DT_F16) return half_to_float(((const u16*)p)[i]);
-    return ((const float*)p)[i];
-}
-static void store_float(void* p, i64 i, int dt, float v) {
-    if (dt == DT_BF16) ((u16*)p)[i] = float_to_bf16(v);
-    else if (dt == DT_F16) ((u16*)p)[i] = float_to_half(v);
-    else ((float*)p)[i] = v;
-}
-static float __fadd_rn(float a, float b) { return a + b; }
-static float __fsub_rn(float a, float b) { return a - b; }
-static float __fmul_rn(float a, float b) { return a * b; }
-static float __fdiv_rn(float a, float b) { return a / b; }
-using std::min; using std::max;
-static i64 min(i64 a, i64 b) { return a < b ? a : b; }
 static int __ffs(u32 x) { return x ? __builtin_ctz(x) + 1 : 0; }
 static u32 atomicAdd(u32* p, u32 v) { return std::atomic_ref<u32>(*p).fetch_add(v); }
 // Dynamic shared memory of the running thread block (filled with garbage before each block).
@@ -101,8 +60,6 @@ static void land(const Copy& c) { if (c.bytes) std::memcpy(emu_smem + c.dst, c.s
 static void emu_cp_async16(u32 dst, const void* src, u32 bytes) { if (late_copies) open_group.push_back({dst, src, bytes}); else land({dst, src, bytes}); }
 static void emu_cp_commit() { pending.push_back(open_group); open_group.clear(); }
 static void emu_cp_wait(int n) { while ((int)pending.size() > n) { for (auto& c : pending.front()) land(c); pending.erase(pending.begin()); } }
-struct uint4 { u32 x, y, z, w; };
-static uint4 make_uint4(u32 a, u32 b, u32 c, u32 d) { return {a, b, c, d}; }
 static float __shfl_xor_sync(unsigned, float v, int m) {
     Warp& w = warps[threadIdx.x >> 5]; int lane = threadIdx.x & 31;
     w.val[lane] = float_bits(v);
