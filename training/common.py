@@ -39,6 +39,16 @@ def module_source():
     return os.path.join(os.path.dirname(spec.origin), "modules")
 
 
+def copy_modules(dest):
+    """The module files from module_source() into `dest` (made if missing); nothing to do for a file that is
+    already there (train_all.py points WAN_MODULES at the work folder's copy when it has one)."""
+    src = module_source()
+    os.makedirs(dest, exist_ok=True)
+    for f in MODULE_FILES:
+        if os.path.abspath(os.path.join(src, f)) != os.path.abspath(os.path.join(dest, f)):
+            shutil.copy(os.path.join(src, f), dest)
+
+
 def _stubs():
     """Minimal stand-ins for imports the three module files make but we never use."""
     try:

@@ -83,13 +83,8 @@ def stage_import_demo():
     vocab = t5["token_embedding.weight"].shape[0]
     _expect("T5 vocabulary", vocab, meta["t5"]["vocab"])
     save({"dit": wan_layout(load("dit_t2v.pth")), "t5": t5}, "teacher.pt")
-    mods = wpath("wan_modules")
     try:
-        source = common.module_source()
-        os.makedirs(mods, exist_ok=True)
-        for f in common.MODULE_FILES:
-            if os.path.abspath(os.path.join(source, f)) != os.path.abspath(os.path.join(mods, f)):
-                shutil.copy(os.path.join(source, f), mods)
+        common.copy_modules(wpath("wan_modules"))
     except SystemExit as e:
         log(f"import_demo: no wan modules copied ({e}); later stages need wan22 or WAN_MODULES")
     log(f"import_demo: spiece.model, tokens.pt, vae.pt, teacher.pt (T5 vocabulary {vocab}; the DiT from the T2V student) "

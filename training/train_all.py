@@ -69,10 +69,7 @@ def stage_prepare():
     if os.path.exists(wpath("tokens.pt")):
         os.remove(wpath("tokens.pt"))
     build_token_table(train)
-    mods = wpath("wan_modules")
-    os.makedirs(mods, exist_ok=True)
-    for f in common.MODULE_FILES:
-        shutil.copy(os.path.join(common.module_source(), f), mods)
+    common.copy_modules(wpath("wan_modules"))
 
 
 # ---- VAE ----------------------------------------------------------------------------------------------------
