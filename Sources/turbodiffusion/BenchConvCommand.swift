@@ -165,9 +165,7 @@ struct BenchConv: ParsableCommand {
                 line += String(printf: " %12.3f %8.1f", median * 1e3, flop / median / 1e12)
             }
             if results.count == 2 {
-                var num = 0.0, den = 0.0
-                for (a, b) in zip(results[0], results[1]) { num += Double(a - b) * Double(a - b); den += Double(b) * Double(b) }
-                line += String(printf: " %7.2f× %9.1e", medians[1] / medians[0], (num / max(den, 1e-30)).squareRoot())
+                line += String(printf: " %7.2f× %9.1e", medians[1] / medians[0], relativeL2(results[0], results[1]))
             }
             print(line)
         }

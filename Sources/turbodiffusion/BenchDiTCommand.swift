@@ -78,8 +78,7 @@ struct BenchDiT: ParsableCommand {
                        Double(config.parameterCount) / 1e9, Date().timeIntervalSince(start), tokens, t, h, w))
         let (x, context) = try dit.inputs(config)
 
-        let device = try self.device.makeBackend(kernels: cudaKernels.kernels)
-        if let maxVram, let cuda = device as? CUDABackend { cuda.setMemoryLimit(Int(maxVram * 1_073_741_824)) }
+        let device = try openDevice(self.device, kernels: cudaKernels.kernels)
         let backend: any Backend = profile ? ProfilingBackend(device) : device
         let (out, seconds) = try forward(on: backend, weights: weights, config: config, x: x, context: context,
                                          repeats: repeats, residency: stream ? .streamed : .resident)
@@ -111,13 +110,17 @@ struct BenchDiT: ParsableCommand {
             start = Date()
             let (cpuOut, _) = try forward(on: CPUBackend(), weights: weights, config: config, x: x, context: context,
                                           repeats: 0)
-            let reference = try cpuOut.floats()
-            var num = 0.0, den = 0.0
-            for (a, b) in zip(values, reference) { num += Double(a - b) * Double(a - b); den += Double(b) * Double(b) }
-            let err = (num / max(den, 1e-30)).squareRoot()
+            let err = relativeL2(values, try cpuOut.floats())
             logLine(String(printf: "CPU forward %.1f s; relative L2 %@ vs CPU: %.3e", Date().timeIntervalSince(start), backend.name, err))
             print(String(printf: "relative L2 vs CPU %.3e", err))
         }
+    }
+
+    /// The backend of `choice` with `kernels`, held to --max_vram when that is given and it is a GPU.
+    func openDevice(_ choice: DeviceChoice, kernels: CUDAKernelSet) throws -> any Backend {
+        let backend = try choice.makeBackend(kernels: kernels)
+        if let maxVram, let cuda = backend as? CUDABackend { cuda.setMemoryLimit(Int(maxVram * 1_073_741_824)) }
+        return backend
     }
 
     /// The forward again on a second CUDA backend with the other kernel set, after the first one's cached memory
@@ -126,14 +129,11 @@ struct BenchDiT: ParsableCommand {
                            config: WanDiTConfig, x: Tensor, context: Tensor) throws {
         let other: CUDAKernelSet = first.kernelSet == .standard ? .candidate : .standard
         try first.emptyCache()
-        let second = try DeviceChoice.cuda.makeBackend(kernels: other)
-        if let maxVram, let cuda = second as? CUDABackend { cuda.setMemoryLimit(Int(maxVram * 1_073_741_824)) }
+        let second = try openDevice(.cuda, kernels: other)
         let (out, seconds) = try forward(on: second, weights: weights, config: config, x: x, context: context, repeats: repeats,
                                          residency: stream ? .streamed : .resident)
         let values = try second.toHost(out).floats()
-        var num = 0.0, den = 0.0
-        for (a, b) in zip(values, firstValues) { num += Double(a - b) * Double(a - b); den += Double(b) * Double(b) }
-        let err = (num / max(den, 1e-30)).squareRoot()
+        let err = relativeL2(values, firstValues)
         let (standard, candidate) = first.kernelSet == .standard ? (firstSeconds, seconds.median) : (seconds.median, firstSeconds)
         print(String(printf: "kernels standard %.3f s, candidate %.3f s: candidate/standard %.3f×, relative L2 %.3e",
                      standard, candidate, candidate / standard, err))

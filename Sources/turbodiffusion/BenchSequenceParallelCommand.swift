@@ -91,10 +91,8 @@ struct BenchSequenceParallel: ParsableCommand {
             let unit = device == .cpu ? "CPU rank" : "GPU"
             var line = String(printf: "%d %@%@: %.3f s per step (median of %d, min %.3f)", n, unit, n == 1 ? "" : "s", median, repeats, times[0])
             if let b = baseline {
-                var num = 0.0, den = 0.0
-                for (a, r) in zip(values, b.output) { num += Double(a - r) * Double(a - r); den += Double(r) * Double(r) }
                 line += String(printf: "; speedup %.2f×, efficiency %.0f%%; relative L2 vs %d: %.3e", b.seconds / median,
-                               100 * b.seconds / median / Double(n) * Double(counts[0]), counts[0], (num / max(den, 1e-30)).squareRoot())
+                               100 * b.seconds / median / Double(n) * Double(counts[0]), counts[0], relativeL2(values, b.output))
             } else {
                 baseline = (median, values)
             }

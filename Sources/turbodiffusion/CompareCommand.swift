@@ -10,6 +10,14 @@ import SystemSupport
 import Media
 import TensorCore
 
+/// ‖values − reference‖₂ / ‖reference‖₂ over the common prefix, in Double (the benchmarks' parity figure;
+/// a zero reference counts as 1e-30).
+func relativeL2(_ values: [Float], _ reference: [Float]) -> Double {
+    var num = 0.0, den = 0.0
+    for (a, b) in zip(values, reference) { num += Double(a - b) * Double(a - b); den += Double(b) * Double(b) }
+    return (num / max(den, 1e-30)).squareRoot()
+}
+
 /// `turbodiffusion compare`: relative L2 distance of one tensor in two safetensors files, against a bound.
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
