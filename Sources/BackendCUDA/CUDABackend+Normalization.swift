@@ -19,13 +19,17 @@ extension CUDABackend {
         return [.pointer(try address(p.tensor)), .int32(p.code)]
     }
 
-    /// With `CUDAKernelSet.candidate`, rows of at most this many units (groups of 4 of a `vec` row)
-    /// are normalised by one warp each (norms.cu's RowTeam warp mode: warp-shuffle sums, no block
-    /// barrier), `warpRowsPerBlock` to a block; wider rows (and all rows with `.standard`) by a whole
-    /// block. Every 1.3B row (1536 wide, 384 units) takes the warp path; a block of ~192 threads on
-    /// such a row spends its time in block_sum's two barriers per pass (the profile had these norms at
-    /// 1–3× their memory floor).
+    /// Rows of at most `warpRowUnits` units (groups of 4 of a `vec` row) are normalised by one warp
+    /// each (norms.cu's RowTeam warp mode: warp-shuffle sums, no block barrier), `warpRowsPerBlock` to
+    /// a block; wider rows by a whole block. Every 1.3B row (1536 wide, 384 units) takes the warp path:
+    /// a block of ~192 threads on such a row spent its time in block_sum's two barriers per pass
+    /// (H100, 32 760 rows: rmsNormRotary 0.317 → 0.279 ms, modulatedLayerNorm 0.227 → 0.188 ms).
     static let warpRowUnits = 512
+    /// With `CUDAKernelSet.candidate`, rows of up to this many units take the warp path too, uncached
+    /// past 3 072 columns (four rows of 5 120 f32 exceed 48 KiB): the 14B's 5 120-wide rows
+    /// (H100, 75 600 rows: rmsNormRotary 2.844 → 1.721 ms, modulatedLayerNorm 1.884 → 1.911 ms; caching
+    /// them in 80 KiB of shared memory was slower still, 4.4 ms).
+    static let candidateWarpRowUnits = 1280
     static let warpRowsPerBlock = 4
 
     /// Launch shape of the row-norm kernels (td_layer_norm, td_rms_norm and the fused norms that must
@@ -37,7 +41,7 @@ extension CUDABackend {
         let aligned = try address(x) % UInt64(alignment) == 0
         let vec = x.isContiguous && cols % 4 == 0 && aligned
         let units = vec ? cols / 4 : cols
-        if kernelSet == .candidate && vec && units <= Self.warpRowUnits {
+        if vec && units <= (kernelSet == .candidate ? Self.candidateWarpRowUnits : Self.warpRowUnits) {
             let cacheBytes = Self.warpRowsPerBlock * cols * 4
             let cached = cacheBytes <= 48 * 1024
             let grid = max(1, min((rows + Self.warpRowsPerBlock - 1) / Self.warpRowsPerBlock, multiprocessorCount * 64))

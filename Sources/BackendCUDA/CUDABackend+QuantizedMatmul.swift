@@ -8,14 +8,14 @@ import TensorCore
 /// and one rounding to the output type.
 ///
 /// Product kernels, chosen by shape and device:
-/// - `td_w8a8_gemm_wgmma192` (`CUDAKernelSet.candidate`; compute capability 9.0 with
+/// - `td_w8a8_gemm_wgmma192` (compute capability 9.0 with
 ///   `w8a8Wgmma192SharedBytes` of shared memory, more than `fewRows` rows): 192 × 128 output tiles on
 ///   three consumer warpgroups fed by bulk copies of operands laid out as swizzled 128 × 128 tiles: x
 ///   quantised straight into them (`td_w8a8_quantize_block`'s `tiled`), the weight tiled per call by
 ///   `td_w8a8_tile` (N·K bytes, about 1 % of the product's time); 17–18 % faster than the 128-row kernel
 ///   on every DiT shape in scripts/cuda/bench_w8a8.py;
-/// - `td_w8a8_gemm_wgmma` (compute capability 9.0: the standard kernels, or below the 192-row kernel's
-///   shared memory; compiled for sm_90a):
+/// - `td_w8a8_gemm_wgmma` (compute capability 9.0 below the 192-row kernel's shared memory; compiled
+///   for sm_90a):
 ///   the same 128 × 128 tiles on `wgmma.m64n128k32.s32.s8.s8`, two consumer warpgroups and a cp.async
 ///   producer warpgroup over a 4-stage mbarrier pipeline, the sums stored through the stages; GELU in
 ///   its epilogue for `quantizedMatmulGELU`;
@@ -82,7 +82,7 @@ extension CUDABackend: QuantizedMatmulBackend, QuantizedMatmulGELUBackend, Share
 
     func w8a8Kernel(rows m: Int) -> W8A8Kernel {
         guard computeCapability.major >= 8 && m > Self.w8a8FewRows else { return .dp4a }
-        if kernelSet == .candidate && computeCapability == (9, 0) && maxSharedMemoryPerBlock >= Self.w8a8Wgmma192SharedBytes {
+        if computeCapability == (9, 0) && maxSharedMemoryPerBlock >= Self.w8a8Wgmma192SharedBytes {
             return .wgmma192
         }
         if computeCapability == (9, 0) && maxSharedMemoryPerBlock >= Self.w8a8WgmmaSharedBytes { return .wgmma }

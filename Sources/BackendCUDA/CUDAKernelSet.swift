@@ -8,9 +8,7 @@ public enum CUDAKernelSet: String, Sendable, CaseIterable {
     /// Only kernels that passed the op catalogue on a GPU.
     case standard
     /// The standard kernels, and these awaiting their first GPU run:
-    /// - W8A8 products on Hopper in 192 × 128 tiles (`td_w8a8_gemm_wgmma192`, x quantised straight into
-    ///   swizzled tiles, the weight tiled per call) wherever its 161 KiB of shared memory may be used;
-    /// - row norms (layerNorm, rmsNorm, rmsNormRotary, modulatedLayerNorm) of at most
-    ///   `CUDABackend.warpRowUnits` groups of 4 normalised by one warp per row instead of a block.
+    /// - row norms of up to `CUDABackend.candidateWarpRowUnits` groups of 4 (the 14B's 5 120-wide rows)
+    ///   normalised by one warp per row, uncached, instead of a block.
     case candidate
 }

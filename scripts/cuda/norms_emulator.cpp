@@ -39,6 +39,7 @@ struct Case {
     Layout layout;
     bool weight;
     int table_dt;
+    bool candidate = false;  // launched as CUDAKernelSet.candidate launches it (wider rows per warp)
 };
 
 static int size_of(int dt) { return dt == DT_F32 ? 4 : 2; }
@@ -81,10 +82,10 @@ static bool run(const Case& c, std::mt19937& g) {
     const float eps = 1e-6f;
 
     // rowNormLaunch: groups of 4 for a dense row of a multiple of 4 (buffers are aligned); a warp per
-    // row, 4 rows a block, up to 512 groups of 4; else a block per row.
+    // row, 4 rows a block, up to 512 groups of 4 (1280 with the candidate set); else a block per row.
     const bool vec = c.layout == Dense && cols % 4 == 0;
     const i64 units = vec ? cols / 4 : cols;
-    const bool per_warp = vec && units <= 512;
+    const bool per_warp = vec && units <= (c.candidate ? 1280 : 512);
     const bool cached = (per_warp ? 4 : 1) * cols * 4 <= 48 * 1024;
     const unsigned block = per_warp ? 128u : (unsigned)std::min<i64>(1024, std::max<i64>(64, ((units + 1) / 2 + 31) / 32 * 32));
     const unsigned grid = (unsigned)std::min<i64>(per_warp ? (rows + 3) / 4 : rows, 3);
@@ -157,7 +158,10 @@ int main() {
         const Case cases[] = {
             {dt, 1, 33, 12, 128, Dense, true, DT_F32},
             {dt, 1, 9, 40, 128, Dense, true, DT_F32},    // 5120 wide: a block per row
+            {dt, 1, 9, 40, 128, Dense, true, DT_F32, true},  // the candidate's warp per 5120-wide row (not cached)
             {dt, 1, 7, 20, 104, Dense, true, DT_F32},    // 2080 wide (520 groups): just past the warp limit
+            {dt, 1, 7, 20, 104, Dense, true, DT_F32, true},  // the same as a candidate: a warp per row, cached
+            {dt, 1, 5, 41, 128, Dense, false, DT_F32, true}, // 5248 wide (1312 groups): past the candidate's limit
             {dt, 1, 77, 2, 64, Dense, true, DT_F32},
             {dt, 1, 19, 3, 6, Dense, true, DT_F32},
             {dt, 2, 9, 5, 10, Dense, true, DT_F32},

@@ -9,6 +9,7 @@ enum RMSNormRotaryCases {
     /// (prefix dims, L, heads, D, what the shape exercises).
     static let shapes: [(prefix: [Int], length: Int, heads: Int, headDim: Int, note: String)] = [
         ([], 33, 12, 128, "the DiT's width 1536, odd L (groups of 4, row cached)"),
+        ([], 9, 40, 128, "the 14B's width 5120 (a block per row; a warp per row, not cached, with candidates)"),
         ([], 77, 2, 64, "head dim 64"),
         ([], 19, 3, 6, "D 6 (odd D/2), width 18 (one element at a time)"),
         ([2], 9, 5, 10, "batch of 2, width 50"),
