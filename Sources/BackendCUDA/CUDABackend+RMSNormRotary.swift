@@ -24,7 +24,9 @@ extension CUDABackend: RMSNormRotaryBackend {
         }
         let cached = l.vec && l.cached
         let cosT = cos.isContiguous ? cos : try contiguous(cos), sinT = sin.isContiguous ? sin : try contiguous(sin)
-        try launch(.norms, "td_rms_norm_rotary", grid: l.grid, block: l.block, sharedBytes: cached ? l.sharedBytes : 0, [
+        // Candidate: the in-row index arithmetic in 32 bits (identical results; cols < 2³² always holds).
+        let kernel = kernelSet == .candidate && cols <= Int(UInt32.max) ? "td_rms_norm_rotary_u32" : "td_rms_norm_rotary"
+        try launch(.norms, kernel, grid: l.grid, block: l.block, sharedBytes: cached ? l.sharedBytes : 0, [
             .pointer(try address(out)), .pointer(source.address), .int32(dt), .strided(try StridedArgument(x)),
             .int64(Int64(x.strides[x.rank - 1])), .int64(Int64(rows)), .int64(Int64(cols)),
             .int32(l.vec ? 1 : 0), .int32(cached ? 1 : 0), .int32(l.perWarp ? 1 : 0),

@@ -9,6 +9,8 @@ public enum CUDAKernelSet: String, Sendable, CaseIterable {
     case standard
     /// The standard kernels, and these awaiting their first GPU run:
     /// - row norms of up to `CUDABackend.candidateWarpRowUnits` groups of 4 (the 14B's 5 120-wide rows)
-    ///   normalised by one warp per row, uncached, instead of a block.
+    ///   normalised by one warp per row, uncached, instead of a block;
+    /// - rmsNormRotary with its in-row index arithmetic in 32 bits (`td_rms_norm_rotary_u32`: a 32-bit
+    ///   remainder per rotated pair instead of the 64-bit division routine).
     case candidate
 }

@@ -49,6 +49,7 @@ def main():
     strided = np.zeros(1, dtype=np.dtype([("linear", "<i8"), ("offset", "<i8"), ("size", "<i8", (8,)), ("stride", "<i8", (8,))]))
     strided["linear"], strided["size"] = 1, 1   # a dense view
     f_rot, f_mod = mod.get_function("td_rms_norm_rotary"), mod.get_function("td_modulated_layer_norm")
+    f_rot32 = mod.get_function("td_rms_norm_rotary_u32")   # the candidate: 32-bit in-row indices
 
     def launch_shape(rows, cols, per_warp):
         """rowNormLaunch for a dense, aligned row of a multiple of 4: (block, grid, shared bytes)."""
@@ -96,22 +97,27 @@ def main():
             block, grid, smem = launch_shape(tokens, cols, per_warp)
             cached = smem <= 48 * 1024 or mode == "warp+cache"
             if cached and smem > 48 * 1024:
-                f_rot.max_dynamic_shared_size_bytes = f_mod.max_dynamic_shared_size_bytes = smem
+                f_rot.max_dynamic_shared_size_bytes = f_rot32.max_dynamic_shared_size_bytes = f_mod.max_dynamic_shared_size_bytes = smem
             rot_out = torch.full((tokens, cols), float("nan"), dtype=torch.bfloat16, device="cuda")
             mod_out = torch.full((tokens, cols), float("nan"), dtype=torch.bfloat16, device="cuda")
-            rot = lambda: f_rot((grid,), (block,), (ptr(rot_out), ptr(q), np.int32(1), strided, np.int64(1), np.int64(tokens),
+            rot_launch = lambda f, dst: f((grid,), (block,), (ptr(dst), ptr(q), np.int32(1), strided, np.int64(1), np.int64(tokens),
                                                     np.int64(cols), np.int32(1), np.int32(int(cached)), np.int32(int(per_warp)),
                                                     ptr(w), np.int32(1), np.float32(1e-6), np.int64(tokens), np.int64(half),
                                                     ptr(cos_t), np.int32(0), ptr(sin_t), np.int32(0)),
                                 shared_mem=smem if cached else 0)
+            rot = lambda: rot_launch(f_rot, rot_out)
+            rot32_out = torch.full((tokens, cols), float("nan"), dtype=torch.bfloat16, device="cuda")
+            rot32 = lambda: rot_launch(f_rot32, rot32_out)
             modln = lambda: f_mod((grid,), (block,), (ptr(mod_out), np.int32(1), ptr(resid), np.int32(0), strided, np.int64(1),
                                                       np.int64(tokens), np.int64(cols), np.int32(1), np.int32(int(cached)),
                                                       np.int32(int(per_warp)), ptr(scale), np.int32(0), ptr(shift), np.int32(0),
                                                       np.float32(1e-6)),
                                   shared_mem=smem if cached else 0)
-            rot(); modln(); torch.cuda.synchronize()
+            rot(); rot32(); modln(); torch.cuda.synchronize()
+            if not torch.equal(rot32_out.view(torch.int16), rot_out.view(torch.int16)):
+                bad.append(f"{name} {mode}: td_rms_norm_rotary_u32 differs from td_rms_norm_rotary")
             outs[mode] = (rot_out.clone(), mod_out.clone())
-            times[mode] = (timed(rot), timed(modln), block, grid)
+            times[mode] = (timed(rot), timed(modln), block, grid, timed(rot32))
             print(f"check {name} {mode:10}: " + agree("rmsNormRotary vs float64", rot_out, rot_ref, 1e-4) + "; "
                   + agree("modulatedLayerNorm vs float64", mod_out, mod_ref, 1e-4), flush=True)
         print(f"check {name} warp vs block: " + agree("rmsNormRotary", outs["warp"][0], outs["block"][0].double(), 1e-5) + "; "
@@ -123,9 +129,9 @@ def main():
         t_torch_ln = timed(lambda: F.layer_norm(resid, (cols,), None, None, 1e-6))
         rot_bytes, mod_bytes = 2 * tokens * cols * 2, tokens * cols * (4 + 2)
         rate = lambda nbytes, t: f"{t:.3f} ms {nbytes / t / 1e6:.0f} GB/s"
-        for mode, (t_rot, t_mod, block, grid) in times.items():
-            print(f"time  {name} {mode:10} (block {block}, grid {grid}): rmsNormRotary {rate(rot_bytes, t_rot)}, "
-                  f"modulatedLayerNorm {rate(mod_bytes, t_mod)}", flush=True)
+        for mode, (t_rot, t_mod, block, grid, t_rot32) in times.items():
+            print(f"time  {name} {mode:10} (block {block}, grid {grid}): rmsNormRotary {rate(rot_bytes, t_rot)} "
+                  f"(u32 indices {rate(rot_bytes, t_rot32)}, bit-identical), modulatedLayerNorm {rate(mod_bytes, t_mod)}", flush=True)
         print(f"time  {name} ceilings: torch copy of q {rate(rot_bytes, t_copy)}; torch F.rms_norm {rate(rot_bytes, t_torch_rms)}; "
               f"torch F.layer_norm f32 {rate(2 * tokens * cols * 4, t_torch_ln)}; warp/block rmsNormRotary "
               f"{times['warp'][0] / times['block'][0]:.2f}x, modulatedLayerNorm {times['warp'][1] / times['block'][1]:.2f}x",

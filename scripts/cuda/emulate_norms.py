@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Run norms.cu's RMSNorm and rotary kernels on the CPU, thread by thread, and check that the fused
-td_rms_norm_rotary equals td_rms_norm followed by td_rotary bit for bit.
+td_rms_norm_rotary (and td_rms_norm_rotary_u32, its candidate with 32-bit in-row indices) equals
+td_rms_norm followed by td_rotary bit for bit.
 
     python3 scripts/cuda/emulate_norms.py [--root ROOT]
 
@@ -26,7 +27,7 @@ def source(kernels):
     common = common[common.index("// A strided view"):]
     norms = open(os.path.join(kernels, "norms.cu")).read()
     norms = substitute(norms, re.escape("extern __shared__ __align__(16) float row_cache[];"),
-                       "float* row_cache = (float*)emu_smem;", 3)
+                       "float* row_cache = (float*)emu_smem;", 4)
     return common + "\n" + norms
 
 

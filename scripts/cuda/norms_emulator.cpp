@@ -92,7 +92,7 @@ static bool run(const Case& c, std::mt19937& g) {
     const i64 n = rows * cols, bytes = n * size_of(c.dt);
 
     // The composition: td_rms_norm into a dense [rows, cols], then td_rotary on it as [rows·heads, D].
-    std::vector<unsigned char> normed(bytes, 0xff), composed(bytes, 0xff), fused(bytes, 0xfe);
+    std::vector<unsigned char> normed(bytes, 0xff), composed(bytes, 0xff), fused(bytes, 0xfe), fused32(bytes, 0xfd);
     launch(grid, {block, 1, 1}, [&] {
         td_rms_norm(normed.data(), xb.data(), c.dt, s, ls, rows, cols, vec, cached, per_warp, w, c.dt, eps);
     });
@@ -109,10 +109,15 @@ static bool run(const Case& c, std::mt19937& g) {
         td_rms_norm_rotary(fused.data(), xb.data(), c.dt, s, ls, rows, cols, vec, vec && cached, per_warp, w, c.dt, eps,
                            c.seq, half, cosb.data(), c.table_dt, sinb.data(), c.table_dt);
     });
+    launch(grid, {block, 1, 1}, [&] {
+        td_rms_norm_rotary_u32(fused32.data(), xb.data(), c.dt, s, ls, rows, cols, vec, vec && cached, per_warp, w, c.dt, eps,
+                               c.seq, half, cosb.data(), c.table_dt, sinb.data(), c.table_dt);
+    });
 
     i64 mismatches = 0, first = -1;
     for (i64 i = 0; i < n; ++i) {
-        if (std::memcmp(&composed[i * size_of(c.dt)], &fused[i * size_of(c.dt)], size_of(c.dt)) != 0) {
+        if (std::memcmp(&composed[i * size_of(c.dt)], &fused[i * size_of(c.dt)], size_of(c.dt)) != 0 ||
+            std::memcmp(&composed[i * size_of(c.dt)], &fused32[i * size_of(c.dt)], size_of(c.dt)) != 0) {
             if (first < 0) first = i;
             ++mismatches;
         }
@@ -146,7 +151,7 @@ static bool run(const Case& c, std::mt19937& g) {
                 ok ? "ok  " : "FAIL", dt_name(c.dt), (long long)rows, (long long)cols, (long long)c.heads, (long long)c.head_dim,
                 c.layout == Dense ? "dense" : c.layout == Transposed ? "transposed" : "narrowed at offset 1",
                 c.weight ? "" : ", no weight", dt_name(c.table_dt), block, vec ? " vec" : "", per_warp ? " warp/row" : "",
-                mismatches ? "fused ≠ composed" : "fused = composed", (long long)mismatches, (long long)n,
+                mismatches ? "a fused kernel ≠ composed" : "both fused kernels = composed", (long long)mismatches, (long long)n,
                 first >= 0 ? (", first at " + std::to_string(first)).c_str() : "", err, mag);
     return ok;
 }

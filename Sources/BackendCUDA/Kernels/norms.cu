@@ -235,24 +235,26 @@ __device__ __forceinline__ void rotate_pair(float a, float b, float c, float sn,
 // a loaded pair. With `vec` a group of 4 holds two whole pairs (D even), read from the cache as
 // td_rms_norm reads it; otherwise a thread takes whole pairs, re-reading x (no cache: a thread's
 // pairs are not the elements it cached).
-extern "C" __global__ void __launch_bounds__(1024)
-td_rms_norm_rotary(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 cols, int vec, int cached, int per_warp,
-                   const void* w, int w_dt, float eps, i64 seq, i64 half,
-                   const void* cos_t, int c_dt, const void* sin_t, int s_dt) {
-    __shared__ float scratch[32];
-    extern __shared__ __align__(16) float row_cache[];
-    const i64 head_dim = 2 * half;
+// `Col` is the type of the in-row arithmetic (j mod D): i64 in td_rms_norm_rotary; u32 in
+// td_rms_norm_rotary_u32 (cols < 2³²), where the remainder is a 32-bit one instead of the 64-bit
+// division routine run for every pair.
+template <typename Col>
+__device__ __forceinline__ void rms_norm_rotary_rows(void* out, const void* x, int dt, const Strided& s, i64 ls, i64 rows,
+                                                     i64 cols, int vec, int cached, int per_warp, const void* w, int w_dt,
+                                                     float eps, i64 seq, i64 half, const void* cos_t, int c_dt,
+                                                     const void* sin_t, int s_dt, float* scratch, float* row_cache) {
+    const Col head_dim = (Col)(2 * half);
     const RowTeam team(per_warp);
     float* const cache = team.cache(row_cache, cached, cols);
     for (i64 r = team.first; r < rows; r += team.step) {
-        const i64 xo = strided_offset(s, r * cols), oo = r * cols, pos = r % seq;
+        const i64 xo = strided_offset(s, r * cols), oo = r * cols, table_row = (r % seq) * half;
         const RowView row = {x, dt, xo, ls, cols, vec, vec ? cache : nullptr, team.lane, team.width};
         const float scale = rms_norm_scale(team, row, scratch, eps);
         // Element j (even) and j + 1 of the row: normalised, stored, reloaded, rotated.
         auto pair = [&](i64 j, float a, float b, float& ra, float& rb) {
             a = round_to(rms_norm_value(a, j, scale, dt, w, w_dt), dt);
             b = round_to(rms_norm_value(b, j + 1, scale, dt, w, w_dt), dt);
-            const i64 t = pos * half + (j % head_dim) / 2;
+            const i64 t = table_row + (i64)(((Col)j % head_dim) / 2);
             rotate_pair(a, b, load_float(cos_t, t, c_dt), load_float(sin_t, t, s_dt), ra, rb);
         };
         if (vec) {
@@ -271,6 +273,26 @@ td_rms_norm_rotary(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows
             }
         }
     }
+}
+
+extern "C" __global__ void __launch_bounds__(1024)
+td_rms_norm_rotary(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 cols, int vec, int cached, int per_warp,
+                   const void* w, int w_dt, float eps, i64 seq, i64 half,
+                   const void* cos_t, int c_dt, const void* sin_t, int s_dt) {
+    __shared__ float scratch[32];
+    extern __shared__ __align__(16) float row_cache[];
+    rms_norm_rotary_rows<i64>(out, x, dt, s, ls, rows, cols, vec, cached, per_warp, w, w_dt, eps, seq, half,
+                              cos_t, c_dt, sin_t, s_dt, scratch, row_cache);
+}
+
+extern "C" __global__ void __launch_bounds__(1024)
+td_rms_norm_rotary_u32(void* out, const void* x, int dt, Strided s, i64 ls, i64 rows, i64 cols, int vec, int cached,
+                       int per_warp, const void* w, int w_dt, float eps, i64 seq, i64 half,
+                       const void* cos_t, int c_dt, const void* sin_t, int s_dt) {
+    __shared__ float scratch[32];
+    extern __shared__ __align__(16) float row_cache[];
+    rms_norm_rotary_rows<u32>(out, x, dt, s, ls, rows, cols, vec, cached, per_warp, w, w_dt, eps, seq, half,
+                              cos_t, c_dt, sin_t, s_dt, scratch, row_cache);
 }
 
 // The VAE's RMS_norm along a middle dim of a dense [outer, c, inner] tensor: one thread per
