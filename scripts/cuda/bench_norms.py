@@ -114,10 +114,11 @@ def main():
                                                       np.float32(1e-6)),
                                   shared_mem=smem if cached else 0)
             rot(); rot32(); modln(); torch.cuda.synchronize()
-            if not torch.equal(rot32_out.view(torch.int16), rot_out.view(torch.int16)):
+            same32 = torch.equal(rot32_out.view(torch.int16), rot_out.view(torch.int16))
+            if not same32:
                 bad.append(f"{name} {mode}: td_rms_norm_rotary_u32 differs from td_rms_norm_rotary")
             outs[mode] = (rot_out.clone(), mod_out.clone())
-            times[mode] = (timed(rot), timed(modln), block, grid, timed(rot32))
+            times[mode] = (timed(rot), timed(modln), block, grid, timed(rot32), same32)
             print(f"check {name} {mode:10}: " + agree("rmsNormRotary vs float64", rot_out, rot_ref, 1e-4) + "; "
                   + agree("modulatedLayerNorm vs float64", mod_out, mod_ref, 1e-4), flush=True)
         print(f"check {name} warp vs block: " + agree("rmsNormRotary", outs["warp"][0], outs["block"][0].double(), 1e-5) + "; "
@@ -129,9 +130,10 @@ def main():
         t_torch_ln = timed(lambda: F.layer_norm(resid, (cols,), None, None, 1e-6))
         rot_bytes, mod_bytes = 2 * tokens * cols * 2, tokens * cols * (4 + 2)
         rate = lambda nbytes, t: f"{t:.3f} ms {nbytes / t / 1e6:.0f} GB/s"
-        for mode, (t_rot, t_mod, block, grid, t_rot32) in times.items():
+        for mode, (t_rot, t_mod, block, grid, t_rot32, same32) in times.items():
             print(f"time  {name} {mode:10} (block {block}, grid {grid}): rmsNormRotary {rate(rot_bytes, t_rot)} "
-                  f"(u32 indices {rate(rot_bytes, t_rot32)}, bit-identical), modulatedLayerNorm {rate(mod_bytes, t_mod)}", flush=True)
+                  f"(u32 indices {rate(rot_bytes, t_rot32)}, {'bit-identical' if same32 else 'DIFFERS'}), "
+                  f"modulatedLayerNorm {rate(mod_bytes, t_mod)}", flush=True)
         print(f"time  {name} ceilings: torch copy of q {rate(rot_bytes, t_copy)}; torch F.rms_norm {rate(rot_bytes, t_torch_rms)}; "
               f"torch F.layer_norm f32 {rate(2 * tokens * cols * 4, t_torch_ln)}; warp/block rmsNormRotary "
               f"{times['warp'][0] / times['block'][0]:.2f}x, modulatedLayerNorm {times['warp'][1] / times['block'][1]:.2f}x",

@@ -9,7 +9,7 @@ enum ModulationCases {
         var cases: [OpCase] = []
         // (x dtype, output dtype): the block's f32 stream to bf16 or f32, and a bf16 stream.
         for (dt, out) in [(DType.f32, DType.bf16), (.f32, .f32), (.bf16, .bf16), (.f32, .f16)] {
-            // Rows of 96 (groups of 4), of 50 (scalar path), and a realistic width.
+            // Rows of 96 (groups of 4), of 50 (scalar path), and the 1.3B's and the 14B's widths.
             for (rows, cols) in [(77, 96), (33, 50), (130, 1536), (21, 5120)] {
                 cases.append(OpCase(op: "modulatedLayerNorm", variant: "[\(rows),\(cols)] scale/shift [1,\(cols)] → \(out)",
                                     dtype: dt, bound: OpCase.defaultBound(out == .f32 ? dt : out),
